@@ -1,0 +1,73 @@
+// Shipyard's settings: read from the environment once at boot, validated, typed, and
+// shared by the API and the worker. Nothing else reads process.env.
+import { type Static, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+
+const ConfigSchema = Type.Object({
+  databaseUrl: Type.String({ minLength: 1, description: 'DATABASE_URL: the catalogue database' }),
+  tenantDatabaseUrl: Type.String({ minLength: 1, description: 'TENANT_DATABASE_URL: where tenant databases and roles are made' }),
+  temporalAddress: Type.String({ minLength: 1 }),
+  temporalNamespace: Type.String({ minLength: 1 }),
+  taskQueue: Type.String({ minLength: 1 }),
+  kubeconfig: Type.Optional(Type.String()),
+  route53Endpoint: Type.Optional(Type.String()),
+  awsRegion: Type.String({ minLength: 1 }),
+  baseDomain: Type.String({ minLength: 3, pattern: '^[a-z0-9.-]+$' }),
+  hostedZoneId: Type.String({ minLength: 1 }),
+  ingressTarget: Type.String({ minLength: 1 }),
+  ingressNamespace: Type.String({ minLength: 1 }),
+  ingressClass: Type.String({ minLength: 1 }),
+  certIssuer: Type.String({ minLength: 1 }),
+  appImage: Type.String({ minLength: 1 }),
+  defaultVersion: Type.String({ minLength: 1 }),
+  rolloutTimeoutSeconds: Type.Integer({ minimum: 1 }),
+  dnsTtlSeconds: Type.Integer({ minimum: 1 }),
+  apiHost: Type.String({ minLength: 1 }),
+  apiPort: Port,
+  adminKey: Type.Optional(Type.String({ minLength: 16 })),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+
+export class ConfigError extends Error {}
+
+/** Builds the config from an environment (normally process.env); throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const baseDomain = env.SHIPYARD_BASE_DOMAIN ?? 'apps.shipyard.test';
+  const raw = {
+    databaseUrl: env.DATABASE_URL,
+    tenantDatabaseUrl: env.TENANT_DATABASE_URL,
+    temporalAddress: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+    temporalNamespace: env.TEMPORAL_NAMESPACE ?? 'default',
+    taskQueue: env.SHIPYARD_TASK_QUEUE ?? 'shipyard',
+    kubeconfig: env.KUBECONFIG || undefined,
+    route53Endpoint: env.ROUTE53_ENDPOINT || undefined,
+    awsRegion: env.AWS_REGION ?? 'us-east-1',
+    baseDomain,
+    hostedZoneId: env.SHIPYARD_HOSTED_ZONE_ID,
+    ingressTarget: env.SHIPYARD_INGRESS_TARGET ?? `ingress.${baseDomain}`,
+    ingressNamespace: env.SHIPYARD_INGRESS_NAMESPACE ?? 'ingress-nginx',
+    ingressClass: env.SHIPYARD_INGRESS_CLASS ?? 'nginx',
+    certIssuer: env.SHIPYARD_CERT_ISSUER ?? 'shipyard-ca',
+    appImage: env.SHIPYARD_APP_IMAGE ?? 'registry.shipyard.test/demo-app',
+    defaultVersion: env.SHIPYARD_DEFAULT_VERSION ?? '1.0.0',
+    rolloutTimeoutSeconds: integer(env.SHIPYARD_ROLLOUT_TIMEOUT_SECONDS, 600),
+    dnsTtlSeconds: integer(env.SHIPYARD_DNS_TTL_SECONDS, 60),
+    apiHost: env.SHIPYARD_API_HOST ?? '127.0.0.1',
+    apiPort: integer(env.SHIPYARD_API_PORT, 8080),
+    adminKey: env.SHIPYARD_ADMIN_KEY || undefined,
+  };
+  const errors = [...Value.Errors(ConfigSchema, raw)];
+  if (errors.length > 0) {
+    const lines = errors.map((e) => `  ${e.path.slice(1) || '(config)'}: ${e.message}`);
+    throw new ConfigError(`invalid Shipyard configuration:\n${[...new Set(lines)].join('\n')}`);
+  }
+  return raw as Config;
+}
+
+function integer(raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  return /^-?\d+$/.test(raw) ? Number(raw) : Number.NaN;
+}

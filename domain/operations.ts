@@ -1,0 +1,67 @@
+// The contract between the API (which starts and queries workflows) and the workflows.
+// Pure types and names only: importable from workflow code and from Node code alike.
+import type { OperationKind, OperationStatus, Plan, Step } from './instance';
+
+/** Every mutating operation on an instance runs as a workflow with this id, so Temporal itself
+ *  guarantees one at a time per instance; each operation is a separate run of that id. */
+export const workflowIdFor = (slug: string): string => `instance:${slug}`;
+
+export const workflowTypeFor: Record<OperationKind, string> = {
+  provision: 'provisionInstance',
+  upgrade: 'upgradeInstance',
+  suspend: 'suspendInstance',
+  resume: 'resumeInstance',
+  teardown: 'teardownInstance',
+};
+
+/** Query answered by every operation workflow: its steps so far. */
+export const progressQueryName = 'progress';
+
+export interface OperationProgress {
+  kind: OperationKind;
+  steps: Step[];
+}
+
+/** Settings an operation needs to orchestrate (not to do I/O): fixed at start, recorded in history. */
+export interface OperationSettings {
+  rolloutTimeoutSeconds: number;
+}
+
+interface OperationInputBase {
+  operationId: string;
+  instanceId: string;
+  slug: string;
+  /** Who asked (API key name), for the audit trail. */
+  actor: string;
+  settings: OperationSettings;
+}
+
+export interface ProvisionInput extends OperationInputBase {
+  plan: Plan;
+  version: string;
+}
+
+export interface UpgradeInput extends OperationInputBase {
+  version: string;
+}
+
+export interface ResumeInput extends OperationInputBase {
+  replicas: number;
+}
+
+export type SuspendInput = OperationInputBase;
+export type TeardownInput = OperationInputBase;
+
+/** What every operation workflow returns; the catalogue row is written from it by the workflow itself. */
+export interface OperationResult {
+  status: Exclude<OperationStatus, 'running'>;
+  steps: Step[];
+  error?: string;
+}
+
+/** Memo stamped on each workflow run so the UI and the API can tie a run to its catalogue row. */
+export interface OperationMemo {
+  operationId: string;
+  instanceId: string;
+  kind: OperationKind;
+}

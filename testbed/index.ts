@@ -1,0 +1,120 @@
+// The testbed: real Temporal, Postgres, Route 53 API and Kubernetes (+ cert-manager)
+// on 127.0.0.1, built and cached by the project itself. `infraUp` is what
+// `npm run infra:up`, the vitest globalSetup and the demo all call.
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { certManager } from './components/cert-manager';
+import { kubernetes } from './components/kubernetes';
+import { postgres } from './components/postgres';
+import { route53 } from './components/route53';
+import { temporal } from './components/temporal';
+import { type Component, ensureDir, envFile, stateDir, TestbedError } from './runtime';
+
+/** Components in start order; each inner list is a chain, and chains start side by side. */
+const chains: Component[][] = [[postgres], [temporal], [route53], [kubernetes, certManager]];
+export const components: Component[] = chains.flat();
+
+export type TestbedEnv = Record<string, string>;
+
+function providedFromOutside(component: Component): boolean {
+  return component.providedBy.length > 0 && component.providedBy.every((name) => !!process.env[name]);
+}
+
+function say(component: string, message: string): void {
+  console.log(`[${component}] ${message}`);
+}
+
+/** Brings every part up (idempotent), writes `.shipyard/env`, and returns its variables. */
+export async function infraUp(): Promise<TestbedEnv> {
+  ensureDir(stateDir);
+  const started = Date.now();
+  const results = await Promise.allSettled(
+    chains.map(async (chain) => {
+      const chainEnv: TestbedEnv = {};
+      for (const component of chain) {
+        if (providedFromOutside(component)) {
+          say(component.name, `provided from outside (${component.providedBy.join(', ')}); starting nothing`);
+          for (const name of component.providedBy) chainEnv[name] = process.env[name]!;
+          continue;
+        }
+        const provided = await component.up({ env: { ...chainEnv }, say: (m) => say(component.name, m) });
+        Object.assign(chainEnv, provided);
+      }
+      return chainEnv;
+    }),
+  );
+  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failures.length > 0) {
+    const messages = failures.map((f) => (f.reason instanceof Error ? f.reason.message : String(f.reason)));
+    throw new TestbedError('testbed', `infra:up failed:\n${messages.join('\n')}`);
+  }
+  const env: TestbedEnv = {};
+  for (const r of results) if (r.status === 'fulfilled') Object.assign(env, r.value);
+  Object.assign(env, appEnv());
+  writeEnvFile(env);
+  say('testbed', `all parts up in ${((Date.now() - started) / 1000).toFixed(1)}s; environment in ${envFile}`);
+  return env;
+}
+
+/** What the app needs to find itself; the admin key is generated once and kept. */
+function appEnv(): TestbedEnv {
+  const previous = readEnvFile();
+  return {
+    SHIPYARD_API_URL: process.env.SHIPYARD_API_URL ?? previous.SHIPYARD_API_URL ?? 'http://127.0.0.1:8080',
+    SHIPYARD_ADMIN_KEY:
+      process.env.SHIPYARD_ADMIN_KEY ?? previous.SHIPYARD_ADMIN_KEY ?? `sy_admin_${randomBytes(24).toString('base64url')}`,
+  };
+}
+
+export function readEnvFile(path = envFile): TestbedEnv {
+  if (!existsSync(path)) return {};
+  const env: TestbedEnv = {};
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (!match) continue;
+    let value = match[2]!;
+    if (value.startsWith("'") && value.endsWith("'")) value = value.slice(1, -1).replaceAll(`'\\''`, `'`);
+    env[match[1]!] = value;
+  }
+  return env;
+}
+
+function writeEnvFile(env: TestbedEnv): void {
+  const quote = (v: string) => (/^[A-Za-z0-9_./:@%+=,-]*$/.test(v) ? v : `'${v.replaceAll(`'`, `'\\''`)}'`);
+  const lines = Object.keys(env)
+    .sort()
+    .map((key) => `${key}=${quote(env[key]!)}`);
+  writeFileSync(envFile, `# written by \`npm run infra:up\`; source it with: set -a; . ${envFile}; set +a\n${lines.join('\n')}\n`, {
+    mode: 0o600,
+  });
+}
+
+/** Stops every process the testbed started, newest chain part first. Data is kept. */
+export async function infraDown(): Promise<void> {
+  await Promise.all(
+    chains.map(async (chain) => {
+      for (const component of [...chain].reverse()) {
+        say(component.name, 'stopping');
+        await component.down();
+      }
+    }),
+  );
+}
+
+export async function infraStatus(): Promise<{ name: string; up: boolean; address: string; log: string }[]> {
+  return Promise.all(
+    components.map(async (component) => {
+      if (providedFromOutside(component)) {
+        return { name: component.name, up: true, address: `external (${component.providedBy.join(', ')})`, log: '-' };
+      }
+      return { name: component.name, ...(await component.status()) };
+    }),
+  );
+}
+
+/** Stops everything and deletes all testbed state (data, certificates, logs); caches of builds stay. */
+export async function infraReset(): Promise<void> {
+  await infraDown();
+  rmSync(stateDir, { recursive: true, force: true });
+  say('testbed', `removed ${stateDir}`);
+}
