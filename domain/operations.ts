@@ -43,10 +43,13 @@ export interface ProvisionInput extends OperationInputBase {
 
 export interface UpgradeInput extends OperationInputBase {
   version: string;
+  /** The instance's plan: the workload is re-applied whole (server-side apply owns every field). */
+  plan: Plan;
 }
 
+/** Resume scales back to `plan.replicas`. */
 export interface ResumeInput extends OperationInputBase {
-  replicas: number;
+  plan: Plan;
 }
 
 export type SuspendInput = OperationInputBase;
