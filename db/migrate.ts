@@ -1,0 +1,34 @@
+// Applies db/migrations to the catalogue. An explicit step (`npm run migrate`), also called
+// by tests; any failure propagates and the command exits non-zero.
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import { connectCatalogue } from './client';
+import { loadConfig } from '../domain/config';
+
+const migrationsFolder = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+// Any fixed number works; it only has to be the same for every process migrating this database.
+const MIGRATION_LOCK = 7_140_203_311;
+
+/** Brings the catalogue up to date. Safe to call from several processes at once: they take turns. */
+export async function migrateCatalogue(url: string): Promise<void> {
+  // One connection, so the advisory lock and the migration share a session.
+  const db = connectCatalogue(url, { max: 1 });
+  try {
+    await db.$client`select pg_advisory_lock(${MIGRATION_LOCK})`;
+    try {
+      await migrate(db, { migrationsFolder });
+    } finally {
+      await db.$client`select pg_advisory_unlock(${MIGRATION_LOCK})`;
+    }
+  } finally {
+    await db.$client.end();
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const config = loadConfig(process.env);
+  await migrateCatalogue(config.databaseUrl);
+  console.log('catalogue migrated');
+}

@@ -1,0 +1,142 @@
+// The catalogue: the source of truth for the SQL migrations in db/migrations
+// (`npm run db:generate`). Enum values come from the domain so the database rejects
+// anything the code would not understand.
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+import { instanceStatuses, operationKinds, operationStatuses, type Step } from '../domain/instance';
+
+export const apiRoles = ['admin', 'operator', 'viewer'] as const;
+export type ApiRole = (typeof apiRoles)[number];
+
+export const instanceStatusEnum = pgEnum('instance_status', instanceStatuses);
+export const operationKindEnum = pgEnum('operation_kind', operationKinds);
+export const operationStatusEnum = pgEnum('operation_status', operationStatuses);
+export const apiRoleEnum = pgEnum('api_role', apiRoles);
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+
+export const plans = pgTable(
+  'plans',
+  {
+    name: text('name').primaryKey(),
+    cpu: text('cpu').notNull(),
+    memory: text('memory').notNull(),
+    pods: integer('pods').notNull(),
+    replicas: integer('replicas').notNull(),
+    pricePerHourCents: integer('price_per_hour_cents').notNull(),
+  },
+  (t) => [
+    check('plans_pods_positive', sql`${t.pods} > 0`),
+    check('plans_replicas_positive', sql`${t.replicas} > 0`),
+    check('plans_price_not_negative', sql`${t.pricePerHourCents} >= 0`),
+  ],
+);
+
+// Rows stay after teardown (status `deleted`) so the audit trail and operations keep their
+// subject, and a slug is never handed to a second customer.
+export const instances = pgTable('instances', {
+  id: text('id').primaryKey(),
+  slug: text('slug').notNull().unique('instances_slug_unique'),
+  name: text('name').notNull(),
+  plan: text('plan')
+    .notNull()
+    .references(() => plans.name),
+  version: text('version').notNull(),
+  status: instanceStatusEnum('status').notNull(),
+  ownerEmail: text('owner_email').notNull(),
+  createdAt: createdAt(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const operations = pgTable(
+  'operations',
+  {
+    id: text('id').primaryKey(),
+    instanceId: text('instance_id')
+      .notNull()
+      .references(() => instances.id),
+    kind: operationKindEnum('kind').notNull(),
+    status: operationStatusEnum('status').notNull(),
+    steps: jsonb('steps').$type<Step[]>().notNull().default([]),
+    error: text('error'),
+    workflowId: text('workflow_id').notNull(),
+    // Null only between the insert and the workflow start that follows it.
+    runId: text('run_id'),
+    actor: text('actor').notNull(),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+    endedAt: timestamp('ended_at', { withTimezone: true }),
+  },
+  (t) => [
+    index('operations_instance_idx').on(t.instanceId, t.startedAt),
+    index('operations_running_idx')
+      .on(t.instanceId)
+      .where(sql`${t.status} = 'running'`),
+  ],
+);
+
+export const events = pgTable(
+  'events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    // Deterministic for writes that may be retried (activities), so a retry adds nothing.
+    key: text('key').unique('events_key_unique'),
+    // Null for events about no instance (API keys).
+    instanceId: text('instance_id').references(() => instances.id),
+    operationId: text('operation_id').references(() => operations.id, { onDelete: 'set null' }),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    outcome: text('outcome').notNull(),
+    message: text('message'),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('events_instance_idx').on(t.instanceId, t.id)],
+);
+
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    role: apiRoleEnum('role').notNull(),
+    // sha256 of the whole key, hex: the key itself is shown once and never stored.
+    hash: text('hash').notNull().unique('api_keys_hash_unique'),
+    prefix: text('prefix').notNull(),
+    createdAt: createdAt(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  // A name is the actor in the audit trail, so two live keys may not share one.
+  (t) => [
+    uniqueIndex('api_keys_live_name_unique')
+      .on(t.name)
+      .where(sql`${t.revokedAt} is null`),
+  ],
+);
+
+export const idempotencyRecords = pgTable(
+  'idempotency_records',
+  {
+    // The caller's key is scoped to the API key that sent it. Not a foreign key: the bootstrap
+    // admin key has no row.
+    apiKeyId: text('api_key_id').notNull(),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    // Null while the first request is still being handled.
+    responseStatus: integer('response_status'),
+    responseBody: jsonb('response_body'),
+    responseHeaders: jsonb('response_headers').$type<Record<string, string>>(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ name: 'idempotency_records_pk', columns: [t.apiKeyId, t.key] })],
+);
