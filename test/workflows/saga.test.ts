@@ -1,0 +1,247 @@
+// Workflow logic on the real Temporal server with stubbed activities: which steps run, which
+// are undone and in what order, for every failure branch.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Activities } from '../../activities';
+import type { Plan } from '../../domain/instance';
+import { type OperationProgress, progressQueryName, type ProvisionInput, workflowIdFor } from '../../domain/operations';
+import { createWorker, workflowsPath } from '../../worker/index';
+import { provisionSteps } from '../../workflows/provision';
+import { testConfig, uniqueSuffix } from '../support/config';
+
+const plan: Plan = { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5 };
+const config = testConfig({ SHIPYARD_TASK_QUEUE: `saga-${uniqueSuffix()}` });
+let bundle: WorkflowBundleWithSourceMap;
+let connection: Connection;
+let client: Client;
+
+beforeAll(async () => {
+  bundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  connection = await Connection.connect({ address: config.temporalAddress });
+  client = new Client({ connection, namespace: config.temporalNamespace });
+});
+afterAll(async () => {
+  await connection?.close();
+});
+
+type Call = { name: keyof Activities; args: unknown[] };
+
+/** Stub activities that log every call; `behaviour` overrides single activities. */
+function stubActivities(behaviour: Partial<Record<keyof Activities, (...args: any[]) => Promise<unknown>>> = {}) {
+  const calls: Call[] = [];
+  const names: (keyof Activities)[] = [
+    'markInstance', 'finishOperation', 'recordEvent',
+    'ensureTenantDatabase', 'dropTenantDatabase',
+    'applyNamespace', 'deleteNamespace', 'writeAppSecret', 'deleteAppSecret',
+    'applyWorkload', 'deleteWorkload', 'readWorkload', 'scaleWorkload', 'waitForRollout',
+    'applyCertificate', 'waitForCertificateReady', 'deleteCertificate', 'applyIngress', 'deleteIngress',
+    'upsertDnsRecord', 'deleteDnsRecord',
+  ];
+  const activities = Object.fromEntries(
+    names.map((name) => [
+      name,
+      async (...args: unknown[]) => {
+        calls.push({ name, args });
+        const override = behaviour[name];
+        if (override) return override(...args);
+        if (name === 'readWorkload') return { version: '1.0.0', replicas: 1 };
+        return undefined;
+      },
+    ]),
+  );
+  return { activities, calls };
+}
+
+function provisionInput(slug: string): ProvisionInput {
+  return {
+    operationId: `op_${slug}`,
+    instanceId: `ins_${slug}`,
+    slug,
+    actor: 'test',
+    settings: { rolloutTimeoutSeconds: 30 },
+    plan,
+    version: '1.0.0',
+  };
+}
+
+async function runWorkflow<T>(activities: object, body: () => Promise<T>): Promise<T> {
+  const { worker, connection: workerConnection } = await createWorker(config, activities, { workflowBundle: bundle });
+  try {
+    return await worker.runUntil(body());
+  } finally {
+    await workerConnection.close();
+  }
+}
+
+const permanent = () => Promise.reject(ApplicationFailure.nonRetryable('injected failure', 'Injected'));
+
+// The activity that does each provisioning step, and the one that undoes it.
+const provisionActivity: Record<string, { act: keyof Activities; undo?: keyof Activities }> = {
+  'create database': { act: 'ensureTenantDatabase', undo: 'dropTenantDatabase' },
+  'create namespace': { act: 'applyNamespace', undo: 'deleteNamespace' },
+  'write secrets': { act: 'writeAppSecret', undo: 'deleteAppSecret' },
+  'deploy app': { act: 'applyWorkload', undo: 'deleteWorkload' },
+  'publish DNS record': { act: 'upsertDnsRecord', undo: 'deleteDnsRecord' },
+  'request certificate': { act: 'applyCertificate', undo: 'deleteCertificate' },
+  'wait for certificate': { act: 'waitForCertificateReady' },
+  'create ingress': { act: 'applyIngress', undo: 'deleteIngress' },
+  'wait for rollout': { act: 'waitForRollout' },
+};
+const undoNames = new Set(Object.values(provisionActivity).flatMap((s) => (s.undo ? [s.undo] : [])));
+
+describe('provision saga', () => {
+  it('runs every step and marks the instance ready', async () => {
+    const slug = `ok-${uniqueSuffix()}`;
+    const { activities, calls } = stubActivities();
+    const result = await runWorkflow(activities, () =>
+      client.workflow.execute('provisionInstance', {
+        workflowId: workflowIdFor(slug),
+        taskQueue: config.taskQueue,
+        args: [provisionInput(slug)],
+      }),
+    );
+    expect(result.status).toBe('succeeded');
+    expect(result.steps.map((s: { status: string }) => s.status)).toEqual(provisionSteps.map(() => 'done'));
+    expect(calls.filter((c) => undoNames.has(c.name))).toEqual([]);
+    expect(calls.find((c) => c.name === 'markInstance' && (c.args[1] as { status: string }).status === 'ready')).toBeTruthy();
+    expect(calls.at(-1)?.name).toBe('finishOperation');
+  });
+
+  const failingSteps = Object.keys(provisionActivity);
+  it.each(failingSteps)('a permanent failure at "%s" undoes exactly the earlier steps, newest first', async (failing) => {
+    const slug = `f-${uniqueSuffix()}`;
+    const { activities, calls } = stubActivities({ [provisionActivity[failing]!.act]: permanent });
+    const run = runWorkflow(activities, () =>
+      client.workflow.execute('provisionInstance', {
+        workflowId: workflowIdFor(slug),
+        taskQueue: config.taskQueue,
+        args: [provisionInput(slug)],
+      }),
+    );
+    await expect(run).rejects.toThrow(WorkflowFailedError);
+
+    const earlier = failingSteps.slice(0, failingSteps.indexOf(failing));
+    const expectedUndo = earlier.flatMap((s) => (provisionActivity[s]!.undo ? [provisionActivity[s]!.undo!] : [])).reverse();
+    expect(calls.filter((c) => undoNames.has(c.name)).map((c) => c.name)).toEqual(expectedUndo);
+    expect(calls.every((c) => c.args[0] === slug || typeof c.args[0] !== 'string' || c.args[0].startsWith('ins_') || c.args[0].startsWith('op_'))).toBe(true);
+
+    const finish = calls.find((c) => c.name === 'finishOperation')!;
+    const result = finish.args[1] as { status: string; error: string; steps: { name: string; status: string }[] };
+    expect(result.status).toBe('failed');
+    expect(result.error).toContain('injected failure');
+    expect(result.steps.find((s) => s.name === failing)?.status).toBe('failed');
+    for (const s of earlier) {
+      expect(result.steps.find((x) => x.name === s)?.status).toBe(provisionActivity[s]!.undo ? 'compensated' : 'done');
+    }
+    expect(calls.filter((c) => c.name === 'markInstance').at(-1)?.args[1]).toEqual({ status: 'failed' });
+  });
+
+  it('a cancel mid-way undoes everything done so far and records the operation as cancelled', async () => {
+    const slug = `c-${uniqueSuffix()}`;
+    let rolloutStarted!: () => void;
+    const rolloutWaiting = new Promise<void>((resolve) => (rolloutStarted = resolve));
+    const { activities, calls } = stubActivities({
+      // Stands in for a rollout that never finishes; returns only when cancelled.
+      waitForRollout: async () => {
+        rolloutStarted();
+        const ctx = Context.current();
+        for (;;) {
+          ctx.heartbeat();
+          await ctx.sleep(200);
+        }
+      },
+    });
+    await runWorkflow(activities, async () => {
+      const handle = await client.workflow.start('provisionInstance', {
+        workflowId: workflowIdFor(slug),
+        taskQueue: config.taskQueue,
+        args: [provisionInput(slug)],
+      });
+      await rolloutWaiting;
+      const progress = await handle.query<OperationProgress>(progressQueryName);
+      expect(progress.steps.find((s) => s.name === 'wait for rollout')?.status).toBe('running');
+      expect(progress.steps.find((s) => s.name === 'create ingress')?.status).toBe('done');
+      await handle.cancel();
+      await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+    });
+    expect(calls.filter((c) => undoNames.has(c.name)).map((c) => c.name)).toEqual([
+      'deleteIngress', 'deleteCertificate', 'deleteDnsRecord', 'deleteWorkload', 'deleteAppSecret', 'deleteNamespace', 'dropTenantDatabase',
+    ]);
+    const finish = calls.find((c) => c.name === 'finishOperation')!;
+    expect((finish.args[1] as { status: string }).status).toBe('cancelled');
+  });
+
+  it('a failing compensation is reported but does not hide the original error or stop the others', async () => {
+    const slug = `u-${uniqueSuffix()}`;
+    const { activities, calls } = stubActivities({ applyWorkload: permanent, deleteAppSecret: permanent });
+    await expect(
+      runWorkflow(activities, () =>
+        client.workflow.execute('provisionInstance', {
+          workflowId: workflowIdFor(slug),
+          taskQueue: config.taskQueue,
+          args: [provisionInput(slug)],
+        }),
+      ),
+    ).rejects.toThrow(WorkflowFailedError);
+    expect(calls.filter((c) => undoNames.has(c.name)).map((c) => c.name)).toEqual(['deleteAppSecret', 'deleteNamespace', 'dropTenantDatabase']);
+    const result = calls.find((c) => c.name === 'finishOperation')!.args[1] as { error: string };
+    expect(result.error).toMatch(/^injected failure; undo of "write secrets" failed: injected failure/);
+  });
+});
+
+describe('upgrade', () => {
+  const upgradeInput = (slug: string, version: string) => ({
+    operationId: `op_${slug}`,
+    instanceId: `ins_${slug}`,
+    slug,
+    actor: 'test',
+    settings: { rolloutTimeoutSeconds: 30 },
+    plan,
+    version,
+  });
+
+  it('rolls back to the previous version when the new one does not roll out', async () => {
+    const slug = `r-${uniqueSuffix()}`;
+    let rollouts = 0;
+    const { activities, calls } = stubActivities({
+      readWorkload: async () => ({ version: '1.0.0', replicas: 2 }),
+      waitForRollout: async () => {
+        rollouts += 1;
+        if (rollouts === 1) throw ApplicationFailure.nonRetryable('pods not ready', 'RolloutTimeout');
+      },
+    });
+    const result = await runWorkflow(activities, () =>
+      client.workflow.execute('upgradeInstance', {
+        workflowId: workflowIdFor(slug),
+        taskQueue: config.taskQueue,
+        args: [upgradeInput(slug, 'fail-2.0.0')],
+      }),
+    );
+    expect(result.status).toBe('rolled_back');
+    expect(calls.filter((c) => c.name === 'applyWorkload').map((c) => c.args[1])).toEqual([
+      { plan, version: 'fail-2.0.0', replicas: 2 },
+      { plan, version: '1.0.0', replicas: 2 },
+    ]);
+    expect(calls.filter((c) => c.name === 'markInstance').at(-1)?.args[1]).toEqual({ status: 'ready', version: '1.0.0' });
+  });
+
+  it('marks the instance ready at the new version when the rollout succeeds', async () => {
+    const slug = `s-${uniqueSuffix()}`;
+    const { activities, calls } = stubActivities();
+    const result = await runWorkflow(activities, () =>
+      client.workflow.execute('upgradeInstance', {
+        workflowId: workflowIdFor(slug),
+        taskQueue: config.taskQueue,
+        args: [upgradeInput(slug, '2.0.0')],
+      }),
+    );
+    expect(result.status).toBe('succeeded');
+    expect(calls.filter((c) => c.name === 'markInstance').at(-1)?.args[1]).toEqual({ status: 'ready', version: '2.0.0' });
+  });
+});
+
+const quietLogger = {
+  log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {},
+};

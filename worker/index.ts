@@ -1,0 +1,58 @@
+// The Temporal worker: runs Shipyard's workflows and activities on one task queue.
+import { fileURLToPath } from 'node:url';
+import { Route53Client } from '@aws-sdk/client-route-53';
+import { KubeConfig } from '@kubernetes/client-node';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import postgres from 'postgres';
+import { type ActivityDeps, createActivities } from '../activities';
+import { connectCatalogue } from '../db/client';
+import type { Config } from '../domain/config';
+
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+/** The real clients the activities use, from config. `close` releases the pooled connections. */
+export function connectActivityDeps(config: Config): ActivityDeps & { close(): Promise<void> } {
+  const kube = new KubeConfig();
+  if (config.kubeconfig) kube.loadFromFile(config.kubeconfig);
+  else kube.loadFromDefault();
+  const route53 = new Route53Client({
+    region: config.awsRegion,
+    ...(config.route53Endpoint ? { endpoint: config.route53Endpoint } : {}),
+  });
+  const tenantDb = postgres(config.tenantDatabaseUrl, { max: 4, onnotice: () => {} });
+  const db = connectCatalogue(config.databaseUrl, { max: 4 });
+  return {
+    config,
+    kube,
+    route53,
+    tenantDb,
+    db,
+    async close() {
+      route53.destroy();
+      await Promise.all([tenantDb.end({ timeout: 5 }), db.$client.end({ timeout: 5 })]);
+    },
+  };
+}
+
+/**
+ * Creates a worker for `config.taskQueue`. Tests pass a prebuilt `workflowBundle` (bundling once
+ * per file) and may replace activities; production bundles from `workflows/` at start-up.
+ */
+export async function createWorker(
+  config: Config,
+  activities: object,
+  options: Partial<Pick<WorkerOptions, 'workflowBundle' | 'taskQueue' | 'shutdownGraceTime'>> = {},
+): Promise<{ worker: Worker; connection: NativeConnection }> {
+  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporalNamespace,
+    taskQueue: options.taskQueue ?? config.taskQueue,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    activities,
+    shutdownGraceTime: options.shutdownGraceTime ?? '10s',
+  });
+  return { worker, connection };
+}
+
+export { createActivities };

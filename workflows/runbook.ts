@@ -1,0 +1,100 @@
+// A runbook is an operation's list of steps, run in order, each able to register how to
+// undo it. It keeps the step table that users see (live through the progress query,
+// and in the catalogue afterwards) and the saga's compensation stack.
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, log } from '@temporalio/workflow';
+import type { OperationKind, Step } from '../domain/instance';
+import type { OperationProgress } from '../domain/operations';
+
+type Undo = () => Promise<unknown>;
+
+export class Runbook {
+  private readonly steps: Step[];
+  private readonly compensations: { step: Step; undo: Undo }[] = [];
+
+  constructor(
+    readonly kind: OperationKind,
+    stepNames: readonly string[],
+  ) {
+    this.steps = stepNames.map((name) => ({ name, status: 'pending', attempt: 0 }));
+  }
+
+  progress(): OperationProgress {
+    return { kind: this.kind, steps: this.steps.map((s) => ({ ...s })) };
+  }
+
+  /** Runs one step; on success its `undo` (if any) joins the compensation stack. */
+  async step<T>(name: string, action: () => Promise<T>, undo?: Undo): Promise<T> {
+    const step = this.find(name);
+    step.status = 'running';
+    step.attempt += 1;
+    step.startedAt = now();
+    delete step.endedAt;
+    delete step.error;
+    try {
+      const result = await action();
+      step.status = 'done';
+      step.endedAt = now();
+      if (undo) this.compensations.push({ step, undo });
+      return result;
+    } catch (err) {
+      step.status = 'failed';
+      step.endedAt = now();
+      step.error = describeError(err);
+      throw err;
+    }
+  }
+
+  /**
+   * Undoes every completed step, newest first. Runs even when the operation was cancelled;
+   * a failing compensation is logged and recorded on its step, and never hides the original error.
+   */
+  async compensate(): Promise<string[]> {
+    const problems: string[] = [];
+    await CancellationScope.nonCancellable(async () => {
+      while (this.compensations.length > 0) {
+        const { step, undo } = this.compensations.pop()!;
+        try {
+          await undo();
+          step.status = 'compensated';
+          step.endedAt = now();
+        } catch (err) {
+          const message = `undo of "${step.name}" failed: ${describeError(err)}`;
+          log.error(message);
+          step.error = message;
+          problems.push(message);
+        }
+      }
+    });
+    return problems;
+  }
+
+  get snapshot(): Step[] {
+    return this.progress().steps;
+  }
+
+  private find(name: string): Step {
+    const step = this.steps.find((s) => s.name === name);
+    // A programming error in the workflow itself: fail the task so a fix can be deployed.
+    if (!step) throw new Error(`runbook for ${this.kind} has no step "${name}"`);
+    return step;
+  }
+}
+
+/** Runs `body` with no cancellation: for bookkeeping that must happen after a cancel too. */
+export function finallyRecord<T>(body: () => Promise<T>): Promise<T> {
+  return CancellationScope.nonCancellable(body);
+}
+
+/** The message an operator needs: the activity's own error rather than the wrapper around it. */
+export function describeError(err: unknown): string {
+  if (isCancellation(err)) return 'cancelled';
+  if (err instanceof ActivityFailure && err.cause) return describeError(err.cause);
+  if (err instanceof ApplicationFailure) return err.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+function now(): string {
+  // Workflow time: deterministic, replayed from history.
+  return new Date().toISOString();
+}

@@ -1,0 +1,68 @@
+import { ApplicationFailure, CancellationScope, isCancellation, setHandler } from '@temporalio/workflow';
+import type { OperationResult, UpgradeInput } from '../domain/operations';
+import { quick, waiting } from './activities';
+import { failOperation, recordOutcome } from './outcome';
+import { progressQuery } from './queries';
+import { describeError, Runbook } from './runbook';
+
+export const upgradeSteps = [
+  'record upgrading',
+  'read current version',
+  'apply new version',
+  'wait for rollout',
+  'restore previous version',
+  'wait for previous version',
+] as const;
+
+/**
+ * Moves an instance to a new app version. If the new version does not roll out (or the
+ * upgrade is cancelled), the previous spec is restored and waited on, so the customer keeps
+ * a working instance at the old version: the operation ends `rolled_back`.
+ */
+export async function upgradeInstance(input: UpgradeInput): Promise<OperationResult> {
+  const { slug, plan, version, instanceId } = input;
+  const wait = waiting(input.settings);
+  const run = new Runbook('upgrade', upgradeSteps);
+  setHandler(progressQuery, () => run.progress());
+
+  let previous: { version: string; replicas: number };
+  try {
+    await run.step('record upgrading', () => quick.markInstance(instanceId, { status: 'upgrading' }));
+    const current = await run.step('read current version', () => quick.readWorkload(slug));
+    if (!current) throw ApplicationFailure.nonRetryable(`instance ${slug} has no workload to upgrade`, 'NoWorkload');
+    previous = current;
+  } catch (err) {
+    // Nothing has changed yet: the instance stays as it was.
+    return failOperation(input, run, err, 'ready');
+  }
+
+  try {
+    await run.step('apply new version', () => quick.applyWorkload(slug, { plan, version, replicas: previous.replicas }));
+    await run.step('wait for rollout', () =>
+      wait.waitForRollout(slug, { timeoutSeconds: input.settings.rolloutTimeoutSeconds }),
+    );
+  } catch (upgradeError) {
+    return rollBack(upgradeError);
+  }
+  return recordOutcome(input, 'upgrade', { status: 'succeeded', steps: run.snapshot }, { status: 'ready', version }, `upgraded from ${previous.version} to ${version}`);
+
+  async function rollBack(upgradeError: unknown): Promise<OperationResult> {
+    const reason = describeError(upgradeError);
+    try {
+      // A cancel of the upgrade must not stop the way back.
+      await CancellationScope.nonCancellable(async () => {
+        await run.step('restore previous version', () =>
+          quick.applyWorkload(slug, { plan, version: previous.version, replicas: previous.replicas }),
+        );
+        await run.step('wait for previous version', () =>
+          wait.waitForRollout(slug, { timeoutSeconds: input.settings.rolloutTimeoutSeconds }),
+        );
+      });
+    } catch (rollbackError) {
+      return failOperation(input, run, rollbackError, 'failed');
+    }
+    const status = isCancellation(upgradeError) ? 'cancelled' : 'rolled_back';
+    const error = `upgrade to ${version} ${status === 'cancelled' ? 'cancelled' : `failed: ${reason}`}; restored ${previous.version}`;
+    return recordOutcome(input, 'upgrade', { status, steps: run.snapshot, error }, { status: 'ready', version: previous.version });
+  }
+}
