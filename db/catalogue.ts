@@ -1,0 +1,319 @@
+// Every read and write of the catalogue, as plain functions over a Database. The API and the
+// catalogue activities call these directly.
+import { randomBytes } from 'node:crypto';
+import { and, asc, desc, eq, gt, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import type { InstanceStatus, OperationKind, Plan } from '../domain/instance';
+import { statusWhileRunning } from '../domain/instance';
+import type { OperationResult } from '../domain/operations';
+import type { Database } from './client';
+import { apiKeys, events, idempotencyRecords, instances, operations, plans, type ApiRole } from './schema';
+
+export type InstanceRow = typeof instances.$inferSelect;
+export type OperationRow = typeof operations.$inferSelect;
+export type EventRow = typeof events.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type IdempotencyRow = typeof idempotencyRecords.$inferSelect;
+
+// Crockford's base32 alphabet, lowercase: still in ASCII order, so ids compare as their times do.
+const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
+
+/**
+ * `prefix_` + 26 Crockford base32 characters: 48 bits of milliseconds then 80 random bits (the
+ * ULID layout), so ids sort by creation time and serve as pagination cursors.
+ */
+export function newId(prefix: 'ins' | 'op' | 'key'): string {
+  let time = Date.now();
+  let head = '';
+  for (let i = 0; i < 10; i++) {
+    head = ALPHABET[time % 32] + head;
+    time = Math.floor(time / 32);
+  }
+  let tail = '';
+  for (const byte of randomBytes(16)) tail += ALPHABET[byte % 32];
+  return `${prefix}_${head}${tail}`;
+}
+
+// ---- plans
+
+export async function listPlans(db: Database): Promise<Plan[]> {
+  return db.select().from(plans).orderBy(asc(plans.pricePerHourCents));
+}
+
+export async function getPlan(db: Database, name: string): Promise<Plan | undefined> {
+  const [plan] = await db.select().from(plans).where(eq(plans.name, name));
+  return plan;
+}
+
+// ---- instances
+
+/** An instance row with the operation running on it, if the catalogue says one is. */
+export interface InstanceWithOperation {
+  instance: InstanceRow;
+  running: OperationRow | undefined;
+}
+
+const instanceByIdOrSlug = (idOrSlug: string): SQL =>
+  idOrSlug.startsWith('ins_') ? eq(instances.id, idOrSlug) : eq(instances.slug, idOrSlug);
+
+export async function findInstance(db: Database, idOrSlug: string): Promise<InstanceWithOperation | undefined> {
+  const [instance] = await db.select().from(instances).where(instanceByIdOrSlug(idOrSlug));
+  if (!instance) return undefined;
+  return { instance, running: await runningOperation(db, instance.id) };
+}
+
+export async function slugTaken(db: Database, slug: string): Promise<boolean> {
+  const rows = await db.select({ id: instances.id }).from(instances).where(eq(instances.slug, slug));
+  return rows.length > 0;
+}
+
+// The status shown for an instance is the one its running operation implies, else the stored
+// one; listing filters on the same expression so a filter never disagrees with what it returns.
+const runningKind = sql<OperationKind | null>`(
+  select ${operations.kind} from ${operations}
+  where ${operations.instanceId} = ${instances.id} and ${operations.status} = 'running'
+  order by ${operations.startedAt} desc limit 1)`;
+const shownStatus = sql<InstanceStatus>`case ${runningKind} ${sql.join(
+  Object.entries(statusWhileRunning).map(([kind, status]) => sql`when ${kind} then ${status}`),
+  sql` `,
+)} else ${instances.status}::text end`;
+
+export async function listInstances(
+  db: Database,
+  query: { status?: InstanceStatus; limit: number; after?: string },
+): Promise<{ items: InstanceWithOperation[]; more: boolean }> {
+  const where = and(
+    query.status ? sql`${shownStatus} = ${query.status}` : undefined,
+    query.after ? gt(instances.id, query.after) : undefined,
+  );
+  const rows = await db
+    .select()
+    .from(instances)
+    .where(where)
+    .orderBy(asc(instances.id))
+    .limit(query.limit + 1);
+  const page = rows.slice(0, query.limit);
+  const running = page.length
+    ? await db
+        .select()
+        .from(operations)
+        .where(and(inArray(operations.instanceId, page.map((r) => r.id)), eq(operations.status, 'running')))
+        .orderBy(desc(operations.startedAt))
+    : [];
+  return {
+    items: page.map((instance) => ({ instance, running: running.find((op) => op.instanceId === instance.id) })),
+    more: rows.length > query.limit,
+  };
+}
+
+export async function markInstance(
+  db: Database,
+  instanceId: string,
+  patch: { status: InstanceStatus; version?: string },
+): Promise<void> {
+  await db
+    .update(instances)
+    .set({ status: patch.status, ...(patch.version ? { version: patch.version } : {}), updatedAt: new Date() })
+    .where(eq(instances.id, instanceId));
+}
+
+// ---- operations
+
+export async function runningOperation(db: Database, instanceId: string): Promise<OperationRow | undefined> {
+  const [op] = await db
+    .select()
+    .from(operations)
+    .where(and(eq(operations.instanceId, instanceId), eq(operations.status, 'running')))
+    .orderBy(desc(operations.startedAt))
+    .limit(1);
+  return op;
+}
+
+export async function getOperation(db: Database, id: string): Promise<OperationRow | undefined> {
+  const [op] = await db.select().from(operations).where(eq(operations.id, id));
+  return op;
+}
+
+export async function listOperations(db: Database, instanceId: string): Promise<OperationRow[]> {
+  return db
+    .select()
+    .from(operations)
+    .where(eq(operations.instanceId, instanceId))
+    .orderBy(desc(operations.startedAt), desc(operations.id));
+}
+
+export interface NewOperation {
+  id: string;
+  instanceId: string;
+  kind: OperationKind;
+  workflowId: string;
+  actor: string;
+}
+
+/** A new instance together with the provision operation that builds it, in one transaction. */
+export async function insertInstanceWithOperation(
+  db: Database,
+  instance: Omit<typeof instances.$inferInsert, 'status' | 'createdAt' | 'updatedAt'>,
+  operation: NewOperation,
+): Promise<{ instance: InstanceRow; operation: OperationRow }> {
+  return db.transaction(async (tx) => {
+    const [ins] = await tx
+      .insert(instances)
+      .values({ ...instance, status: 'provisioning' })
+      .returning();
+    const [op] = await tx
+      .insert(operations)
+      .values({ ...operation, status: 'running' })
+      .returning();
+    return { instance: ins!, operation: op! };
+  });
+}
+
+export async function insertOperation(db: Database, operation: NewOperation): Promise<OperationRow> {
+  const [op] = await db
+    .insert(operations)
+    .values({ ...operation, status: 'running' })
+    .returning();
+  return op!;
+}
+
+export async function setRunId(db: Database, operationId: string, runId: string): Promise<OperationRow> {
+  const [op] = await db.update(operations).set({ runId }).where(eq(operations.id, operationId)).returning();
+  return op!;
+}
+
+/** Undoes an insert whose workflow never started (and the instance, when it was new). */
+export async function discardOperation(db: Database, operationId: string, instanceId?: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.delete(operations).where(eq(operations.id, operationId));
+    if (instanceId) await tx.delete(instances).where(eq(instances.id, instanceId));
+  });
+}
+
+/** Writes an operation's outcome. Repeating it with the same result changes nothing. */
+export async function finishOperation(db: Database, operationId: string, result: OperationResult): Promise<void> {
+  await db
+    .update(operations)
+    .set({
+      status: result.status,
+      steps: result.steps,
+      error: result.error ?? null,
+      // The first end time stands when an activity retry repeats the write.
+      endedAt: sql`coalesce(${operations.endedAt}, now())`,
+    })
+    .where(eq(operations.id, operationId));
+}
+
+// ---- events
+
+export interface NewEvent {
+  instanceId?: string;
+  operationId?: string;
+  actor: string;
+  action: string;
+  outcome: string;
+  message?: string;
+  /** Makes the write idempotent: a second event with the same key is dropped. */
+  key?: string;
+}
+
+export async function recordEvent(db: Database, event: NewEvent): Promise<void> {
+  await db
+    .insert(events)
+    .values({
+      key: event.key ?? null,
+      instanceId: event.instanceId ?? null,
+      operationId: event.operationId ?? null,
+      actor: event.actor,
+      action: event.action,
+      outcome: event.outcome,
+      message: event.message ?? null,
+    })
+    .onConflictDoNothing({ target: events.key });
+}
+
+export async function listEvents(db: Database, instanceId: string): Promise<EventRow[]> {
+  return db.select().from(events).where(eq(events.instanceId, instanceId)).orderBy(asc(events.id));
+}
+
+// ---- API keys
+
+export async function insertApiKey(
+  db: Database,
+  key: { id: string; name: string; role: ApiRole; hash: string; prefix: string },
+): Promise<ApiKeyRow> {
+  const [row] = await db.insert(apiKeys).values(key).returning();
+  return row!;
+}
+
+export async function listApiKeys(db: Database): Promise<ApiKeyRow[]> {
+  return db.select().from(apiKeys).orderBy(asc(apiKeys.createdAt), asc(apiKeys.id));
+}
+
+export async function findLiveApiKeyByHash(db: Database, hash: string): Promise<ApiKeyRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.hash, hash), isNull(apiKeys.revokedAt)));
+  return row;
+}
+
+/** Revokes a key; revoking a revoked key keeps its first revocation time. */
+export async function revokeApiKey(db: Database, id: string): Promise<ApiKeyRow | undefined> {
+  const [row] = await db
+    .update(apiKeys)
+    .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
+    .where(eq(apiKeys.id, id))
+    .returning();
+  return row;
+}
+
+// ---- idempotency
+
+/**
+ * Claims `key` for a request. Returns undefined when this caller now owns it (and must call
+ * completeIdempotency or releaseIdempotency), else the record another request left.
+ */
+export async function claimIdempotency(
+  db: Database,
+  apiKeyId: string,
+  key: string,
+  requestHash: string,
+): Promise<IdempotencyRow | undefined> {
+  const inserted = await db
+    .insert(idempotencyRecords)
+    .values({ apiKeyId, key, requestHash })
+    .onConflictDoNothing()
+    .returning();
+  if (inserted.length > 0) return undefined;
+  const [existing] = await db
+    .select()
+    .from(idempotencyRecords)
+    .where(and(eq(idempotencyRecords.apiKeyId, apiKeyId), eq(idempotencyRecords.key, key)));
+  // Released between our insert and select: the caller may simply retry.
+  if (!existing) return claimIdempotency(db, apiKeyId, key, requestHash);
+  return existing;
+}
+
+export async function completeIdempotency(
+  db: Database,
+  apiKeyId: string,
+  key: string,
+  response: { status: number; body: unknown; headers: Record<string, string> },
+): Promise<void> {
+  await db
+    .update(idempotencyRecords)
+    .set({ responseStatus: response.status, responseBody: response.body, responseHeaders: response.headers })
+    .where(and(eq(idempotencyRecords.apiKeyId, apiKeyId), eq(idempotencyRecords.key, key)));
+}
+
+export async function releaseIdempotency(db: Database, apiKeyId: string, key: string): Promise<void> {
+  await db
+    .delete(idempotencyRecords)
+    .where(
+      and(
+        eq(idempotencyRecords.apiKeyId, apiKeyId),
+        eq(idempotencyRecords.key, key),
+        isNull(idempotencyRecords.responseStatus),
+      ),
+    );
+}
