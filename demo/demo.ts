@@ -1,0 +1,88 @@
+// `npm run demo`: from a fresh machine, bring the testbed up, start Shipyard, provision three
+// sample instances with live step progress, show where to look, and keep running until Ctrl-C.
+import { appendFileSync } from 'node:fs';
+import type { Step } from '../domain/instance';
+import { infraUp } from '../testbed/index';
+import { logFileFor } from '../testbed/runtime';
+import { startShipyard, superviseUntilSignal } from './dev';
+
+const samples = [
+  { name: 'Acme Corp', slug: 'acme', plan: 'starter', ownerEmail: 'ops@acme.test' },
+  { name: 'Globex', slug: 'globex', plan: 'standard', ownerEmail: 'it@globex.test' },
+  { name: 'Initech', slug: 'initech', plan: 'pro', ownerEmail: 'admin@initech.test' },
+];
+
+interface Operation {
+  id: string;
+  kind: string;
+  status: string;
+  steps: Step[];
+  error?: string;
+}
+
+const testbedEnv = await infraUp();
+const env: NodeJS.ProcessEnv = { ...testbedEnv, ...process.env };
+// Worker and API logs go to files so the progress below stays readable.
+const shipyard = await startShipyard(env, (name) => (line) => appendFileSync(logFileFor(`shipyard-${name}`), `${line}\n`));
+const { config, baseUrl } = shipyard;
+console.log(`\nShipyard is up: API ${baseUrl}; logs in ${logFileFor('shipyard-worker')} and ${logFileFor('shipyard-api')}\n`);
+
+const headers = { authorization: `Bearer ${config.adminKey}`, 'content-type': 'application/json' };
+async function call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+// Start (or pick up) each sample; a rerun of the demo finds the instances it made before.
+const watched: { slug: string; operationId: string }[] = [];
+for (const sample of samples) {
+  const existing = await call<{ status: string; currentOperation?: { id: string } | null }>('GET', `/v1/instances/${sample.slug}`);
+  if (existing.status === 200 && !['deleted', 'failed'].includes(existing.body.status)) {
+    console.log(`${sample.slug}: already ${existing.body.status}`);
+    if (existing.body.currentOperation) watched.push({ slug: sample.slug, operationId: existing.body.currentOperation.id });
+    continue;
+  }
+  const slug = existing.status === 200 ? `${sample.slug}-${Date.now().toString(36).slice(-4)}` : sample.slug;
+  const created = await call<{ operation: Operation; detail?: string }>('POST', '/v1/instances', { ...sample, slug });
+  if (created.status !== 202) throw new Error(`POST /v1/instances for ${slug} answered ${created.status}: ${JSON.stringify(created.body)}`);
+  console.log(`${slug}: provisioning (operation ${created.body.operation.id})`);
+  watched.push({ slug, operationId: created.body.operation.id });
+}
+
+// Live progress: one line each time a step changes state.
+const started = Date.now();
+const seen = new Map<string, string>();
+let pending = [...watched];
+while (pending.length > 0) {
+  const next: typeof pending = [];
+  for (const w of pending) {
+    const { body: op } = await call<Operation>('GET', `/v1/operations/${w.operationId}`);
+    for (const step of op.steps ?? []) {
+      const key = `${w.operationId}/${step.name}`;
+      if (seen.get(key) === step.status || step.status === 'pending') continue;
+      seen.set(key, step.status);
+      const mark = { running: '…', done: '✓', failed: '✗', compensated: '↺' }[step.status as string] ?? ' ';
+      const took = step.startedAt && step.endedAt ? ` (${((Date.parse(step.endedAt) - Date.parse(step.startedAt)) / 1000).toFixed(1)}s)` : '';
+      console.log(`  ${w.slug.padEnd(10)} ${mark} ${step.name}${took}${step.error ? ` — ${step.error}` : ''}`);
+    }
+    if (op.status === 'running') next.push(w);
+    else console.log(`${w.slug}: ${op.kind} ${op.status}${op.error ? ` — ${op.error}` : ''} after ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  }
+  pending = next;
+  if (pending.length > 0) await new Promise((r) => setTimeout(r, 500));
+}
+
+const { body: list } = await call<{ items: Record<string, string>[] }>('GET', '/v1/instances?limit=50');
+console.log('\nInstances:');
+const columns = ['slug', 'status', 'plan', 'version', 'hostname', 'namespace'] as const;
+const widths = columns.map((c) => Math.max(c.length, ...list.items.map((i) => String(i[c] ?? '').length)));
+console.log(columns.map((c, i) => c.toUpperCase().padEnd(widths[i]!)).join('  '));
+for (const item of list.items) console.log(columns.map((c, i) => String(item[c] ?? '').padEnd(widths[i]!)).join('  '));
+
+console.log(`
+API docs:     ${baseUrl}/docs   (key: SHIPYARD_ADMIN_KEY in .shipyard/env)
+Temporal UI:  ${env.TEMPORAL_UI_URL ?? '(external Temporal)'}
+kubectl:      KUBECONFIG=${env.KUBECONFIG ?? ''} (namespaces tenant-<slug>)
+Ctrl-C stops Shipyard (the testbed keeps running; \`npm run infra:down\` stops it).`);
+
+superviseUntilSignal(shipyard, (name) => `; see ${logFileFor(`shipyard-${name}`)}`);

@@ -1,0 +1,58 @@
+// `npm run dev`: the worker and the API against the testbed's `.shipyard/env`
+// (variables already set in the environment win), until Ctrl-C.
+import { migrateCatalogue } from '../db/migrate';
+import { loadConfig } from '../domain/config';
+import { readEnvFile } from '../testbed/index';
+import { envFile } from '../testbed/runtime';
+import { startProcess, waitForHttp } from './processes';
+
+export function shipyardEnv(): NodeJS.ProcessEnv {
+  return { ...readEnvFile(envFile), ...process.env };
+}
+
+/** Migrates the catalogue, then starts worker and API and waits until the API is ready. */
+export async function startShipyard(
+  env: NodeJS.ProcessEnv,
+  output: (name: 'worker' | 'api') => ((line: string) => void) | undefined = () => undefined,
+) {
+  const config = loadConfig(env);
+  await migrateCatalogue(config.databaseUrl);
+  const worker = startProcess('worker', env, output('worker'));
+  const api = startProcess('api', env, output('api'));
+  const baseUrl = `http://${config.apiHost}:${config.apiPort}`;
+  await waitForHttp(`${baseUrl}/readyz`, 90_000, api);
+  const stop = async () => {
+    await Promise.all([api.stop(), worker.stop()]);
+  };
+  return { config, worker, api, baseUrl, stop };
+}
+
+/** Stops both processes on Ctrl-C / SIGTERM, and exits when either dies on its own. */
+export function superviseUntilSignal(
+  shipyard: Awaited<ReturnType<typeof startShipyard>>,
+  logHint: (name: string) => string = () => '',
+): void {
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    await shipyard.stop();
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+  for (const proc of [shipyard.worker, shipyard.api]) {
+    void proc.exited.then((code) => {
+      if (!stopping) {
+        console.error(`${proc.name} exited unexpectedly (code ${code})${logHint(proc.name)}; stopping`);
+        void shutdown(1);
+      }
+    });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const shipyard = await startShipyard(shipyardEnv());
+  console.log(`Shipyard API on ${shipyard.baseUrl} (docs: ${shipyard.baseUrl}/docs). Ctrl-C stops.`);
+  superviseUntilSignal(shipyard);
+}

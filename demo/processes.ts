@@ -1,0 +1,58 @@
+// Starts Shipyard's two processes (worker and API) as children, with output prefixed, for
+// `npm run dev`, `npm run demo` and the tests that kill a worker mid-operation.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { repoRoot } from '../testbed/runtime';
+
+export interface ShipyardProcess {
+  name: string;
+  child: ChildProcess;
+  /** Resolves with the exit code once the process has ended. */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+const entryPoints = { worker: 'worker/main.ts', api: 'api/server.ts' } as const;
+
+export function startProcess(
+  name: keyof typeof entryPoints,
+  env: NodeJS.ProcessEnv,
+  output: (line: string) => void = (line) => console.log(line),
+): ShipyardProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entryPoints[name]], {
+    cwd: repoRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (const stream of [child.stdout!, child.stderr!]) {
+    createInterface({ input: stream }).on('line', (line) => output(`${name.padEnd(6)}| ${line}`));
+  }
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    name,
+    child,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Waits until `url` answers 2xx, or throws after `timeoutMs`, or as soon as `process` dies. */
+export async function waitForHttp(url: string, timeoutMs: number, process?: ShipyardProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (process && process.child.exitCode !== null) throw new Error(`${process.name} exited (code ${process.child.exitCode}) before ${url} answered`);
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs / 1000}s (last: ${last})`);
+}
