@@ -1,0 +1,443 @@
+// A real Kubernetes control plane on 127.0.0.1 (etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler) with kwok playing the kubelets of a few fake nodes, so Deployments roll out and
+// Pods become Ready without containers. Everything runs from one multi-call binary built from
+// testbed/go/kube and cached outside the checkout.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import {
+  assertPortFree,
+  cacheDir,
+  type Component,
+  type ComponentStatus,
+  daemonRunning,
+  dataDir,
+  ensureDir,
+  logFileFor,
+  onPath,
+  portFromEnv,
+  portOpen,
+  repoRoot,
+  run,
+  startDaemon,
+  stateDir,
+  stopDaemon,
+  TestbedError,
+  waitFor,
+} from '../runtime';
+
+const NAME = 'kubernetes';
+export const KUBERNETES_VERSION = 'v1.36.3';
+const moduleDir = join(repoRoot, 'testbed', 'go', 'kube');
+const kubeDir = join(repoRoot, 'testbed', 'kube');
+const pkiDir = join(stateDir, 'kube', 'pki');
+export const kubeconfigPath = join(stateDir, 'kubeconfig');
+/** Server-side apply field manager for everything the testbed itself creates in the cluster. */
+export const fieldManager = 'shipyard-testbed';
+
+/** The fake nodes kwok manages; sized so plan quotas, not node capacity, are what limits tenants. */
+const fakeNodes = ['kwok-node-0', 'kwok-node-1', 'kwok-node-2'];
+const nodeCapacity = { cpu: '32', memory: '128Gi', pods: '110', 'ephemeral-storage': '1Ti' };
+
+function ports() {
+  return {
+    api: portFromEnv('SHIPYARD_KUBE_API_PORT', 6443),
+    // Off etcd's defaults (2379/2380) so a developer's own etcd does not collide.
+    etcd: portFromEnv('SHIPYARD_KUBE_ETCD_PORT', 12379),
+    etcdPeer: portFromEnv('SHIPYARD_KUBE_ETCD_PEER_PORT', 12380),
+    controllerManager: portFromEnv('SHIPYARD_KUBE_CONTROLLER_MANAGER_PORT', 10257),
+    scheduler: portFromEnv('SHIPYARD_KUBE_SCHEDULER_PORT', 10259),
+  };
+}
+
+/** Daemon names (pid files) in start order. */
+const daemons = {
+  etcd: 'kube-etcd',
+  apiserver: 'kube-apiserver',
+  controllerManager: 'kube-controller-manager',
+  scheduler: 'kube-scheduler',
+  kwok: 'kube-kwok',
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// The binary
+
+/**
+ * Path of the multi-call binary for the current wrapper module. The key covers the sources and
+ * go.sum, so a version bump builds anew and the previous build stays usable until then.
+ */
+function binaryPath(): string {
+  const hash = createHash('sha256');
+  for (const file of readdirSync(moduleDir).sort()) {
+    if (file === 'go.mod' || file === 'go.sum' || file.endsWith('.go')) {
+      hash.update(file).update(readFileSync(join(moduleDir, file)));
+    }
+  }
+  return join(cacheDir, 'kube', `${KUBERNETES_VERSION}-${hash.digest('hex').slice(0, 12)}`, 'shipyard-kube');
+}
+
+/** Builds the binary when the cache has none; shared by cert-manager, which lives in the same binary. */
+export async function ensureBinary(component: string, say: (m: string) => void): Promise<string> {
+  const binary = binaryPath();
+  if (existsSync(binary)) return binary;
+  if (!onPath('go')) throw new TestbedError(component, 'Go is needed to build the Kubernetes binaries but is not on PATH');
+  ensureDir(join(binary, '..'));
+  const log = logFileFor('kube-build');
+  say(`building Kubernetes ${KUBERNETES_VERSION}, kwok and cert-manager into ${binary} (cold: ~15-25 min on 2 cores; log ${log})`);
+  const started = Date.now();
+  const partial = `${binary}.partial`;
+  const version = 'k8s.io/component-base/version';
+  const [major, minor] = KUBERNETES_VERSION.slice(1).split('.');
+  await run(
+    component,
+    'go',
+    [
+      'build',
+      // Stamp the version the components report, which kwok and clients compare against.
+      `-ldflags=-s -w -X ${version}.gitVersion=${KUBERNETES_VERSION} -X ${version}.gitMajor=${major} -X ${version}.gitMinor=${minor}`,
+      '-o',
+      partial,
+      '.',
+    ],
+    // -mod=readonly: the committed go.sum is the lock file; a build never rewrites it.
+    { logFile: log, cwd: moduleDir, env: { ...process.env, GOFLAGS: '-mod=readonly' }, timeoutMs: 60 * 60_000 },
+  );
+  renameSync(partial, binary);
+  say(`built in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
+  return binary;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificates and kubeconfig
+
+async function ensurePki(binary: string, say: (m: string) => void): Promise<void> {
+  const wanted = ['ca.crt', 'ca.key', 'apiserver.crt', 'apiserver.key', 'admin.crt', 'admin.key', 'sa.key', 'sa.pub'];
+  if (wanted.every((f) => existsSync(join(pkiDir, f)))) return;
+  say(`generating cluster CA, serving, admin and service-account keys in ${pkiDir}`);
+  await run(NAME, binary, ['pki', '--dir', pkiDir], { logFile: logFileFor(NAME), timeoutMs: 30_000 });
+}
+
+function writeKubeconfig(apiPort: number): void {
+  const b64 = (file: string) => readFileSync(join(pkiDir, file)).toString('base64');
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'shipyard', cluster: { server: `https://127.0.0.1:${apiPort}`, 'certificate-authority-data': b64('ca.crt') } }],
+    users: [{ name: 'shipyard-admin', user: { 'client-certificate-data': b64('admin.crt'), 'client-key-data': b64('admin.key') } }],
+    contexts: [{ name: 'shipyard', context: { cluster: 'shipyard', user: 'shipyard-admin' } }],
+    'current-context': 'shipyard',
+  };
+  const text = JSON.stringify(config, null, 2);
+  // Rewrite only on change so tools watching the file are not disturbed by an idempotent up.
+  if (!existsSync(kubeconfigPath) || readFileSync(kubeconfigPath, 'utf8') !== text) {
+    writeFileSync(kubeconfigPath, text, { mode: 0o600 });
+  }
+}
+
+/** GET on a loopback HTTPS endpoint; resolves the status code. */
+function httpsGet(port: number, path: string, tls: { ca?: Buffer; cert?: Buffer; key?: Buffer; insecure?: boolean }): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'GET',
+        ca: tls.ca,
+        cert: tls.cert,
+        key: tls.key,
+        // Controller-manager and scheduler serve /healthz with a certificate they make up at start;
+        // there is nothing to verify it against, and it is only a liveness probe on loopback.
+        rejectUnauthorized: !tls.insecure,
+        timeout: 3000,
+      },
+      (res) => {
+        res.resume();
+        resolvePromise(res.statusCode ?? 0);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function adminTls() {
+  return {
+    ca: readFileSync(join(pkiDir, 'ca.crt')),
+    cert: readFileSync(join(pkiDir, 'admin.crt')),
+    key: readFileSync(join(pkiDir, 'admin.key')),
+  };
+}
+
+async function apiReady(apiPort: number): Promise<boolean> {
+  if (!existsSync(join(pkiDir, 'admin.key'))) return false;
+  try {
+    return (await httpsGet(apiPort, '/readyz', adminTls())) === 200;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Applying objects
+
+export function kubeConfigFrom(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(path);
+  return kc;
+}
+
+/** Server-side applies every object; the same call creates or updates, so re-running is harmless. */
+export async function applyObjects(kc: KubeConfig, objects: KubernetesObject[]): Promise<void> {
+  // A fresh client per call: its resource cache must not predate CRDs installed just before.
+  const client = KubernetesObjectApi.makeApiClient(kc);
+  for (const object of objects) {
+    await client.patch(object, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply);
+  }
+}
+
+/** Creates objects that do not exist yet and leaves existing ones alone (used where status is set on create). */
+async function createIfAbsent(kc: KubeConfig, objects: KubernetesObject[]): Promise<void> {
+  const client = KubernetesObjectApi.makeApiClient(kc);
+  for (const object of objects) {
+    try {
+      await client.create(object, undefined, undefined, fieldManager);
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409) throw err;
+    }
+  }
+}
+
+export function loadYamlObjects(text: string): KubernetesObject[] {
+  return parseAllDocuments(text)
+    .map((doc) => doc.toJS() as KubernetesObject | null)
+    .filter((o): o is KubernetesObject => !!o && !!o.kind);
+}
+
+function bootstrapObjects(): KubernetesObject[] {
+  return loadYamlObjects(readFileSync(join(kubeDir, 'cluster.yaml'), 'utf8'));
+}
+
+function nodeObjects(): KubernetesObject[] {
+  return fakeNodes.map((name) => ({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      // kwok manages exactly the nodes carrying this annotation (see --manage-nodes-with-annotation-selector).
+      annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+      labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok' },
+    },
+    // Nodes accept status on create; kwok then keeps capacity and marks them Ready.
+    status: { capacity: nodeCapacity, allocatable: nodeCapacity },
+  })) as KubernetesObject[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The component
+
+async function startIfStopped(
+  daemon: string,
+  port: number | undefined,
+  portVar: string | undefined,
+  say: (m: string) => void,
+  start: () => void,
+): Promise<boolean> {
+  if (daemonRunning(daemon)) return false;
+  if (port !== undefined && portVar) await assertPortFree(NAME, port, portVar);
+  say(`starting ${daemon}`);
+  start();
+  return true;
+}
+
+export const kubernetes: Component = {
+  name: NAME,
+  providedBy: ['KUBECONFIG'],
+
+  async up({ say }) {
+    const p = ports();
+    const binary = await ensureBinary(NAME, say);
+    await ensurePki(binary, say);
+    writeKubeconfig(p.api);
+    const pki = (f: string) => join(pkiDir, f);
+    const env = { ...process.env, KUBECONFIG: kubeconfigPath };
+
+    const etcdLog = logFileFor(daemons.etcd);
+    await startIfStopped(daemons.etcd, p.etcd, 'SHIPYARD_KUBE_ETCD_PORT', say, () => {
+      startDaemon(daemons.etcd, binary, [
+        'etcd',
+        '--data-dir',
+        ensureDir(join(dataDir, 'etcd')),
+        '--listen-client-url',
+        `http://127.0.0.1:${p.etcd}`,
+        '--listen-peer-url',
+        `http://127.0.0.1:${p.etcdPeer}`,
+      ]);
+    });
+    await waitFor(NAME, `etcd on 127.0.0.1:${p.etcd}`, () => portOpen(p.etcd), {
+      timeoutMs: 60_000,
+      daemon: daemons.etcd,
+      logFile: etcdLog,
+    });
+
+    const apiLog = logFileFor(daemons.apiserver);
+    await startIfStopped(daemons.apiserver, p.api, 'SHIPYARD_KUBE_API_PORT', say, () => {
+      startDaemon(daemons.apiserver, binary, [
+        'kube-apiserver',
+        `--etcd-servers=http://127.0.0.1:${p.etcd}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${p.api}`,
+        `--tls-cert-file=${pki('apiserver.crt')}`,
+        `--tls-private-key-file=${pki('apiserver.key')}`,
+        `--client-ca-file=${pki('ca.crt')}`,
+        `--service-account-key-file=${pki('sa.pub')}`,
+        `--service-account-signing-key-file=${pki('sa.key')}`,
+        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        '--service-cluster-ip-range=10.96.0.0/16',
+        '--authorization-mode=Node,RBAC',
+        '--allow-privileged=true',
+        // The endpoint of the `kubernetes` Service would be 127.0.0.1, which Endpoints validation rejects.
+        '--endpoint-reconciler-type=none',
+        `--cert-dir=${ensureDir(join(stateDir, 'kube', 'apiserver'))}`,
+      ]);
+    });
+    await waitFor(NAME, `kube-apiserver /readyz on 127.0.0.1:${p.api}`, () => apiReady(p.api), {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+      daemon: daemons.apiserver,
+      logFile: apiLog,
+    });
+
+    // Leader election only delays a restart by a lease period; there is one replica of each.
+    await startIfStopped(daemons.controllerManager, p.controllerManager, 'SHIPYARD_KUBE_CONTROLLER_MANAGER_PORT', say, () => {
+      startDaemon(daemons.controllerManager, binary, [
+        'kube-controller-manager',
+        `--kubeconfig=${kubeconfigPath}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${p.controllerManager}`,
+        '--leader-elect=false',
+        `--service-account-private-key-file=${pki('sa.key')}`,
+        `--root-ca-file=${pki('ca.crt')}`,
+        `--cluster-signing-cert-file=${pki('ca.crt')}`,
+        `--cluster-signing-key-file=${pki('ca.key')}`,
+        '--use-service-account-credentials=false',
+        `--cert-dir=${ensureDir(join(stateDir, 'kube', 'controller-manager'))}`,
+      ]);
+    });
+    await startIfStopped(daemons.scheduler, p.scheduler, 'SHIPYARD_KUBE_SCHEDULER_PORT', say, () => {
+      startDaemon(daemons.scheduler, binary, [
+        'kube-scheduler',
+        `--kubeconfig=${kubeconfigPath}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${p.scheduler}`,
+        '--leader-elect=false',
+        `--cert-dir=${ensureDir(join(stateDir, 'kube', 'scheduler'))}`,
+      ]);
+    });
+    const kwokBinary = onPath('kwok');
+    await startIfStopped(daemons.kwok, undefined, undefined, say, () => {
+      // A kwok on PATH is used as is; otherwise the one linked into our binary.
+      const [command, prefix] = kwokBinary ? [kwokBinary, []] : [binary, ['kwok']];
+      startDaemon(
+        daemons.kwok,
+        command,
+        [
+          ...prefix,
+          `--kubeconfig=${kubeconfigPath}`,
+          `--config=${join(kubeDir, 'kwok.yaml')}`,
+          '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+          '--node-lease-duration-seconds=40',
+          '--cidr=10.244.0.0/16',
+          '--node-ip=10.200.0.1',
+        ],
+        { env },
+      );
+    });
+
+    for (const [daemon, port] of [
+      [daemons.controllerManager, p.controllerManager],
+      [daemons.scheduler, p.scheduler],
+    ] as const) {
+      await waitFor(NAME, `${daemon} /healthz on 127.0.0.1:${port}`, async () => (await httpsGet(port, '/healthz', { insecure: true })) === 200, {
+        timeoutMs: 90_000,
+        intervalMs: 500,
+        daemon,
+        logFile: logFileFor(daemon),
+      });
+    }
+
+    const kc = kubeConfigFrom(kubeconfigPath);
+    try {
+      await applyObjects(kc, bootstrapObjects());
+      await createIfAbsent(kc, nodeObjects());
+    } catch (err) {
+      throw new TestbedError(NAME, `applying testbed/kube/cluster.yaml and fake nodes failed: ${describe(err)}`, undefined, apiLog);
+    }
+
+    say(`waiting for ${fakeNodes.length} kwok nodes to be Ready`);
+    await waitFor(NAME, 'kwok nodes Ready', () => nodesReady(kc), {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      daemon: daemons.kwok,
+      logFile: logFileFor(daemons.kwok),
+    });
+    // The ServiceAccount admission plugin rejects Pods until the controller-manager has created
+    // the namespace's default ServiceAccount; waiting here keeps that race out of the tests.
+    await waitFor(NAME, 'default ServiceAccount', () => defaultServiceAccountExists(kc), {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      daemon: daemons.controllerManager,
+      logFile: logFileFor(daemons.controllerManager),
+    });
+    say(`ready at https://127.0.0.1:${p.api}; KUBECONFIG=${kubeconfigPath}`);
+    return { KUBECONFIG: kubeconfigPath };
+  },
+
+  async down() {
+    // Reverse order: nothing writes to etcd while it stops.
+    for (const daemon of [daemons.kwok, daemons.scheduler, daemons.controllerManager, daemons.apiserver, daemons.etcd]) {
+      await stopDaemon(daemon);
+    }
+  },
+
+  async status(): Promise<ComponentStatus> {
+    const p = ports();
+    const allRunning = Object.values(daemons).every(daemonRunning);
+    return {
+      up: allRunning && (await apiReady(p.api)),
+      address: `https://127.0.0.1:${p.api} (KUBECONFIG=${kubeconfigPath})`,
+      log: logFileFor(daemons.apiserver),
+    };
+  },
+};
+
+async function nodesReady(kc: KubeConfig): Promise<boolean> {
+  const client = KubernetesObjectApi.makeApiClient(kc);
+  const list = await client.list('v1', 'Node');
+  const ready = list.items.filter((n) =>
+    ((n as { status?: { conditions?: { type: string; status: string }[] } }).status?.conditions ?? []).some(
+      (c) => c.type === 'Ready' && c.status === 'True',
+    ),
+  );
+  return ready.length >= fakeNodes.length;
+}
+
+async function defaultServiceAccountExists(kc: KubeConfig): Promise<boolean> {
+  const client = KubernetesObjectApi.makeApiClient(kc);
+  await client.read({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: 'default' } });
+  return true;
+}
+
+export function describe(err: unknown): string {
+  if (err && typeof err === 'object' && 'body' in err) {
+    const body = (err as { body?: unknown }).body;
+    return typeof body === 'string' ? body : JSON.stringify(body);
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
