@@ -1,0 +1,90 @@
+// A whole Shipyard (worker + API as real child processes) for end-to-end tests, on a task
+// queue and port of its own, plus a tiny client for its HTTP API.
+import { createServer } from 'node:net';
+import { expect } from 'vitest';
+import { startShipyard } from '../../demo/dev';
+import { startProcess, type ShipyardProcess } from '../../demo/processes';
+import type { Config } from '../../domain/config';
+import { uniqueSuffix } from './config';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Stack {
+  config: Config;
+  env: NodeJS.ProcessEnv;
+  api: ApiClient;
+  worker: ShipyardProcess;
+  /** Replaces the worker process (e.g. after killing it). */
+  restartWorker(): ShipyardProcess;
+  stop(): Promise<void>;
+}
+
+export async function startStack(overrides: Record<string, string> = {}): Promise<Stack> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    SHIPYARD_TASK_QUEUE: `e2e-${uniqueSuffix()}`,
+    SHIPYARD_API_PORT: String(await freePort()),
+    ...overrides,
+  };
+  const quiet = process.env.SHIPYARD_TEST_VERBOSE ? undefined : () => () => {};
+  const shipyard = await startShipyard(env, quiet);
+  const stack: Stack = {
+    config: shipyard.config,
+    env,
+    api: apiClient(shipyard.baseUrl, shipyard.config.adminKey!),
+    worker: shipyard.worker,
+    restartWorker() {
+      stack.worker = startProcess('worker', env, quiet?.());
+      return stack.worker;
+    },
+    async stop() {
+      await Promise.all([shipyard.api.stop(), stack.worker.stop()]);
+    },
+  };
+  return stack;
+}
+
+export interface Operation {
+  id: string;
+  kind: string;
+  status: string;
+  steps: { name: string; status: string; error?: string }[];
+  error?: string;
+}
+
+export type ApiClient = ReturnType<typeof apiClient>;
+
+export function apiClient(baseUrl: string, key: string) {
+  async function call<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; headers: Headers }> {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, headers: res.headers };
+  }
+
+  /** Polls an operation until it is no longer running. */
+  async function settled(operationId: string, timeoutMs = 150_000): Promise<Operation> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { status, body } = await call<Operation>('GET', `/v1/operations/${operationId}`);
+      expect(status).toBe(200);
+      if (body.status !== 'running') return body;
+      if (Date.now() > deadline) throw new Error(`operation ${operationId} still running after ${timeoutMs / 1000}s: ${JSON.stringify(body.steps)}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+
+  return { baseUrl, call, settled };
+}
