@@ -1,0 +1,151 @@
+// Temporal's development server (`temporal server start-dev` from the Temporal CLI), with its
+// SQLite file under .shipyard/data so workflows outlive a restart. The CLI is built from its Go
+// module once and cached by version, since no prebuilt binary can be downloaded here.
+import { existsSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import {
+  assertPortFree,
+  cacheDir,
+  type Component,
+  daemonRunning,
+  dataDir,
+  ensureDir,
+  logFileFor,
+  onPath,
+  portFromEnv,
+  portOpen,
+  run,
+  startDaemon,
+  stopDaemon,
+  TestbedError,
+  waitFor,
+} from '../runtime';
+
+const NAME = 'temporal';
+const CLI_VERSION = '1.5.1';
+const CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
+const NAMESPACE = 'default';
+const PORT_VAR = 'SHIPYARD_TEMPORAL_PORT';
+const UI_PORT_VAR = 'SHIPYARD_TEMPORAL_UI_PORT';
+
+const cachedBinary = join(cacheDir, 'bin', `temporal-${CLI_VERSION}`);
+const dbFile = join(dataDir, 'temporal', 'temporal.db');
+
+function ports(): { grpc: number; ui: number } {
+  return { grpc: portFromEnv(PORT_VAR, 7233), ui: portFromEnv(UI_PORT_VAR, 8233) };
+}
+
+function variables(): Record<string, string> {
+  const { grpc, ui } = ports();
+  return {
+    TEMPORAL_ADDRESS: `127.0.0.1:${grpc}`,
+    TEMPORAL_UI_URL: `http://127.0.0.1:${ui}`,
+    TEMPORAL_NAMESPACE: NAMESPACE,
+  };
+}
+
+/** A `temporal` on PATH wins; otherwise the cached build of the pinned version, built now if missing. */
+async function temporalBinary(say: (m: string) => void): Promise<string> {
+  const installed = onPath('temporal');
+  if (installed) return installed;
+  if (existsSync(cachedBinary)) return cachedBinary;
+  if (!onPath('go')) {
+    throw new TestbedError(NAME, `no temporal CLI on PATH or in ${cachedBinary}, and no Go toolchain to build it with`);
+  }
+  const logFile = logFileFor('temporal-build');
+  // go install names the binary after the package, so build into a versioned directory and rename:
+  // the cached path then only ever holds a finished binary of this version.
+  const buildDir = ensureDir(join(cacheDir, 'build', `temporal-${CLI_VERSION}`));
+  ensureDir(join(cacheDir, 'bin'));
+  say(`building the Temporal CLI v${CLI_VERSION} from its Go module (first time only, several minutes; log: ${logFile})`);
+  const started = Date.now();
+  await run(NAME, 'go', ['install', `${CLI_MODULE}@v${CLI_VERSION}`], {
+    logFile,
+    env: { ...process.env, GOBIN: buildDir },
+    timeoutMs: 30 * 60_000,
+  });
+  renameSync(join(buildDir, 'temporal'), cachedBinary);
+  say(`built ${cachedBinary} in ${Math.round((Date.now() - started) / 1000)}s`);
+  return cachedBinary;
+}
+
+async function grpcServing(address: string): Promise<boolean> {
+  const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+  try {
+    // The namespace answering proves the frontend is up and its persistence is usable, not just that a port is open.
+    await connection.workflowService.describeNamespace({ namespace: NAMESPACE });
+    return true;
+  } finally {
+    await connection.close();
+  }
+}
+
+async function uiServing(url: string): Promise<boolean> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(3_000) });
+  await response.body?.cancel();
+  return response.status === 200;
+}
+
+async function waitHealthy(timeoutMs: number): Promise<void> {
+  const env = variables();
+  const logFile = logFileFor(NAME);
+  await waitFor(NAME, `gRPC on ${env.TEMPORAL_ADDRESS}`, () => grpcServing(env.TEMPORAL_ADDRESS!), {
+    timeoutMs,
+    intervalMs: 500,
+    daemon: NAME,
+    logFile,
+  });
+  await waitFor(NAME, `the Web UI at ${env.TEMPORAL_UI_URL}`, () => uiServing(env.TEMPORAL_UI_URL!), {
+    timeoutMs,
+    intervalMs: 500,
+    daemon: NAME,
+    logFile,
+  });
+}
+
+export const temporal: Component = {
+  name: NAME,
+  providedBy: ['TEMPORAL_ADDRESS'],
+
+  async up(ctx) {
+    const { grpc, ui } = ports();
+    if (daemonRunning(NAME)) {
+      ctx.say(`already running on 127.0.0.1:${grpc}; checking it`);
+      await waitHealthy(20_000);
+      return variables();
+    }
+    await assertPortFree(NAME, grpc, PORT_VAR);
+    await assertPortFree(NAME, ui, UI_PORT_VAR);
+    const binary = await temporalBinary(ctx.say);
+    ensureDir(join(dataDir, 'temporal'));
+    ctx.say(`starting the dev server (${binary}) on 127.0.0.1:${grpc}, UI on :${ui}, state in ${dbFile}`);
+    startDaemon(NAME, binary, [
+      'server',
+      'start-dev',
+      '--db-filename', dbFile,
+      '--ip', '127.0.0.1',
+      '--port', String(grpc),
+      '--ui-port', String(ui),
+      '--log-format', 'text',
+      // Its own config files would let a developer's ~/.config change what the testbed runs.
+      '--disable-config-file',
+      '--disable-config-env',
+    ]);
+    await waitHealthy(90_000);
+    return variables();
+  },
+
+  async down() {
+    await stopDaemon(NAME);
+  },
+
+  async status() {
+    const { grpc } = ports();
+    return {
+      up: daemonRunning(NAME) && (await portOpen(grpc)),
+      address: `127.0.0.1:${grpc} (UI http://127.0.0.1:${ports().ui})`,
+      log: logFileFor(NAME),
+    };
+  },
+};
