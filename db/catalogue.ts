@@ -5,6 +5,7 @@ import { and, asc, desc, eq, gt, inArray, isNull, sql, type SQL } from 'drizzle-
 import type { InstanceStatus, OperationKind, Plan } from '../domain/instance';
 import { statusWhileRunning } from '../domain/instance';
 import type { OperationResult } from '../domain/operations';
+import { slugFromName } from '../domain/validation';
 import type { Database } from './client';
 import { apiKeys, events, idempotencyRecords, instances, operations, plans, type ApiRole } from './schema';
 
@@ -64,6 +65,11 @@ export async function findInstance(db: Database, idOrSlug: string): Promise<Inst
 export async function slugTaken(db: Database, slug: string): Promise<boolean> {
   const rows = await db.select({ id: instances.id }).from(instances).where(eq(instances.slug, slug));
   return rows.length > 0;
+}
+
+/** A free slug derived from a display name (domain rules, suffixed on collision). */
+export async function slugFromNameFree(db: Database, name: string): Promise<string> {
+  return slugFromName(name, (candidate) => slugTaken(db, candidate));
 }
 
 // The status shown for an instance is the one its running operation implies, else the stored

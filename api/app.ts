@@ -1,0 +1,81 @@
+// The HTTP API as one buildable app: clients are handed in, so tests run it with `inject`
+// against the real catalogue and Temporal server, and server.ts only listens.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { registerAjvFormats, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { ApiRole } from '../db/schema';
+import { authenticate, authorize, type Caller } from './auth';
+import type { Deps } from './operations';
+import { installProblemHandlers, ProblemSchema } from './problems';
+import { sharedSchemas } from './schemas';
+import { apiKeyRoutes } from './routes/api-keys';
+import { healthRoutes } from './routes/health';
+import { instanceRoutes } from './routes/instances';
+import { operationRoutes } from './routes/operations';
+import { planRoutes } from './routes/plans';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The weakest role allowed on a /v1 route. */
+    role?: ApiRole;
+  }
+  interface FastifyRequest {
+    caller: Caller | null;
+  }
+}
+
+export type AppDeps = Deps;
+
+export const BODY_LIMIT = 64 * 1024;
+
+export async function build(deps: AppDeps, options: Pick<FastifyServerOptions, 'logger'> = {}): Promise<FastifyInstance> {
+  registerAjvFormats();
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    // TypeBox checks bodies as they are: an unknown field is an error, never silently dropped,
+    // and nothing is coerced; only query strings and params are converted from text.
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+
+  installProblemHandlers(app);
+  app.addSchema(ProblemSchema);
+  for (const schema of sharedSchemas) app.addSchema(schema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Shipyard',
+        version: '1',
+        description: 'Provisions and runs per-customer instances. Every mutation is an operation backed by a Temporal workflow.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'an API key' } } },
+      security: [{ bearer: [] }],
+    },
+    // Shared schemas appear in the document under their own names.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  // The document and its UI are public: they describe the API, not any customer's data.
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes, deps);
+  await app.register(
+    async (v1) => {
+      v1.decorateRequest('caller', null);
+      v1.addHook('onRequest', async (request) => {
+        request.caller = await authenticate(request, deps.db, deps.config.adminKey);
+        // A /v1 route that forgot to say is admin-only rather than open.
+        authorize(request.caller, request.routeOptions.config.role ?? 'admin');
+      });
+      await v1.register(planRoutes, deps);
+      await v1.register(instanceRoutes, deps);
+      await v1.register(operationRoutes, deps);
+      await v1.register(apiKeyRoutes, deps);
+    },
+    { prefix: '/v1' },
+  );
+  return app;
+}

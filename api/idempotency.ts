@@ -1,0 +1,67 @@
+// `Idempotency-Key` on mutating POSTs: the same key with the same request replays the first
+// response (and starts nothing); the same key with another request is a 409. Keys are scoped to
+// the API key that sent them. Only successful responses are kept, so a failed attempt can be
+// retried with the same key.
+import { createHash } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Database } from '../db/client';
+import { claimIdempotency, completeIdempotency, releaseIdempotency } from '../db/catalogue';
+import { Type } from '@fastify/type-provider-typebox';
+import { Problem } from './problems';
+
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({ minLength: 1, maxLength: 255, description: 'retry-safe key: the same key and body get the same response' }),
+  ),
+});
+
+// Key order in a JSON body carries no meaning, so it must not change the hash.
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
+  }
+  return value;
+}
+
+export interface Outcome {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export async function idempotent(
+  db: Database,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  handle: () => Promise<Outcome>,
+): Promise<FastifyReply> {
+  const key = request.headers['idempotency-key'];
+  const send = (outcome: Outcome) => reply.code(outcome.status).headers(outcome.headers ?? {}).send(outcome.body);
+  if (typeof key !== 'string') return send(await handle());
+
+  const callerId = request.caller!.keyId;
+  const hash = createHash('sha256')
+    .update(JSON.stringify([request.method, request.url.split('?')[0], canonical(request.body ?? null)]))
+    .digest('hex');
+  const previous = await claimIdempotency(db, callerId, key, hash);
+  if (previous) {
+    if (previous.requestHash !== hash) {
+      throw new Problem(409, 'this Idempotency-Key was already used for a different request');
+    }
+    if (previous.responseStatus === null) {
+      throw new Problem(409, 'a request with this Idempotency-Key is still being handled; retry shortly');
+    }
+    reply.header('idempotent-replayed', 'true');
+    return send({ status: previous.responseStatus, body: previous.responseBody, headers: previous.responseHeaders ?? {} });
+  }
+  let outcome: Outcome;
+  try {
+    outcome = await handle();
+  } catch (err) {
+    await releaseIdempotency(db, callerId, key);
+    throw err;
+  }
+  await completeIdempotency(db, callerId, key, { status: outcome.status, body: outcome.body, headers: outcome.headers ?? {} });
+  return send(outcome);
+}

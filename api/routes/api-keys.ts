@@ -1,0 +1,92 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@fastify/type-provider-typebox';
+import * as catalogue from '../../db/catalogue';
+import { BOOTSTRAP_ADMIN, generateKey } from '../auth';
+import { Problem, problems } from '../problems';
+import type { Deps } from '../operations';
+import { IdParams, Role } from '../schemas';
+
+type KeyRow = catalogue.ApiKeyRow;
+const view = (row: KeyRow) => ({
+  id: row.id,
+  name: row.name,
+  role: row.role,
+  prefix: row.prefix,
+  createdAt: row.createdAt.toISOString(),
+  ...(row.revokedAt ? { revokedAt: row.revokedAt.toISOString() } : {}),
+});
+
+const isUniqueViolation = (err: unknown): boolean => {
+  const e = err as { code?: string; cause?: unknown };
+  return e?.code === '23505' || (e?.cause !== undefined && isUniqueViolation(e.cause));
+};
+
+export const apiKeyRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db }) => {
+  app.post(
+    '/api-keys',
+    {
+      config: { role: 'admin' },
+      schema: {
+        summary: 'Create an API key; the key is in this response only',
+        tags: ['api-keys'],
+        body: Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9 ._@-]*$', description: 'who uses it; shown as the actor in the audit trail' }),
+            role: Role,
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          201: Type.Object({ apiKey: Type.Ref('ApiKey'), key: Type.String({ description: 'the secret; store it now' }) }),
+          ...problems(400, 401, 403, 409, 413, 415, 500),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { name, role } = request.body;
+      if (name === BOOTSTRAP_ADMIN) throw new Problem(409, `"${BOOTSTRAP_ADMIN}" is the configured admin key's name`);
+      const secret = generateKey();
+      let row: KeyRow;
+      try {
+        row = await catalogue.insertApiKey(db, { id: catalogue.newId('key'), name, role, hash: secret.hash, prefix: secret.prefix });
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new Problem(409, `a live API key is already named "${name}"`, { errors: [{ field: 'name', message: 'is taken' }] });
+        throw err;
+      }
+      await catalogue.recordEvent(db, { actor: request.caller!.name, action: 'api-key.create', outcome: 'succeeded', message: `${row.id} "${name}" (${role})` });
+      return reply.code(201).header('location', `/v1/api-keys/${row.id}`).send({ apiKey: view(row), key: secret.key });
+    },
+  );
+
+  app.get(
+    '/api-keys',
+    {
+      config: { role: 'admin' },
+      schema: {
+        summary: 'All API keys, revoked ones included (never the secrets)',
+        tags: ['api-keys'],
+        response: { 200: Type.Object({ items: Type.Array(Type.Ref('ApiKey')) }), ...problems(401, 403, 500) },
+      },
+    },
+    async () => ({ items: (await catalogue.listApiKeys(db)).map(view) }),
+  );
+
+  app.delete(
+    '/api-keys/:id',
+    {
+      config: { role: 'admin' },
+      schema: {
+        summary: 'Revoke an API key (idempotent); it stops working at once',
+        tags: ['api-keys'],
+        params: IdParams,
+        response: { 200: Type.Object({ apiKey: Type.Ref('ApiKey') }), ...problems(401, 403, 404, 500) },
+      },
+    },
+    async (request) => {
+      const row = await catalogue.revokeApiKey(db, request.params.id);
+      if (!row) throw new Problem(404, `no API key "${request.params.id}"`);
+      await catalogue.recordEvent(db, { actor: request.caller!.name, action: 'api-key.revoke', outcome: 'succeeded', message: `${row.id} "${row.name}"` });
+      return { apiKey: view(row) };
+    },
+  );
+};

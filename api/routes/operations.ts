@@ -1,0 +1,45 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@fastify/type-provider-typebox';
+import { getOperation } from '../../db/catalogue';
+import { cancel, operationView, type Deps } from '../operations';
+import { Problem, problems } from '../problems';
+import { IdParams } from '../schemas';
+
+export const operationRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) => {
+  async function found(id: string) {
+    const row = await getOperation(deps.db, id);
+    if (!row) throw new Problem(404, `no operation "${id}"`);
+    return row;
+  }
+
+  app.get(
+    '/operations/:id',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary: 'One operation; while it runs, its steps come live from the workflow',
+        tags: ['operations'],
+        params: IdParams,
+        response: { 200: Type.Ref('Operation'), ...problems(401, 403, 404, 500) },
+      },
+    },
+    async (request) => operationView(deps, await found(request.params.id)),
+  );
+
+  app.post(
+    '/operations/:id/cancel',
+    {
+      config: { role: 'operator' },
+      schema: {
+        summary: 'Ask a running operation to stop; it undoes what it did and ends cancelled',
+        tags: ['operations'],
+        params: IdParams,
+        response: { 202: Type.Object({ operation: Type.Ref('Operation') }), ...problems(401, 403, 404, 409, 500) },
+      },
+    },
+    async (request, reply) => {
+      const operation = await cancel(deps, await found(request.params.id), request.caller!.name);
+      return reply.code(202).send({ operation });
+    },
+  );
+};

@@ -1,0 +1,103 @@
+// The API's resources as TypeBox schemas: they validate requests, serialize responses and
+// become the OpenAPI document. Rules come from domain/ so the API and workflows agree.
+import { Type, type Static } from '@fastify/type-provider-typebox';
+import { instanceStatuses, operationKinds, operationStatuses, stepStatuses } from '../domain/instance';
+import { SLUG_MAX, SLUG_MIN, slugPattern, versionPattern } from '../domain/validation';
+import { apiRoles } from '../db/schema';
+
+// `enum` rather than a union of consts: OpenAPI 3.0 has no `const`.
+
+export const Slug = Type.String({
+  minLength: SLUG_MIN,
+  maxLength: SLUG_MAX,
+  pattern: slugPattern,
+  description: 'lowercase letters, digits and hyphens; starts with a letter; not reserved',
+});
+export const Version = Type.String({ minLength: 1, maxLength: 128, pattern: versionPattern });
+export const InstanceStatus = Type.Enum(instanceStatuses);
+export const Role = Type.Enum(apiRoles, { description: 'admin > operator > viewer' });
+
+export const Plan = Type.Object(
+  {
+    name: Type.String(),
+    cpu: Type.String({ description: 'Kubernetes CPU quantity for the namespace quota' }),
+    memory: Type.String({ description: 'Kubernetes memory quantity for the namespace quota' }),
+    pods: Type.Integer(),
+    replicas: Type.Integer(),
+    pricePerHourCents: Type.Integer(),
+  },
+  { $id: 'Plan' },
+);
+
+export const Step = Type.Object({
+  name: Type.String(),
+  status: Type.Enum(stepStatuses),
+  startedAt: Type.Optional(Type.String()),
+  endedAt: Type.Optional(Type.String()),
+  attempt: Type.Integer(),
+  error: Type.Optional(Type.String()),
+});
+
+export const Operation = Type.Object(
+  {
+    id: Type.String(),
+    instanceId: Type.String(),
+    kind: Type.Enum(operationKinds),
+    status: Type.Enum(operationStatuses),
+    steps: Type.Array(Step, { description: 'live from the workflow while running' }),
+    error: Type.Optional(Type.String()),
+    actor: Type.String({ description: 'name of the API key that asked' }),
+    startedAt: Type.String({ format: 'date-time' }),
+    endedAt: Type.Optional(Type.String({ format: 'date-time' })),
+  },
+  { $id: 'Operation' },
+);
+export type OperationView = Static<typeof Operation>;
+
+export const Instance = Type.Object(
+  {
+    id: Type.String(),
+    slug: Type.String(),
+    name: Type.String(),
+    plan: Type.String(),
+    version: Type.String(),
+    status: InstanceStatus,
+    hostname: Type.String(),
+    namespace: Type.String(),
+    ownerEmail: Type.String(),
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+    currentOperation: Type.Union([Type.Ref('Operation'), Type.Null()]),
+  },
+  { $id: 'Instance' },
+);
+export type InstanceView = Omit<Static<typeof Instance>, 'currentOperation'> & { currentOperation: OperationView | null };
+
+export const Event = Type.Object({
+  id: Type.Integer(),
+  at: Type.String({ format: 'date-time' }),
+  actor: Type.String(),
+  action: Type.String(),
+  outcome: Type.String(),
+  operationId: Type.Optional(Type.String()),
+  message: Type.Optional(Type.String()),
+});
+
+export const ApiKey = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    role: Role,
+    prefix: Type.String({ description: 'the first characters of the key, to recognise it' }),
+    createdAt: Type.String({ format: 'date-time' }),
+    revokedAt: Type.Optional(Type.String({ format: 'date-time' })),
+  },
+  { $id: 'ApiKey' },
+);
+
+export const IdOrSlugParams = Type.Object({
+  idOrSlug: Type.String({ minLength: 1, maxLength: 64, description: 'instance id (ins_…) or slug' }),
+});
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+export const sharedSchemas = [Plan, Operation, Instance, ApiKey];
