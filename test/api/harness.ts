@@ -1,0 +1,85 @@
+// The API built in-process against the testbed's Postgres and Temporal, on a task queue no
+// worker polls: operations start and stay running, which is what API tests need. Every run an
+// API test starts is terminated in cleanup.
+import type { FastifyInstance, InjectOptions } from 'fastify';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { build } from '../../api/app';
+import { generateKey } from '../../api/auth';
+import type { Config } from '../../domain/config';
+import { workflowIdFor } from '../../domain/operations';
+import type { Database } from '../../db/client';
+import { connectCatalogue } from '../../db/client';
+import { insertApiKey, newId } from '../../db/catalogue';
+import { migrateCatalogue } from '../../db/migrate';
+import type { ApiRole } from '../../db/schema';
+import { testConfig, uniqueSuffix } from '../support/config';
+
+export interface Harness {
+  app: FastifyInstance;
+  config: Config;
+  db: Database;
+  temporal: Client;
+  keys: Record<ApiRole, string>;
+  /** Injects a request as `role` (or with no Authorization header for `null`). */
+  call(role: ApiRole | null, options: InjectOptions): ReturnType<FastifyInstance['inject']>;
+  /** A slug no other test or run uses. */
+  slug(label?: string): string;
+  /** Registers a slug the API derived, so cleanup terminates its workflow too. */
+  track(slug: string): void;
+  /** Terminates the instance's workflow run, as an operator would from the Temporal UI. */
+  terminate(slug: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(): Promise<Harness> {
+  const config = testConfig({ SHIPYARD_TASK_QUEUE: `api-test-${uniqueSuffix()}` });
+  await migrateCatalogue(config.databaseUrl);
+  const db = connectCatalogue(config.databaseUrl, { max: 4 });
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const temporal = new Client({ connection, namespace: config.temporalNamespace });
+  const app = await build({ config, db, temporal });
+
+  const run = uniqueSuffix();
+  const keys = {} as Record<ApiRole, string>;
+  for (const role of ['admin', 'operator', 'viewer'] as const) {
+    const secret = generateKey();
+    await insertApiKey(db, { id: newId('key'), name: `test-${role}-${run}`, role, hash: secret.hash, prefix: secret.prefix });
+    keys[role] = secret.key;
+  }
+
+  const slugs = new Set<string>();
+  const terminate = async (slug: string) => {
+    try {
+      await temporal.workflow.getHandle(workflowIdFor(slug)).terminate('api test cleanup');
+    } catch (err) {
+      // Already closed (or never started): nothing to clean.
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  };
+
+  return {
+    app,
+    config,
+    db,
+    temporal,
+    keys,
+    call: (role, options) =>
+      app.inject({
+        ...options,
+        headers: { ...(role ? { authorization: `Bearer ${keys[role]}` } : {}), ...options.headers },
+      }),
+    slug(label = 't') {
+      const slug = `${label}-${uniqueSuffix()}${uniqueSuffix()}`;
+      slugs.add(slug);
+      return slug;
+    },
+    track: (slug) => void slugs.add(slug),
+    terminate,
+    async close() {
+      await Promise.all([...slugs].map(terminate));
+      await app.close();
+      await connection.close();
+      await db.$client.end();
+    },
+  };
+}

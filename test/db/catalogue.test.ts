@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCatalogueActivities } from '../../activities/catalogue';
+import type { Database } from '../../db/client';
+import { connectCatalogue } from '../../db/client';
+import * as catalogue from '../../db/catalogue';
+import { migrateCatalogue } from '../../db/migrate';
+import { testConfig, uniqueSuffix } from '../support/config';
+
+const config = testConfig();
+let db: Database;
+
+beforeAll(async () => {
+  // Twice at once, as two test files (or two deploys) may: the advisory lock serialises them.
+  await Promise.all([migrateCatalogue(config.databaseUrl), migrateCatalogue(config.databaseUrl)]);
+  db = connectCatalogue(config.databaseUrl, { max: 2 });
+});
+
+afterAll(async () => {
+  await db?.$client.end();
+});
+
+async function newInstance() {
+  const slug = `db-${uniqueSuffix()}${uniqueSuffix()}`;
+  const instanceId = catalogue.newId('ins');
+  const operationId = catalogue.newId('op');
+  await catalogue.insertInstanceWithOperation(
+    db,
+    { id: instanceId, slug, name: slug, plan: 'starter', version: '1.0.0', ownerEmail: 'owner@example.com' },
+    { id: operationId, instanceId, kind: 'provision', workflowId: `instance:${slug}`, actor: 'test' },
+  );
+  return { slug, instanceId, operationId };
+}
+
+describe('migrations', () => {
+  it('are idempotent and seed the three plans', async () => {
+    await migrateCatalogue(config.databaseUrl);
+    const plans = await catalogue.listPlans(db);
+    expect(plans).toEqual([
+      { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5 },
+      { name: 'standard', cpu: '2', memory: '4Gi', pods: 20, replicas: 2, pricePerHourCents: 15 },
+      { name: 'pro', cpu: '4', memory: '8Gi', pods: 40, replicas: 3, pricePerHourCents: 40 },
+    ]);
+  });
+});
+
+describe('ids', () => {
+  it('are prefixed and sort by creation time', async () => {
+    const first = catalogue.newId('op');
+    await new Promise((r) => setTimeout(r, 2));
+    const second = catalogue.newId('op');
+    expect(first).toMatch(/^op_[0-9a-z]{26}$/);
+    expect(first < second).toBe(true);
+  });
+});
+
+describe('catalogue activities', () => {
+  const activities = () => createCatalogueActivities({ db });
+
+  it('markInstance sets status, version and updatedAt', async () => {
+    const { slug, instanceId } = await newInstance();
+    const before = (await catalogue.findInstance(db, slug))!.instance;
+    await activities().markInstance(instanceId, { status: 'ready', version: '2.0.0' });
+    const after = (await catalogue.findInstance(db, instanceId))!.instance;
+    expect(after.status).toBe('ready');
+    expect(after.version).toBe('2.0.0');
+    expect(after.updatedAt.getTime()).toBeGreaterThanOrEqual(before.updatedAt.getTime());
+    await activities().markInstance(instanceId, { status: 'suspended' });
+    expect((await catalogue.findInstance(db, slug))!.instance).toMatchObject({ status: 'suspended', version: '2.0.0' });
+  });
+
+  it('finishOperation is idempotent and keeps the first end time', async () => {
+    const { operationId, instanceId } = await newInstance();
+    const result = { status: 'succeeded' as const, steps: [{ name: 'create namespace', status: 'done' as const, attempt: 1 }] };
+    await activities().finishOperation(operationId, result);
+    const first = (await catalogue.getOperation(db, operationId))!;
+    await activities().finishOperation(operationId, result);
+    const second = (await catalogue.getOperation(db, operationId))!;
+    expect(first).toMatchObject({ status: 'succeeded', steps: result.steps, error: null });
+    expect(second.endedAt).toEqual(first.endedAt);
+    expect(await catalogue.runningOperation(db, instanceId)).toBeUndefined();
+  });
+
+  it('recordEvent writes a retried event once', async () => {
+    const { instanceId, operationId } = await newInstance();
+    const event = { instanceId, operationId, actor: 'alice', action: 'provision', outcome: 'succeeded', message: 'ready' };
+    await activities().recordEvent(event);
+    await activities().recordEvent(event);
+    await activities().recordEvent({ ...event, outcome: 'failed' });
+    const events = await catalogue.listEvents(db, instanceId);
+    expect(events.map((e) => [e.action, e.outcome, e.actor])).toEqual([
+      ['provision', 'succeeded', 'alice'],
+      ['provision', 'failed', 'alice'],
+    ]);
+  });
+});
+
+describe('instances', () => {
+  it('derives a free slug from a name, suffixing collisions', async () => {
+    const name = `Acme ${uniqueSuffix()}`;
+    const first = await catalogue.slugFromNameFree(db, name);
+    const instanceId = catalogue.newId('ins');
+    await catalogue.insertInstanceWithOperation(
+      db,
+      { id: instanceId, slug: first, name, plan: 'starter', version: '1', ownerEmail: 'o@example.com' },
+      { id: catalogue.newId('op'), instanceId, kind: 'provision', workflowId: `instance:${first}`, actor: 'test' },
+    );
+    expect(await catalogue.slugFromNameFree(db, name)).toBe(`${first}-2`);
+  });
+
+  it('rejects a second instance with the same slug', async () => {
+    const { slug } = await newInstance();
+    const instanceId = catalogue.newId('ins');
+    await expect(
+      catalogue.insertInstanceWithOperation(
+        db,
+        { id: instanceId, slug, name: 'again', plan: 'starter', version: '1', ownerEmail: 'o@example.com' },
+        { id: catalogue.newId('op'), instanceId, kind: 'provision', workflowId: `instance:${slug}`, actor: 'test' },
+      ),
+    ).rejects.toThrow();
+    // The transaction left nothing behind.
+    expect(await catalogue.findInstance(db, instanceId)).toBeUndefined();
+  });
+
+  it('filters on the status shown, which a running operation decides', async () => {
+    const { instanceId } = await newInstance();
+    await catalogue.markInstance(db, instanceId, { status: 'ready' });
+    const upgrading = await catalogue.insertOperation(db, {
+      id: catalogue.newId('op'),
+      instanceId,
+      kind: 'upgrade',
+      workflowId: 'x',
+      actor: 'test',
+    });
+    const all = async (status: 'upgrading' | 'ready') => {
+      const ids: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await catalogue.listInstances(db, { status, limit: 100, after });
+        ids.push(...page.items.map((i) => i.instance.id));
+        if (!page.more) return ids;
+        after = page.items.at(-1)!.instance.id;
+      }
+    };
+    // The provision row is still running too; the newest running operation decides.
+    await catalogue.finishOperation(db, (await catalogue.listOperations(db, instanceId)).at(-1)!.id, { status: 'succeeded', steps: [] });
+    expect(await all('upgrading')).toContain(instanceId);
+    expect(await all('ready')).not.toContain(instanceId);
+    await catalogue.finishOperation(db, upgrading.id, { status: 'succeeded', steps: [] });
+    expect(await all('ready')).toContain(instanceId);
+  });
+});
+
+describe('idempotency records', () => {
+  it('hands a key to one request and shows the others what it left', async () => {
+    const key = `k-${uniqueSuffix()}`;
+    expect(await catalogue.claimIdempotency(db, 'key_a', key, 'h1')).toBeUndefined();
+    expect(await catalogue.claimIdempotency(db, 'key_a', key, 'h1')).toMatchObject({ requestHash: 'h1', responseStatus: null });
+    // Scoped by API key: another caller's same key is its own.
+    expect(await catalogue.claimIdempotency(db, 'key_b', key, 'h2')).toBeUndefined();
+    await catalogue.completeIdempotency(db, 'key_a', key, { status: 202, body: { ok: true }, headers: { location: '/x' } });
+    expect(await catalogue.claimIdempotency(db, 'key_a', key, 'h1')).toMatchObject({
+      responseStatus: 202,
+      responseBody: { ok: true },
+      responseHeaders: { location: '/x' },
+    });
+    // A released claim (the request failed) frees the key; a completed one is never released.
+    await catalogue.releaseIdempotency(db, 'key_b', key);
+    expect(await catalogue.claimIdempotency(db, 'key_b', key, 'h3')).toBeUndefined();
+    await catalogue.releaseIdempotency(db, 'key_a', key);
+    expect(await catalogue.claimIdempotency(db, 'key_a', key, 'h1')).toMatchObject({ responseStatus: 202 });
+  });
+});
