@@ -149,6 +149,8 @@ export function createKubernetesActivities(
     if (!existing) return false;
     const problem = isOurs(existing);
     if (problem) throw notOwned(describe(ref), problem);
+    // Already on its way out (e.g. a retry after a crash): deleting again would only earn a 409.
+    if (existing.metadata?.deletionTimestamp) return true;
     try {
       await objects.delete(header(ref), undefined, undefined, undefined, undefined, 'Background');
     } catch (err) {
