@@ -106,11 +106,33 @@ export async function run(
   }
 }
 
+/**
+ * The pid recorded under `name`, or undefined when there is none or it now belongs to another
+ * process: after a reboot or an abrupt end of a session the file outlives its process, and its
+ * pid may have been handed to something else, which must be neither trusted nor signalled.
+ */
 export function readPid(name: string): number | undefined {
   const file = pidFileFor(name);
   if (!existsSync(file)) return undefined;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  const [rawPid, recordedStart] = readFileSync(file, 'utf8').trim().split(/\s+/);
+  const pid = Number(rawPid);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  if (recordedStart !== undefined) {
+    const actualStart = processStartTime(pid);
+    if (actualStart !== undefined && actualStart !== recordedStart) return undefined;
+  }
+  return pid;
+}
+
+/** The kernel's start time of a process (clock ticks since boot), where /proc has it. */
+function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 (the command) may hold spaces and parentheses; fields after the last ')' start at field 3.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }
 
 export function isAlive(pid: number | undefined): boolean {
@@ -153,7 +175,8 @@ export function startDaemon(
   closeSync(fd);
   if (!child.pid) throw new TestbedError(name, 'could not start', [command, ...args].join(' '), logFile);
   child.unref();
-  writeFileSync(pidFileFor(name), `${child.pid}\n`);
+  const started = processStartTime(child.pid);
+  writeFileSync(pidFileFor(name), started ? `${child.pid} ${started}\n` : `${child.pid}\n`);
   return child.pid;
 }
 
