@@ -1,7 +1,8 @@
 // The API built in-process against the testbed's Postgres and Temporal, on a task queue no
 // worker polls: operations start and stay running, which is what API tests need. Every run an
 // API test starts is terminated in cleanup.
-import type { FastifyInstance, InjectOptions } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { build } from '../../api/app';
 import { generateKey } from '../../api/auth';
@@ -21,7 +22,7 @@ export interface Harness {
   temporal: Client;
   keys: Record<ApiRole, string>;
   /** Injects a request as `role` (or with no Authorization header for `null`). */
-  call(role: ApiRole | null, options: InjectOptions): ReturnType<FastifyInstance['inject']>;
+  call(role: ApiRole | null, options: InjectOptions): Promise<LightMyRequestResponse>;
   /** A slug no other test or run uses. */
   slug(label?: string): string;
   /** Registers a slug the API derived, so cleanup terminates its workflow too. */
@@ -32,7 +33,11 @@ export interface Harness {
 }
 
 export async function startHarness(): Promise<Harness> {
-  const config = testConfig({ SHIPYARD_TASK_QUEUE: `api-test-${uniqueSuffix()}` });
+  const config = testConfig({
+    SHIPYARD_TASK_QUEUE: `api-test-${uniqueSuffix()}`,
+    // The testbed exports one; the fallback keeps these tests whole without it.
+    SHIPYARD_ADMIN_KEY: process.env.SHIPYARD_ADMIN_KEY ?? `sy_admin_${randomBytes(24).toString('base64url')}`,
+  });
   await migrateCatalogue(config.databaseUrl);
   const db = connectCatalogue(config.databaseUrl, { max: 4 });
   const connection = await Connection.connect({ address: config.temporalAddress });
