@@ -201,6 +201,39 @@ function writeAuthConfig(account: { uid: number; gid: number } | undefined): voi
   }
 }
 
+/**
+ * A server killed without a shutdown (session end, reboot) leaves postmaster.pid and the socket
+ * lock behind, and PostgreSQL refuses to start while the pid in them belongs to any live
+ * process, which after a reboot may be anything. Called only when our own pid file says no
+ * server runs; a live postgres in that file (started outside the testbed, or on another port)
+ * is reported instead of removed.
+ */
+function clearStaleLocks(say: (m: string) => void): void {
+  const lockFiles = [join(pgData, 'postmaster.pid'), join(socketDir, `.s.PGSQL.${port()}.lock`)];
+  for (const file of lockFiles) {
+    if (!existsSync(file)) continue;
+    const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && commandOf(pid).includes('postgres')) {
+      throw new TestbedError(
+        NAME,
+        `a PostgreSQL server (pid ${pid}) the testbed did not record is using ${pgData}; stop it first`,
+        undefined,
+        logFileFor(NAME),
+      );
+    }
+    say(`removing ${file}, left by a server that did not shut down`);
+    rmSync(file, { force: true });
+  }
+}
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return '';
+  }
+}
+
 function adminConnection() {
   return postgresClient({
     path: join(socketDir, `.s.PGSQL.${port()}`),
@@ -282,6 +315,7 @@ export const postgres: Component = {
       await initCluster(binDir, account, ctx.say);
     }
     writeAuthConfig(account);
+    clearStaleLocks(ctx.say);
 
     ctx.say(`starting PostgreSQL (${binDir}) on 127.0.0.1:${port()}, data in ${pgData}`);
     startDaemon(
