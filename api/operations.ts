@@ -59,8 +59,10 @@ export async function liveState(deps: Deps, row: OperationRow): Promise<LiveStat
   try {
     description = await deps.temporal.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.describe());
   } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) throw err;
-    return lostStart(row, fromRow);
+    if (err instanceof WorkflowNotFoundError) return lostStart(row, fromRow);
+    // Temporal unreachable: a read still answers with what the catalogue knows (/readyz tells
+    // the outage); starting anything would fail loudly.
+    return fromRow;
   }
   const memo = description.memo as Partial<OperationMemo> | undefined;
   if (memo?.operationId !== row.id) return lostStart(row, fromRow);

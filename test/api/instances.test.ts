@@ -389,6 +389,34 @@ describe('GET /v1/plans', () => {
   });
 });
 
+describe('a workflow that fails to start', () => {
+  it('leaves neither instance nor operation behind', async () => {
+    // Temporal refuses task queue names this long outright: a start failure that is not a conflict.
+    const app = await build({ config: { ...h.config, taskQueue: 'q'.repeat(2000) }, db: h.db, temporal: h.temporal });
+    try {
+      const slug = h.slug('nostart');
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/instances',
+        headers: { authorization: `Bearer ${h.keys.operator}`, 'idempotency-key': slug },
+        payload: { name: 'No start', slug, plan: 'starter', ownerEmail: owner },
+      });
+      expect(res.statusCode).toBe(500);
+      expect(await findInstance(h.db, slug)).toBeUndefined();
+      // The key was released with the failure, so the same request may be retried.
+      const retry = await h.call('operator', {
+        method: 'POST',
+        url: '/v1/instances',
+        headers: { 'idempotency-key': slug },
+        payload: { name: 'No start', slug, plan: 'starter', ownerEmail: owner },
+      });
+      expect(retry.statusCode).toBe(202);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('5xx', () => {
   it('hides the details', async () => {
     // A catalogue nobody listens on: every query fails inside the handler.
