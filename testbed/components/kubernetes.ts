@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { KubeConfig, KubernetesObjectApi, loadYaml, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import {
   assertPortFree,
@@ -212,10 +212,16 @@ async function createIfAbsent(kc: KubeConfig, objects: KubernetesObject[]): Prom
   }
 }
 
+/**
+ * Parses manifests into the client's typed models. KubernetesObjectApi serialises through those
+ * models and silently drops keys it does not know by their wire names (a CRD's
+ * `x-kubernetes-preserve-unknown-fields`, `default`, `enum`), so raw YAML must be deserialised first.
+ */
 export function loadYamlObjects(text: string): KubernetesObject[] {
   return parseAllDocuments(text)
     .map((doc) => doc.toJS() as KubernetesObject | null)
-    .filter((o): o is KubernetesObject => !!o && !!o.kind);
+    .filter((o): o is KubernetesObject => !!o && !!o.kind)
+    .map((o) => loadYaml<KubernetesObject>(JSON.stringify(o)));
 }
 
 function bootstrapObjects(): KubernetesObject[] {

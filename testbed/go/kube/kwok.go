@@ -14,6 +14,11 @@ import (
 // runKwok wires kwok's own command the way its main package does, so flags
 // such as --config (stages) behave as documented.
 func runKwok(_ []string) int {
+	// Kubernetes' packages linked into this binary register a global --version
+	// flag of their own type at init; cobra would merge it into kwok's command
+	// and refuse it, so kwok starts from an empty global flag set.
+	pflag.CommandLine = pflag.NewFlagSet(os.Args[0], pflag.ExitOnError)
+
 	flags := pflag.NewFlagSet("global", pflag.ContinueOnError)
 	flags.ParseErrorsAllowlist.UnknownFlags = true
 	flags.Usage = func() {}
