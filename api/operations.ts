@@ -131,8 +131,13 @@ export async function operationView(deps: Deps, row: OperationRow, live?: LiveSt
 }
 
 /** The instance as users see it: while an operation runs, its status is the one that operation implies. */
-export async function instanceView(deps: Deps, { instance, running }: InstanceWithOperation): Promise<InstanceView> {
-  const current = running ? await operationView(deps, running) : undefined;
+export async function instanceView(
+  deps: Deps,
+  { instance, running }: InstanceWithOperation,
+  /** The running operation's view when the caller just made it (saves asking Temporal again). */
+  known?: OperationView,
+): Promise<InstanceView> {
+  const current = known ?? (running ? await operationView(deps, running) : undefined);
   const active = current?.status === 'running' ? current : null;
   return {
     id: instance.id,
@@ -258,7 +263,7 @@ export async function provision(
   );
   await requested(deps, operation, actor, `provision ${slug} on plan ${plan.name} at version ${version}`);
   const view = await operationView(deps, operation, { status: 'running', steps: operation.steps });
-  return { instance: await instanceView(deps, { instance: rows.instance, running: operation }), operation: view };
+  return { instance: await instanceView(deps, { instance: rows.instance, running: operation }, view), operation: view };
 }
 
 async function deriveSlug(deps: Deps, name: string): Promise<string> {
@@ -312,6 +317,28 @@ export async function startOnInstance(
   actor: string,
   options: { version?: string } = {},
 ): Promise<OperationView> {
+  return refusalsAudited(deps, found.instance.id, kind, actor, () => startChecked(deps, found, kind, actor, options));
+}
+
+/** Refused requests belong in the audit trail too: who tried what, and why it was refused. */
+async function refusalsAudited<T>(deps: Deps, instanceId: string, action: string, actor: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof Problem && err.status === 409) {
+      await catalogue.recordEvent(deps.db, { instanceId, actor, action, outcome: 'refused', message: err.detail });
+    }
+    throw err;
+  }
+}
+
+async function startChecked(
+  deps: Deps,
+  found: InstanceWithOperation,
+  kind: InstanceOperationKind,
+  actor: string,
+  options: { version?: string },
+): Promise<OperationView> {
   const { instance } = found;
   if (found.running) {
     const current = await operationView(deps, found.running);
@@ -346,6 +373,10 @@ export async function startOnInstance(
 // ---- cancelling
 
 export async function cancel(deps: Deps, row: OperationRow, actor: string): Promise<OperationView> {
+  return refusalsAudited(deps, row.instanceId, 'cancel', actor, () => cancelRunning(deps, row, actor));
+}
+
+async function cancelRunning(deps: Deps, row: OperationRow, actor: string): Promise<OperationView> {
   const view = await operationView(deps, row);
   if (view.status !== 'running') throw new Problem(409, `operation ${row.id} is not running (it is ${view.status})`);
   await deps.temporal.workflow.getHandle(row.workflowId, row.runId ?? undefined).cancel();

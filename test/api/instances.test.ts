@@ -291,6 +291,8 @@ describe('operations on an instance', () => {
     expect(res.statusCode).toBe(409);
     expect(res.json().detail).toContain(slug);
     expect(await listOperations(h.db, id)).toHaveLength(1);
+    const events = (await h.call('viewer', { method: 'GET', url: `/v1/instances/${id}/events` })).json().items;
+    expect(events.at(-1)).toMatchObject({ outcome: 'refused', actor: expect.stringMatching(/^test-operator-/), message: res.json().detail });
   });
 
   it('404 for an unknown instance', async () => {
@@ -340,7 +342,12 @@ describe('GET /v1/operations/{id} and cancel', () => {
     const again = await h.call('operator', { method: 'POST', url: `/v1/operations/${operation.id}/cancel` });
     expect(again.statusCode).toBe(409);
     const events = (await h.call('viewer', { method: 'GET', url: `/v1/instances/${slug}/events` })).json().items;
-    expect(events.map((e: { action: string; outcome: string }) => `${e.action}:${e.outcome}`)).toEqual(['provision:requested', 'cancel:requested']);
+    expect(events.map((e: { action: string; outcome: string }) => `${e.action}:${e.outcome}`)).toEqual([
+      'provision:requested',
+      'cancel:requested',
+      'cancel:refused',
+    ]);
+    expect(events.at(-1).message).toContain('not running');
   });
 });
 
