@@ -360,6 +360,8 @@ export const kubernetes: Component = {
           '--node-lease-duration-seconds=40',
           '--cidr=10.244.0.0/16',
           '--node-ip=10.200.0.1',
+          // Lease renewals are logged at INFO every few seconds per node.
+          '--v=WARN',
         ],
         { env },
       );
