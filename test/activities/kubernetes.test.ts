@@ -112,7 +112,9 @@ describe('app secret', () => {
     }
 
     const otherDb = `tenant_${other.replaceAll('-', '_')}`;
-    const trespass = postgres(first.DATABASE_URL!.replace(url.pathname, `/${otherDb}`), { max: 1, onnotice: () => undefined });
+    const intoOther = new URL(url);
+    intoOther.pathname = `/${otherDb}`;
+    const trespass = postgres(intoOther.toString(), { max: 1, onnotice: () => undefined });
     try {
       await expect(trespass`select 1`).rejects.toMatchObject({ code: '42501' });
     } finally {
