@@ -291,7 +291,7 @@ export const kubernetes: Component = {
     });
 
     const apiLog = logFileFor(daemons.apiserver);
-    await startIfStopped(daemons.apiserver, p.api, 'SHIPYARD_KUBE_API_PORT', say, () => {
+    const apiserverStarted = await startIfStopped(daemons.apiserver, p.api, 'SHIPYARD_KUBE_API_PORT', say, () => {
       startDaemon(daemons.apiserver, binary, [
         'kube-apiserver',
         `--etcd-servers=http://127.0.0.1:${p.etcd}`,
@@ -346,6 +346,12 @@ export const kubernetes: Component = {
       ]);
     });
     const kwokBinary = onPath('kwok');
+    if (apiserverStarted && daemonRunning(daemons.kwok)) {
+      // kwok renews node leases from its informer cache and keeps failing on conflicts once the
+      // apiserver behind it has restarted, so its nodes would go NotReady: restart it with it.
+      say('restarting kube-kwok, whose apiserver restarted');
+      await stopDaemon(daemons.kwok);
+    }
     await startIfStopped(daemons.kwok, undefined, undefined, say, () => {
       // A kwok on PATH is used as is; otherwise the one linked into our binary.
       const [command, prefix] = kwokBinary ? [kwokBinary, []] : [binary, ['kwok']];
@@ -357,7 +363,9 @@ export const kubernetes: Component = {
           `--kubeconfig=${kubeconfigPath}`,
           `--config=${join(kubeDir, 'kwok.yaml')}`,
           '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-          '--node-lease-duration-seconds=40',
+          // A restarted kwok has a new holder identity and waits for its predecessor's leases to
+          // expire before it manages the nodes again; short leases keep that wait short.
+          '--node-lease-duration-seconds=15',
           '--cidr=10.244.0.0/16',
           '--node-ip=10.200.0.1',
           // Lease renewals are logged at INFO every few seconds per node.
