@@ -88,7 +88,8 @@ export async function ensureBinary(component: string, say: (m: string) => void):
   const log = logFileFor('kube-build');
   say(`building Kubernetes ${KUBERNETES_VERSION}, kwok and cert-manager into ${binary} (cold: ~15-25 min on 2 cores; log ${log})`);
   const started = Date.now();
-  const partial = `${binary}.partial`;
+  // Per-process name: two `up`s racing (two terminals, a test run) must not write one file.
+  const partial = `${binary}.${process.pid}.partial`;
   const version = 'k8s.io/component-base/version';
   const [major, minor] = KUBERNETES_VERSION.slice(1).split('.');
   await run(
@@ -102,8 +103,14 @@ export async function ensureBinary(component: string, say: (m: string) => void):
       partial,
       '.',
     ],
-    // -mod=readonly: the committed go.sum is the lock file; a build never rewrites it.
-    { logFile: log, cwd: moduleDir, env: { ...process.env, GOFLAGS: '-mod=readonly' }, timeoutMs: 60 * 60_000 },
+    // -mod=readonly: the committed go.sum is the lock file; a build never rewrites it. No VCS
+    // stamping: the module sits inside the project's checkout, whose state is not the binary's.
+    {
+      logFile: log,
+      cwd: moduleDir,
+      env: { ...process.env, GOFLAGS: `${process.env.GOFLAGS ?? ''} -mod=readonly -buildvcs=false`.trim() },
+      timeoutMs: 60 * 60_000,
+    },
   );
   renameSync(partial, binary);
   say(`built in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
