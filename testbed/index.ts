@@ -2,13 +2,14 @@
 // on 127.0.0.1, built and cached by the project itself. `infraUp` is what
 // `npm run infra:up`, the vitest globalSetup and the demo all call.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { certManager } from './components/cert-manager';
 import { kubernetes } from './components/kubernetes';
 import { postgres } from './components/postgres';
 import { route53 } from './components/route53';
 import { temporal } from './components/temporal';
-import { type Component, ensureDir, envFile, stateDir, TestbedError } from './runtime';
+import { type Component, delay, ensureDir, envFile, isAlive, stateDir, TestbedError } from './runtime';
 
 /** Components in start order; each inner list is a chain, and chains start side by side. */
 const chains: Component[][] = [[postgres], [temporal], [route53], [kubernetes, certManager]];
@@ -24,9 +25,62 @@ function say(component: string, message: string): void {
   console.log(`[${component}] ${message}`);
 }
 
-/** Brings every part up (idempotent), writes `.shipyard/env`, and returns its variables. */
-export async function infraUp(): Promise<TestbedEnv> {
+const lockFile = join(stateDir, 'testbed.lock');
+
+/**
+ * Runs one infra command at a time per state directory. Two `up`s side by side (two terminals,
+ * two test runs) would each find a part stopped and both start it; the loser's daemon then
+ * fails on the port and its pid file overwrites the winner's.
+ */
+async function exclusively<T>(what: string, body: () => Promise<T>): Promise<T> {
   ensureDir(stateDir);
+  const deadline = Date.now() + 15 * 60_000;
+  let announced = false;
+  for (;;) {
+    try {
+      writeFileSync(lockFile, `${process.pid}\n`, { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = lockHolder();
+    if (holder === 'gone') continue;
+    if (holder === 'stale') {
+      rmSync(lockFile, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new TestbedError('testbed', `gave up waiting for another infra command (pid ${holder || '?'}) holding ${lockFile}`);
+    }
+    if (!announced) say('testbed', `waiting for another infra command (pid ${holder || '?'}) to finish before ${what}`);
+    announced = true;
+    await delay(250);
+  }
+  try {
+    return await body();
+  } finally {
+    rmSync(lockFile, { force: true });
+  }
+}
+
+/** The pid holding the lock; 'stale' when that process is gone, 'gone' when the lock was just released. */
+function lockHolder(): number | 'stale' | 'gone' {
+  try {
+    const pid = Number(readFileSync(lockFile, 'utf8').trim());
+    if (pid > 0) return isAlive(pid) ? pid : 'stale';
+    // Created but not yet written by its holder, unless it has stayed empty for a while.
+    return Date.now() - statSync(lockFile).mtimeMs > 5_000 ? 'stale' : 0;
+  } catch {
+    return 'gone';
+  }
+}
+
+/** Brings every part up (idempotent), writes `.shipyard/env`, and returns its variables. */
+export function infraUp(): Promise<TestbedEnv> {
+  return exclusively('up', upUnlocked);
+}
+
+async function upUnlocked(): Promise<TestbedEnv> {
   const started = Date.now();
   const results = await Promise.allSettled(
     chains.map(async (chain) => {
@@ -90,7 +144,11 @@ function writeEnvFile(env: TestbedEnv): void {
 }
 
 /** Stops every process the testbed started, newest chain part first. Data is kept. */
-export async function infraDown(): Promise<void> {
+export function infraDown(): Promise<void> {
+  return exclusively('down', downUnlocked);
+}
+
+async function downUnlocked(): Promise<void> {
   await Promise.all(
     chains.map(async (chain) => {
       for (const component of [...chain].reverse()) {
@@ -114,7 +172,12 @@ export async function infraStatus(): Promise<{ name: string; up: boolean; addres
 
 /** Stops everything and deletes all testbed state (data, certificates, logs); caches of builds stay. */
 export async function infraReset(): Promise<void> {
-  await infraDown();
-  rmSync(stateDir, { recursive: true, force: true });
-  say('testbed', `removed ${stateDir}`);
+  await exclusively('reset', async () => {
+    await downUnlocked();
+    // Everything but the lock, which `exclusively` removes last.
+    for (const entry of readdirSync(stateDir)) {
+      if (join(stateDir, entry) !== lockFile) rmSync(join(stateDir, entry), { recursive: true, force: true });
+    }
+  });
+  say('testbed', `removed everything in ${stateDir}`);
 }
