@@ -3,7 +3,14 @@
 import { infraUp } from '../testbed/index';
 
 export default async function setup(): Promise<void> {
-  const env = await infraUp();
+  let env: Record<string, string>;
+  try {
+    env = await infraUp();
+  } catch (err) {
+    // vitest would otherwise report only "no test files found" and hide which part broke.
+    console.error(`\nThe testbed did not come up, so no test can run:\n${err instanceof Error ? err.message : String(err)}\n`);
+    throw err;
+  }
   for (const [key, value] of Object.entries(env)) {
     process.env[key] ??= value;
   }
