@@ -227,8 +227,9 @@ describe('certificate and ingress', () => {
     expect((await get('cert-manager.io/v1', 'Certificate', 'app', ns))?.metadata?.generation).toBe(cert?.metadata?.generation);
 
     await run(() => k8s.waitForCertificateReady(slug));
+    // cert-manager copies the Certificate's secretTemplate labels, which is what lets teardown delete it.
     const tls = await get('v1', 'Secret', 'app-tls', ns);
-    expect(tls).toBeDefined();
+    expect(tls?.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'shipyard', 'shipyard.dev/instance': slug });
 
     await run(() => k8s.applyIngress(slug));
     const ingress = await get('networking.k8s.io/v1', 'Ingress', 'app', ns);
