@@ -17,8 +17,17 @@ export const components: Component[] = chains.flat();
 
 export type TestbedEnv = Record<string, string>;
 
+/**
+ * A part is provided from outside when all its trigger variables are set, and not merely to the
+ * values this testbed wrote itself (a developer who sourced `.shipyard/env` still wants it managed).
+ */
 function providedFromOutside(component: Component): boolean {
-  return component.providedBy.length > 0 && component.providedBy.every((name) => !!process.env[name]);
+  const ours = readEnvFile();
+  return (
+    component.providedBy.length > 0 &&
+    component.providedBy.every((name) => !!process.env[name]) &&
+    component.providedBy.some((name) => process.env[name] !== ours[name])
+  );
 }
 
 function say(component: string, message: string): void {
@@ -88,7 +97,9 @@ async function upUnlocked(): Promise<TestbedEnv> {
       for (const component of chain) {
         if (providedFromOutside(component)) {
           say(component.name, `provided from outside (${component.providedBy.join(', ')}); starting nothing`);
-          for (const name of component.providedBy) chainEnv[name] = process.env[name]!;
+          for (const name of [...component.providedBy, ...(component.alsoFromOutside ?? [])]) {
+            if (process.env[name] !== undefined) chainEnv[name] = process.env[name]!;
+          }
           continue;
         }
         const provided = await component.up({ env: { ...chainEnv }, say: (m) => say(component.name, m) });

@@ -41,6 +41,8 @@ export interface Component {
   name: string;
   /** Variables that, when already set in the environment, mean the part is provided from outside. */
   providedBy: string[];
+  /** Further variables of this part that, when it is provided from outside, are taken from the environment too. */
+  alsoFromOutside?: string[];
   /** Builds what is missing, starts what is not running, waits until healthy; returns the variables it provides. */
   up(ctx: UpContext): Promise<Record<string, string>>;
   /** Stops exactly the processes this component started (by pid file). */

@@ -160,6 +160,7 @@ function variables(zoneId: string): Record<string, string> {
 export const route53: Component = {
   name: NAME,
   providedBy: ['ROUTE53_ENDPOINT'],
+  alsoFromOutside: ['SHIPYARD_BASE_DOMAIN', 'SHIPYARD_HOSTED_ZONE_ID', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION'],
 
   async up(ctx) {
     const logFile = logFileFor(NAME);

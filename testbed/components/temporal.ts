@@ -107,6 +107,7 @@ async function waitHealthy(timeoutMs: number): Promise<void> {
 export const temporal: Component = {
   name: NAME,
   providedBy: ['TEMPORAL_ADDRESS'],
+  alsoFromOutside: ['TEMPORAL_UI_URL', 'TEMPORAL_NAMESPACE'],
 
   async up(ctx) {
     const { grpc, ui } = ports();
