@@ -73,7 +73,7 @@ export async function liveState(deps: Deps, row: OperationRow): Promise<LiveStat
       // Before a worker has completed the run's first workflow task there is nobody to answer a
       // query (it would only time out), and nothing has run yet: the row's steps are exact.
       if (description.historyLength < FIRST_TASK_COMPLETED) return fromRow;
-      return { ...fromRow, steps: await liveSteps(deps, row, handle) };
+      return { ...fromRow, steps: withRetriesInFlight(await liveSteps(deps, row, handle), description) };
     case 'COMPLETED': {
       // The workflow writes its row before it completes; re-read in case we raced that write.
       const fresh = await catalogue.getOperation(deps.db, row.id);
@@ -113,6 +113,20 @@ async function liveSteps(deps: Deps, row: OperationRow, handle: ReturnType<Clien
     // must not fail because of it.
     return row.steps;
   }
+}
+
+/**
+ * Activity retries happen inside Temporal, out of the workflow's sight: the step running now
+ * takes its attempt number and last error from the activity Temporal reports pending.
+ */
+function withRetriesInFlight(steps: Step[], description: WorkflowExecutionDescription): Step[] {
+  const pending = description.raw.pendingActivities?.[0];
+  const attempt = pending?.attempt ?? 1;
+  if (attempt <= 1) return steps;
+  const lastError = pending?.lastFailure?.message;
+  return steps.map((step) =>
+    step.status === 'running' ? { ...step, attempt, ...(lastError ? { error: `retrying after: ${lastError}` } : {}) } : step,
+  );
 }
 
 export async function operationView(deps: Deps, row: OperationRow, live?: LiveState): Promise<OperationView> {

@@ -27,6 +27,11 @@ beforeAll(async () => {
     namespace: h.config.temporalNamespace,
     taskQueue: h.config.taskQueue,
     workflowBundle: bundle,
+    activities: {
+      async scaleAgainstBrokenApi() {
+        throw new Error('kube-apiserver unavailable');
+      },
+    },
     shutdownGraceTime: '1s',
   });
   running = worker.run();
@@ -90,5 +95,31 @@ describe('a running operation', () => {
     expect(upgrade.statusCode).toBe(202);
     const ended = await until(() => getOperation(upgrade.json().operation.id), (op) => op.status !== 'running');
     expect(ended).toMatchObject({ kind: 'upgrade', status: 'failed', error: expect.stringContaining('without recording') });
+  });
+
+  it('shows the attempt and last error of a step whose activity Temporal is retrying', async () => {
+    const slug = h.slug('retry');
+    const created = await h.call('operator', {
+      method: 'POST',
+      url: '/v1/instances',
+      payload: { name: 'Retry', slug, plan: 'starter', ownerEmail: 'o@example.com' },
+    });
+    const { instance, operation } = created.json();
+    await h.terminate(slug);
+    await finishOperation(h.db, operation.id, { status: 'succeeded', steps: [] });
+    await markInstance(h.db, instance.id, { status: 'ready' });
+
+    const suspend = await h.call('operator', { method: 'POST', url: `/v1/instances/${slug}/suspend` });
+    expect(suspend.statusCode).toBe(202);
+    const id = suspend.json().operation.id;
+    const retrying = await until(() => getOperation(id), (op) => (op.steps[0]?.attempt ?? 0) >= 3);
+    expect(retrying.steps[0]).toMatchObject({
+      name: 'scale to zero',
+      status: 'running',
+      attempt: expect.any(Number),
+      error: 'retrying after: kube-apiserver unavailable',
+    });
+    expect(retrying.steps[0].attempt).toBeGreaterThanOrEqual(3);
+    expect((await h.call('operator', { method: 'POST', url: `/v1/operations/${id}/cancel` })).statusCode).toBe(202);
   });
 });

@@ -2,7 +2,7 @@
 // are undone and in what order, for every failure branch.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities } from '../../activities';
 import type { Plan } from '../../domain/instance';
@@ -18,6 +18,7 @@ let connection: Connection;
 let client: Client;
 
 beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   bundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
   connection = await Connection.connect({ address: config.temporalAddress });
   client = new Client({ connection, namespace: config.temporalNamespace });
