@@ -42,6 +42,8 @@ export const fieldManager = 'shipyard-testbed';
 const fakeNodes = ['kwok-node-0', 'kwok-node-1', 'kwok-node-2'];
 const nodeCapacity = { cpu: '32', memory: '128Gi', pods: '110', 'ephemeral-storage': '1Ti' };
 
+const nodeLeaseSeconds = 15;
+
 function ports() {
   return {
     api: portFromEnv('SHIPYARD_KUBE_API_PORT', 6443),
@@ -359,7 +361,8 @@ export const kubernetes: Component = {
       say('restarting kube-kwok, whose apiserver restarted');
       await stopDaemon(daemons.kwok);
     }
-    await startIfStopped(daemons.kwok, undefined, undefined, say, () => {
+    const kwokStartedAt = Date.now();
+    const kwokStarted = await startIfStopped(daemons.kwok, undefined, undefined, say, () => {
       // A kwok on PATH is used as is; otherwise the one linked into our binary.
       const [command, prefix] = kwokBinary ? [kwokBinary, []] : [binary, ['kwok']];
       startDaemon(
@@ -372,7 +375,7 @@ export const kubernetes: Component = {
           '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
           // A restarted kwok has a new holder identity and waits for its predecessor's leases to
           // expire before it manages the nodes again; short leases keep that wait short.
-          '--node-lease-duration-seconds=15',
+          `--node-lease-duration-seconds=${nodeLeaseSeconds}`,
           '--cidr=10.244.0.0/16',
           '--node-ip=10.200.0.1',
           // Lease renewals are logged at INFO every few seconds per node.
@@ -403,7 +406,10 @@ export const kubernetes: Component = {
     }
 
     say(`waiting for ${fakeNodes.length} kwok nodes to be Ready`);
-    await waitFor(NAME, 'kwok nodes Ready', () => nodesReady(kc), {
+    // A node's Ready condition outlives the kwok that set it by the controller-manager's grace
+    // period, so what proves kwok is managing a node (and will run its pods) is a lease it renewed.
+    const renewedSince = kwokStarted ? kwokStartedAt - 1000 : Date.now() - nodeLeaseSeconds * 1000;
+    await waitFor(NAME, 'kwok nodes Ready with leases renewed by the running kwok', () => nodesReady(kc, renewedSince), {
       timeoutMs: 60_000,
       intervalMs: 500,
       daemon: daemons.kwok,
@@ -439,15 +445,21 @@ export const kubernetes: Component = {
   },
 };
 
-async function nodesReady(kc: KubeConfig): Promise<boolean> {
+async function nodesReady(kc: KubeConfig, leasesRenewedSince: number): Promise<boolean> {
   const client = KubernetesObjectApi.makeApiClient(kc);
-  const list = await client.list('v1', 'Node');
-  const ready = list.items.filter((n) =>
+  const nodes = await client.list('v1', 'Node');
+  const ready = nodes.items.filter((n) =>
     ((n as { status?: { conditions?: { type: string; status: string }[] } }).status?.conditions ?? []).some(
       (c) => c.type === 'Ready' && c.status === 'True',
     ),
   );
-  return ready.length >= fakeNodes.length;
+  if (ready.length < fakeNodes.length) return false;
+  const leases = await client.list('coordination.k8s.io/v1', 'Lease', 'kube-node-lease');
+  const renewed = leases.items.filter((l) => {
+    const renewTime = (l as { spec?: { renewTime?: Date | string } }).spec?.renewTime;
+    return fakeNodes.includes(l.metadata?.name ?? '') && renewTime !== undefined && new Date(renewTime).getTime() >= leasesRenewedSince;
+  });
+  return renewed.length >= fakeNodes.length;
 }
 
 async function defaultServiceAccountExists(kc: KubeConfig): Promise<boolean> {
