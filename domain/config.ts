@@ -1,7 +1,7 @@
 // Shipyard's settings: read from the environment once at boot, validated, typed, and
 // shared by the API and the worker. Nothing else reads process.env.
-import { type Static, Type } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { type Static, Type } from 'typebox';
+import { Value } from 'typebox/value';
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 
@@ -61,11 +61,39 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
   const errors = [...Value.Errors(ConfigSchema, raw)];
   if (errors.length > 0) {
-    const lines = errors.map((e) => `  ${e.path.slice(1) || '(config)'}: ${e.message}`);
+    const lines = errors.map((e) => {
+      const key = e.instancePath.slice(1) || String((e.params as { requiredProperties?: string[] }).requiredProperties?.[0] ?? '');
+      return `  ${variableFor[key as keyof Config] ?? key}: ${e.message}`;
+    });
     throw new ConfigError(`invalid Shipyard configuration:\n${[...new Set(lines)].join('\n')}`);
   }
   return raw as Config;
 }
+
+/** The environment variable behind each setting, so an error names what the operator must fix. */
+const variableFor: Record<keyof Config, string> = {
+  databaseUrl: 'DATABASE_URL',
+  tenantDatabaseUrl: 'TENANT_DATABASE_URL',
+  temporalAddress: 'TEMPORAL_ADDRESS',
+  temporalNamespace: 'TEMPORAL_NAMESPACE',
+  taskQueue: 'SHIPYARD_TASK_QUEUE',
+  kubeconfig: 'KUBECONFIG',
+  route53Endpoint: 'ROUTE53_ENDPOINT',
+  awsRegion: 'AWS_REGION',
+  baseDomain: 'SHIPYARD_BASE_DOMAIN',
+  hostedZoneId: 'SHIPYARD_HOSTED_ZONE_ID',
+  ingressTarget: 'SHIPYARD_INGRESS_TARGET',
+  ingressNamespace: 'SHIPYARD_INGRESS_NAMESPACE',
+  ingressClass: 'SHIPYARD_INGRESS_CLASS',
+  certIssuer: 'SHIPYARD_CERT_ISSUER',
+  appImage: 'SHIPYARD_APP_IMAGE',
+  defaultVersion: 'SHIPYARD_DEFAULT_VERSION',
+  rolloutTimeoutSeconds: 'SHIPYARD_ROLLOUT_TIMEOUT_SECONDS',
+  dnsTtlSeconds: 'SHIPYARD_DNS_TTL_SECONDS',
+  apiHost: 'SHIPYARD_API_HOST',
+  apiPort: 'SHIPYARD_API_PORT',
+  adminKey: 'SHIPYARD_ADMIN_KEY',
+};
 
 function integer(raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
