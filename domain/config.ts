@@ -63,7 +63,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (errors.length > 0) {
     const lines = errors.map((e) => {
       const key = e.instancePath.slice(1) || String((e.params as { requiredProperties?: string[] }).requiredProperties?.[0] ?? '');
-      return `  ${variableFor[key as keyof Config] ?? key}: ${e.message}`;
+      const unset = (raw as Record<string, unknown>)[key] === undefined;
+      return `  ${variableFor[key as keyof Config] ?? key}: ${unset ? 'is not set' : e.message}`;
     });
     throw new ConfigError(`invalid Shipyard configuration:\n${[...new Set(lines)].join('\n')}`);
   }
