@@ -281,7 +281,7 @@ export const kubernetes: Component = {
     const pki = (f: string) => join(pkiDir, f);
     const env = { ...process.env, KUBECONFIG: kubeconfigPath };
 
-    const etcdLog = logFileFor(daemons.etcd);
+    if (!daemonRunning(daemons.etcd)) await assertPortFree(NAME, p.etcdPeer, 'SHIPYARD_KUBE_ETCD_PEER_PORT');
     await startIfStopped(daemons.etcd, p.etcd, 'SHIPYARD_KUBE_ETCD_PORT', say, () => {
       startDaemon(daemons.etcd, binary, [
         'etcd',
@@ -293,11 +293,7 @@ export const kubernetes: Component = {
         `http://127.0.0.1:${p.etcdPeer}`,
       ]);
     });
-    await waitFor(NAME, `etcd on 127.0.0.1:${p.etcd}`, () => portOpen(p.etcd), {
-      timeoutMs: 60_000,
-      daemon: daemons.etcd,
-      logFile: etcdLog,
-    });
+    await waitForDaemon(daemons.etcd, `etcd on 127.0.0.1:${p.etcd}`, () => portOpen(p.etcd), { timeoutMs: 60_000 });
 
     const apiLog = logFileFor(daemons.apiserver);
     const apiserverStarted = await startIfStopped(daemons.apiserver, p.api, 'SHIPYARD_KUBE_API_PORT', say, () => {
@@ -321,11 +317,9 @@ export const kubernetes: Component = {
         `--cert-dir=${ensureDir(join(stateDir, 'kube', 'apiserver'))}`,
       ]);
     });
-    await waitFor(NAME, `kube-apiserver /readyz on 127.0.0.1:${p.api}`, () => apiReady(p.api), {
+    await waitForDaemon(daemons.apiserver, `kube-apiserver /readyz on 127.0.0.1:${p.api}`, () => apiReady(p.api), {
       timeoutMs: 120_000,
       intervalMs: 500,
-      daemon: daemons.apiserver,
-      logFile: apiLog,
     });
 
     // Leader election only delays a restart by a lease period; there is one replica of each.
@@ -389,11 +383,9 @@ export const kubernetes: Component = {
       [daemons.controllerManager, p.controllerManager],
       [daemons.scheduler, p.scheduler],
     ] as const) {
-      await waitFor(NAME, `${daemon} /healthz on 127.0.0.1:${port}`, async () => (await httpsGet(port, '/healthz', { insecure: true })) === 200, {
+      await waitForDaemon(daemon, `${daemon} /healthz on 127.0.0.1:${port}`, async () => (await httpsGet(port, '/healthz', { insecure: true })) === 200, {
         timeoutMs: 90_000,
         intervalMs: 500,
-        daemon,
-        logFile: logFileFor(daemon),
       });
     }
 
@@ -409,19 +401,15 @@ export const kubernetes: Component = {
     // A node's Ready condition outlives the kwok that set it by the controller-manager's grace
     // period, so what proves kwok is managing a node (and will run its pods) is a lease it renewed.
     const renewedSince = kwokStarted ? kwokStartedAt - 1000 : Date.now() - nodeLeaseSeconds * 1000;
-    await waitFor(NAME, 'kwok nodes Ready with leases renewed by the running kwok', () => nodesReady(kc, renewedSince), {
+    await waitForDaemon(daemons.kwok, 'kwok nodes Ready with leases renewed by the running kwok', () => nodesReady(kc, renewedSince), {
       timeoutMs: 60_000,
       intervalMs: 500,
-      daemon: daemons.kwok,
-      logFile: logFileFor(daemons.kwok),
     });
     // The ServiceAccount admission plugin rejects Pods until the controller-manager has created
     // the namespace's default ServiceAccount; waiting here keeps that race out of the tests.
-    await waitFor(NAME, 'default ServiceAccount', () => defaultServiceAccountExists(kc), {
+    await waitForDaemon(daemons.controllerManager, 'default ServiceAccount', () => defaultServiceAccountExists(kc), {
       timeoutMs: 60_000,
       intervalMs: 500,
-      daemon: daemons.controllerManager,
-      logFile: logFileFor(daemons.controllerManager),
     });
     say(`ready at https://127.0.0.1:${p.api}; KUBECONFIG=${kubeconfigPath}`);
     return { KUBECONFIG: kubeconfigPath };
@@ -444,6 +432,30 @@ export const kubernetes: Component = {
     };
   },
 };
+
+/**
+ * waitFor on a daemon of ours; a failure names the daemon's command line (the header startDaemon
+ * writes into its log) besides the log, so the report says what ran as well as where to look.
+ */
+async function waitForDaemon<T>(
+  daemon: string,
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  options: { timeoutMs: number; intervalMs?: number },
+): Promise<T> {
+  const logFile = logFileFor(daemon);
+  try {
+    return await waitFor(NAME, what, check, { ...options, daemon, logFile });
+  } catch (err) {
+    if (!(err instanceof TestbedError)) throw err;
+    const header = readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('--- '))
+      .pop();
+    const command = header?.replace(/^--- \S+ \$ /, '');
+    throw new TestbedError(NAME, err.message.replace(`[${NAME}] `, '').split('\n')[0]!, command, logFile);
+  }
+}
 
 async function nodesReady(kc: KubeConfig, leasesRenewedSince: number): Promise<boolean> {
   const client = KubernetesObjectApi.makeApiClient(kc);
