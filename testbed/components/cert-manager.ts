@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
-import { applyObjects, describe, ensureBinary, kubeConfigFrom, loadYamlObjects } from './kubernetes';
+import { applyObjects, describe, ensureBinary, kubeConfigFrom, loadYamlObjects, requiredVersion } from './kubernetes';
 import {
   type Component,
   type ComponentStatus,
@@ -32,8 +32,7 @@ export const clusterIssuerName = 'shipyard-ca';
  * from the Go module cache at the version go.mod pins, so they always match the controller.
  */
 async function crdObjects(): Promise<KubernetesObject[]> {
-  const version = /github\.com\/cert-manager\/cert-manager (v\S+)/.exec(readFileSync(join(moduleDir, 'go.mod'), 'utf8'))?.[1];
-  if (!version) throw new TestbedError(NAME, 'testbed/go/kube/go.mod does not require github.com/cert-manager/cert-manager');
+  const version = requiredVersion('github.com/cert-manager/cert-manager');
   const command = ['go', 'mod', 'download', '-json', `github.com/cert-manager/cert-manager@${version}`];
   let dir: string;
   try {

@@ -30,8 +30,16 @@ import {
 } from '../runtime';
 
 const NAME = 'kubernetes';
-export const KUBERNETES_VERSION = 'v1.36.3';
 const moduleDir = join(repoRoot, 'testbed', 'go', 'kube');
+/** The Kubernetes release the wrapper module pins; go.mod is the one place it is chosen. */
+export const KUBERNETES_VERSION = requiredVersion('k8s.io/kubernetes');
+
+export function requiredVersion(modulePath: string): string {
+  const goMod = readFileSync(join(moduleDir, 'go.mod'), 'utf8');
+  const version = new RegExp(`^\\s*${modulePath.replaceAll('.', '\\.')} (v\\S+)`, 'm').exec(goMod)?.[1];
+  if (!version) throw new TestbedError(NAME, `testbed/go/kube/go.mod does not require ${modulePath}`);
+  return version;
+}
 const kubeDir = join(repoRoot, 'testbed', 'kube');
 const pkiDir = join(stateDir, 'kube', 'pki');
 export const kubeconfigPath = join(stateDir, 'kubeconfig');
@@ -88,7 +96,7 @@ export async function ensureBinary(component: string, say: (m: string) => void):
   if (!onPath('go')) throw new TestbedError(component, 'Go is needed to build the Kubernetes binaries but is not on PATH');
   ensureDir(join(binary, '..'));
   const log = logFileFor('kube-build');
-  say(`building Kubernetes ${KUBERNETES_VERSION}, kwok and cert-manager into ${binary} (cold: ~15-25 min on 2 cores; log ${log})`);
+  say(`building Kubernetes ${KUBERNETES_VERSION}, kwok and cert-manager into ${binary} (cold: ~10 min on 2 cores; log ${log})`);
   const started = Date.now();
   // Per-process name: two `up`s racing (two terminals, a test run) must not write one file.
   const partial = `${binary}.${process.pid}.partial`;
