@@ -11,6 +11,6 @@ export default defineConfig({
     minWorkers: 1,
     testTimeout: 180_000,
     hookTimeout: 300_000,
-    reporters: ['default'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

@@ -1,0 +1,30 @@
+// Ends every run with one plain line, "tests: N passed, N failed", that tools outside vitest
+// (CI's log reader) understand without knowing vitest's own summary format.
+import type { Reporter, RunnerTask, RunnerTestFile } from 'vitest';
+
+function count(tasks: RunnerTask[], totals: { passed: number; failed: number; skipped: number }): void {
+  for (const task of tasks) {
+    if (task.type === 'suite') {
+      count(task.tasks, totals);
+      // A file that failed to load is a suite with no tests in it.
+      if (task.result?.state === 'fail' && task.tasks.length === 0) totals.failed += 1;
+      continue;
+    }
+    const state = task.result?.state;
+    if (state === 'pass') totals.passed += 1;
+    else if (state === 'fail') totals.failed += 1;
+    else totals.skipped += 1;
+  }
+}
+
+export default class SummaryReporter implements Reporter {
+  onFinished(files: RunnerTestFile[] = [], errors: unknown[] = []): void {
+    const totals = { passed: 0, failed: 0, skipped: 0 };
+    count(files, totals);
+    // An unhandled error, or a run that found nothing to run, fails without failing a test.
+    totals.failed += errors.length;
+    if (files.length === 0) totals.failed += 1;
+    const skipped = totals.skipped > 0 ? `, ${totals.skipped} skipped` : '';
+    console.log(`\ntests: ${totals.passed} passed, ${totals.failed} failed${skipped}`);
+  }
+}
