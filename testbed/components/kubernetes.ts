@@ -424,10 +424,11 @@ export const kubernetes: Component = {
   },
 
   async down() {
-    // Reverse order: nothing writes to etcd while it stops.
-    for (const daemon of [daemons.kwok, daemons.scheduler, daemons.controllerManager, daemons.apiserver, daemons.etcd]) {
-      await stopDaemon(daemon);
-    }
+    // Clients of the apiserver first (side by side, they are independent), etcd last, so nothing
+    // writes to etcd while it stops.
+    await Promise.all([daemons.kwok, daemons.scheduler, daemons.controllerManager].map((d) => stopDaemon(d)));
+    await stopDaemon(daemons.apiserver);
+    await stopDaemon(daemons.etcd);
   },
 
   async status(): Promise<ComponentStatus> {
