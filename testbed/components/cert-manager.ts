@@ -78,13 +78,11 @@ export const certManager: Component = {
       });
     }
 
+    const args = ['cert-manager-controller', `--kubeconfig=${kubeconfig}`, `--cluster-resource-namespace=${clusterResourceNamespace}`];
+    const command = [binary, ...args].join(' ');
     if (!daemonRunning(DAEMON)) {
       say('starting cert-manager controller');
-      startDaemon(DAEMON, binary, [
-        'cert-manager-controller',
-        `--kubeconfig=${kubeconfig}`,
-        `--cluster-resource-namespace=${clusterResourceNamespace}`,
-      ]);
+      startDaemon(DAEMON, binary, args);
     }
 
     say(`creating ClusterIssuer ${clusterIssuerName} (self-signed CA)`);
@@ -106,10 +104,9 @@ export const certManager: Component = {
       },
       { timeoutMs: 90_000, intervalMs: 500, daemon: DAEMON, logFile: log },
     ).catch((err: unknown) => {
-      if (err instanceof TestbedError && last?.message) {
-        throw new TestbedError(NAME, `${err.message.replace(`[${NAME}] `, '').split('\n')[0]}; issuer says: ${last.message}`, undefined, log);
-      }
-      throw err;
+      if (!(err instanceof TestbedError)) throw err;
+      const reason = err.message.replace(`[${NAME}] `, '').split('\n')[0]!;
+      throw new TestbedError(NAME, last?.message ? `${reason}; the issuer says: ${last.message}` : reason, command, log);
     });
     say(`ready; ClusterIssuer ${clusterIssuerName}`);
     return {};
