@@ -11,6 +11,9 @@ const installed = join(root, 'node_modules', '.package-lock.json');
 
 const stale = !existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtimeMs;
 if (stale) {
-  console.log('bootstrap: installing npm dependencies (npm ci)');
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  // `npm install`, not `npm ci`: the npm 11 here leaves other platforms' optional packages out
+  // of the lockfile and `npm ci` then refuses it as out of sync; install still honours the
+  // locked versions.
+  console.log('bootstrap: installing npm dependencies (npm install)');
+  execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 }
