@@ -35,10 +35,12 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<{ 
 
 // Start (or pick up) each sample; a rerun of the demo finds the instances it made before.
 const watched: { slug: string; operationId: string }[] = [];
+const demoSlugs: string[] = [];
 for (const sample of samples) {
   const existing = await call<{ status: string; currentOperation?: { id: string } | null }>('GET', `/v1/instances/${sample.slug}`);
   if (existing.status === 200 && !['deleted', 'failed'].includes(existing.body.status)) {
     console.log(`${sample.slug}: already ${existing.body.status}`);
+    demoSlugs.push(sample.slug);
     if (existing.body.currentOperation) watched.push({ slug: sample.slug, operationId: existing.body.currentOperation.id });
     continue;
   }
@@ -47,6 +49,7 @@ for (const sample of samples) {
   if (created.status !== 202) throw new Error(`POST /v1/instances for ${slug} answered ${created.status}: ${JSON.stringify(created.body)}`);
   console.log(`${slug}: provisioning (operation ${created.body.operation.id})`);
   watched.push({ slug, operationId: created.body.operation.id });
+  demoSlugs.push(slug);
 }
 
 // Live progress: one line each time a step changes state.
@@ -72,12 +75,13 @@ while (pending.length > 0) {
   if (pending.length > 0) await new Promise((r) => setTimeout(r, 500));
 }
 
-const { body: list } = await call<{ items: Record<string, string>[] }>('GET', '/v1/instances?limit=50');
-console.log('\nInstances:');
+const instances: Record<string, string>[] = [];
+for (const slug of demoSlugs) instances.push((await call<Record<string, string>>('GET', `/v1/instances/${slug}`)).body);
+console.log('\nThe demo\'s instances (all of them: GET /v1/instances):');
 const columns = ['slug', 'status', 'plan', 'version', 'hostname', 'namespace'] as const;
-const widths = columns.map((c) => Math.max(c.length, ...list.items.map((i) => String(i[c] ?? '').length)));
+const widths = columns.map((c) => Math.max(c.length, ...instances.map((i) => String(i[c] ?? '').length)));
 console.log(columns.map((c, i) => c.toUpperCase().padEnd(widths[i]!)).join('  '));
-for (const item of list.items) console.log(columns.map((c, i) => String(item[c] ?? '').padEnd(widths[i]!)).join('  '));
+for (const item of instances) console.log(columns.map((c, i) => String(item[c] ?? '').padEnd(widths[i]!)).join('  '));
 
 console.log(`
 API docs:     ${baseUrl}/docs   (key: SHIPYARD_ADMIN_KEY in .shipyard/env)
