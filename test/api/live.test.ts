@@ -58,6 +58,21 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, tim
 
 const getOperation = async (id: string) => (await h.call('viewer', { method: 'GET', url: `/v1/operations/${id}` })).json();
 
+/** An instance the catalogue knows as `ready`, its provision's run ended, so a next operation may start. */
+async function readyInstance(prefix: string): Promise<string> {
+  const slug = h.slug(prefix);
+  const created = await h.call('operator', {
+    method: 'POST',
+    url: '/v1/instances',
+    payload: { name: prefix, slug, plan: 'starter', ownerEmail: 'o@example.com' },
+  });
+  const { instance, operation } = created.json();
+  await h.terminate(slug);
+  await finishOperation(h.db, operation.id, { status: 'succeeded', steps: [] });
+  await markInstance(h.db, instance.id, { status: 'ready' });
+  return slug;
+}
+
 describe('a running operation', () => {
   it('shows live steps from the workflow, and ends cancelled when cancelled', async () => {
     const slug = h.slug('live');
@@ -80,16 +95,7 @@ describe('a running operation', () => {
   });
 
   it('that completed without recording its result is reported failed, not running', async () => {
-    const slug = h.slug('buggy');
-    const created = await h.call('operator', {
-      method: 'POST',
-      url: '/v1/instances',
-      payload: { name: 'Buggy', slug, plan: 'starter', ownerEmail: 'o@example.com' },
-    });
-    const { instance, operation } = created.json();
-    await h.terminate(slug);
-    await finishOperation(h.db, operation.id, { status: 'succeeded', steps: [] });
-    await markInstance(h.db, instance.id, { status: 'ready' });
+    const slug = await readyInstance('buggy');
 
     const upgrade = await h.call('operator', { method: 'POST', url: `/v1/instances/${slug}/upgrade`, payload: { version: '9.9.9' } });
     expect(upgrade.statusCode).toBe(202);
@@ -98,16 +104,7 @@ describe('a running operation', () => {
   });
 
   it('shows the attempt and last error of a step whose activity Temporal is retrying', async () => {
-    const slug = h.slug('retry');
-    const created = await h.call('operator', {
-      method: 'POST',
-      url: '/v1/instances',
-      payload: { name: 'Retry', slug, plan: 'starter', ownerEmail: 'o@example.com' },
-    });
-    const { instance, operation } = created.json();
-    await h.terminate(slug);
-    await finishOperation(h.db, operation.id, { status: 'succeeded', steps: [] });
-    await markInstance(h.db, instance.id, { status: 'ready' });
+    const slug = await readyInstance('retry');
 
     const suspend = await h.call('operator', { method: 'POST', url: `/v1/instances/${slug}/suspend` });
     expect(suspend.statusCode).toBe(202);

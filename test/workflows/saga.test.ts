@@ -76,6 +76,13 @@ async function runWorkflow<T>(activities: object, body: () => Promise<T>): Promi
   }
 }
 
+/** Runs one workflow to its end on a worker with `activities`. */
+function execute(activities: object, workflowType: string, slug: string, input: object) {
+  return runWorkflow(activities, () =>
+    client.workflow.execute(workflowType, { workflowId: workflowIdFor(slug), taskQueue: config.taskQueue, args: [input] }),
+  );
+}
+
 const permanent = () => Promise.reject(ApplicationFailure.nonRetryable('injected failure', 'Injected'));
 
 // The activity that does each provisioning step, and the one that undoes it.
@@ -96,13 +103,7 @@ describe('provision saga', () => {
   it('runs every step and marks the instance ready', async () => {
     const slug = `ok-${uniqueSuffix()}`;
     const { activities, calls } = stubActivities();
-    const result = await runWorkflow(activities, () =>
-      client.workflow.execute('provisionInstance', {
-        workflowId: workflowIdFor(slug),
-        taskQueue: config.taskQueue,
-        args: [provisionInput(slug)],
-      }),
-    );
+    const result = await execute(activities, 'provisionInstance', slug, provisionInput(slug));
     expect(result.status).toBe('succeeded');
     expect(result.steps.map((s: { status: string }) => s.status)).toEqual(provisionSteps.map(() => 'done'));
     expect(calls.filter((c) => undoNames.has(c.name))).toEqual([]);
@@ -114,13 +115,7 @@ describe('provision saga', () => {
   it.each(failingSteps)('a permanent failure at "%s" undoes exactly the earlier steps, newest first', async (failing) => {
     const slug = `f-${uniqueSuffix()}`;
     const { activities, calls } = stubActivities({ [provisionActivity[failing]!.act]: permanent });
-    const run = runWorkflow(activities, () =>
-      client.workflow.execute('provisionInstance', {
-        workflowId: workflowIdFor(slug),
-        taskQueue: config.taskQueue,
-        args: [provisionInput(slug)],
-      }),
-    );
+    const run = execute(activities, 'provisionInstance', slug, provisionInput(slug));
     await expect(run).rejects.toThrow(WorkflowFailedError);
 
     const earlier = failingSteps.slice(0, failingSteps.indexOf(failing));
@@ -178,13 +173,7 @@ describe('provision saga', () => {
     const slug = `u-${uniqueSuffix()}`;
     const { activities, calls } = stubActivities({ applyWorkload: permanent, deleteAppSecret: permanent });
     await expect(
-      runWorkflow(activities, () =>
-        client.workflow.execute('provisionInstance', {
-          workflowId: workflowIdFor(slug),
-          taskQueue: config.taskQueue,
-          args: [provisionInput(slug)],
-        }),
-      ),
+      execute(activities, 'provisionInstance', slug, provisionInput(slug)),
     ).rejects.toThrow(WorkflowFailedError);
     expect(calls.filter((c) => undoNames.has(c.name)).map((c) => c.name)).toEqual(['deleteAppSecret', 'deleteNamespace', 'dropTenantDatabase']);
     const result = calls.find((c) => c.name === 'finishOperation')!.args[1] as { error: string };
@@ -213,13 +202,7 @@ describe('upgrade', () => {
         if (rollouts === 1) throw ApplicationFailure.nonRetryable('pods not ready', 'RolloutTimeout');
       },
     });
-    const result = await runWorkflow(activities, () =>
-      client.workflow.execute('upgradeInstance', {
-        workflowId: workflowIdFor(slug),
-        taskQueue: config.taskQueue,
-        args: [upgradeInput(slug, 'fail-2.0.0')],
-      }),
-    );
+    const result = await execute(activities, 'upgradeInstance', slug, upgradeInput(slug, 'fail-2.0.0'));
     expect(result.status).toBe('rolled_back');
     expect(calls.filter((c) => c.name === 'applyWorkload').map((c) => c.args[1])).toEqual([
       { plan, version: 'fail-2.0.0', replicas: 2 },
@@ -231,13 +214,7 @@ describe('upgrade', () => {
   it('marks the instance ready at the new version when the rollout succeeds', async () => {
     const slug = `s-${uniqueSuffix()}`;
     const { activities, calls } = stubActivities();
-    const result = await runWorkflow(activities, () =>
-      client.workflow.execute('upgradeInstance', {
-        workflowId: workflowIdFor(slug),
-        taskQueue: config.taskQueue,
-        args: [upgradeInput(slug, '2.0.0')],
-      }),
-    );
+    const result = await execute(activities, 'upgradeInstance', slug, upgradeInput(slug, '2.0.0'));
     expect(result.status).toBe('succeeded');
     expect(calls.filter((c) => c.name === 'markInstance').at(-1)?.args[1]).toEqual({ status: 'ready', version: '2.0.0' });
   });
