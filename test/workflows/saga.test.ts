@@ -55,7 +55,8 @@ function stubActivities(behaviour: Partial<Record<keyof Activities, (...args: an
   return { activities, calls };
 }
 
-function provisionInput(slug: string): ProvisionInput {
+/** Input for provision and upgrade alike: both carry the plan and a version. */
+function operationInput(slug: string, version = '1.0.0'): ProvisionInput {
   return {
     operationId: `op_${slug}`,
     instanceId: `ins_${slug}`,
@@ -63,7 +64,7 @@ function provisionInput(slug: string): ProvisionInput {
     actor: 'test',
     settings: { rolloutTimeoutSeconds: 30 },
     plan,
-    version: '1.0.0',
+    version,
   };
 }
 
@@ -103,7 +104,7 @@ describe('provision saga', () => {
   it('runs every step and marks the instance ready', async () => {
     const slug = `ok-${uniqueSuffix()}`;
     const { activities, calls } = stubActivities();
-    const result = await execute(activities, 'provisionInstance', slug, provisionInput(slug));
+    const result = await execute(activities, 'provisionInstance', slug, operationInput(slug));
     expect(result.status).toBe('succeeded');
     expect(result.steps.map((s: { status: string }) => s.status)).toEqual(provisionSteps.map(() => 'done'));
     expect(calls.filter((c) => undoNames.has(c.name))).toEqual([]);
@@ -115,7 +116,7 @@ describe('provision saga', () => {
   it.each(failingSteps)('a permanent failure at "%s" undoes exactly the earlier steps, newest first', async (failing) => {
     const slug = `f-${uniqueSuffix()}`;
     const { activities, calls } = stubActivities({ [provisionActivity[failing]!.act]: permanent });
-    const run = execute(activities, 'provisionInstance', slug, provisionInput(slug));
+    const run = execute(activities, 'provisionInstance', slug, operationInput(slug));
     await expect(run).rejects.toThrow(WorkflowFailedError);
 
     const earlier = failingSteps.slice(0, failingSteps.indexOf(failing));
@@ -153,7 +154,7 @@ describe('provision saga', () => {
       const handle = await client.workflow.start('provisionInstance', {
         workflowId: workflowIdFor(slug),
         taskQueue: config.taskQueue,
-        args: [provisionInput(slug)],
+        args: [operationInput(slug)],
       });
       await rolloutWaiting;
       const progress = await handle.query<OperationProgress>(progressQueryName);
@@ -173,7 +174,7 @@ describe('provision saga', () => {
     const slug = `u-${uniqueSuffix()}`;
     const { activities, calls } = stubActivities({ applyWorkload: permanent, deleteAppSecret: permanent });
     await expect(
-      execute(activities, 'provisionInstance', slug, provisionInput(slug)),
+      execute(activities, 'provisionInstance', slug, operationInput(slug)),
     ).rejects.toThrow(WorkflowFailedError);
     expect(calls.filter((c) => undoNames.has(c.name)).map((c) => c.name)).toEqual(['deleteAppSecret', 'deleteNamespace', 'dropTenantDatabase']);
     const result = calls.find((c) => c.name === 'finishOperation')!.args[1] as { error: string };
@@ -182,16 +183,6 @@ describe('provision saga', () => {
 });
 
 describe('upgrade', () => {
-  const upgradeInput = (slug: string, version: string) => ({
-    operationId: `op_${slug}`,
-    instanceId: `ins_${slug}`,
-    slug,
-    actor: 'test',
-    settings: { rolloutTimeoutSeconds: 30 },
-    plan,
-    version,
-  });
-
   it('rolls back to the previous version when the new one does not roll out', async () => {
     const slug = `r-${uniqueSuffix()}`;
     let rollouts = 0;
@@ -202,7 +193,7 @@ describe('upgrade', () => {
         if (rollouts === 1) throw ApplicationFailure.nonRetryable('pods not ready', 'RolloutTimeout');
       },
     });
-    const result = await execute(activities, 'upgradeInstance', slug, upgradeInput(slug, 'fail-2.0.0'));
+    const result = await execute(activities, 'upgradeInstance', slug, operationInput(slug, 'fail-2.0.0'));
     expect(result.status).toBe('rolled_back');
     expect(calls.filter((c) => c.name === 'applyWorkload').map((c) => c.args[1])).toEqual([
       { plan, version: 'fail-2.0.0', replicas: 2 },
@@ -214,7 +205,7 @@ describe('upgrade', () => {
   it('marks the instance ready at the new version when the rollout succeeds', async () => {
     const slug = `s-${uniqueSuffix()}`;
     const { activities, calls } = stubActivities();
-    const result = await execute(activities, 'upgradeInstance', slug, upgradeInput(slug, '2.0.0'));
+    const result = await execute(activities, 'upgradeInstance', slug, operationInput(slug, '2.0.0'));
     expect(result.status).toBe('succeeded');
     expect(calls.filter((c) => c.name === 'markInstance').at(-1)?.args[1]).toEqual({ status: 'ready', version: '2.0.0' });
   });
