@@ -36,8 +36,11 @@ export const plans = pgTable(
     pods: integer('pods').notNull(),
     replicas: integer('replicas').notNull(),
     pricePerHourCents: integer('price_per_hour_cents').notNull(),
+    // The tenant role's CONNECTION LIMIT: one tenant must not exhaust the server's max_connections.
+    dbConnections: integer('db_connections').notNull().default(10),
   },
   (t) => [
+    check('plans_db_connections_positive', sql`${t.dbConnections} > 0`),
     check('plans_pods_positive', sql`${t.pods} > 0`),
     check('plans_replicas_positive', sql`${t.replicas} > 0`),
     check('plans_price_not_negative', sql`${t.pricePerHourCents} >= 0`),
@@ -46,7 +49,9 @@ export const plans = pgTable(
 
 // Rows stay after teardown (status `deleted`) so the audit trail and operations keep their
 // subject, and a slug is never handed to a second customer.
-export const instances = pgTable('instances', {
+export const instances = pgTable(
+  'instances',
+  {
   id: text('id').primaryKey(),
   slug: text('slug').notNull().unique('instances_slug_unique'),
   name: text('name').notNull(),
@@ -58,7 +63,10 @@ export const instances = pgTable('instances', {
   ownerEmail: text('owner_email').notNull(),
   createdAt: createdAt(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
-});
+  },
+  // The list filters on status and pages by id.
+  (t) => [index('instances_status_idx').on(t.status, t.id)],
+);
 
 export const operations = pgTable(
   'operations',
@@ -80,7 +88,9 @@ export const operations = pgTable(
   },
   (t) => [
     index('operations_instance_idx').on(t.instanceId, t.startedAt),
-    index('operations_running_idx')
+    // At most one running operation per instance, enforced where the rows live: concurrent
+    // requests race on this index, not on a read-then-start.
+    uniqueIndex('operations_one_running_per_instance')
       .on(t.instanceId)
       .where(sql`${t.status} = 'running'`),
   ],

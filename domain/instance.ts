@@ -14,7 +14,7 @@ export const instanceStatuses = [
 ] as const;
 export type InstanceStatus = (typeof instanceStatuses)[number];
 
-export const operationKinds = ['provision', 'upgrade', 'suspend', 'resume', 'teardown'] as const;
+export const operationKinds = ['provision', 'upgrade', 'suspend', 'resume', 'teardown', 'cleanup'] as const;
 export type OperationKind = (typeof operationKinds)[number];
 
 export const operationStatuses = ['running', 'succeeded', 'failed', 'rolled_back', 'cancelled'] as const;
@@ -41,6 +41,8 @@ export interface Plan {
   pods: number;
   replicas: number;
   pricePerHourCents: number;
+  /** The tenant database role's connection limit. */
+  dbConnections: number;
 }
 
 /** The status an instance shows while an operation of this kind runs. */
@@ -50,6 +52,7 @@ export const statusWhileRunning: Record<OperationKind, InstanceStatus> = {
   suspend: 'suspending',
   resume: 'resuming',
   teardown: 'deleting',
+  cleanup: 'failed',
 };
 
 // Names of everything Shipyard creates outside are derived from the slug, never random,

