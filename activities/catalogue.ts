@@ -3,16 +3,33 @@
 import type { InstanceStatus } from '../domain/instance';
 import type { OperationResult } from '../domain/operations';
 import * as catalogue from '../db/catalogue';
+import { errorTypes, permanent } from './errors';
 import type { ActivityDeps } from './index';
 
 export function createCatalogueActivities({ db }: Pick<ActivityDeps, 'db'>) {
   return {
+    /** The first step of every operation: the instance must still be where the request saw it. */
+    async claimInstance(claim: { instanceId: string; operationId: string; from: InstanceStatus; to: InstanceStatus }): Promise<void> {
+      const outcome = await catalogue.claimInstance(db, claim);
+      if (outcome.claimed) return;
+      throw permanent(
+        outcome.status === undefined
+          ? `instance ${claim.instanceId} is not in the catalogue`
+          : `instance ${claim.instanceId} is ${outcome.status}, no longer ${claim.from} as when the operation was accepted; it was left as it is`,
+        errorTypes.instanceMoved,
+      );
+    },
+
     async markInstance(instanceId: string, patch: { status: InstanceStatus; version?: string }): Promise<void> {
-      await catalogue.markInstance(db, instanceId, patch);
+      if (!(await catalogue.markInstance(db, instanceId, patch))) {
+        throw permanent(`cannot set instance ${instanceId} to ${patch.status}: it is not in the catalogue`, errorTypes.catalogueRowMissing);
+      }
     },
 
     async finishOperation(operationId: string, result: OperationResult): Promise<void> {
-      await catalogue.finishOperation(db, operationId, result);
+      if (!(await catalogue.finishOperation(db, operationId, result))) {
+        throw permanent(`cannot record the result of operation ${operationId}: it is not in the catalogue`, errorTypes.catalogueRowMissing);
+      }
     },
 
     async recordEvent(event: {

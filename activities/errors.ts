@@ -19,6 +19,10 @@ export const errorTypes = {
   dnsNameTaken: 'DnsNameTaken',
   /** A Deployment did not become ready before its deadline. */
   rolloutTimeout: 'RolloutTimeout',
+  /** The instance's catalogue status moved since the operation was accepted (compare-and-set failed). */
+  instanceMoved: 'InstanceMoved',
+  /** A catalogue write found no row to change: the catalogue and Temporal disagree. */
+  catalogueRowMissing: 'CatalogueRowMissing',
 } as const;
 
 export type ShipyardErrorType = (typeof errorTypes)[keyof typeof errorTypes];

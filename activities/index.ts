@@ -2,12 +2,14 @@
 // tests can hand in real parts (or, for pure-logic tests, fakes); no module-level clients.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Route53Client } from '@aws-sdk/client-route-53';
+import type { Client } from '@temporalio/client';
 import type { Sql } from 'postgres';
 import type { Config } from '../domain/config';
 import type { Database } from '../db/client';
 import { createCatalogueActivities } from './catalogue';
 import { createDnsActivities } from './dns';
 import { createKubernetesActivities } from './kubernetes';
+import { createReconcileActivities } from './reconcile';
 import { createTenantDatabaseActivities } from './tenant-database';
 
 export interface ActivityDeps {
@@ -18,6 +20,8 @@ export interface ActivityDeps {
   tenantDb: Sql;
   /** The catalogue (DATABASE_URL). */
   db: Database;
+  /** Temporal, for reconciling catalogue rows with the runs behind them. */
+  temporal: Client;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -26,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createTenantDatabaseActivities(deps),
     ...createKubernetesActivities(deps),
     ...createDnsActivities(deps),
+    ...createReconcileActivities(deps),
   };
 }
 

@@ -301,7 +301,7 @@ export function createKubernetesActivities(
      * updated and available, no old pods left (for 0 replicas: no pods at all). The deadline is
      * kept in heartbeat details, so a retry after a worker crash keeps the original clock.
      */
-    async waitForRollout(slug: string, { timeoutSeconds }: { timeoutSeconds: number }): Promise<void> {
+    async waitForRollout(slug: string, { timeoutSeconds }: { timeoutSeconds: number; unschedulableGraceSeconds?: number; version?: string }): Promise<void> {
       const ctx = Context.current();
       const previous = ctx.info.heartbeatDetails as Partial<RolloutHeartbeat> | undefined;
       const deadlineMs =

@@ -77,7 +77,7 @@ export function createTenantDatabaseActivities({ tenantDb: sql }: Pick<ActivityD
      * Role `tenant_<slug>` (LOGIN, password set later by writeAppSecret) owning database
      * `tenant_<slug>`, which only that role may connect to. Create-if-absent; safe to repeat.
      */
-    async ensureTenantDatabase(slug: string): Promise<void> {
+    async ensureTenantDatabase(slug: string, _limits?: { connectionLimit: number }): Promise<void> {
       const name = tenantName(slug);
       const role = databaseRoleFor(slug);
       let step = `create Postgres role ${role}`;

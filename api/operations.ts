@@ -1,18 +1,31 @@
-// Starting, cancelling and reading operations: the catalogue row plus the Temporal workflow
-// run behind it. Temporal, not the catalogue, is what keeps one operation per instance: every
-// operation of an instance runs under the same workflow id with conflict policy FAIL.
+// Starting, cancelling, reading and reconciling operations: the catalogue row plus the Temporal
+// workflow run behind it. One running operation per instance is kept twice over, each by the
+// party that owns the fact: the catalogue (a unique index on running rows, inserted under a lock
+// on the instance row) and Temporal (every operation of an instance runs under the same workflow
+// id, conflict policy FAIL). A run that closes without writing its row is found by the next read
+// or by the scheduled reconcile, and its row and instance are made true.
 import {
   type Client,
   type WorkflowExecutionDescription,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
+  type WorkflowStartOptions,
 } from '@temporalio/client';
+import { temporal as proto } from '@temporalio/proto';
+import type * as workflows from '../workflows';
 import type { Config } from '../domain/config';
-import { hostnameFor, namespaceFor, statusWhileRunning, type OperationKind, type OperationStatus, type Step } from '../domain/instance';
+import { hostnameFor, namespaceFor, type OperationKind, type OperationStatus, type Step } from '../domain/instance';
+import {
+  kindSpec,
+  startRefusal,
+  statusWhileRunning,
+  type InputOf,
+  type OperationKindSpec,
+  type OperationRequest,
+} from '../domain/operation-kinds';
 import {
   progressQueryName,
   workflowIdFor,
-  workflowTypeFor,
   type OperationMemo,
   type OperationProgress,
   type OperationSettings,
@@ -36,6 +49,121 @@ const FIRST_TASK_COMPLETED = 4;
 /** A row without a run id younger than this is a start still in flight, not a lost one. */
 const START_GRACE_MS = 30_000;
 
+// ---- reconciling
+
+type Described = WorkflowExecutionDescription | 'not-found' | 'unreachable';
+
+async function describeRun(deps: Deps, row: OperationRow): Promise<Described> {
+  const handle = deps.temporal.workflow.getHandle(row.workflowId, row.runId ?? undefined);
+  try {
+    return await deps.temporal.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.describe());
+  } catch (err) {
+    // Temporal unreachable: a read still answers with what the catalogue knows (/readyz tells the
+    // outage) and the next read or scheduled reconcile tries again.
+    return err instanceof WorkflowNotFoundError ? 'not-found' : 'unreachable';
+  }
+}
+
+/**
+ * Makes a `running` row true. A row whose run is still running is returned as it is, with the
+ * run's description; a run that closed without recording its result (terminated, timed out,
+ * failed outside its runbook) gets its row finished with Temporal's close status and reason, and
+ * its instance the status the kind declares for that case (`failed`: the world may be
+ * half-changed); an abandoned provision also gets a cleanup operation. A row whose run never
+ * started (an ambiguous start that did not happen) is finished the same way once its start grace
+ * has passed.
+ */
+export async function reconcileOperation(
+  deps: Deps,
+  row: OperationRow,
+): Promise<{ row: OperationRow; running?: WorkflowExecutionDescription }> {
+  if (row.status !== 'running') return { row };
+  const run = await describeRun(deps, row);
+  if (run === 'unreachable') return { row };
+  const ours = run !== 'not-found' && (run.memo as Partial<OperationMemo> | undefined)?.operationId === row.id;
+  if (!ours) {
+    if (!row.runId && Date.now() - row.startedAt.getTime() < START_GRACE_MS) return { row };
+    return { row: await abandon(deps, row, 'failed', 'the workflow of this operation never started') };
+  }
+  if (run.status.name === 'RUNNING') return { row, running: run };
+  // The workflow writes its row before it completes; re-read in case we raced that write.
+  const fresh = (await catalogue.getOperation(deps.db, row.id)) ?? row;
+  if (fresh.status !== 'running') return { row: fresh };
+  const status = run.status.name === 'CANCELLED' ? 'cancelled' : 'failed';
+  return { row: await abandon(deps, row, status, await closeReason(deps, row, run)) };
+}
+
+/** Why a run closed, from its close event: the termination reason an operator typed, the timeout, the failure. */
+async function closeReason(deps: Deps, row: OperationRow, run: WorkflowExecutionDescription): Promise<string> {
+  let event: proto.api.history.v1.IHistoryEvent | undefined;
+  try {
+    const { history } = await deps.temporal.workflowService.getWorkflowExecutionHistory({
+      namespace: deps.config.temporalNamespace,
+      execution: { workflowId: row.workflowId, runId: run.runId },
+      historyEventFilterType: proto.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+    });
+    event = history?.events?.at(-1);
+  } catch {
+    // The status alone still tells how it ended.
+  }
+  switch (run.status.name) {
+    case 'TERMINATED': {
+      const attrs = event?.workflowExecutionTerminatedEventAttributes;
+      const by = attrs?.identity ? ` by ${attrs.identity}` : '';
+      return `the workflow was terminated${by}${attrs?.reason ? `: ${attrs.reason}` : ''}`;
+    }
+    case 'TIMED_OUT':
+      return 'the workflow timed out';
+    case 'CANCELLED':
+      return 'the workflow was cancelled before it recorded its result';
+    case 'COMPLETED':
+      return 'the workflow completed without recording its result';
+    default: {
+      const message = event?.workflowExecutionFailedEventAttributes?.failure?.message;
+      return `the workflow failed outside its runbook${message ? `: ${message}` : ''}`;
+    }
+  }
+}
+
+async function abandon(deps: Deps, row: OperationRow, status: 'failed' | 'cancelled', error: string): Promise<OperationRow> {
+  const spec: OperationKindSpec = kindSpec(row.kind);
+  const finished = await catalogue.finishAbandonedOperation(deps.db, row, { status, error, instanceStatus: spec.abandoned.status });
+  // Another reader finished it first: its row is the truth.
+  if (!finished) return (await catalogue.getOperation(deps.db, row.id)) ?? row;
+  if (spec.abandoned.cleanup) {
+    const found = await catalogue.findInstance(deps.db, row.instanceId);
+    if (found) {
+      try {
+        await startOperation(deps, found, 'cleanup', RECONCILER, {});
+      } catch {
+        // The instance is failed either way; a DELETE removes what is left.
+      }
+    }
+  }
+  return finished;
+}
+
+const RECONCILER = 'reconciler';
+
+/**
+ * An instance in a transitional status with no running operation behind it (its row was lost):
+ * it is `failed`, and if it was being provisioned, a cleanup removes what the run may have made.
+ */
+export async function reconcileStuckInstance(deps: Deps, instance: InstanceRow): Promise<void> {
+  const marked = await catalogue.claimInstance(deps.db, { instanceId: instance.id, operationId: '', from: instance.status, to: 'failed' });
+  if (!marked.claimed) return;
+  await catalogue.recordEvent(deps.db, {
+    instanceId: instance.id,
+    actor: RECONCILER,
+    action: 'reconcile',
+    outcome: 'failed',
+    message: `instance was ${instance.status} with no operation running; set to failed`,
+  });
+  if (instance.status !== kindSpec('provision').runningStatus) return;
+  const found = await catalogue.findInstance(deps.db, instance.id);
+  if (found) await startOperation(deps, found, 'cleanup', RECONCILER, {}).catch(() => undefined);
+}
+
 // ---- reading
 
 interface LiveState {
@@ -45,64 +173,28 @@ interface LiveState {
   endedAt?: Date;
 }
 
+const stateOf = (row: OperationRow): LiveState => ({
+  status: row.status,
+  steps: row.steps,
+  error: row.error ?? undefined,
+  endedAt: row.endedAt ?? undefined,
+});
+
 /**
- * The operation as it is now. A row the workflow has finished is the truth; a `running` row is
- * checked against Temporal, so a run terminated from the UI (which never writes its row) shows
- * how it ended instead of a stale `running`.
+ * The operation as it is now: a finished row is the truth; a running one is reconciled with
+ * Temporal, and while its run is running the steps come live from the workflow.
  */
 export async function liveState(deps: Deps, row: OperationRow): Promise<LiveState> {
-  const fromRow: LiveState = { status: row.status, steps: row.steps, error: row.error ?? undefined, endedAt: row.endedAt ?? undefined };
-  if (row.status !== 'running') return fromRow;
+  const { row: now, running } = await reconcileOperation(deps, row);
+  if (!running) return stateOf(now);
+  // Before a worker has completed the run's first workflow task there is nobody to answer a
+  // query (it would only time out), and nothing has run yet: the row's steps are exact.
+  if (running.historyLength < FIRST_TASK_COMPLETED) return stateOf(now);
+  return { ...stateOf(now), steps: withRetriesInFlight(await liveSteps(deps, now), running) };
+}
 
+async function liveSteps(deps: Deps, row: OperationRow): Promise<Step[]> {
   const handle = deps.temporal.workflow.getHandle(row.workflowId, row.runId ?? undefined);
-  let description: WorkflowExecutionDescription;
-  try {
-    description = await deps.temporal.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.describe());
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return lostStart(row, fromRow);
-    // Temporal unreachable: a read still answers with what the catalogue knows (/readyz tells
-    // the outage); starting anything would fail loudly.
-    return fromRow;
-  }
-  const memo = description.memo as Partial<OperationMemo> | undefined;
-  if (memo?.operationId !== row.id) return lostStart(row, fromRow);
-
-  const closed = description.closeTime;
-  switch (description.status.name) {
-    case 'RUNNING':
-      // Before a worker has completed the run's first workflow task there is nobody to answer a
-      // query (it would only time out), and nothing has run yet: the row's steps are exact.
-      if (description.historyLength < FIRST_TASK_COMPLETED) return fromRow;
-      return { ...fromRow, steps: withRetriesInFlight(await liveSteps(deps, row, handle), description) };
-    case 'COMPLETED': {
-      // The workflow writes its row before it completes; re-read in case we raced that write.
-      const fresh = await catalogue.getOperation(deps.db, row.id);
-      if (fresh && fresh.status !== 'running') {
-        return { status: fresh.status, steps: fresh.steps, error: fresh.error ?? undefined, endedAt: fresh.endedAt ?? undefined };
-      }
-      return { ...fromRow, status: 'failed', error: 'the workflow completed without recording its result', endedAt: closed };
-    }
-    case 'CANCELLED':
-      return { ...fromRow, status: 'cancelled', endedAt: closed };
-    case 'TERMINATED':
-      return { ...fromRow, status: 'failed', error: 'the workflow was terminated', endedAt: closed };
-    case 'TIMED_OUT':
-      return { ...fromRow, status: 'failed', error: 'the workflow timed out', endedAt: closed };
-    case 'FAILED':
-      return { ...fromRow, status: 'failed', error: fromRow.error ?? 'the workflow failed', endedAt: closed };
-    default:
-      // CONTINUED_AS_NEW or a status newer than this code: nothing better to say than the row.
-      return fromRow;
-  }
-}
-
-/** A running row whose run Temporal does not know: either the start is in flight, or it died before starting. */
-function lostStart(row: OperationRow, fromRow: LiveState): LiveState {
-  if (!row.runId && Date.now() - row.startedAt.getTime() < START_GRACE_MS) return fromRow;
-  return { ...fromRow, status: 'failed', error: 'the workflow of this operation never started', endedAt: row.startedAt };
-}
-
-async function liveSteps(deps: Deps, row: OperationRow, handle: ReturnType<Client['workflow']['getHandle']>): Promise<Step[]> {
   try {
     const progress = await deps.temporal.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
       handle.query<OperationProgress>(progressQueryName),
@@ -144,15 +236,46 @@ export async function operationView(deps: Deps, row: OperationRow, live?: LiveSt
   };
 }
 
-/** The instance as users see it: while an operation runs, its status is the one that operation implies. */
+/**
+ * One instance as users see it, reconciled with Temporal: while an operation runs, its status is
+ * the one that operation implies and its steps are live.
+ */
 export async function instanceView(
   deps: Deps,
-  { instance, running }: InstanceWithOperation,
+  found: InstanceWithOperation,
   /** The running operation's view when the caller just made it (saves asking Temporal again). */
   known?: OperationView,
 ): Promise<InstanceView> {
-  const current = known ?? (running ? await operationView(deps, running) : undefined);
-  const active = current?.status === 'running' ? current : null;
+  let { instance } = found;
+  let current = known;
+  if (!current && found.running) {
+    current = await operationView(deps, found.running);
+    // Reconciling may have settled the instance too.
+    if (current.status !== 'running') instance = (await catalogue.findInstance(deps.db, instance.id))?.instance ?? instance;
+  }
+  return toInstanceView(deps.config, instance, current?.status === 'running' ? current : null);
+}
+
+/** An instance as the catalogue has it, with no call to Temporal: for lists, where a page must cost a bounded number of calls. */
+export function listedInstanceView(config: Config, { instance, running }: InstanceWithOperation): InstanceView {
+  return toInstanceView(config, instance, running ? rowView(running) : null);
+}
+
+function rowView(row: OperationRow): OperationView {
+  return {
+    id: row.id,
+    instanceId: row.instanceId,
+    kind: row.kind,
+    status: row.status,
+    steps: row.steps,
+    ...(row.error ? { error: row.error } : {}),
+    actor: row.actor,
+    startedAt: row.startedAt.toISOString(),
+    ...(row.endedAt ? { endedAt: row.endedAt.toISOString() } : {}),
+  };
+}
+
+function toInstanceView(config: Config, instance: InstanceRow, active: OperationView | null): InstanceView {
   return {
     id: instance.id,
     slug: instance.slug,
@@ -160,7 +283,7 @@ export async function instanceView(
     plan: instance.plan,
     version: instance.version,
     status: active ? statusWhileRunning[active.kind] : instance.status,
-    hostname: hostnameFor(instance.slug, deps.config.baseDomain),
+    hostname: hostnameFor(instance.slug, config.baseDomain),
     namespace: namespaceFor(instance.slug),
     ownerEmail: instance.ownerEmail,
     createdAt: instance.createdAt.toISOString(),
@@ -171,34 +294,63 @@ export async function instanceView(
 
 // ---- starting
 
-const settings = (config: Config): OperationSettings => ({ rolloutTimeoutSeconds: config.rolloutTimeoutSeconds });
+const settings = (config: Config): OperationSettings => ({
+  rolloutTimeoutSeconds: config.rolloutTimeoutSeconds,
+  unschedulableGraceSeconds: config.unschedulableGraceSeconds,
+});
+
+type Workflows = typeof workflows;
 
 /**
- * Starts the workflow for an operation whose row is already inserted, then records its run id.
- * If another operation's run holds the instance's workflow id, the row is removed and the
- * caller gets a 409 naming the running operation.
+ * Starts the run of `spec`'s workflow, typed by the workflow it names: the table's input builder
+ * returns exactly that workflow's parameter, so the one cast below only restates it for a generic W.
  */
-async function startWorkflow(
+function startRun<W extends keyof Workflows>(deps: Deps, spec: OperationKindSpec<W>, slug: string, input: InputOf<W>, memo: OperationMemo) {
+  const options = {
+    workflowId: workflowIdFor(slug),
+    taskQueue: deps.config.taskQueue,
+    args: [input],
+    memo: { ...memo },
+    workflowIdConflictPolicy: 'FAIL',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+  } as const;
+  return deps.temporal.workflow.start<Workflows[W]>(spec.workflowType, options as unknown as WorkflowStartOptions<Workflows[W]>);
+}
+
+/**
+ * Starts the run for an operation whose row is inserted (running, no run id) and records its run
+ * id. When the start's outcome is unknown (a deadline after the server may have accepted it),
+ * the workflow id is described: a run carrying this operation's id means it started; no such run
+ * means it did not, and the rows are removed; no answer leaves the rows for the reconcile to
+ * settle, so nothing that did start is ever left without its catalogue row.
+ */
+async function startWorkflow<W extends keyof Workflows>(
   deps: Deps,
+  spec: OperationKindSpec<W>,
   instance: InstanceRow,
   operation: OperationRow,
-  input: object,
+  input: InputOf<W>,
   discardInstance: boolean,
 ): Promise<OperationRow> {
   const memo: OperationMemo = { operationId: operation.id, instanceId: instance.id, kind: operation.kind };
+  const discard = () => catalogue.discardOperation(deps.db, operation.id, discardInstance ? instance.id : undefined);
   try {
-    const handle = await deps.temporal.workflow.start(workflowTypeFor[operation.kind], {
-      workflowId: workflowIdFor(instance.slug),
-      taskQueue: deps.config.taskQueue,
-      args: [input],
-      memo: { ...memo },
-      workflowIdConflictPolicy: 'FAIL',
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    });
+    const handle = await startRun(deps, spec, instance.slug, input, memo);
     return await catalogue.setRunId(deps.db, operation.id, handle.firstExecutionRunId);
   } catch (err) {
-    await catalogue.discardOperation(deps.db, operation.id, discardInstance ? instance.id : undefined);
-    if (err instanceof WorkflowExecutionAlreadyStartedError) throw await alreadyRunning(deps, instance);
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      // A run of another operation holds the id, so ours certainly did not start.
+      await discard();
+      throw await alreadyRunning(deps, instance);
+    }
+    const run = await describeRun(deps, operation);
+    if (run !== 'not-found' && run !== 'unreachable' && (run.memo as Partial<OperationMemo> | undefined)?.operationId === operation.id) {
+      return catalogue.setRunId(deps.db, operation.id, run.runId);
+    }
+    if (run === 'unreachable') {
+      throw new Problem(503, `Temporal did not confirm that operation ${operation.id} started; its status will show once Temporal answers`);
+    }
+    await discard();
     throw err;
   }
 }
@@ -212,11 +364,15 @@ async function alreadyRunning(deps: Deps, instance: InstanceRow): Promise<Proble
   } catch {
     // It may have finished in between; the 409 stands, only less specific.
   }
+  return runningConflict(instance.slug, other);
+}
+
+function runningConflict(slug: string, other: { id: string; kind: string } | undefined): Problem {
   return new Problem(
     409,
     other
-      ? `operation ${other.id} (${other.kind}) is running on instance ${instance.slug}; wait for it or cancel it`
-      : `another operation is running on instance ${instance.slug}`,
+      ? `operation ${other.id} (${other.kind}) is running on instance ${slug}; wait for it or cancel it`
+      : `another operation is running on instance ${slug}`,
     other ? { operation: other } : {},
   );
 }
@@ -268,13 +424,12 @@ export async function provision(
     }
     throw err;
   }
-  const operation = await startWorkflow(
-    deps,
-    rows.instance,
-    rows.operation,
-    { operationId, instanceId, slug, actor, settings: settings(deps.config), plan, version },
-    true,
+  const spec = kindSpec('provision');
+  const input = spec.input(
+    { operationId, instanceId, slug, actor, settings: settings(deps.config), fromStatus: rows.instance.status },
+    { plan, instance: rows.instance, request: {} },
   );
+  const operation = await startWorkflow(deps, spec, rows.instance, rows.operation, input, true);
   await requested(deps, operation, actor, `provision ${slug} on plan ${plan.name} at version ${version}`);
   const view = await operationView(deps, operation, { status: 'running', steps: operation.steps });
   return { instance: await instanceView(deps, { instance: rows.instance, running: operation }, view), operation: view };
@@ -296,42 +451,20 @@ function isUniqueViolation(err: unknown, constraint: string): boolean {
   return e?.cause !== undefined && isUniqueViolation(e.cause, constraint);
 }
 
-export type InstanceOperationKind = Exclude<OperationKind, 'provision'>;
-
-/**
- * Which operation may start from which settled status (no operation running):
- * - upgrade: from `ready`, or `failed` (an upgrade whose rollback failed is fixed by another
- *   upgrade); not to the version already running on a ready instance; never while suspended
- *   (resume first) or deleted.
- * - suspend: from `ready` only.
- * - resume: from `suspended` only.
- * - teardown (DELETE): from anything but `deleted`, so a failed or abandoned instance can
- *   always be cleaned up, and a failed teardown retried.
- */
-function transitionProblem(instance: InstanceRow, kind: InstanceOperationKind, version?: string): string | undefined {
-  const { status, slug } = instance;
-  switch (kind) {
-    case 'upgrade':
-      if (status !== 'ready' && status !== 'failed') return `instance ${slug} is ${status}; only a ready or failed instance can be upgraded`;
-      if (status === 'ready' && version === instance.version) return `instance ${slug} already runs version ${version}`;
-      return undefined;
-    case 'suspend':
-      return status === 'ready' ? undefined : `instance ${slug} is ${status}; only a ready instance can be suspended`;
-    case 'resume':
-      return status === 'suspended' ? undefined : `instance ${slug} is ${status}; only a suspended instance can be resumed`;
-    case 'teardown':
-      return status === 'deleted' ? `instance ${slug} is already deleted` : undefined;
-  }
-}
+/** Operations an API caller may start on an existing instance (provision makes a new one; cleanup is the reconciler's). */
+export type InstanceOperationKind = Exclude<OperationKind, 'provision' | 'cleanup'>;
 
 export async function startOnInstance(
   deps: Deps,
   found: InstanceWithOperation,
   kind: InstanceOperationKind,
   actor: string,
-  options: { version?: string } = {},
+  request: OperationRequest = {},
 ): Promise<OperationView> {
-  return refusalsAudited(deps, found.instance.id, kind, actor, () => startChecked(deps, found, kind, actor, options));
+  return refusalsAudited(deps, found.instance.id, kind, actor, async () => {
+    const operation = await startOperation(deps, found, kind, actor, request);
+    return operationView(deps, operation, { status: 'running', steps: operation.steps });
+  });
 }
 
 /** Refused requests belong in the audit trail too: who tried what, and why it was refused. */
@@ -346,42 +479,43 @@ async function refusalsAudited<T>(deps: Deps, instanceId: string, action: string
   }
 }
 
-async function startChecked(
+/**
+ * Starts `kind` on an existing instance. The status check and the insert of the operation's row
+ * happen in one transaction holding the instance row's lock, and the row's unique index admits
+ * one running operation per instance, so of concurrent requests exactly one is accepted. The
+ * run's first step checks the status again (compare-and-set), so nothing that moved the instance
+ * in between is overwritten.
+ */
+async function startOperation(
   deps: Deps,
   found: InstanceWithOperation,
-  kind: InstanceOperationKind,
+  kind: Exclude<OperationKind, 'provision'>,
   actor: string,
-  options: { version?: string },
-): Promise<OperationView> {
+  request: OperationRequest,
+): Promise<OperationRow> {
   const { instance } = found;
   if (found.running) {
-    const current = await operationView(deps, found.running);
-    if (current.status === 'running') {
-      throw new Problem(409, `operation ${current.id} (${current.kind}) is running on instance ${instance.slug}; wait for it or cancel it`, {
-        operation: { id: current.id, kind: current.kind },
-      });
-    }
+    const { row } = await reconcileOperation(deps, found.running);
+    if (row.status === 'running') throw runningConflict(instance.slug, { id: row.id, kind: row.kind });
   }
-  const problem = transitionProblem(instance, kind, options.version);
-  if (problem) throw new Problem(409, problem);
-
-  const base = { instanceId: instance.id, slug: instance.slug, actor, settings: settings(deps.config) };
-  let input: object = base;
-  if (kind === 'upgrade' || kind === 'resume') {
-    const plan = await catalogue.getPlan(deps.db, instance.plan);
-    if (!plan) throw new Error(`instance ${instance.slug} has plan ${instance.plan}, which is not in the catalogue`);
-    input = kind === 'upgrade' ? { ...base, plan, version: options.version } : { ...base, plan };
-  }
-  const row = await catalogue.insertOperation(deps.db, {
-    id: catalogue.newId('op'),
-    instanceId: instance.id,
-    kind,
-    workflowId: workflowIdFor(instance.slug),
-    actor,
-  });
-  const operation = await startWorkflow(deps, instance, row, { ...input, operationId: row.id }, false);
-  await requested(deps, operation, actor, kind === 'upgrade' ? `upgrade ${instance.slug} from ${instance.version} to ${options.version}` : undefined);
-  return operationView(deps, operation, { status: 'running', steps: operation.steps });
+  const plan = await catalogue.getPlan(deps.db, instance.plan);
+  if (!plan) throw new Error(`instance ${instance.slug} has plan ${instance.plan}, which is not in the catalogue`);
+  const inserted = await catalogue.insertOperationIfAllowed(
+    deps.db,
+    { id: catalogue.newId('op'), instanceId: instance.id, kind, workflowId: workflowIdFor(instance.slug), actor },
+    (current) => startRefusal(kind, current, request),
+  );
+  if ('refusal' in inserted) throw new Problem(409, inserted.refusal);
+  if ('running' in inserted) throw runningConflict(instance.slug, inserted.running && { id: inserted.running.id, kind: inserted.running.kind });
+  const { operation, instance: locked } = inserted;
+  const spec: OperationKindSpec = kindSpec(kind);
+  const input = spec.input(
+    { operationId: operation.id, instanceId: locked.id, slug: locked.slug, actor, settings: settings(deps.config), fromStatus: locked.status },
+    { plan, instance: locked, request },
+  );
+  const started = await startWorkflow(deps, spec, locked, operation, input, false);
+  await requested(deps, started, actor, spec.describe?.(locked, request));
+  return started;
 }
 
 // ---- cancelling

@@ -1,9 +1,9 @@
 // Every read and write of the catalogue, as plain functions over a Database. The API and the
 // catalogue activities call these directly.
 import { randomBytes } from 'node:crypto';
-import { and, asc, desc, eq, gt, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { InstanceStatus, OperationKind, Plan } from '../domain/instance';
-import { statusWhileRunning } from '../domain/instance';
+import { statusWhileRunning } from '../domain/operation-kinds';
 import type { OperationResult } from '../domain/operations';
 import { slugFromName } from '../domain/validation';
 import type { Database } from './client';
@@ -111,15 +111,38 @@ export async function listInstances(
   };
 }
 
+/** Sets an instance's status (and version); returns whether the instance exists. */
 export async function markInstance(
   db: Database,
   instanceId: string,
   patch: { status: InstanceStatus; version?: string },
-): Promise<void> {
-  await db
+): Promise<boolean> {
+  const rows = await db
     .update(instances)
     .set({ status: patch.status, ...(patch.version ? { version: patch.version } : {}), updatedAt: new Date() })
-    .where(eq(instances.id, instanceId));
+    .where(eq(instances.id, instanceId))
+    .returning({ id: instances.id });
+  return rows.length > 0;
+}
+
+/**
+ * Moves an instance from `from` to `to` only if it is still `from` (compare-and-set). A retry of a
+ * claim that already succeeded finds the instance at `to` with this operation still running, and
+ * counts as claimed. Otherwise returns the status the instance has now.
+ */
+export async function claimInstance(
+  db: Database,
+  claim: { instanceId: string; operationId: string; from: InstanceStatus; to: InstanceStatus },
+): Promise<{ claimed: true } | { claimed: false; status: InstanceStatus | undefined }> {
+  const moved = await db
+    .update(instances)
+    .set({ status: claim.to, updatedAt: new Date() })
+    .where(and(eq(instances.id, claim.instanceId), eq(instances.status, claim.from)))
+    .returning({ id: instances.id });
+  if (moved.length > 0) return { claimed: true };
+  const [row] = await db.select({ status: instances.status }).from(instances).where(eq(instances.id, claim.instanceId));
+  if (row?.status === claim.to && (await getOperation(db, claim.operationId))?.status === 'running') return { claimed: true };
+  return { claimed: false, status: row?.status };
 }
 
 // ---- operations
@@ -174,12 +197,108 @@ export async function insertInstanceWithOperation(
   });
 }
 
-export async function insertOperation(db: Database, operation: NewOperation): Promise<OperationRow> {
-  const [op] = await db
-    .insert(operations)
-    .values({ ...operation, status: 'running' })
-    .returning();
-  return op!;
+/**
+ * Inserts a running operation for an existing instance if `refusal` (given the instance as it is
+ * under a row lock) has nothing against it and no other operation is running on the instance
+ * (the unique index on running rows decides races).
+ */
+export async function insertOperationIfAllowed(
+  db: Database,
+  operation: NewOperation,
+  refusal: (instance: InstanceRow) => string | undefined,
+): Promise<{ operation: OperationRow; instance: InstanceRow } | { refusal: string } | { running: OperationRow | undefined }> {
+  try {
+    return await db.transaction(async (tx) => {
+      const [instance] = await tx.select().from(instances).where(eq(instances.id, operation.instanceId)).for('update');
+      if (!instance) return { refusal: `instance ${operation.instanceId} is not in the catalogue` };
+      const refused = refusal(instance);
+      if (refused) return { refusal: refused };
+      const [op] = await tx
+        .insert(operations)
+        .values({ ...operation, status: 'running' })
+        .returning();
+      return { operation: op!, instance };
+    });
+  } catch (err) {
+    if (!isUniqueViolation(err, 'operations_one_running_per_instance')) throw err;
+    return { running: await runningOperation(db, operation.instanceId) };
+  }
+}
+
+function isUniqueViolation(err: unknown, constraint: string): boolean {
+  const e = err as { code?: string; constraint_name?: string; cause?: unknown };
+  if (e?.code === '23505' && e.constraint_name === constraint) return true;
+  return e?.cause !== undefined && isUniqueViolation(e.cause, constraint);
+}
+
+/**
+ * Finishes a running operation whose run closed without recording its result, and gives its
+ * instance `instanceStatus`, with an audit event, in one transaction. Returns the finished row, or
+ * undefined when the row was no longer running (someone settled it first).
+ */
+export async function finishAbandonedOperation(
+  db: Database,
+  row: OperationRow,
+  outcome: { status: Exclude<OperationResult['status'], 'succeeded'>; error: string; instanceStatus: InstanceStatus },
+): Promise<OperationRow | undefined> {
+  return db.transaction(async (tx) => {
+    const steps = row.steps.map((step) =>
+      step.status === 'running' ? { ...step, status: 'failed' as const, error: outcome.error } : step,
+    );
+    const [finished] = await tx
+      .update(operations)
+      .set({ status: outcome.status, error: outcome.error, steps, endedAt: sql`now()` })
+      .where(and(eq(operations.id, row.id), eq(operations.status, 'running')))
+      .returning();
+    if (!finished) return undefined;
+    await tx
+      .update(instances)
+      .set({ status: outcome.instanceStatus, updatedAt: new Date() })
+      .where(eq(instances.id, row.instanceId));
+    await tx
+      .insert(events)
+      .values({
+        key: `${row.id}:${row.kind}:reconciled`,
+        instanceId: row.instanceId,
+        operationId: row.id,
+        actor: 'reconciler',
+        action: row.kind,
+        outcome: outcome.status,
+        message: `${outcome.error}; instance set to ${outcome.instanceStatus}`,
+      })
+      .onConflictDoNothing({ target: events.key });
+    return finished;
+  });
+}
+
+/** Running operations started before `startedBefore`, oldest first: what a reconcile pass looks at. */
+export async function runningOperationsStartedBefore(db: Database, startedBefore: Date, limit: number): Promise<OperationRow[]> {
+  return db
+    .select()
+    .from(operations)
+    .where(and(eq(operations.status, 'running'), lt(operations.startedAt, startedBefore)))
+    .orderBy(asc(operations.startedAt))
+    .limit(limit);
+}
+
+/**
+ * Instances showing a transitional status with no running operation behind it, unchanged since
+ * `unchangedSince` (older catalogues could lose the row of a run that did start).
+ */
+export async function instancesStuckWithoutOperation(db: Database, unchangedSince: Date, limit: number): Promise<InstanceRow[]> {
+  const transitional = [...new Set(Object.values(statusWhileRunning))].filter((status) => status !== 'failed');
+  return db
+    .select()
+    .from(instances)
+    .where(
+      and(
+        inArray(instances.status, transitional),
+        lt(instances.updatedAt, unchangedSince),
+        sql`not exists (select 1 from ${operations} where ${operations.instanceId} = ${instances.id} and ${operations.status} = 'running')`,
+      ),
+    )
+    .orderBy(asc(instances.updatedAt))
+    .limit(limit);
 }
 
 export async function setRunId(db: Database, operationId: string, runId: string): Promise<OperationRow> {
@@ -195,9 +314,9 @@ export async function discardOperation(db: Database, operationId: string, instan
   });
 }
 
-/** Writes an operation's outcome. Repeating it with the same result changes nothing. */
-export async function finishOperation(db: Database, operationId: string, result: OperationResult): Promise<void> {
-  await db
+/** Writes an operation's outcome; returns whether the row exists. Repeating it with the same result changes nothing. */
+export async function finishOperation(db: Database, operationId: string, result: OperationResult): Promise<boolean> {
+  const rows = await db
     .update(operations)
     .set({
       status: result.status,
@@ -206,7 +325,9 @@ export async function finishOperation(db: Database, operationId: string, result:
       // The first end time stands when an activity retry repeats the write.
       endedAt: sql`coalesce(${operations.endedAt}, now())`,
     })
-    .where(eq(operations.id, operationId));
+    .where(eq(operations.id, operationId))
+    .returning({ id: operations.id });
+  return rows.length > 0;
 }
 
 // ---- events

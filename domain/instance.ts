@@ -45,15 +45,6 @@ export interface Plan {
   dbConnections: number;
 }
 
-/** The status an instance shows while an operation of this kind runs. */
-export const statusWhileRunning: Record<OperationKind, InstanceStatus> = {
-  provision: 'provisioning',
-  upgrade: 'upgrading',
-  suspend: 'suspending',
-  resume: 'resuming',
-  teardown: 'deleting',
-  cleanup: 'failed',
-};
 
 // Names of everything Shipyard creates outside are derived from the slug, never random,
 // so a retried step finds what the first try made.

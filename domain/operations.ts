@@ -1,19 +1,10 @@
 // The contract between the API (which starts and queries workflows) and the workflows.
 // Pure types and names only: importable from workflow code and from Node code alike.
-import type { OperationKind, OperationStatus, Plan, Step } from './instance';
+import type { InstanceStatus, OperationKind, OperationStatus, Plan, Step } from './instance';
 
 /** Every mutating operation on an instance runs as a workflow with this id, so Temporal itself
  *  guarantees one at a time per instance; each operation is a separate run of that id. */
 export const workflowIdFor = (slug: string): string => `instance:${slug}`;
-
-export const workflowTypeFor: Record<OperationKind, string> = {
-  provision: 'provisionInstance',
-  upgrade: 'upgradeInstance',
-  suspend: 'suspendInstance',
-  resume: 'resumeInstance',
-  teardown: 'teardownInstance',
-  cleanup: 'cleanupInstance',
-};
 
 /** Query answered by every operation workflow: its steps so far. */
 export const progressQueryName = 'progress';
@@ -26,15 +17,20 @@ export interface OperationProgress {
 /** Settings an operation needs to orchestrate (not to do I/O): fixed at start, recorded in history. */
 export interface OperationSettings {
   rolloutTimeoutSeconds: number;
+  /** How long pods may stay unschedulable before a rollout wait gives up early. */
+  unschedulableGraceSeconds: number;
 }
 
-interface OperationInputBase {
+export interface OperationInputBase {
   operationId: string;
   instanceId: string;
   slug: string;
   /** Who asked (API key name), for the audit trail. */
   actor: string;
   settings: OperationSettings;
+  /** The status the instance had when the operation was accepted: the run's first step moves it
+   *  from there (compare-and-set), and an operation that fails before changing anything puts it back. */
+  fromStatus: InstanceStatus;
 }
 
 export interface ProvisionInput extends OperationInputBase {
@@ -55,6 +51,7 @@ export interface ResumeInput extends OperationInputBase {
 
 export type SuspendInput = OperationInputBase;
 export type TeardownInput = OperationInputBase;
+export type CleanupInput = OperationInputBase;
 
 /** What every operation workflow returns; the catalogue row is written from it by the workflow itself. */
 export interface OperationResult {

@@ -2,6 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { KubeConfig } from '@kubernetes/client-node';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import postgres from 'postgres';
 import { type ActivityDeps, createActivities } from '../activities';
@@ -11,7 +12,7 @@ import type { Config } from '../domain/config';
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 /** The real clients the activities use, from config. `close` releases the pooled connections. */
-export function connectActivityDeps(config: Config): ActivityDeps & { close(): Promise<void> } {
+export async function connectActivityDeps(config: Config): Promise<ActivityDeps & { close(): Promise<void> }> {
   const kube = new KubeConfig();
   if (config.kubeconfig) kube.loadFromFile(config.kubeconfig);
   else kube.loadFromDefault();
@@ -21,15 +22,18 @@ export function connectActivityDeps(config: Config): ActivityDeps & { close(): P
   });
   const tenantDb = postgres(config.tenantDatabaseUrl, { max: 4, onnotice: () => {} });
   const db = connectCatalogue(config.databaseUrl, { max: 4 });
+  const temporalConnection = await Connection.connect({ address: config.temporalAddress });
+  const temporal = new Client({ connection: temporalConnection, namespace: config.temporalNamespace });
   return {
     config,
     kube,
     route53,
     tenantDb,
     db,
+    temporal,
     async close() {
       route53.destroy();
-      await Promise.all([tenantDb.end({ timeout: 5 }), db.$client.end({ timeout: 5 })]);
+      await Promise.all([tenantDb.end({ timeout: 5 }), db.$client.end({ timeout: 5 }), temporalConnection.close()]);
     },
   };
 }

@@ -1,5 +1,7 @@
-// The workflow bundle's entry point: every operation Shipyard runs on an instance.
+// The workflow bundle's entry point: every operation Shipyard runs on an instance, and the
+// scheduled reconciliation of operations whose runs closed without recording their result.
 export { provisionInstance } from './provision';
+export { reconcileOperations } from './reconcile';
 export { resumeInstance, suspendInstance } from './suspend-resume';
-export { teardownInstance } from './teardown';
+export { cleanupInstance, teardownInstance } from './teardown';
 export { upgradeInstance } from './upgrade';

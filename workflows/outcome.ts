@@ -1,56 +1,69 @@
-// How every operation ends: its result in the catalogue, an audit event, the instance's new
-// status; on failure the saga's compensations first. Done outside cancellation so that a
-// cancelled operation is recorded too.
+// How every operation begins and ends. It begins by claiming the instance (compare-and-set from
+// the status the request was accepted in to the kind's running status), and ends with its result
+// in the catalogue, an audit event and the instance's new status; on failure the saga's
+// compensations run first. Recording is done outside cancellation so that a cancelled operation
+// is recorded too.
 import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
-import type { InstanceStatus, OperationKind } from '../domain/instance';
-import type { OperationResult } from '../domain/operations';
+import type { InstanceStatus } from '../domain/instance';
+import { kindSpec } from '../domain/operation-kinds';
+import type { OperationInputBase, OperationResult } from '../domain/operations';
 import { quick } from './activities';
 import { describeError, finallyRecord, type Runbook } from './runbook';
 
-export interface OperationRef {
-  instanceId: string;
-  operationId: string;
-  actor: string;
+/**
+ * The operation's first step. If the instance is no longer in the status the request saw (another
+ * path moved it), the operation fails without touching the instance: it is not ours to change.
+ */
+export async function claim(run: Runbook, input: OperationInputBase): Promise<void> {
+  const to = kindSpec(run.kind).runningStatus;
+  try {
+    await run.step(run.firstStep, () =>
+      quick.claimInstance({ instanceId: input.instanceId, operationId: input.operationId, from: input.fromStatus, to }),
+    );
+  } catch (err) {
+    await failOperation(input, run, err, undefined);
+  }
 }
 
 export async function recordOutcome(
-  ref: OperationRef,
-  kind: OperationKind,
+  input: OperationInputBase,
+  run: Runbook,
   result: OperationResult,
-  instance: { status: InstanceStatus; version?: string },
+  /** The instance's new status (and version); undefined leaves the instance as it is. */
+  instance: { status: InstanceStatus; version?: string } | undefined,
   message?: string,
 ): Promise<OperationResult> {
   await finallyRecord(async () => {
-    await quick.markInstance(ref.instanceId, instance);
+    if (instance) await quick.markInstance(input.instanceId, instance);
     await quick.recordEvent({
-      instanceId: ref.instanceId,
-      operationId: ref.operationId,
-      actor: ref.actor,
-      action: kind,
+      instanceId: input.instanceId,
+      operationId: input.operationId,
+      actor: input.actor,
+      action: run.kind,
       outcome: result.status,
       message: message ?? result.error,
     });
-    await quick.finishOperation(ref.operationId, result);
+    await quick.finishOperation(input.operationId, result);
   });
   return result;
 }
 
 /**
- * Undoes what `run` did, records the failure (or cancellation), and rethrows so the workflow
- * run itself shows Failed or Cancelled in the Temporal UI.
+ * Undoes what `run` started, records the failure (or cancellation), and rethrows so the workflow
+ * run itself shows Failed or Cancelled in the Temporal UI. The instance gets `statusIfUndone` when
+ * every undo succeeded; when one did not, the world may be half-changed and it is `failed`.
  */
 export async function failOperation(
-  ref: OperationRef,
+  input: OperationInputBase,
   run: Runbook,
   err: unknown,
-  instanceStatusAfter: InstanceStatus,
+  statusIfUndone: InstanceStatus | undefined,
 ): Promise<never> {
   const cancelled = isCancellation(err);
   const problems = await run.compensate();
   const error = [describeError(err), ...problems].join('; ');
-  await recordOutcome(ref, run.kind, { status: cancelled ? 'cancelled' : 'failed', steps: run.snapshot, error }, {
-    status: instanceStatusAfter,
-  });
+  const status = statusIfUndone === undefined ? undefined : problems.length > 0 ? 'failed' : statusIfUndone;
+  await recordOutcome(input, run, { status: cancelled ? 'cancelled' : 'failed', steps: run.snapshot, error }, status && { status });
   if (cancelled) throw err;
   throw ApplicationFailure.nonRetryable(`${run.kind} failed: ${error}`, 'OperationFailed');
 }

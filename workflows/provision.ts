@@ -1,7 +1,7 @@
 import { setHandler } from '@temporalio/workflow';
 import type { OperationResult, ProvisionInput } from '../domain/operations';
 import { quick, waiting } from './activities';
-import { failOperation, recordOutcome } from './outcome';
+import { claim, failOperation, recordOutcome } from './outcome';
 import { progressQuery } from './queries';
 import { Runbook } from './runbook';
 
@@ -20,20 +20,21 @@ export const provisionSteps = [
 
 /**
  * Gives a customer a working, isolated instance. Any permanent failure, a rollout that does not
- * become available in time, or a cancel undoes every step taken so far, newest first: the
+ * become available in time, or a cancel undoes every step started so far, newest first: the
  * instance ends `failed` with nothing left in Kubernetes, Route 53 or Postgres.
  */
 export async function provisionInstance(input: ProvisionInput): Promise<OperationResult> {
-  const { slug, plan, version, instanceId } = input;
+  const { slug, plan, version } = input;
+  const { rolloutTimeoutSeconds, unschedulableGraceSeconds } = input.settings;
   const wait = waiting(input.settings);
   const run = new Runbook('provision', provisionSteps);
   setHandler(progressQuery, () => run.progress());
 
+  await claim(run, input);
   try {
-    await run.step('record instance', () => quick.markInstance(instanceId, { status: 'provisioning' }));
     await run.step(
       'create database',
-      () => quick.ensureTenantDatabase(slug),
+      () => quick.ensureTenantDatabase(slug, { connectionLimit: plan.dbConnections }),
       () => quick.dropTenantDatabase(slug),
     );
     await run.step(
@@ -67,11 +68,9 @@ export async function provisionInstance(input: ProvisionInput): Promise<Operatio
       () => quick.applyIngress(slug),
       () => quick.deleteIngress(slug),
     );
-    await run.step('wait for rollout', () =>
-      wait.waitForRollout(slug, { timeoutSeconds: input.settings.rolloutTimeoutSeconds }),
-    );
+    await run.step('wait for rollout', () => wait.waitForRollout(slug, { timeoutSeconds: rolloutTimeoutSeconds, unschedulableGraceSeconds, version }));
   } catch (err) {
     return failOperation(input, run, err, 'failed');
   }
-  return recordOutcome(input, 'provision', { status: 'succeeded', steps: run.snapshot }, { status: 'ready', version }, `ready at version ${version}`);
+  return recordOutcome(input, run, { status: 'succeeded', steps: run.snapshot }, { status: 'ready', version }, `ready at version ${version}`);
 }

@@ -22,7 +22,11 @@ export class Runbook {
     return { kind: this.kind, steps: this.steps.map((s) => ({ ...s })) };
   }
 
-  /** Runs one step; on success its `undo` (if any) joins the compensation stack. */
+  /**
+   * Runs one step. Its `undo` joins the compensation stack *before* the action starts: a step
+   * that changed the world and then failed, or was cancelled mid-flight, is undone too. Every
+   * undo is safe on absent resources, so undoing a step that did nothing costs one look.
+   */
   async step<T>(name: string, action: () => Promise<T>, undo?: Undo): Promise<T> {
     const step = this.find(name);
     step.status = 'running';
@@ -30,11 +34,11 @@ export class Runbook {
     step.startedAt = now();
     delete step.endedAt;
     delete step.error;
+    if (undo) this.compensations.push({ step, undo });
     try {
       const result = await action();
       step.status = 'done';
       step.endedAt = now();
-      if (undo) this.compensations.push({ step, undo });
       return result;
     } catch (err) {
       step.status = 'failed';
@@ -45,7 +49,7 @@ export class Runbook {
   }
 
   /**
-   * Undoes every completed step, newest first. Runs even when the operation was cancelled;
+   * Undoes every step that started, newest first. Runs even when the operation was cancelled;
    * a failing compensation is logged and recorded on its step, and never hides the original error.
    */
   async compensate(): Promise<string[]> {
@@ -55,7 +59,8 @@ export class Runbook {
         const { step, undo } = this.compensations.pop()!;
         try {
           await undo();
-          step.status = 'compensated';
+          // The step that failed keeps saying so (with its error); the ones before it were undone.
+          if (step.status !== 'failed') step.status = 'compensated';
           step.endedAt = now();
         } catch (err) {
           const message = `undo of "${step.name}" failed: ${describeError(err)}`;
@@ -66,6 +71,11 @@ export class Runbook {
       }
     });
     return problems;
+  }
+
+  /** The operation's first step, which claims the instance. */
+  get firstStep(): string {
+    return this.steps[0]!.name;
   }
 
   get snapshot(): Step[] {

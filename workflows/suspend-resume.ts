@@ -1,7 +1,7 @@
 import { setHandler } from '@temporalio/workflow';
 import type { OperationResult, ResumeInput, SuspendInput } from '../domain/operations';
 import { quick, waiting } from './activities';
-import { failOperation, recordOutcome } from './outcome';
+import { claim, failOperation, recordOutcome } from './outcome';
 import { progressQuery } from './queries';
 import { Runbook } from './runbook';
 
@@ -10,13 +10,14 @@ export const resumeSteps = ['record resuming', 'scale up', 'wait for rollout'] a
 
 /** Scales an instance to zero; its database, secrets, DNS name and certificate stay. */
 export async function suspendInstance(input: SuspendInput): Promise<OperationResult> {
-  const { slug, instanceId } = input;
+  const { slug } = input;
+  const { rolloutTimeoutSeconds, unschedulableGraceSeconds } = input.settings;
   const wait = waiting(input.settings);
   const run = new Runbook('suspend', suspendSteps);
   setHandler(progressQuery, () => run.progress());
 
+  await claim(run, input);
   try {
-    await run.step('record suspending', () => quick.markInstance(instanceId, { status: 'suspending' }));
     const current = await run.step('read current replicas', () => quick.readWorkload(slug));
     const replicas = current?.replicas ?? 0;
     await run.step(
@@ -24,34 +25,31 @@ export async function suspendInstance(input: SuspendInput): Promise<OperationRes
       () => quick.scaleWorkload(slug, 0),
       () => quick.scaleWorkload(slug, replicas),
     );
-    await run.step('wait for pods to stop', () =>
-      wait.waitForRollout(slug, { timeoutSeconds: input.settings.rolloutTimeoutSeconds }),
-    );
+    await run.step('wait for pods to stop', () => wait.waitForRollout(slug, { timeoutSeconds: rolloutTimeoutSeconds, unschedulableGraceSeconds }));
   } catch (err) {
-    return failOperation(input, run, err, 'ready');
+    return failOperation(input, run, err, input.fromStatus);
   }
-  return recordOutcome(input, 'suspend', { status: 'succeeded', steps: run.snapshot }, { status: 'suspended' });
+  return recordOutcome(input, run, { status: 'succeeded', steps: run.snapshot }, { status: 'suspended' });
 }
 
 /** Scales a suspended instance back to its plan's replicas and waits until it serves again. */
 export async function resumeInstance(input: ResumeInput): Promise<OperationResult> {
-  const { slug, plan, instanceId } = input;
+  const { slug, plan } = input;
+  const { rolloutTimeoutSeconds, unschedulableGraceSeconds } = input.settings;
   const wait = waiting(input.settings);
   const run = new Runbook('resume', resumeSteps);
   setHandler(progressQuery, () => run.progress());
 
+  await claim(run, input);
   try {
-    await run.step('record resuming', () => quick.markInstance(instanceId, { status: 'resuming' }));
     await run.step(
       'scale up',
       () => quick.scaleWorkload(slug, plan.replicas),
       () => quick.scaleWorkload(slug, 0),
     );
-    await run.step('wait for rollout', () =>
-      wait.waitForRollout(slug, { timeoutSeconds: input.settings.rolloutTimeoutSeconds }),
-    );
+    await run.step('wait for rollout', () => wait.waitForRollout(slug, { timeoutSeconds: rolloutTimeoutSeconds, unschedulableGraceSeconds }));
   } catch (err) {
-    return failOperation(input, run, err, 'suspended');
+    return failOperation(input, run, err, input.fromStatus);
   }
-  return recordOutcome(input, 'resume', { status: 'succeeded', steps: run.snapshot }, { status: 'ready' });
+  return recordOutcome(input, run, { status: 'succeeded', steps: run.snapshot }, { status: 'ready' });
 }

@@ -1,7 +1,7 @@
 import { setHandler } from '@temporalio/workflow';
-import type { OperationResult, TeardownInput } from '../domain/operations';
+import type { CleanupInput, OperationResult, TeardownInput } from '../domain/operations';
 import { quick, waiting } from './activities';
-import { failOperation, recordOutcome } from './outcome';
+import { claim, failOperation, recordOutcome } from './outcome';
 import { progressQuery } from './queries';
 import { Runbook } from './runbook';
 
@@ -14,27 +14,48 @@ export const teardownSteps = [
   'drop database',
 ] as const;
 
+export const cleanupSteps = ['check instance failed', ...teardownSteps.slice(1)] as const;
+
 /**
  * Removes everything an instance had, outermost first (traffic, then name, then workload and
  * data). Every step treats "already gone" as done, so a failed teardown can simply be run
  * again. The catalogue keeps the instance row and its history.
  */
 export async function teardownInstance(input: TeardownInput): Promise<OperationResult> {
-  const { slug, instanceId } = input;
-  const wait = waiting(input.settings);
   const run = new Runbook('teardown', teardownSteps);
   setHandler(progressQuery, () => run.progress());
-
+  await claim(run, input);
   try {
-    await run.step('record deleting', () => quick.markInstance(instanceId, { status: 'deleting' }));
-    await run.step('delete ingress', () => quick.deleteIngress(slug));
-    await run.step('delete certificate', () => quick.deleteCertificate(slug));
-    await run.step('delete DNS record', () => wait.deleteDnsRecord(slug));
-    await run.step('delete namespace', () => wait.deleteNamespace(slug));
-    await run.step('drop database', () => quick.dropTenantDatabase(slug));
+    await removeEverything(run, input);
   } catch (err) {
     // Whatever is left is still Shipyard's; a repeated teardown finishes the job.
     return failOperation(input, run, err, 'failed');
   }
-  return recordOutcome(input, 'teardown', { status: 'succeeded', steps: run.snapshot }, { status: 'deleted' });
+  return recordOutcome(input, run, { status: 'succeeded', steps: run.snapshot }, { status: 'deleted' });
+}
+
+/**
+ * What a provision that ended without undoing itself (its run terminated or timed out) may have
+ * left is removed; the instance stays `failed` and keeps its slug, like a provision that failed
+ * and compensated.
+ */
+export async function cleanupInstance(input: CleanupInput): Promise<OperationResult> {
+  const run = new Runbook('cleanup', cleanupSteps);
+  setHandler(progressQuery, () => run.progress());
+  await claim(run, input);
+  try {
+    await removeEverything(run, input);
+  } catch (err) {
+    return failOperation(input, run, err, 'failed');
+  }
+  return recordOutcome(input, run, { status: 'succeeded', steps: run.snapshot }, { status: 'failed' }, 'leftovers of the abandoned provision removed');
+}
+
+async function removeEverything(run: Runbook, { slug, settings }: TeardownInput): Promise<void> {
+  const wait = waiting(settings);
+  await run.step('delete ingress', () => quick.deleteIngress(slug));
+  await run.step('delete certificate', () => quick.deleteCertificate(slug));
+  await run.step('delete DNS record', () => wait.deleteDnsRecord(slug));
+  await run.step('delete namespace', () => wait.deleteNamespace(slug));
+  await run.step('drop database', () => quick.dropTenantDatabase(slug));
 }

@@ -1,7 +1,7 @@
 import { ApplicationFailure, CancellationScope, isCancellation, setHandler } from '@temporalio/workflow';
 import type { OperationResult, UpgradeInput } from '../domain/operations';
 import { quick, waiting } from './activities';
-import { failOperation, recordOutcome } from './outcome';
+import { claim, failOperation, recordOutcome } from './outcome';
 import { progressQuery } from './queries';
 import { describeError, Runbook } from './runbook';
 
@@ -15,36 +15,43 @@ export const upgradeSteps = [
 ] as const;
 
 /**
- * Moves an instance to a new app version. If the new version does not roll out (or the
- * upgrade is cancelled), the previous spec is restored and waited on, so the customer keeps
- * a working instance at the old version: the operation ends `rolled_back`.
+ * Moves an instance to a new app version. If the new version does not roll out (or the upgrade
+ * is cancelled, even while the new spec is being applied), the previous spec is restored and
+ * waited on, so the customer keeps a working instance at the old version: the operation ends
+ * `rolled_back`. An instance with nothing deployed (a failed provision) cannot be upgraded: the
+ * operation fails at once and the instance stays `failed`, never `ready` with nothing running.
  */
 export async function upgradeInstance(input: UpgradeInput): Promise<OperationResult> {
-  const { slug, plan, version, instanceId } = input;
+  const { slug, plan, version } = input;
+  const { rolloutTimeoutSeconds, unschedulableGraceSeconds } = input.settings;
   const wait = waiting(input.settings);
   const run = new Runbook('upgrade', upgradeSteps);
   setHandler(progressQuery, () => run.progress());
 
-  let previous: { version: string; replicas: number };
+  await claim(run, input);
+  let current: { version: string; replicas: number } | null;
   try {
-    await run.step('record upgrading', () => quick.markInstance(instanceId, { status: 'upgrading' }));
-    const current = await run.step('read current version', () => quick.readWorkload(slug));
-    if (!current) throw ApplicationFailure.nonRetryable(`instance ${slug} has no workload to upgrade`, 'NoWorkload');
-    previous = current;
+    current = await run.step('read current version', () => quick.readWorkload(slug));
   } catch (err) {
-    // Nothing has changed yet: the instance stays as it was.
-    return failOperation(input, run, err, 'ready');
+    // Nothing has changed yet: the instance goes back to the status it had.
+    return failOperation(input, run, err, input.fromStatus);
   }
+  if (!current) {
+    const nothingDeployed = ApplicationFailure.nonRetryable(
+      `instance ${slug} has no workload to upgrade (nothing is deployed); delete it and provision again`,
+      'NoWorkload',
+    );
+    return failOperation(input, run, nothingDeployed, 'failed');
+  }
+  const previous = current;
 
   try {
     await run.step('apply new version', () => quick.applyWorkload(slug, { plan, version, replicas: previous.replicas }));
-    await run.step('wait for rollout', () =>
-      wait.waitForRollout(slug, { timeoutSeconds: input.settings.rolloutTimeoutSeconds }),
-    );
+    await run.step('wait for rollout', () => wait.waitForRollout(slug, { timeoutSeconds: rolloutTimeoutSeconds, unschedulableGraceSeconds, version }));
   } catch (upgradeError) {
     return rollBack(upgradeError);
   }
-  return recordOutcome(input, 'upgrade', { status: 'succeeded', steps: run.snapshot }, { status: 'ready', version }, `upgraded from ${previous.version} to ${version}`);
+  return recordOutcome(input, run, { status: 'succeeded', steps: run.snapshot }, { status: 'ready', version }, `upgraded from ${previous.version} to ${version}`);
 
   async function rollBack(upgradeError: unknown): Promise<OperationResult> {
     const reason = describeError(upgradeError);
@@ -55,7 +62,7 @@ export async function upgradeInstance(input: UpgradeInput): Promise<OperationRes
           quick.applyWorkload(slug, { plan, version: previous.version, replicas: previous.replicas }),
         );
         await run.step('wait for previous version', () =>
-          wait.waitForRollout(slug, { timeoutSeconds: input.settings.rolloutTimeoutSeconds }),
+          wait.waitForRollout(slug, { timeoutSeconds: rolloutTimeoutSeconds, unschedulableGraceSeconds, version: previous.version }),
         );
       });
     } catch (rollbackError) {
@@ -63,6 +70,6 @@ export async function upgradeInstance(input: UpgradeInput): Promise<OperationRes
     }
     const status = isCancellation(upgradeError) ? 'cancelled' : 'rolled_back';
     const error = `upgrade to ${version} ${status === 'cancelled' ? 'cancelled' : `failed: ${reason}`}; restored ${previous.version}`;
-    return recordOutcome(input, 'upgrade', { status, steps: run.snapshot, error }, { status: 'ready', version: previous.version });
+    return recordOutcome(input, run, { status, steps: run.snapshot, error }, { status: 'ready', version: previous.version });
   }
 }

@@ -6,7 +6,8 @@ import { findInstance, finishOperation, getOperation, listOperations, markInstan
 import { build } from '../../api/app';
 import { connectCatalogue } from '../../db/client';
 import type { InstanceStatus } from '../../domain/instance';
-import { workflowIdFor, workflowTypeFor } from '../../domain/operations';
+import { kindSpec } from '../../domain/operation-kinds';
+import { workflowIdFor } from '../../domain/operations';
 import { type Harness, startHarness } from './harness';
 
 let h: Harness;
@@ -63,7 +64,7 @@ describe('POST /v1/instances', () => {
     expect(row.workflowId).toBe(workflowIdFor(slug));
     const handle = h.temporal.workflow.getHandle(row.workflowId, row.runId!);
     const description = await handle.describe();
-    expect(description.type).toBe(workflowTypeFor.provision);
+    expect(description.type).toBe(kindSpec('provision').workflowType);
     expect(description.taskQueue).toBe(h.config.taskQueue);
     expect(description.memo).toEqual({ operationId: operation.id, instanceId: instance.id, kind: 'provision' });
     const history = await handle.fetchHistory();
@@ -322,10 +323,13 @@ describe('GET /v1/operations/{id} and cancel', () => {
     const after = await h.call('viewer', { method: 'GET', url: `/v1/operations/${operation.id}` });
     expect(after.statusCode).toBe(200);
     expect(after.json()).toMatchObject({ id: operation.id, status: 'failed', error: expect.stringContaining('terminated'), endedAt: expect.any(String) });
+    // An abandoned provision may have left things behind: the instance is failed, and a cleanup
+    // (started by the reconciler) removes them.
     const shown = (await h.call('viewer', { method: 'GET', url: `/v1/instances/${instance.id}` })).json();
-    expect(shown.currentOperation).toBeNull();
+    expect(shown).toMatchObject({ status: 'failed', currentOperation: { kind: 'cleanup', actor: 'reconciler', status: 'running' } });
     const listed = await h.call('viewer', { method: 'GET', url: `/v1/instances/${slug}/operations` });
-    expect(listed.json().items).toEqual([after.json()]);
+    expect(listed.json().items.map((o: { kind: string }) => o.kind)).toEqual(['cleanup', 'provision']);
+    expect(listed.json().items[1]).toEqual(after.json());
   });
 
   it('cancels a running operation (202) and refuses one that is not running (409)', async () => {
@@ -345,8 +349,11 @@ describe('GET /v1/operations/{id} and cancel', () => {
     expect(events.map((e: { action: string; outcome: string }) => `${e.action}:${e.outcome}`)).toEqual([
       'provision:requested',
       'cancel:requested',
+      'provision:failed',
+      'cleanup:requested',
       'cancel:refused',
     ]);
+    expect(events[2]).toMatchObject({ actor: 'reconciler', message: expect.stringContaining('terminated') });
     expect(events.at(-1).message).toContain('not running');
   });
 });

@@ -36,9 +36,9 @@ describe('migrations', () => {
     await migrateCatalogue(config.databaseUrl);
     const plans = await catalogue.listPlans(db);
     expect(plans).toEqual([
-      { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5 },
-      { name: 'standard', cpu: '2', memory: '4Gi', pods: 20, replicas: 2, pricePerHourCents: 15 },
-      { name: 'pro', cpu: '4', memory: '8Gi', pods: 40, replicas: 3, pricePerHourCents: 40 },
+      { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, dbConnections: 5 },
+      { name: 'standard', cpu: '2', memory: '4Gi', pods: 20, replicas: 2, pricePerHourCents: 15, dbConnections: 10 },
+      { name: 'pro', cpu: '4', memory: '8Gi', pods: 40, replicas: 3, pricePerHourCents: 40, dbConnections: 20 },
     ]);
   });
 });
@@ -124,13 +124,22 @@ describe('instances', () => {
   it('filters on the status shown, which a running operation decides', async () => {
     const { instanceId } = await newInstance();
     await catalogue.markInstance(db, instanceId, { status: 'ready' });
-    const upgrading = await catalogue.insertOperation(db, {
-      id: catalogue.newId('op'),
-      instanceId,
-      kind: 'upgrade',
-      workflowId: 'x',
-      actor: 'test',
-    });
+    // One running operation per instance: the provision's row must end before an upgrade's is admitted.
+    const provisionRow = (await catalogue.listOperations(db, instanceId)).at(-1)!;
+    const refused = await catalogue.insertOperationIfAllowed(
+      db,
+      { id: catalogue.newId('op'), instanceId, kind: 'upgrade', workflowId: 'x', actor: 'test' },
+      () => undefined,
+    );
+    expect(refused).toEqual({ running: expect.objectContaining({ id: provisionRow.id }) });
+    await catalogue.finishOperation(db, provisionRow.id, { status: 'succeeded', steps: [] });
+    const inserted = await catalogue.insertOperationIfAllowed(
+      db,
+      { id: catalogue.newId('op'), instanceId, kind: 'upgrade', workflowId: 'x', actor: 'test' },
+      () => undefined,
+    );
+    if (!('operation' in inserted)) throw new Error(`upgrade row not admitted: ${JSON.stringify(inserted)}`);
+    const upgrading = inserted.operation;
     const all = async (status: 'upgrading' | 'ready') => {
       const ids: string[] = [];
       let after: string | undefined;
@@ -141,8 +150,6 @@ describe('instances', () => {
         after = page.items.at(-1)!.instance.id;
       }
     };
-    // The provision row is still running too; the newest running operation decides.
-    await catalogue.finishOperation(db, (await catalogue.listOperations(db, instanceId)).at(-1)!.id, { status: 'succeeded', steps: [] });
     expect(await all('upgrading')).toContain(instanceId);
     expect(await all('ready')).not.toContain(instanceId);
     await catalogue.finishOperation(db, upgrading.id, { status: 'succeeded', steps: [] });

@@ -5,7 +5,7 @@ import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities } from '../../activities';
-import type { Plan } from '../../domain/instance';
+import type { InstanceStatus, Plan } from '../../domain/instance';
 import { type OperationProgress, progressQueryName, type ProvisionInput, workflowIdFor } from '../../domain/operations';
 import { createWorker, workflowsPath } from '../../worker/index';
 import { provisionSteps } from '../../workflows/provision';
@@ -33,7 +33,7 @@ type Call = { name: keyof Activities; args: unknown[] };
 function stubActivities(behaviour: Partial<Record<keyof Activities, (...args: any[]) => Promise<unknown>>> = {}) {
   const calls: Call[] = [];
   const names: (keyof Activities)[] = [
-    'markInstance', 'finishOperation', 'recordEvent',
+    'claimInstance', 'markInstance', 'finishOperation', 'recordEvent',
     'ensureTenantDatabase', 'dropTenantDatabase',
     'applyNamespace', 'deleteNamespace', 'writeAppSecret', 'deleteAppSecret',
     'applyWorkload', 'deleteWorkload', 'readWorkload', 'scaleWorkload', 'waitForRollout',
@@ -56,13 +56,14 @@ function stubActivities(behaviour: Partial<Record<keyof Activities, (...args: an
 }
 
 /** Input for provision and upgrade alike: both carry the plan and a version. */
-function operationInput(slug: string, version = '1.0.0'): ProvisionInput {
+function operationInput(slug: string, version = '1.0.0', fromStatus: InstanceStatus = 'provisioning'): ProvisionInput {
   return {
     operationId: `op_${slug}`,
     instanceId: `ins_${slug}`,
     slug,
     actor: 'test',
-    settings: { rolloutTimeoutSeconds: 30 },
+    settings: { rolloutTimeoutSeconds: 30, unschedulableGraceSeconds: 30 },
+    fromStatus,
     plan,
     version,
   };
@@ -113,14 +114,15 @@ describe('provision saga', () => {
   });
 
   const failingSteps = Object.keys(provisionActivity);
-  it.each(failingSteps)('a permanent failure at "%s" undoes exactly the earlier steps, newest first', async (failing) => {
+  it.each(failingSteps)('a permanent failure at "%s" undoes it and every earlier step, newest first', async (failing) => {
     const slug = `f-${uniqueSuffix()}`;
     const { activities, calls } = stubActivities({ [provisionActivity[failing]!.act]: permanent });
     const run = execute(activities, 'provisionInstance', slug, operationInput(slug));
     await expect(run).rejects.toThrow(WorkflowFailedError);
 
     const earlier = failingSteps.slice(0, failingSteps.indexOf(failing));
-    const expectedUndo = earlier.flatMap((s) => (provisionActivity[s]!.undo ? [provisionActivity[s]!.undo!] : [])).reverse();
+    // The failing step may have changed the world before it failed: its undo runs too.
+    const expectedUndo = [...earlier, failing].flatMap((s) => (provisionActivity[s]!.undo ? [provisionActivity[s]!.undo!] : [])).reverse();
     expect(calls.filter((c) => undoNames.has(c.name)).map((c) => c.name)).toEqual(expectedUndo);
     expect(calls.every((c) => c.args[0] === slug || typeof c.args[0] !== 'string' || c.args[0].startsWith('ins_') || c.args[0].startsWith('op_'))).toBe(true);
 
@@ -176,7 +178,7 @@ describe('provision saga', () => {
     await expect(
       execute(activities, 'provisionInstance', slug, operationInput(slug)),
     ).rejects.toThrow(WorkflowFailedError);
-    expect(calls.filter((c) => undoNames.has(c.name)).map((c) => c.name)).toEqual(['deleteAppSecret', 'deleteNamespace', 'dropTenantDatabase']);
+    expect(calls.filter((c) => undoNames.has(c.name)).map((c) => c.name)).toEqual(['deleteWorkload', 'deleteAppSecret', 'deleteNamespace', 'dropTenantDatabase']);
     const result = calls.find((c) => c.name === 'finishOperation')!.args[1] as { error: string };
     expect(result.error).toMatch(/^injected failure; undo of "write secrets" failed: injected failure/);
   });

@@ -1,0 +1,40 @@
+// The scheduled half of reconciliation (reads do the other half): running rows whose runs closed
+// without recording their result, and instances left in a transitional status with no operation
+// behind them, are made true. The rules live with the operations they reconcile (api/operations.ts).
+import { Context } from '@temporalio/activity';
+import { reconcileOperation, reconcileStuckInstance } from '../api/operations';
+import * as catalogue from '../db/catalogue';
+import type { ActivityDeps } from './index';
+
+/** Rows younger than this belong to starts still in flight or runs just begun: nothing to settle yet. */
+const SETTLE_AFTER_MS = 30_000;
+/** One pass looks at this many rows of each kind; the next pass takes the rest. */
+const BATCH = 500;
+
+export interface ReconcileSummary {
+  /** Running operation rows looked at. */
+  checked: number;
+  /** Of those, rows whose run had closed and that were finished now. */
+  settled: number;
+  /** Instances in a transitional status with no running operation, given a true status. */
+  unstuck: number;
+}
+
+export function createReconcileActivities(deps: Pick<ActivityDeps, 'config' | 'db' | 'temporal'>) {
+  return {
+    async reconcileRunningOperations(): Promise<ReconcileSummary> {
+      const ctx = Context.current();
+      const before = new Date(Date.now() - SETTLE_AFTER_MS);
+      const rows = await catalogue.runningOperationsStartedBefore(deps.db, before, BATCH);
+      let settled = 0;
+      for (const [index, row] of rows.entries()) {
+        ctx.heartbeat({ detail: `reconciling running operation ${index + 1} of ${rows.length}` });
+        const { row: after } = await reconcileOperation(deps, row);
+        if (after.status !== 'running') settled += 1;
+      }
+      const stuck = await catalogue.instancesStuckWithoutOperation(deps.db, before, BATCH);
+      for (const instance of stuck) await reconcileStuckInstance(deps, instance);
+      return { checked: rows.length, settled, unstuck: stuck.length };
+    },
+  };
+}

@@ -1,0 +1,41 @@
+// Server-side Temporal objects the worker needs, created or brought up to date when it starts:
+// running this any number of times, from any number of workers, leaves exactly one of each, set
+// as the current config says.
+import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
+import type { Config } from '../domain/config';
+
+export const reconcileScheduleId = 'shipyard-reconcile';
+
+/** Every schedule Shipyard runs, as the config wants it. */
+export function desiredSchedules(config: Config): ScheduleOptions[] {
+  return [
+    {
+      scheduleId: reconcileScheduleId,
+      spec: { intervals: [{ every: `${config.reconcileIntervalSeconds}s` }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'reconcileOperations',
+        workflowId: reconcileScheduleId,
+        taskQueue: config.taskQueue,
+      },
+      // A pass still running when the next is due makes the next one pointless.
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+    },
+  ];
+}
+
+export async function ensureSchedules(client: Client, config: Config): Promise<void> {
+  for (const desired of desiredSchedules(config)) {
+    try {
+      await client.schedule.create(desired);
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+      await client.schedule.getHandle(desired.scheduleId).update((current) => ({
+        ...current,
+        spec: desired.spec,
+        action: desired.action,
+        policies: { ...current.policies, ...desired.policies },
+      }));
+    }
+  }
+}
