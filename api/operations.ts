@@ -11,7 +11,7 @@ import {
   WorkflowNotFoundError,
   type WorkflowStartOptions,
 } from '@temporalio/client';
-import { temporal as proto } from '@temporalio/proto';
+import protos from '@temporalio/proto';
 import type * as workflows from '../workflows';
 import type { Config } from '../domain/config';
 import { hostnameFor, namespaceFor, type OperationKind, type OperationStatus, type Step } from '../domain/instance';
@@ -95,12 +95,12 @@ export async function reconcileOperation(
 
 /** Why a run closed, from its close event: the termination reason an operator typed, the timeout, the failure. */
 async function closeReason(deps: Deps, row: OperationRow, run: WorkflowExecutionDescription): Promise<string> {
-  let event: proto.api.history.v1.IHistoryEvent | undefined;
+  let event: protos.temporal.api.history.v1.IHistoryEvent | undefined;
   try {
     const { history } = await deps.temporal.workflowService.getWorkflowExecutionHistory({
       namespace: deps.config.temporalNamespace,
       execution: { workflowId: row.workflowId, runId: run.runId },
-      historyEventFilterType: proto.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+      historyEventFilterType: protos.temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
     });
     event = history?.events?.at(-1);
   } catch {

@@ -213,6 +213,121 @@ describe('upgrade', () => {
   });
 });
 
+describe('truthful status', () => {
+  const lastMark = (calls: Call[]) => calls.filter((c) => c.name === 'markInstance').at(-1)?.args[1];
+
+  it.each(['ready', 'failed'] as const)('an upgrade of a %s instance with nothing deployed fails and leaves it failed, never ready', async (fromStatus) => {
+    const slug = `nw-${uniqueSuffix()}`;
+    const { activities, calls } = stubActivities({ readWorkload: async () => null });
+    await expect(execute(activities, 'upgradeInstance', slug, operationInput(slug, '2.0.0', fromStatus))).rejects.toThrow(WorkflowFailedError);
+    expect(calls.some((c) => c.name === 'applyWorkload')).toBe(false);
+    expect(lastMark(calls)).toEqual({ status: 'failed' });
+    const result = calls.find((c) => c.name === 'finishOperation')!.args[1] as { status: string; error: string };
+    expect(result).toMatchObject({ status: 'failed', error: expect.stringContaining('nothing is deployed') });
+  });
+
+  it('an upgrade that fails before changing anything puts the instance back where it was', async () => {
+    const slug = `rb-${uniqueSuffix()}`;
+    const { activities, calls } = stubActivities({ readWorkload: permanent });
+    await expect(execute(activities, 'upgradeInstance', slug, operationInput(slug, '2.0.0', 'ready'))).rejects.toThrow(WorkflowFailedError);
+    expect(lastMark(calls)).toEqual({ status: 'ready' });
+  });
+
+  it('an operation whose instance moved since it was accepted changes nothing and leaves the instance alone', async () => {
+    const slug = `mv-${uniqueSuffix()}`;
+    const { activities, calls } = stubActivities({
+      claimInstance: () => Promise.reject(ApplicationFailure.nonRetryable('instance is deleting, no longer ready', 'InstanceMoved')),
+    });
+    await expect(execute(activities, 'suspendInstance', slug, operationInput(slug, '1.0.0', 'ready'))).rejects.toThrow(WorkflowFailedError);
+    expect(calls.map((c) => c.name)).toEqual(['claimInstance', 'recordEvent', 'finishOperation']);
+    expect((calls.at(-1)!.args[1] as { status: string; error: string }).error).toContain('no longer ready');
+  });
+
+  it('a suspend that fails scales the instance back and leaves it ready', async () => {
+    const slug = `sp-${uniqueSuffix()}`;
+    const { activities, calls } = stubActivities({ readWorkload: async () => ({ version: '1.0.0', replicas: 2 }), waitForRollout: permanent });
+    await expect(execute(activities, 'suspendInstance', slug, operationInput(slug, '1.0.0', 'ready'))).rejects.toThrow(WorkflowFailedError);
+    expect(calls.filter((c) => c.name === 'scaleWorkload').map((c) => c.args[1])).toEqual([0, 2]);
+    expect(lastMark(calls)).toEqual({ status: 'ready' });
+  });
+
+  it('a resume that fails scales the instance back to zero and leaves it suspended', async () => {
+    const slug = `rs-${uniqueSuffix()}`;
+    const { activities, calls } = stubActivities({ waitForRollout: permanent });
+    await expect(execute(activities, 'resumeInstance', slug, operationInput(slug, '1.0.0', 'suspended'))).rejects.toThrow(WorkflowFailedError);
+    expect(calls.filter((c) => c.name === 'scaleWorkload').map((c) => c.args[1])).toEqual([plan.replicas, 0]);
+    expect(lastMark(calls)).toEqual({ status: 'suspended' });
+  });
+
+  it('an undo that fails leaves the instance failed: the world may be half-changed', async () => {
+    const slug = `hf-${uniqueSuffix()}`;
+    const { activities, calls } = stubActivities({ waitForRollout: permanent, scaleWorkload: async (_slug: string, n: number) => (n > 0 ? permanent() : undefined) });
+    await expect(execute(activities, 'suspendInstance', slug, operationInput(slug, '1.0.0', 'ready'))).rejects.toThrow(WorkflowFailedError);
+    expect(lastMark(calls)).toEqual({ status: 'failed' });
+  });
+});
+
+describe('cancel while an activity is still working', () => {
+  /** An activity that takes a while and ignores cancellation (it does not heartbeat), like a quick call caught mid-flight. */
+  const slow = (ms: number, log: string[], name: string) => async () => {
+    log.push(`${name}:start`);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    log.push(`${name}:end`);
+  };
+
+  it('a provision cancelled mid-step undoes that step only after the step has finished', async () => {
+    const slug = `cs-${uniqueSuffix()}`;
+    const log: string[] = [];
+    let started!: () => void;
+    const inFlight = new Promise<void>((resolve) => (started = resolve));
+    const { activities } = stubActivities({
+      applyNamespace: async () => {
+        started();
+        await slow(1500, log, 'applyNamespace')();
+      },
+      deleteNamespace: async () => void log.push('deleteNamespace'),
+      dropTenantDatabase: async () => void log.push('dropTenantDatabase'),
+    });
+    await runWorkflow(activities, async () => {
+      const handle = await client.workflow.start('provisionInstance', { workflowId: workflowIdFor(slug), taskQueue: config.taskQueue, args: [operationInput(slug)] });
+      await inFlight;
+      await handle.cancel();
+      await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+    });
+    // The namespace the late step made is deleted after it was made, not before.
+    expect(log).toEqual(['applyNamespace:start', 'applyNamespace:end', 'deleteNamespace', 'dropTenantDatabase']);
+  });
+
+  it('an upgrade cancelled while the new spec is applied restores the old spec after the late apply, not before', async () => {
+    const slug = `cu-${uniqueSuffix()}`;
+    const log: string[] = [];
+    let started!: () => void;
+    const inFlight = new Promise<void>((resolve) => (started = resolve));
+    const { activities, calls } = stubActivities({
+      applyWorkload: async (_slug: string, spec: { version: string }) => {
+        if (spec.version === '2.0.0') {
+          started();
+          await slow(1500, log, 'apply 2.0.0')();
+        } else log.push(`apply ${spec.version}`);
+      },
+    });
+    await runWorkflow(activities, async () => {
+      const handle = await client.workflow.start('upgradeInstance', {
+        workflowId: workflowIdFor(slug),
+        taskQueue: config.taskQueue,
+        args: [operationInput(slug, '2.0.0', 'ready')],
+      });
+      await inFlight;
+      await handle.cancel();
+      await handle.result().catch(() => undefined);
+    });
+    expect(log).toEqual(['apply 2.0.0:start', 'apply 2.0.0:end', 'apply 1.0.0']);
+    const result = calls.find((c) => c.name === 'finishOperation')!.args[1] as { status: string };
+    expect(result.status).toBe('cancelled');
+    expect(calls.filter((c) => c.name === 'markInstance').at(-1)?.args[1]).toEqual({ status: 'ready', version: '1.0.0' });
+  });
+});
+
 const quietLogger = {
   log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {},
 };
