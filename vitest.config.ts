@@ -1,16 +1,31 @@
 import { defineConfig } from 'vitest/config';
 
+// Two projects, run one after the other by `npm test`: pure unit tests first, without waiting for
+// the testbed, then everything that needs the real parts.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // One testbed for the whole run, brought up by the same code as `npm run infra:up`.
-    globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     // Two cores: files run two at a time; each file isolates itself (own task queue, own slugs).
     maxWorkers: 2,
     minWorkers: 1,
-    testTimeout: 180_000,
-    hookTimeout: 300_000,
     reporters: ['default', './test/support/summary-reporter.ts'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/unit/**'],
+          // One testbed for the whole run, brought up by the same code as `npm run infra:up`.
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+        },
+      },
+    ],
   },
 });

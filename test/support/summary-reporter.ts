@@ -18,6 +18,14 @@ function count(tasks: RunnerTask[], totals: { passed: number; failed: number; sk
 }
 
 export default class SummaryReporter implements Reporter {
+  private label = 'tests';
+
+  onInit(vitest: { projects: { name: string }[] }): void {
+    // `npm test` runs the unit project on its own first; the closing line of the whole suite is the last one.
+    const names = vitest.projects.map((p) => p.name);
+    if (names.length === 1 && names[0] === 'unit') this.label = 'unit';
+  }
+
   onFinished(files: RunnerTestFile[] = [], errors: unknown[] = []): void {
     const totals = { passed: 0, failed: 0, skipped: 0 };
     count(files, totals);
@@ -25,6 +33,6 @@ export default class SummaryReporter implements Reporter {
     totals.failed += errors.length;
     if (files.length === 0) totals.failed += 1;
     const skipped = totals.skipped > 0 ? `, ${totals.skipped} skipped` : '';
-    console.log(`\ntests: ${totals.passed} passed, ${totals.failed} failed${skipped}`);
+    console.log(`\n${this.label}: ${totals.passed} passed, ${totals.failed} failed${skipped}`);
   }
 }

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { instanceStatuses, operationKinds } from '../../domain/instance';
+import { operationKindSpecs, startRefusal, statusWhileRunning } from '../../domain/operation-kinds';
+import * as workflows from '../../workflows';
+
+const acme = (status: (typeof instanceStatuses)[number], version = '1.0.0') => ({ slug: 'acme', status, version });
+
+describe('the operation table', () => {
+  it('declares every operation kind, each run by a workflow the bundle exports', () => {
+    expect(Object.keys(operationKindSpecs).sort()).toEqual([...operationKinds].sort());
+    for (const spec of Object.values(operationKindSpecs)) expect(typeof workflows[spec.workflowType]).toBe('function');
+  });
+
+  it('says what an instance shows while each kind runs', () => {
+    expect(statusWhileRunning).toMatchObject({ provision: 'provisioning', upgrade: 'upgrading', teardown: 'deleting' });
+  });
+
+  it('refuses a start from a status the kind does not start from, naming both', () => {
+    expect(startRefusal('resume', acme('ready'), {})).toBe('instance acme is ready; resume starts only from suspended');
+    expect(startRefusal('upgrade', acme('suspended'), { version: '2.0.0' })).toMatch(/starts only from ready or failed/);
+    expect(startRefusal('teardown', acme('deleted'), {})).toMatch(/is deleted/);
+    expect(startRefusal('suspend', acme('ready'), {})).toBeUndefined();
+  });
+
+  it('refuses an upgrade to the version a ready instance already runs, but not a repair of a failed one', () => {
+    expect(startRefusal('upgrade', acme('ready', '2.0.0'), { version: '2.0.0' })).toBe('instance acme already runs version 2.0.0');
+    expect(startRefusal('upgrade', acme('failed', '2.0.0'), { version: '2.0.0' })).toBeUndefined();
+  });
+
+  it('lets teardown start from every status but deleted, so nothing can get stuck', () => {
+    for (const status of instanceStatuses) expect(startRefusal('teardown', acme(status), {}) === undefined).toBe(status !== 'deleted');
+  });
+
+  it('leaves an abandoned run failed, and cleans up after an abandoned provision only', () => {
+    for (const spec of Object.values(operationKindSpecs)) expect(spec.abandoned.status).toBe('failed');
+    expect(Object.entries(operationKindSpecs).filter(([, s]) => 'cleanup' in s.abandoned && s.abandoned.cleanup).map(([k]) => k)).toEqual(['provision']);
+  });
+});
