@@ -6,7 +6,7 @@ import { reconcileOperation, reconcileStuckInstance } from '../api/operations';
 import * as catalogue from '../db/catalogue';
 import type { ActivityDeps } from './index';
 
-/** Rows younger than this belong to starts still in flight or runs just begun: nothing to settle yet. */
+/** A row without a run id younger than this is a start still in flight; an instance changed more recently is mid-transition. */
 const SETTLE_AFTER_MS = 30_000;
 /** One pass looks at this many rows of each kind; the next pass takes the rest. */
 const BATCH = 500;
@@ -25,7 +25,7 @@ export function createReconcileActivities(deps: Pick<ActivityDeps, 'config' | 'd
     async reconcileRunningOperations(): Promise<ReconcileSummary> {
       const ctx = Context.current();
       const before = new Date(Date.now() - SETTLE_AFTER_MS);
-      const rows = await catalogue.runningOperationsStartedBefore(deps.db, before, BATCH);
+      const rows = await catalogue.runningOperationsToReconcile(deps.db, before, BATCH);
       let settled = 0;
       for (const [index, row] of rows.entries()) {
         ctx.heartbeat({ detail: `reconciling running operation ${index + 1} of ${rows.length}` });

@@ -1,7 +1,7 @@
 // Every read and write of the catalogue, as plain functions over a Database. The API and the
 // catalogue activities call these directly.
 import { randomBytes } from 'node:crypto';
-import { and, asc, desc, eq, gt, inArray, isNull, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { InstanceStatus, OperationKind, Plan } from '../domain/instance';
 import { statusWhileRunning } from '../domain/operation-kinds';
 import type { OperationResult } from '../domain/operations';
@@ -271,12 +271,16 @@ export async function finishAbandonedOperation(
   });
 }
 
-/** Running operations started before `startedBefore`, oldest first: what a reconcile pass looks at. */
-export async function runningOperationsStartedBefore(db: Database, startedBefore: Date, limit: number): Promise<OperationRow[]> {
+/**
+ * Running operations a reconcile pass looks at, oldest first: those whose run started (Temporal
+ * can say how it is), and those without a run id inserted before `startGraceBefore` (younger ones
+ * are starts still in flight).
+ */
+export async function runningOperationsToReconcile(db: Database, startGraceBefore: Date, limit: number): Promise<OperationRow[]> {
   return db
     .select()
     .from(operations)
-    .where(and(eq(operations.status, 'running'), lt(operations.startedAt, startedBefore)))
+    .where(and(eq(operations.status, 'running'), or(isNotNull(operations.runId), lt(operations.startedAt, startGraceBefore))))
     .orderBy(asc(operations.startedAt))
     .limit(limit);
 }

@@ -4,18 +4,27 @@
 import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
 import type { Config } from '../domain/config';
 
-export const reconcileScheduleId = 'shipyard-reconcile';
+/**
+ * A schedule belongs to the deployment whose workers poll its task queue: the default queue keeps
+ * the plain id (`shipyard-reconcile`), another deployment on the same Temporal namespace (a
+ * staging install, a test run) gets its own, so none redirects another's schedule to itself.
+ */
+export function scheduleIdFor(base: string, config: Pick<Config, 'taskQueue'>): string {
+  return config.taskQueue === 'shipyard' ? base : `${base}@${config.taskQueue}`;
+}
+
+export const reconcileScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-reconcile', config);
 
 /** Every schedule Shipyard runs, as the config wants it. */
 export function desiredSchedules(config: Config): ScheduleOptions[] {
   return [
     {
-      scheduleId: reconcileScheduleId,
+      scheduleId: reconcileScheduleId(config),
       spec: { intervals: [{ every: `${config.reconcileIntervalSeconds}s` }] },
       action: {
         type: 'startWorkflow',
         workflowType: 'reconcileOperations',
-        workflowId: reconcileScheduleId,
+        workflowId: reconcileScheduleId(config),
         taskQueue: config.taskQueue,
       },
       // A pass still running when the next is due makes the next one pointless.

@@ -6,6 +6,19 @@ import { startShipyard } from '../../demo/dev';
 import { startProcess, type ShipyardProcess } from '../../demo/processes';
 import type { Config } from '../../domain/config';
 import { uniqueSuffix } from './config';
+import { Client, Connection } from '@temporalio/client';
+import { desiredSchedules } from '../../worker/schedules';
+
+/** A test deployment's schedules go with it (its task queue is gone after the run). */
+async function deleteSchedules(config: Config): Promise<void> {
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  try {
+    const client = new Client({ connection, namespace: config.temporalNamespace });
+    for (const { scheduleId } of desiredSchedules(config)) await client.schedule.getHandle(scheduleId).delete().catch(() => undefined);
+  } finally {
+    await connection.close();
+  }
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -48,6 +61,7 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     },
     async stop() {
       await Promise.all([shipyard.api.stop(), stack.worker.stop()]);
+      await deleteSchedules(shipyard.config);
     },
   };
   return stack;

@@ -80,6 +80,11 @@ async function binaryFromWheel(say: (m: string) => void): Promise<string | null>
   }
 }
 
+/** The Temporal CLI the testbed runs (for tests that act as an operator at the command line). */
+export async function temporalCli(say: (m: string) => void = () => undefined): Promise<string> {
+  return temporalBinary(say);
+}
+
 /** A `temporal` on PATH wins; otherwise the cached binary of the pinned version, fetched or built now if missing. */
 async function temporalBinary(say: (m: string) => void): Promise<string> {
   const installed = onPath('temporal');
