@@ -66,10 +66,11 @@ export function scramSha256Verifier(password: string, salt: Buffer = randomBytes
   return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }
 
-function connectionLimitOf(limits: TenantDatabaseLimits): number {
-  const n = limits.connectionLimit;
+function connectionLimitOf(limits: TenantDatabaseLimits | undefined): number {
+  // Optional chaining: a task scheduled by a workflow that predates the limits carries none.
+  const n = limits?.connectionLimit;
   // -1 is Postgres's "no limit"; a plan must always set one.
-  if (!Number.isInteger(n) || n < 1) {
+  if (n === undefined || !Number.isInteger(n) || n < 1) {
     throw permanent(`a tenant database connection limit must be a positive integer, not ${n}`, errorTypes.invalidSpec);
   }
   return n;
