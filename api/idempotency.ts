@@ -26,6 +26,13 @@ function canonical(value: unknown): unknown {
   return value;
 }
 
+/** What makes two requests the same: method, path (not the query) and the body's content. */
+export function requestHash(method: string, url: string, body: unknown): string {
+  return createHash('sha256')
+    .update(JSON.stringify([method, url.split('?')[0], canonical(body ?? null)]))
+    .digest('hex');
+}
+
 export interface Outcome {
   status: number;
   body: unknown;
@@ -43,9 +50,7 @@ export async function idempotent(
   if (typeof key !== 'string') return send(await handle());
 
   const callerId = request.caller!.keyId;
-  const hash = createHash('sha256')
-    .update(JSON.stringify([request.method, request.url.split('?')[0], canonical(request.body ?? null)]))
-    .digest('hex');
+  const hash = requestHash(request.method, request.url, request.body);
   const claim = await claimIdempotency(db, callerId, key, hash, {
     leaseSeconds: config.idempotencyLeaseSeconds,
     ttlHours: config.idempotencyTtlHours,
