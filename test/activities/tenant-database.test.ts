@@ -90,6 +90,15 @@ describe('tenant database', () => {
         code: expect.stringMatching(/^(28000|42501)$/),
       });
     }
+
+    // A database someone made later and left open to PUBLIC: only pg_hba.conf stands in the way.
+    const open = `open_${name}`;
+    await sql`create database ${sql(open)}`;
+    try {
+      await expect(login(tenantUrl(slug, password, open))).rejects.toMatchObject({ code: '28000' });
+    } finally {
+      await sql`drop database if exists ${sql(open)}`;
+    }
   });
 
   it("holds the tenant role to the plan's connection limit, and a new plan's limit on the next run", async () => {
