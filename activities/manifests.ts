@@ -151,19 +151,24 @@ export function appSecretManifest(slug: string, values: AppSecretValues): Kubern
 }
 
 /**
- * The app's connection string: host, port and options of the tenant cluster (from the admin URL),
- * with the tenant's own role, password and database.
+ * The app's connection string: the tenant's own role, password and database, and from the admin
+ * URL only what locates and secures the server (scheme, host, port, sslmode). Anything else in
+ * TENANT_DATABASE_URL (the admin user, `options`, `application_name`, a client certificate's
+ * path…) is the control plane's business and never reaches a tenant.
  */
 export function tenantDatabaseUrl(adminUrl: string, database: string, role: string, password: string): string {
-  let url: URL;
+  let admin: URL;
   try {
-    url = new URL(adminUrl);
+    admin = new URL(adminUrl);
   } catch {
     throw permanent('TENANT_DATABASE_URL is not a URL', errorTypes.invalidSpec);
   }
+  const url = new URL(`${admin.protocol}//${admin.host}`);
   url.username = encodeURIComponent(role);
   url.password = encodeURIComponent(password);
   url.pathname = `/${encodeURIComponent(database)}`;
+  const sslmode = admin.searchParams.get('sslmode');
+  if (sslmode !== null) url.searchParams.set('sslmode', sslmode);
   return url.toString();
 }
 

@@ -1,6 +1,12 @@
 // Each instance's own Postgres database and login role, in the tenant cluster (TENANT_DATABASE_URL).
 // The admin connection holds CREATEDB and CREATEROLE, not superuser: everything here must work
 // within what such a role may do.
+//
+// Isolation rests on two things: every tenant role is a member of `tenantRoleGroup`, which the
+// server's pg_hba.conf admits only to the database named like the role (`sameuser`) — see README,
+// "Pointing Shipyard at real infrastructure"; and each tenant database grants CONNECT to its own
+// role only, so even a server without those rules keeps tenants out of each other's databases.
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { Sql } from 'postgres';
 import { databaseNameFor, databaseRoleFor, managedByValue } from '../domain/instance';
 import type { ActivityDeps } from './index';
@@ -9,6 +15,19 @@ import { errorTypes, notOwned, permanent, postgresError } from './errors';
 // The ownership mark on a role. Set in the same transaction that creates the role, so a role
 // with our name but without this comment was made by someone else.
 const roleComment = (slug: string): string => `managed-by=${managedByValue} instance=${slug}`;
+
+/**
+ * The group every tenant role belongs to. pg_hba.conf names it (`+shipyard_tenant_roles`) to let
+ * its members into their own database only; made by ensureTenantDatabase when absent, so the
+ * admin role holds ADMIN on it (which Postgres 16+ requires to grant it).
+ */
+export const tenantRoleGroup = 'shipyard_tenant_roles';
+const groupComment = `managed-by=${managedByValue} tenant-role-group`;
+
+export interface TenantDatabaseLimits {
+  /** Sessions the tenant role may hold at once (the plan's dbConnections). */
+  connectionLimit: number;
+}
 
 /** A Postgres identifier for one of our names. Slugs are validated upstream; this re-checks,
  *  because these names end up in DDL where parameters are not allowed. */
@@ -22,8 +41,39 @@ function tenantName(slug: string): string {
 
 /** A SQL string literal (standard_conforming_strings is on since Postgres 9.1, so only quotes need doubling). */
 function quoteLiteral(value: string): string {
-  if (value.includes('\0')) throw permanent('a password must not contain NUL', errorTypes.invalidSpec);
+  if (value.includes('\0')) throw permanent('a SQL literal must not contain NUL', errorTypes.invalidSpec);
   return `'${value.replaceAll("'", "''")}'`;
+}
+
+const SCRAM_ITERATIONS = 4096; // Postgres's own default (scram_iterations)
+
+/**
+ * The SCRAM-SHA-256 verifier Postgres stores for `password` (RFC 5802 / RFC 7677, in the
+ * `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>` form Postgres accepts in
+ * ALTER ROLE … PASSWORD). Sending this instead of the password keeps the plaintext out of the
+ * statement, and so out of the server's log when the statement fails.
+ */
+export function scramSha256Verifier(password: string, salt: Buffer = randomBytes(16), iterations = SCRAM_ITERATIONS): string {
+  // Postgres runs SASLprep over the password; for printable ASCII that is the identity, so
+  // anything else is refused rather than hashed differently from what the server expects.
+  if (!/^[\x21-\x7e]+$/.test(password)) {
+    throw permanent('a tenant password must be printable ASCII without spaces', errorTypes.invalidSpec);
+  }
+  const salted = pbkdf2Sync(password, salt, iterations, 32, 'sha256');
+  const hmac = (key: Buffer, text: string) => createHmac('sha256', key).update(text).digest();
+  const storedKey = createHash('sha256').update(hmac(salted, 'Client Key')).digest();
+  const serverKey = hmac(salted, 'Server Key');
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}
+
+function connectionLimitOf(limits: TenantDatabaseLimits | undefined): number {
+  // Optional chaining: a task scheduled by a workflow that predates the limits carries none.
+  const n = limits?.connectionLimit;
+  // -1 is Postgres's "no limit"; a plan must always set one.
+  if (n === undefined || !Number.isInteger(n) || n < 1) {
+    throw permanent(`a tenant database connection limit must be a positive integer, not ${n}`, errorTypes.invalidSpec);
+  }
+  return n;
 }
 
 interface RoleRow {
@@ -45,6 +95,27 @@ async function assertRoleOwned(sql: Sql, slug: string, role: string): Promise<'a
   return 'ours';
 }
 
+/** The tenant role group, made if absent; a group of that name made by someone else is refused. */
+async function ensureRoleGroup(sql: Sql): Promise<void> {
+  let row = await readRole(sql, tenantRoleGroup);
+  if (!row) {
+    try {
+      await sql.begin(async (tx) => {
+        await tx`create role ${tx(tenantRoleGroup)} nologin`;
+        await tx.unsafe(`comment on role "${tenantRoleGroup}" is ${quoteLiteral(groupComment)}`);
+      });
+    } catch (err) {
+      // Another activity made it between our check and our create.
+      if (!(err instanceof Error && (err as { code?: string }).code === '42710')) throw err;
+    }
+    row = await readRole(sql, tenantRoleGroup);
+  }
+  // Its members inherit whatever it holds, so a group Shipyard did not make is not trusted.
+  if (row?.comment !== groupComment) {
+    throw notOwned(`Postgres role ${tenantRoleGroup}`, `its comment is ${row?.comment ? `"${row.comment}"` : 'empty'}`);
+  }
+}
+
 /** Owner of a database, or undefined when there is no such database. */
 async function databaseOwner(sql: Sql, database: string): Promise<string | undefined> {
   const rows = await sql<{ owner: string }[]>`
@@ -63,9 +134,10 @@ export async function setTenantRolePassword(sql: Sql, slug: string, password: st
     if ((await assertRoleOwned(sql, slug, role)) === 'absent') {
       throw permanent(`cannot ${action}: the role does not exist (ensureTenantDatabase has not run)`, errorTypes.missingDependency);
     }
-    // Password commands take no bind parameters, so the literal is quoted here. The server's
-    // error messages never echo the statement, so the password does not travel in failures.
-    await sql.unsafe(`alter role "${role}" password ${quoteLiteral(password)}`);
+    // Password commands take no bind parameters, so the literal is quoted here. Only the
+    // verifier leaves this process: Postgres logs a failed statement's text, and a verifier
+    // there gives away no password.
+    await sql.unsafe(`alter role "${role}" password ${quoteLiteral(scramSha256Verifier(password))}`);
   } catch (err) {
     throw postgresError(action, err);
   }
@@ -74,18 +146,26 @@ export async function setTenantRolePassword(sql: Sql, slug: string, password: st
 export function createTenantDatabaseActivities({ tenantDb: sql }: Pick<ActivityDeps, 'tenantDb'>) {
   return {
     /**
-     * Role `tenant_<slug>` (LOGIN, password set later by writeAppSecret) owning database
-     * `tenant_<slug>`, which only that role may connect to. Create-if-absent; safe to repeat.
+     * Role `tenant_<slug>` (LOGIN, the plan's connection limit, member of tenantRoleGroup;
+     * password set later by writeAppSecret) owning database `tenant_<slug>`, which only that role
+     * may connect to. Create-if-absent, and the limit and grants are set again on every run, so a
+     * plan change or a drifted role is put right; safe to repeat.
      */
-    async ensureTenantDatabase(slug: string, _limits?: { connectionLimit: number }): Promise<void> {
+    async ensureTenantDatabase(slug: string, limits: TenantDatabaseLimits): Promise<void> {
       const name = tenantName(slug);
       const role = databaseRoleFor(slug);
-      let step = `create Postgres role ${role}`;
+      const connectionLimit = connectionLimitOf(limits);
+      let step = `create Postgres role ${tenantRoleGroup}`;
       try {
+        await ensureRoleGroup(sql);
+
+        step = `create Postgres role ${role}`;
         if ((await assertRoleOwned(sql, slug, role)) === 'absent') {
           try {
+            // NOLOGIN until it is in the group, so there is no moment at which the role could log
+            // in without the group's pg_hba.conf rules applying to it.
             await sql.begin(async (tx) => {
-              await tx`create role ${tx(role)} login`;
+              await tx`create role ${tx(role)} nologin in role ${tx(tenantRoleGroup)}`;
               await tx.unsafe(`comment on role "${role}" is ${quoteLiteral(roleComment(slug))}`);
             });
           } catch (err) {
@@ -94,7 +174,10 @@ export function createTenantDatabaseActivities({ tenantDb: sql }: Pick<ActivityD
             await assertRoleOwned(sql, slug, role);
           }
         }
-        await sql`alter role ${sql(role)} login`;
+        step = `add Postgres role ${role} to ${tenantRoleGroup}`;
+        await sql`grant ${sql(tenantRoleGroup)} to ${sql(role)}`;
+        step = `let Postgres role ${role} log in with at most ${connectionLimit} connections`;
+        await sql.unsafe(`alter role "${role}" login connection limit ${connectionLimit}`);
         // Since Postgres 16 a CREATEROLE role gets only ADMIN on the roles it creates; it needs
         // membership to hand the new database to the role and, later, to drop that database.
         step = `make the admin role a member of ${role}`;
@@ -113,7 +196,7 @@ export function createTenantDatabaseActivities({ tenantDb: sql }: Pick<ActivityD
         if (ownerNow !== role) throw notOwned(`Postgres database ${name}`, `it is owned by ${ownerNow ?? 'nobody'}, not ${role}`);
 
         // New databases grant CONNECT to PUBLIC; without this revoke every tenant role could
-        // open every other tenant's database.
+        // open every other tenant's database on a server without the group's pg_hba.conf rules.
         step = `restrict connections to database ${name}`;
         await sql`revoke connect, temporary on database ${sql(name)} from public`;
         await sql`grant connect, temporary on database ${sql(name)} to ${sql(role)}`;
@@ -138,8 +221,17 @@ export function createTenantDatabaseActivities({ tenantDb: sql }: Pick<ActivityD
           // replica still holds a connection.
           await sql`drop database if exists ${sql(name)} with (force)`;
         }
-        step = `drop Postgres role ${role}`;
-        if (roleState === 'ours') await sql`drop role if exists ${sql(role)}`;
+        if (roleState === 'ours') {
+          // Objects the role owns (or privileges it holds) outside its database block DROP ROLE.
+          // DROP OWNED reaches only the database this connection is in, which is the only other
+          // database a tenant role's objects can be in: it can log into nothing else. It needs
+          // membership in the role, which a run of ensureTenantDatabase cut short may not have given.
+          step = `drop what Postgres role ${role} owns`;
+          await sql`grant ${sql(role)} to current_user`;
+          await sql`drop owned by ${sql(role)}`;
+          step = `drop Postgres role ${role}`;
+          await sql`drop role if exists ${sql(role)}`;
+        }
       } catch (err) {
         throw postgresError(step, err);
       }

@@ -1,11 +1,13 @@
 // `Idempotency-Key` on mutating POSTs: the same key with the same request replays the first
 // response (and starts nothing); the same key with another request is a 409. Keys are scoped to
 // the API key that sent them. Only successful responses are kept, so a failed attempt can be
-// retried with the same key.
+// retried with the same key. A claim whose request died before answering is taken over after
+// its lease (SHIPYARD_IDEMPOTENCY_LEASE_SECONDS); records are forgotten after
+// SHIPYARD_IDEMPOTENCY_TTL_HOURS.
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Database } from '../db/client';
 import { claimIdempotency, completeIdempotency, releaseIdempotency } from '../db/catalogue';
+import type { Deps } from './operations';
 import { Type } from '@fastify/type-provider-typebox';
 import { Problem } from './problems';
 
@@ -24,6 +26,13 @@ function canonical(value: unknown): unknown {
   return value;
 }
 
+/** What makes two requests the same: method, path (not the query) and the body's content. */
+export function requestHash(method: string, url: string, body: unknown): string {
+  return createHash('sha256')
+    .update(JSON.stringify([method, url.split('?')[0], canonical(body ?? null)]))
+    .digest('hex');
+}
+
 export interface Outcome {
   status: number;
   body: unknown;
@@ -31,7 +40,7 @@ export interface Outcome {
 }
 
 export async function idempotent(
-  db: Database,
+  { db, config }: Pick<Deps, 'db' | 'config'>,
   request: FastifyRequest,
   reply: FastifyReply,
   handle: () => Promise<Outcome>,
@@ -41,11 +50,13 @@ export async function idempotent(
   if (typeof key !== 'string') return send(await handle());
 
   const callerId = request.caller!.keyId;
-  const hash = createHash('sha256')
-    .update(JSON.stringify([request.method, request.url.split('?')[0], canonical(request.body ?? null)]))
-    .digest('hex');
-  const previous = await claimIdempotency(db, callerId, key, hash);
-  if (previous) {
+  const hash = requestHash(request.method, request.url, request.body);
+  const claim = await claimIdempotency(db, callerId, key, hash, {
+    leaseSeconds: config.idempotencyLeaseSeconds,
+    ttlHours: config.idempotencyTtlHours,
+  });
+  if (!claim.owned) {
+    const previous = claim.record;
     if (previous.requestHash !== hash) {
       throw new Problem(409, 'this Idempotency-Key was already used for a different request');
     }
@@ -59,9 +70,16 @@ export async function idempotent(
   try {
     outcome = await handle();
   } catch (err) {
-    await releaseIdempotency(db, callerId, key);
+    await releaseIdempotency(db, callerId, key, claim.token);
     throw err;
   }
-  await completeIdempotency(db, callerId, key, { status: outcome.status, body: outcome.body, headers: outcome.headers ?? {} });
+  const recorded = await completeIdempotency(db, callerId, key, claim.token, {
+    status: outcome.status,
+    body: outcome.body,
+    headers: outcome.headers ?? {},
+  });
+  // This request outlived its lease and another took the key over; this caller still gets its
+  // own answer, and the record keeps the newer request's.
+  if (!recorded) request.log.warn({ idempotencyKey: key }, 'idempotency claim was taken over before this request completed');
   return send(outcome);
 }

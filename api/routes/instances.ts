@@ -60,7 +60,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       const { slug } = request.body;
       const problem = slug === undefined ? undefined : slugProblem(slug);
       if (problem) throw new Problem(400, `slug ${problem}`, { errors: [{ field: 'slug', message: problem }] });
-      return idempotent(db, request, reply, async () => {
+      return idempotent(deps, request, reply, async () => {
         const created = await provision(deps, request.body, request.caller!.name);
         return { status: 202, body: created, headers: { location: `/v1/instances/${created.instance.slug}` } };
       });
@@ -141,7 +141,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       handler: async (request, reply) => {
         const { idOrSlug } = request.params as { idOrSlug: string };
         const version = (request.body as { version?: string } | undefined)?.version;
-        return idempotent(db, request, reply, async () => {
+        return idempotent(deps, request, reply, async () => {
           const operation = await startOnInstance(deps, await found(idOrSlug), kind, request.caller!.name, { version });
           return { status: 202, body: { operation }, headers: { location: `/v1/operations/${operation.id}` } };
         });

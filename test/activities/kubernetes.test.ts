@@ -38,7 +38,7 @@ async function secretValues(namespace: string): Promise<Record<string, string>> 
 
 beforeAll(async () => {
   for (const s of [slug, other]) {
-    await db.ensureTenantDatabase(s);
+    await db.ensureTenantDatabase(s, { connectionLimit: testPlan.dbConnections });
     await run(() => k8s.applyNamespace(s, testPlan));
   }
 });
@@ -116,7 +116,8 @@ describe('app secret', () => {
     intoOther.pathname = `/${otherDb}`;
     const trespass = postgres(intoOther.toString(), { max: 1, onnotice: () => undefined });
     try {
-      await expect(trespass`select 1`).rejects.toMatchObject({ code: '42501' });
+      // Refused by pg_hba.conf (28000) or, on a server without its rules, by the missing CONNECT (42501).
+      await expect(trespass`select 1`).rejects.toMatchObject({ code: expect.stringMatching(/^(28000|42501)$/) });
     } finally {
       await trespass.end();
     }

@@ -143,6 +143,23 @@ describe('secret, certificate and ingress', () => {
       .toBe('postgres://tenant_acme:p%2Fw%2B%3D@127.0.0.1:5433/tenant_acme?sslmode=disable');
   });
 
+  it('passes a tenant only host, port, its database and sslmode from the admin URL', () => {
+    const admin =
+      'postgresql://shipyard_admin:admin%20pw@db.internal:6432/control?application_name=shipyard' +
+      '&options=-c%20role%3Dshipyard_admin&sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&user=shipyard_admin&host=%2Ftmp';
+    const url = new URL(tenantDatabaseUrl(admin, 'tenant_acme', 'tenant_acme', 'pw'));
+    expect(url.protocol).toBe('postgresql:');
+    expect(url.host).toBe('db.internal:6432');
+    expect(url.username).toBe('tenant_acme');
+    expect(url.password).toBe('pw');
+    expect(url.pathname).toBe('/tenant_acme');
+    expect([...url.searchParams]).toEqual([['sslmode', 'verify-full']]);
+    expect(url.toString()).not.toMatch(/shipyard_admin|admin%20pw|control|sslrootcert|options|application_name/);
+    expect(tenantDatabaseUrl('postgres://a:b@db:5432/x?connect_timeout=3', 'tenant_acme', 'tenant_acme', 'pw')).toBe(
+      'postgres://tenant_acme:pw@db:5432/tenant_acme',
+    );
+  });
+
   it('stores secret values base64-encoded', () => {
     const secret = appSecretManifest('acme', { databaseUrl: 'postgres://x', appSecret: 's3cret' }) as Loose;
     expect(secret.metadata).toMatchObject({ name: 'app-env', namespace: 'tenant-acme', labels: owner });

@@ -158,22 +158,64 @@ describe('instances', () => {
 });
 
 describe('idempotency records', () => {
+  const times = { leaseSeconds: 60, ttlHours: 24 };
+  const claim = (apiKeyId: string, key: string, hash: string) => catalogue.claimIdempotency(db, apiKeyId, key, hash, times);
+  const response = { status: 202, body: { ok: true }, headers: { location: '/x' } };
+  /** Moves a record's creation back in time, as if it had been made that long ago. */
+  const age = (apiKeyId: string, key: string, interval: string) =>
+    db.$client`update idempotency_records set created_at = created_at - ${interval}::interval
+      where api_key_id = ${apiKeyId} and key = ${key}`;
+  const tokenOf = (c: catalogue.IdempotencyClaim) => {
+    if (!c.owned) throw new Error(`expected to own the key, found ${JSON.stringify(c.record)}`);
+    return c.token;
+  };
+
   it('hands a key to one request and shows the others what it left', async () => {
     const key = `k-${uniqueSuffix()}`;
-    expect(await catalogue.claimIdempotency(db, 'key_a', key, 'h1')).toBeUndefined();
-    expect(await catalogue.claimIdempotency(db, 'key_a', key, 'h1')).toMatchObject({ requestHash: 'h1', responseStatus: null });
+    const a = tokenOf(await claim('key_a', key, 'h1'));
+    expect(await claim('key_a', key, 'h1')).toMatchObject({ owned: false, record: { requestHash: 'h1', responseStatus: null } });
     // Scoped by API key: another caller's same key is its own.
-    expect(await catalogue.claimIdempotency(db, 'key_b', key, 'h2')).toBeUndefined();
-    await catalogue.completeIdempotency(db, 'key_a', key, { status: 202, body: { ok: true }, headers: { location: '/x' } });
-    expect(await catalogue.claimIdempotency(db, 'key_a', key, 'h1')).toMatchObject({
-      responseStatus: 202,
-      responseBody: { ok: true },
-      responseHeaders: { location: '/x' },
+    const b = tokenOf(await claim('key_b', key, 'h2'));
+    expect(await catalogue.completeIdempotency(db, 'key_a', key, a, response)).toBe(true);
+    expect(await claim('key_a', key, 'h1')).toMatchObject({
+      owned: false,
+      record: { responseStatus: 202, responseBody: { ok: true }, responseHeaders: { location: '/x' } },
     });
     // A released claim (the request failed) frees the key; a completed one is never released.
-    await catalogue.releaseIdempotency(db, 'key_b', key);
-    expect(await catalogue.claimIdempotency(db, 'key_b', key, 'h3')).toBeUndefined();
-    await catalogue.releaseIdempotency(db, 'key_a', key);
-    expect(await catalogue.claimIdempotency(db, 'key_a', key, 'h1')).toMatchObject({ responseStatus: 202 });
+    await catalogue.releaseIdempotency(db, 'key_b', key, b);
+    tokenOf(await claim('key_b', key, 'h3'));
+    await catalogue.releaseIdempotency(db, 'key_a', key, a);
+    expect(await claim('key_a', key, 'h1')).toMatchObject({ owned: false, record: { responseStatus: 202 } });
+  });
+
+  it('lets the same request take over a claim older than the lease, and fences off the old owner', async () => {
+    const key = `k-${uniqueSuffix()}`;
+    const stale = tokenOf(await claim('key_a', key, 'h1'));
+    await age('key_a', key, '59 seconds');
+    expect(await claim('key_a', key, 'h1')).toMatchObject({ owned: false });
+    await age('key_a', key, '2 seconds');
+    // Another request never takes over, however old the claim.
+    expect(await claim('key_a', key, 'h2')).toMatchObject({ owned: false, record: { requestHash: 'h1' } });
+    const fresh = tokenOf(await claim('key_a', key, 'h1'));
+    expect(fresh).not.toBe(stale);
+
+    // The first owner wakes up: its completion and release no longer touch the record.
+    expect(await catalogue.completeIdempotency(db, 'key_a', key, stale, { ...response, status: 500 })).toBe(false);
+    await catalogue.releaseIdempotency(db, 'key_a', key, stale);
+    expect(await catalogue.completeIdempotency(db, 'key_a', key, fresh, response)).toBe(true);
+    expect(await claim('key_a', key, 'h1')).toMatchObject({ owned: false, record: { responseStatus: 202 } });
+  });
+
+  it('forgets records older than the TTL, and deletes expired records of other keys on the way', async () => {
+    const key = `k-${uniqueSuffix()}`;
+    const other = `k-${uniqueSuffix()}`;
+    await catalogue.completeIdempotency(db, 'key_a', key, tokenOf(await claim('key_a', key, 'h1')), response);
+    await catalogue.completeIdempotency(db, 'key_a', other, tokenOf(await claim('key_a', other, 'h1')), response);
+    await age('key_a', key, '25 hours');
+    await age('key_a', other, '25 hours');
+
+    // Expired: as if absent, for any request.
+    tokenOf(await claim('key_a', key, 'h2'));
+    expect(await db.$client`select 1 from idempotency_records where api_key_id = 'key_a' and key = ${other}`).toEqual([]);
   });
 });

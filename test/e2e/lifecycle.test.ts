@@ -82,7 +82,8 @@ describe('an instance from create to teardown', () => {
     const ownUrl = new URL(await world.appDatabaseUrl(slug));
     ownUrl.pathname = `/tenant_${neighbour.replaceAll('-', '_')}`;
     const intruder = postgres(ownUrl.toString(), { max: 1, onnotice: () => {} });
-    await expect(intruder`select 1`).rejects.toThrow(/permission denied for database/);
+    // pg_hba.conf refuses tenant roles every database but their own; the missing CONNECT is the second guard.
+    await expect(intruder`select 1`).rejects.toThrow(/pg_hba.conf rejects connection|permission denied for database/);
     await intruder.end();
   });
 

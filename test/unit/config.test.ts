@@ -16,7 +16,15 @@ describe('config', () => {
       certIssuer: 'shipyard-ca',
       rolloutTimeoutSeconds: 600,
       apiPort: 8080,
+      idempotencyLeaseSeconds: 60,
+      idempotencyTtlHours: 24,
     });
+  });
+
+  it('keeps an idempotency lease shorter than the shortest record lifetime', () => {
+    expect(loadConfig({ ...minimal, SHIPYARD_IDEMPOTENCY_LEASE_SECONDS: '3600' }).idempotencyLeaseSeconds).toBe(3600);
+    expect(() => loadConfig({ ...minimal, SHIPYARD_IDEMPOTENCY_LEASE_SECONDS: '3601' })).toThrow(/SHIPYARD_IDEMPOTENCY_LEASE_SECONDS/);
+    expect(() => loadConfig({ ...minimal, SHIPYARD_IDEMPOTENCY_TTL_HOURS: '0' })).toThrow(/SHIPYARD_IDEMPOTENCY_TTL_HOURS/);
   });
 
   it('names every wrong variable at once', () => {

@@ -2,12 +2,14 @@
 // .shipyard/data/postgres: its own port, its own socket directory, TCP on 127.0.0.1 only.
 // Two login roles: `shipyard` owns the catalogue; `shipyard_tenants` may create the
 // databases and roles of tenants. Their passwords are generated once and kept under .shipyard.
+// Tenant roles (members of tenantRoleGroup) may log into their own database only.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import postgresClient from 'postgres';
+import { tenantRoleGroup } from '../../activities/tenant-database';
 import {
   assertPortFree,
   type Component,
@@ -168,9 +170,12 @@ async function initCluster(binDir: string, account: { uid: number; gid: number; 
 }
 
 /**
- * Authentication is rewritten on every start so a cluster made by an older testbed gets the
- * current rules: the local socket admits only the OS user running the testbed (as the
- * superuser, for set-up); TCP admits password logins from loopback only.
+ * Authentication is rewritten on every `up` (and reloaded when the server already runs) so a
+ * cluster made by an older testbed gets the current rules: the local socket admits only the OS
+ * user running the testbed (as the superuser, for set-up); TCP admits password logins from
+ * loopback only, and a tenant role only into the database named like it (`sameuser`). The first
+ * matching line wins: the tenant admin comes before the group lines because it is a member of
+ * every tenant role, and so, indirectly, of their group.
  */
 function writeAuthConfig(account: { uid: number; gid: number } | undefined): void {
   const me = userInfo().username;
@@ -178,9 +183,12 @@ function writeAuthConfig(account: { uid: number; gid: number } | undefined): voi
     [
       'pg_hba.conf',
       [
-        '# Written by the Shipyard testbed on every start; edits here are overwritten.',
-        `local   all   ${SUPERUSER}   peer   map=testbed`,
-        'host    all   all   127.0.0.1/32   scram-sha-256',
+        '# Written by the Shipyard testbed on every `up`; edits here are overwritten.',
+        `local   all        ${SUPERUSER}   peer   map=testbed`,
+        `host    all        ${roles.tenants.name}   127.0.0.1/32   scram-sha-256`,
+        `host    sameuser   +${tenantRoleGroup}   127.0.0.1/32   scram-sha-256`,
+        `host    all        +${tenantRoleGroup}   127.0.0.1/32   reject`,
+        'host    all        all   127.0.0.1/32   scram-sha-256',
         '',
       ].join('\n'),
     ],
@@ -246,7 +254,12 @@ function adminConnection() {
   });
 }
 
-/** Makes both roles and their databases if absent, and sets their passwords to the stored ones. */
+/**
+ * Makes both roles and their databases if absent, sets their passwords to the stored ones, and
+ * takes CONNECT on every database that is not a tenant's away from PUBLIC (each keeps it for its
+ * owner): the second guard, besides pg_hba.conf, that keeps tenant roles out of them, and the only
+ * one a managed server (where pg_hba.conf cannot be edited) offers.
+ */
 async function ensureRoles(passwords: Passwords): Promise<void> {
   const sql = adminConnection();
   try {
@@ -261,8 +274,31 @@ async function ensureRoles(passwords: Passwords): Promise<void> {
       const [db] = await sql`SELECT 1 FROM pg_database WHERE datname = ${name}`;
       if (!db) await sql.unsafe(`CREATE DATABASE ${ident} OWNER ${ident}`);
     }
+    for (const database of ['postgres', 'template1', ...Object.values(roles).map((r) => r.name)]) {
+      // The owner's own privileges stay: an ACL made explicit by a REVOKE starts from the owner's defaults.
+      await sql.unsafe(`REVOKE CONNECT, TEMPORARY ON DATABASE ${quoteIdent(database)} FROM PUBLIC`);
+    }
   } catch (err) {
     throw new TestbedError(NAME, `could not create the shipyard roles and databases: ${(err as Error).message}`, undefined, logFileFor(NAME));
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/**
+ * Makes a running server read the pg_hba.conf just written, after checking that it parses: a
+ * reload keeps the old rules when the file is broken, and says so only in the server's log.
+ */
+async function reloadAuthConfig(): Promise<void> {
+  const sql = adminConnection();
+  try {
+    const broken = await sql<{ line_number: number; error: string }[]>`
+      SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL`;
+    if (broken.length > 0) {
+      const lines = broken.map((r) => `line ${r.line_number}: ${r.error}`).join('; ');
+      throw new TestbedError(NAME, `the pg_hba.conf just written does not parse (${lines})`, undefined, logFileFor(NAME));
+    }
+    await sql`SELECT pg_reload_conf()`;
   } finally {
     await sql.end({ timeout: 5 });
   }
@@ -294,6 +330,8 @@ export const postgres: Component = {
     const passwords = loadPasswords();
     if (daemonRunning(NAME)) {
       ctx.say(`already running on 127.0.0.1:${port()}; checking it`);
+      writeAuthConfig(serverAccount());
+      await reloadAuthConfig();
       await ensureRoles(passwords);
       await waitFor(NAME, 'logins over TCP', () => healthy(passwords), { timeoutMs: 15_000, daemon: NAME, logFile });
       return variables(passwords);
