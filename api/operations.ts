@@ -335,7 +335,11 @@ async function startWorkflow<W extends keyof Workflows>(
   const memo: OperationMemo = { operationId: operation.id, instanceId: instance.id, kind: operation.kind };
   const discard = () => catalogue.discardOperation(deps.db, operation.id, discardInstance ? instance.id : undefined);
   try {
-    const handle = await startRun(deps, spec, instance.slug, input, memo);
+    const handle = await startRun(deps, spec, instance.slug, input, memo).catch(async (err) => {
+      // The previous operation wrote its row and is closing its run: give it a moment, then start.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !(await previousRunClosing(deps, instance))) throw err;
+      return startRun(deps, spec, instance.slug, input, memo);
+    });
     return await catalogue.setRunId(deps.db, operation.id, handle.firstExecutionRunId);
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
@@ -352,6 +356,26 @@ async function startWorkflow<W extends keyof Workflows>(
     }
     await discard();
     throw err;
+  }
+}
+
+/** How long a start waits for the run of an operation that has already recorded its result to close. */
+const CLOSING_RUN_WAIT_MS = 5_000;
+
+/**
+ * Whether the run holding the instance's workflow id belongs to an operation whose row is already
+ * finished (it records its result, then completes); if so, waits until that run has closed.
+ */
+async function previousRunClosing(deps: Deps, instance: InstanceRow): Promise<boolean> {
+  const handle = deps.temporal.workflow.getHandle(workflowIdFor(instance.slug));
+  try {
+    const memo = (await handle.describe()).memo as Partial<OperationMemo> | undefined;
+    const previous = memo?.operationId ? await catalogue.getOperation(deps.db, memo.operationId) : undefined;
+    if (!previous || previous.status === 'running') return false;
+    await deps.temporal.withDeadline(Date.now() + CLOSING_RUN_WAIT_MS, () => handle.result()).catch(() => undefined);
+    return true;
+  } catch {
+    return false;
   }
 }
 

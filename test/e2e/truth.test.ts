@@ -53,7 +53,7 @@ describe('statuses that stay true', () => {
     const created = await stack.api.call('POST', '/v1/instances', { name: 'No Deploy', slug, plan: 'starter', ownerEmail: 'n@truth.test', version: 'fail-1.0.0' });
     expect((await stack.api.settled(created.body.operation.id)).status).toBe('failed');
     const upgrade = await stack.api.call('POST', `/v1/instances/${slug}/upgrade`, { version: '1.0.0' });
-    expect(upgrade.status).toBe(202);
+    expect(upgrade.status, JSON.stringify(upgrade.body)).toBe(202);
     const op = await stack.api.settled(upgrade.body.operation.id);
     expect(op).toMatchObject({ status: 'failed', error: expect.stringContaining('nothing is deployed') });
     expect((await stack.api.call('GET', `/v1/instances/${slug}`)).body).toMatchObject({ status: 'failed', version: 'fail-1.0.0' });
