@@ -1,0 +1,116 @@
+// `npm run histories:record`: records one workflow history per operation kind and outcome, with
+// stub activities, on the testbed's Temporal (needs `npm run infra:up`). The replay test
+// (test/unit/replay.test.ts) runs the current workflow code against these files, so a change that
+// would break runs in flight fails CI. Re-record only when the old histories no longer matter
+// (no run of the old code can still be in flight) — otherwise guard the change with `patched()`.
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+import { ApplicationFailure } from '@temporalio/activity';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import type { Activities } from '../../activities';
+import type { InstanceStatus, Plan } from '../../domain/instance';
+import { readEnvFile } from '../../testbed/index';
+import { loadConfig } from '../../domain/config';
+import { temporalCli } from '../../testbed/components/temporal';
+import { createWorker } from '../../worker/index';
+
+const historiesDir = join(import.meta.dirname, 'histories');
+const config = loadConfig({ ...readEnvFile(), ...process.env, SHIPYARD_TASK_QUEUE: `record-${Date.now()}` });
+const plan: Plan = { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, dbConnections: 5 };
+
+const fails = () => Promise.reject(ApplicationFailure.nonRetryable('recorded failure', 'Injected'));
+const defaults: Record<string, (...args: any[]) => Promise<unknown>> = {
+  readWorkload: async () => ({ version: '1.0.0', replicas: 1 }),
+  reconcileRunningOperations: async () => ({ checked: 0, settled: 0, unstuck: 0 }),
+};
+
+interface Scenario {
+  name: string;
+  workflowType: string;
+  fromStatus?: InstanceStatus;
+  version?: string;
+  activities?: Record<string, (...args: any[]) => Promise<unknown>>;
+  noInput?: boolean;
+}
+
+const scenarios: Scenario[] = [
+  { name: 'provision-succeeded', workflowType: 'provisionInstance', fromStatus: 'provisioning' },
+  { name: 'provision-failed-compensated', workflowType: 'provisionInstance', fromStatus: 'provisioning', activities: { upsertDnsRecord: fails } },
+  { name: 'upgrade-succeeded', workflowType: 'upgradeInstance', fromStatus: 'ready', version: '2.0.0' },
+  { name: 'upgrade-rolled-back', workflowType: 'upgradeInstance', fromStatus: 'ready', version: '2.0.0', activities: { waitForRollout: onlyFirstFails() } },
+  { name: 'upgrade-no-workload', workflowType: 'upgradeInstance', fromStatus: 'failed', version: '2.0.0', activities: { readWorkload: async () => null } },
+  { name: 'suspend-succeeded', workflowType: 'suspendInstance', fromStatus: 'ready' },
+  { name: 'suspend-failed', workflowType: 'suspendInstance', fromStatus: 'ready', activities: { waitForRollout: fails } },
+  { name: 'resume-succeeded', workflowType: 'resumeInstance', fromStatus: 'suspended' },
+  { name: 'teardown-succeeded', workflowType: 'teardownInstance', fromStatus: 'ready' },
+  { name: 'teardown-failed', workflowType: 'teardownInstance', fromStatus: 'ready', activities: { deleteNamespace: fails } },
+  { name: 'cleanup-succeeded', workflowType: 'cleanupInstance', fromStatus: 'failed' },
+  { name: 'claim-refused', workflowType: 'suspendInstance', fromStatus: 'ready', activities: { claimInstance: () => Promise.reject(ApplicationFailure.nonRetryable('instance moved', 'InstanceMoved')) } },
+  { name: 'reconcile', workflowType: 'reconcileOperations', noInput: true },
+];
+
+function onlyFirstFails() {
+  let calls = 0;
+  return async () => {
+    calls += 1;
+    if (calls === 1) await fails();
+  };
+}
+
+const activityNames: (keyof Activities)[] = [
+  'claimInstance', 'markInstance', 'finishOperation', 'recordEvent',
+  'ensureTenantDatabase', 'dropTenantDatabase',
+  'applyNamespace', 'deleteNamespace', 'writeAppSecret', 'deleteAppSecret',
+  'applyWorkload', 'deleteWorkload', 'readWorkload', 'scaleWorkload', 'waitForRollout',
+  'applyCertificate', 'waitForCertificateReady', 'deleteCertificate', 'applyIngress', 'deleteIngress',
+  'upsertDnsRecord', 'deleteDnsRecord', 'reconcileRunningOperations',
+];
+
+/** Every activity answers undefined unless the scenario or the defaults say otherwise. */
+function stubs(overrides: Scenario['activities'] = {}) {
+  return Object.fromEntries(activityNames.map((name) => [name, overrides[name] ?? defaults[name] ?? (async () => undefined)]));
+}
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+const cli = await temporalCli();
+const connection = await Connection.connect({ address: config.temporalAddress });
+const client = new Client({ connection, namespace: config.temporalNamespace });
+try {
+  for (const scenario of scenarios) {
+    const slug = `rec-${scenario.name}`;
+    const input = {
+      operationId: `op_${slug}`,
+      instanceId: `ins_${slug}`,
+      slug,
+      actor: 'recorder',
+      settings: { rolloutTimeoutSeconds: 30, unschedulableGraceSeconds: 30 },
+      fromStatus: scenario.fromStatus,
+      plan,
+      version: scenario.version ?? '1.0.0',
+    };
+    const { worker, connection: workerConnection } = await createWorker(config, stubs(scenario.activities));
+    try {
+      const handle = await client.workflow.start(scenario.workflowType, {
+        workflowId: `record:${scenario.name}:${Date.now()}`,
+        taskQueue: config.taskQueue,
+        args: scenario.noInput ? [] : [input],
+      });
+      await worker.runUntil(handle.result().catch(() => undefined));
+      const file = join(historiesDir, `${scenario.name}.json`);
+      // The CLI's JSON is the form Temporal's tools (UI download, `temporal workflow show`) share.
+      const { stdout } = await promisify(execFile)(cli, [
+        'workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json',
+        '--address', config.temporalAddress, '--namespace', config.temporalNamespace,
+      ], { maxBuffer: 64 * 1024 * 1024 });
+      writeFileSync(file, stdout);
+      console.log(`recorded ${file}`);
+    } finally {
+      await workerConnection.close();
+    }
+  }
+} finally {
+  await connection.close();
+}
