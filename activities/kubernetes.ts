@@ -381,9 +381,11 @@ export function createKubernetesActivities(
         if (countsDone && pods.length === 0) return true;
 
         const rollout = `rollout of ${image ?? '(no image)'} in ${describe(ref)}`;
-        const progress = observed
-          ? `${updated}/${desired} replicas updated, ${available}/${desired} available, ${total} pods in total`
-          : `controller has not yet observed generation ${deployment.metadata?.generation}`;
+        const progress = !observed
+          ? `controller has not yet observed generation ${deployment.metadata?.generation}`
+          : countsDone
+            ? `${pods.length} pods still stopping`
+            : `${updated}/${desired} replicas updated, ${available}/${desired} available, ${total} pods in total`;
         // Old pods may linger while the new ones come up; what is in the way is the new ones' trouble.
         const troubles = podTroubles(pods.filter((p) => p.spec?.containers.find((c) => c.name === names.app)?.image === image));
 
@@ -397,8 +399,8 @@ export function createKubernetesActivities(
         const unschedulableFor = unschedulableSinceMs === undefined ? 0 : Math.floor((now - unschedulableSinceMs) / 1000);
         if (unschedulableSinceMs !== undefined && now - unschedulableSinceMs >= unschedulableGraceSeconds * 1000) {
           throw permanent(
-            `${rollout} cannot finish: no node for its pods after ${unschedulableFor}s ` +
-              `(SHIPYARD_UNSCHEDULABLE_GRACE_SECONDS=${unschedulableGraceSeconds}): ${summariseTroubles(unschedulable)}; ${progress}`,
+            `${rollout} cannot finish: its pods found no node for ${unschedulableFor}s (grace ${unschedulableGraceSeconds}s): ` +
+              `${summariseTroubles(unschedulable)}; ${progress}`,
             errorTypes.unschedulable,
           );
         }
