@@ -25,7 +25,13 @@ export async function slowHostedZone(config: Config, syncSeconds: number): Promi
   const baseDomain = `sync-${uniqueSuffix()}.${config.baseDomain}`;
   const created = await route53.send(new CreateHostedZoneCommand({ Name: baseDomain, CallerReference: `shipyard-test:${baseDomain}` }));
   const hostedZoneId = created.HostedZone!.Id!.replace(/^\/hostedzone\//, '');
-  await setRoute53SyncSeconds(config.route53Endpoint, syncSeconds, hostedZoneId);
+  try {
+    await setRoute53SyncSeconds(config.route53Endpoint, syncSeconds, hostedZoneId);
+  } catch (err) {
+    await route53.send(new DeleteHostedZoneCommand({ Id: hostedZoneId }));
+    route53.destroy();
+    throw err;
+  }
   return {
     config: { ...config, baseDomain, hostedZoneId },
     async dispose() {

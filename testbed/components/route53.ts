@@ -92,12 +92,11 @@ export async function setRoute53SyncSeconds(
   } catch (err) {
     throw new TestbedError(NAME, `could not reach ${url}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (response.status === 404) {
-    // moto itself answers unknown paths; an old launcher lacks the endpoint.
-    throw new TestbedError(NAME, `the Route 53 server at ${endpointUrl} has no ${SYNC_SECONDS_PATH}; it was started by an older testbed, restart it`);
-  }
   if (!response.ok) {
-    throw new TestbedError(NAME, `${url} answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
+    const body = (await response.text()).slice(0, 300);
+    // A 400 is ours (a bad value); anything else is moto answering a path it does not know.
+    const hint = response.status === 400 ? '' : '; a Route 53 server started by an older testbed lacks this endpoint: restart it';
+    throw new TestbedError(NAME, `${url} answered ${response.status}: ${body}${hint}`);
   }
 }
 
