@@ -1,5 +1,5 @@
 // What stands between a rollout and its end, read from the pods' status as the scheduler and the
-// kubelet report it. Pure: kubernetes.ts feeds it the pods it lists, test/activities/pods.test.ts
+// kubelet report it. Pure: kubernetes.ts feeds it the pods it lists, test/unit/pods.test.ts
 // feeds it objects.
 import type { V1Pod } from '@kubernetes/client-node';
 
