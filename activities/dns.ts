@@ -10,7 +10,7 @@ import {
   type ResourceRecordSet,
   type RRType,
 } from '@aws-sdk/client-route-53';
-import { hostnameFor, managedByValue } from '../domain/instance';
+import { hostnameFor, managedByValue, type WaitHeartbeat } from '../domain/instance';
 import type { ActivityDeps } from './index';
 import { errorTypes, permanent, route53Error } from './errors';
 
@@ -59,13 +59,21 @@ export function createDnsActivities({ config, route53 }: Pick<ActivityDeps, 'con
       throw route53Error(what, err);
     }
     if (!changeId) throw new Error(`could not ${what}: Route 53 accepted the change but returned no change id to wait on`);
+    // Real Route 53 takes up to a minute to reach every name server. The activity's own timeouts
+    // bound the wait; the heartbeat says which change it waits on, for the live step.
     const ctx = Context.current();
+    const submitted = Date.now();
+    let status = 'PENDING';
     for (;;) {
-      ctx.heartbeat({ waitingFor: `Route 53 change ${changeId} (${what}) to be INSYNC` });
+      const waited = Math.round((Date.now() - submitted) / 1000);
+      ctx.heartbeat({
+        detail: `waiting for Route 53 change ${changeId} (${what}) to be INSYNC: ${status} after ${waited}s`,
+      } satisfies WaitHeartbeat);
       await ctx.sleep(pollIntervalMs);
       try {
         const { ChangeInfo } = await route53.send(new GetChangeCommand({ Id: changeId }));
         if (ChangeInfo?.Status === 'INSYNC') return;
+        status = ChangeInfo?.Status ?? 'no status';
       } catch (err) {
         throw route53Error(`wait for Route 53 change ${changeId} (${what})`, err);
       }

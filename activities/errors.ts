@@ -23,6 +23,12 @@ export const errorTypes = {
   instanceMoved: 'InstanceMoved',
   /** A catalogue write found no row to change: the catalogue and Temporal disagree. */
   catalogueRowMissing: 'CatalogueRowMissing',
+  /** A rollout's pods found no node for longer than the grace period (the scheduler says why). */
+  unschedulable: 'Unschedulable',
+  /** A rollout's image cannot be pulled (ErrImagePull, ImagePullBackOff, InvalidImageName). */
+  imagePullFailed: 'ImagePullFailed',
+  /** The Deployment runs another image than the operation applied: someone changed it meanwhile. */
+  workloadChanged: 'WorkloadChanged',
 } as const;
 
 export type ShipyardErrorType = (typeof errorTypes)[keyof typeof errorTypes];

@@ -14,13 +14,14 @@ import {
   type V1ResourceQuota,
   type V1Secret,
 } from '@kubernetes/client-node';
-import { databaseNameFor, databaseRoleFor, instanceLabel, managedByLabel, managedByValue, namespaceFor } from '../domain/instance';
+import { databaseNameFor, databaseRoleFor, instanceLabel, managedByLabel, managedByValue, namespaceFor, type WaitHeartbeat } from '../domain/instance';
 import type { ActivityDeps } from './index';
 import { errorTypes, isKubeNotFound, kubeError, notOwned, permanent } from './errors';
 import {
   appSecretManifest,
   appSelector,
   certificateManifest,
+  imageFor,
   ingressManifest,
   names,
   namespaceManifests,
@@ -29,6 +30,7 @@ import {
   workloadManifests,
   type WorkloadSpec,
 } from './manifests';
+import { podTroubles, summariseTroubles } from './pods';
 import { setTenantRolePassword } from './tenant-database';
 
 export const fieldManager = 'shipyard';
@@ -99,9 +101,21 @@ interface Condition {
   observedGeneration?: number;
 }
 
-interface RolloutHeartbeat {
+type CertificateRequest = KubernetesObject & { status?: { conditions?: Condition[] } };
+
+interface RolloutHeartbeat extends WaitHeartbeat {
   deadlineMs: number;
-  progress?: string;
+  /** When the new pods were first seen unschedulable, in this spell (gone once they are scheduled). */
+  unschedulableSinceMs?: number;
+}
+
+const conditionText = (c: Condition): string => `${c.type}=${c.status}${c.reason ? ` ${c.reason}` : ''}${c.message ? `: ${c.message}` : ''}`;
+
+/** Deployment conditions that say something is wrong: Available/Progressing not True, ReplicaFailure True (e.g. quota). */
+function problemConditions(deployment: V1Deployment): string[] {
+  return (deployment.status?.conditions ?? [])
+    .filter((c) => (c.type === 'ReplicaFailure' ? c.status === 'True' : c.status !== 'True'))
+    .map((c) => conditionText(c as Condition));
 }
 
 const b64decode = (s: string | undefined): string | undefined => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
@@ -193,6 +207,33 @@ export function createKubernetesActivities(
 
   const sleep = () => Context.current().sleep(pollIntervalMs);
 
+  /**
+   * The one wait loop: `check` answers true when done, throws to give up, or else says what it
+   * is waiting for, which is heartbeated (so the live step shows it) before the next poll. The
+   * overall bound is the activity's own timeouts unless `check` keeps a deadline itself.
+   */
+  async function pollUntil<H extends WaitHeartbeat>(check: () => Promise<true | H>): Promise<void> {
+    const ctx = Context.current();
+    for (;;) {
+      const waiting = await check();
+      if (waiting === true) return;
+      ctx.heartbeat(waiting);
+      await sleep();
+    }
+  }
+
+  async function newestCertificateRequest(slug: string): Promise<CertificateRequest | undefined> {
+    let requests: CertificateRequest[];
+    try {
+      requests = (await objects.list<CertificateRequest>('cert-manager.io/v1', 'CertificateRequest', namespaceFor(slug))).items;
+    } catch (err) {
+      throw kubeError(`list CertificateRequests in ${namespaceFor(slug)}`, err);
+    }
+    return requests
+      .filter((r) => r.metadata?.annotations?.['cert-manager.io/certificate-name'] === names.certificate)
+      .sort((a, b) => String(b.metadata?.creationTimestamp ?? '').localeCompare(String(a.metadata?.creationTimestamp ?? '')))[0];
+  }
+
   return {
     /** Namespace `tenant-<slug>` with the plan's ResourceQuota and LimitRange and a default-deny NetworkPolicy. */
     async applyNamespace(slug: string, plan: WorkloadSpec['plan']): Promise<void> {
@@ -208,17 +249,18 @@ export function createKubernetesActivities(
     async deleteNamespace(slug: string): Promise<void> {
       const ref = refs.namespace(slug);
       if (!(await remove(slug, ref))) return;
-      const ctx = Context.current();
-      for (;;) {
+      await pollUntil(async () => {
         const ns = await read<V1Namespace>(ref);
-        if (!ns) return;
-        // Why it is still there (content or finalizers remaining), for whoever looks at the workflow.
-        const waitingOn = (ns.status?.conditions ?? [])
+        if (!ns) return true;
+        // What keeps it: the namespace controller's conditions (content or finalizers remaining,
+        // discovery failures) and the finalizers still listed.
+        const conditions = (ns.status?.conditions ?? [])
           .filter((c) => c.status === 'True')
-          .map((c) => `${c.type}: ${c.message ?? c.reason ?? ''}`);
-        ctx.heartbeat({ waitingFor: `${describe(ref)} to disappear`, conditions: waitingOn });
-        await sleep();
-      }
+          .map((c) => c.message ?? c.reason ?? c.type);
+        const finalizers = [...(ns.spec?.finalizers ?? []), ...(ns.metadata?.finalizers ?? [])];
+        const blocking = [...conditions, ...(finalizers.length ? [`finalizers left: ${finalizers.join(', ')}`] : [])];
+        return { detail: `waiting for ${describe(ref)} to disappear${blocking.length ? `: ${blocking.join('; ')}` : ''}` };
+      });
     },
 
     /**
@@ -298,50 +340,87 @@ export function createKubernetesActivities(
 
     /**
      * Waits until the Deployment's newest generation is fully rolled out: every desired replica
-     * updated and available, no old pods left (for 0 replicas: no pods at all). The deadline is
-     * kept in heartbeat details, so a retry after a worker crash keeps the original clock.
+     * updated and available, no old pods left (for 0 replicas: no pods at all). With `version`,
+     * the Deployment must still run that version's image: another one means someone changed it
+     * meanwhile, and waiting would only report their rollout as ours.
+     *
+     * Gives up early, without waiting for the deadline, when waiting cannot help: the image cannot
+     * be pulled, or the new pods have found no node for `unschedulableGraceSeconds`. The deadline
+     * and the start of the unschedulable spell are kept in heartbeat details, so a retry after a
+     * worker crash keeps both clocks.
      */
-    async waitForRollout(slug: string, { timeoutSeconds }: { timeoutSeconds: number; unschedulableGraceSeconds?: number; version?: string }): Promise<void> {
-      const ctx = Context.current();
-      const previous = ctx.info.heartbeatDetails as Partial<RolloutHeartbeat> | undefined;
-      const deadlineMs =
-        typeof previous?.deadlineMs === 'number' ? previous.deadlineMs : Date.now() + timeoutSeconds * 1000;
+    async waitForRollout(
+      slug: string,
+      { timeoutSeconds, unschedulableGraceSeconds, version }: { timeoutSeconds: number; unschedulableGraceSeconds: number; version?: string },
+    ): Promise<void> {
+      const previous = Context.current().info.heartbeatDetails as Partial<RolloutHeartbeat> | undefined;
+      const deadlineMs = typeof previous?.deadlineMs === 'number' ? previous.deadlineMs : Date.now() + timeoutSeconds * 1000;
+      let unschedulableSinceMs = typeof previous?.unschedulableSinceMs === 'number' ? previous.unschedulableSinceMs : undefined;
       const ref = refs.deployment(slug);
-      for (;;) {
+      const expectedImage = version === undefined ? undefined : imageFor(config.appImage, version);
+      await pollUntil<RolloutHeartbeat>(async () => {
         const deployment = await readDeploymentOrFail(slug);
+        const image = deployment.spec?.template.spec?.containers.find((c) => c.name === names.app)?.image;
+        if (expectedImage !== undefined && image !== expectedImage) {
+          throw permanent(
+            `${describe(ref)} runs image ${image ?? '(none)'}, expected ${expectedImage}; it was changed outside this operation`,
+            errorTypes.workloadChanged,
+          );
+        }
         const desired = deployment.spec?.replicas ?? 1;
         const status = deployment.status ?? {};
         const observed = (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
         const updated = status.updatedReplicas ?? 0;
         const available = status.availableReplicas ?? 0;
         const total = status.replicas ?? 0;
-        let done = observed && updated === desired && available === desired && total === desired;
-        let pods: V1Pod[] | undefined;
-        if (done && desired === 0) {
-          // Terminating pods no longer count in status.replicas; "suspended" means none are left.
-          pods = await listAppPods(slug);
-          done = pods.length === 0;
-        }
-        if (done) return;
+        // Terminating pods no longer count in status.replicas; "suspended" means none are left,
+        // so with 0 replicas the pods are looked at even when the counts say done.
+        const countsDone = observed && updated === desired && available === desired && total === desired;
+        if (countsDone && desired > 0) return true;
+        const pods = await listAppPods(slug);
+        if (countsDone && pods.length === 0) return true;
 
-        const image = deployment.spec?.template.spec?.containers[0]?.image ?? '(unknown image)';
-        const progress = observed
-          ? `${updated}/${desired} replicas updated, ${available}/${desired} available, ${total} pods in total`
-          : `controller has not yet observed generation ${deployment.metadata?.generation}`;
-        if (Date.now() >= deadlineMs) {
-          pods ??= await listAppPods(slug);
-          const failing = (deployment.status?.conditions ?? [])
-            .filter((c) => c.status !== 'True')
-            .map((c) => `${c.type}=${c.status} (${c.reason ?? ''}: ${c.message ?? ''})`);
+        const rollout = `rollout of ${image ?? '(no image)'} in ${describe(ref)}`;
+        const progress = !observed
+          ? `controller has not yet observed generation ${deployment.metadata?.generation}`
+          : countsDone
+            ? `${pods.length} pods still stopping`
+            : `${updated}/${desired} replicas updated, ${available}/${desired} available, ${total} pods in total`;
+        // Old pods may linger while the new ones come up; what is in the way is the new ones' trouble.
+        const troubles = podTroubles(pods.filter((p) => p.spec?.containers.find((c) => c.name === names.app)?.image === image));
+
+        const pull = troubles.find((t) => t.kind === 'imagePull');
+        if (pull) {
+          throw permanent(`${rollout} cannot finish: the image cannot be pulled: pod ${pull.pod}: ${pull.says}`, errorTypes.imagePullFailed);
+        }
+        const now = Date.now();
+        const unschedulable = troubles.filter((t) => t.kind === 'unschedulable');
+        unschedulableSinceMs = unschedulable.length === 0 ? undefined : (unschedulableSinceMs ?? now);
+        const unschedulableFor = unschedulableSinceMs === undefined ? 0 : Math.floor((now - unschedulableSinceMs) / 1000);
+        if (unschedulableSinceMs !== undefined && now - unschedulableSinceMs >= unschedulableGraceSeconds * 1000) {
           throw permanent(
-            `rollout of ${image} in ${describe(ref)} did not finish within ${timeoutSeconds}s: ${progress}` +
-              `${describePods(pods)}${failing.length ? `; conditions: ${failing.join('; ')}` : ''}`,
+            `${rollout} cannot finish: its pods found no node for ${unschedulableFor}s (grace ${unschedulableGraceSeconds}s): ` +
+              `${summariseTroubles(unschedulable)}; ${progress}`,
+            errorTypes.unschedulable,
+          );
+        }
+        const conditions = problemConditions(deployment);
+        if (now >= deadlineMs) {
+          throw permanent(
+            `${rollout} did not finish within ${timeoutSeconds}s: ${progress}` +
+              `${troubles.length ? `; pods not ready: ${summariseTroubles(troubles)}` : ''}` +
+              `${conditions.length ? `; conditions: ${conditions.join('; ')}` : ''}`,
             errorTypes.rolloutTimeout,
           );
         }
-        ctx.heartbeat({ deadlineMs, progress } satisfies RolloutHeartbeat);
-        await sleep();
-      }
+        const unschedulableNote =
+          unschedulable.length > 0 ? ` (unschedulable for ${unschedulableFor}s; giving up after ${unschedulableGraceSeconds}s)` : '';
+        const detail =
+          `waiting for ${rollout}: ${progress}` +
+          `${troubles.length ? `; ${summariseTroubles(troubles)}${unschedulableNote}` : ''}` +
+          `${conditions.length ? `; ${conditions.join('; ')}` : ''}`;
+        return { deadlineMs, ...(unschedulableSinceMs !== undefined ? { unschedulableSinceMs } : {}), detail };
+      });
     },
 
     /** cert-manager Certificate for `<slug>.<baseDomain>`, stored in Secret `app-tls`. */
@@ -352,17 +431,23 @@ export function createKubernetesActivities(
 
     /** Waits for the Certificate's Ready condition; the overall bound is the activity's own timeout. */
     async waitForCertificateReady(slug: string): Promise<void> {
-      const ctx = Context.current();
       const ref = refs.certificate(slug);
-      for (;;) {
+      await pollUntil(async () => {
         const cert = await readOwned<KubernetesObject & { status?: { conditions?: Condition[] } }>(slug, ref);
         if (!cert) throw permanent(`${describe(ref)} does not exist; applyCertificate must run first`, errorTypes.missingDependency);
         const ready = cert.status?.conditions?.find((c) => c.type === 'Ready');
         const current = ready?.observedGeneration === undefined || ready.observedGeneration >= (cert.metadata?.generation ?? 0);
-        if (ready?.status === 'True' && current) return;
-        ctx.heartbeat({ waitingFor: `${describe(ref)} to become Ready`, ready: ready ? `${ready.status} ${ready.reason ?? ''}: ${ready.message ?? ''}` : 'no Ready condition yet' });
-        await sleep();
-      }
+        if (ready?.status === 'True' && current) return true;
+        // The Certificate says it is not ready; its newest CertificateRequest says why (an issuer
+        // that is missing or not ready, a request denied or failed).
+        const said = (cert.status?.conditions ?? []).filter((c) => c.status !== 'True').map(conditionText);
+        const request = await newestCertificateRequest(slug);
+        const requestSays = (request?.status?.conditions ?? [])
+          .filter((c) => (c.type === 'Ready' && c.status !== 'True') || (c.type !== 'Ready' && c.status === 'True'))
+          .map(conditionText);
+        const blocking = [...(said.length ? said : ['no Ready condition yet']), ...requestSays.map((c) => `CertificateRequest ${request?.metadata?.name}: ${c}`)];
+        return { detail: `waiting for ${describe(ref)} to become Ready: ${blocking.join('; ')}` };
+      });
     },
 
     /** Deletes the Certificate and the TLS Secret cert-manager made for it. */
@@ -387,17 +472,4 @@ export function createKubernetesActivities(
       await remove(slug, refs.ingress(slug));
     },
   };
-}
-
-/** A short account of the app's pods that are not ready, for the timeout message. */
-function describePods(pods: V1Pod[]): string {
-  const notReady = pods.filter((p) => !p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-  if (notReady.length === 0) return '';
-  const shown = notReady.slice(0, 3).map((p) => {
-    const waiting = p.status?.containerStatuses?.find((c) => c.state?.waiting)?.state?.waiting;
-    const state = waiting ? `${waiting.reason ?? 'waiting'}${waiting.message ? ` (${waiting.message})` : ''}` : `${p.status?.phase ?? 'Pending'}, not ready`;
-    return `${p.metadata?.name}: ${state}`;
-  });
-  const more = notReady.length > shown.length ? ` and ${notReady.length - shown.length} more` : '';
-  return `; pods not ready: ${shown.join(', ')}${more}`;
 }

@@ -11,10 +11,12 @@ import {
   WorkflowNotFoundError,
   type WorkflowStartOptions,
 } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import protos from '@temporalio/proto';
 import type * as workflows from '../workflows';
 import type { Config } from '../domain/config';
-import { hostnameFor, namespaceFor, type OperationKind, type OperationStatus, type Step } from '../domain/instance';
+import { hostnameFor, namespaceFor, type OperationKind, type OperationStatus, type Step, type WaitHeartbeat } from '../domain/instance';
 import {
   kindSpec,
   startRefusal,
@@ -190,7 +192,7 @@ export async function liveState(deps: Deps, row: OperationRow): Promise<LiveStat
   // Before a worker has completed the run's first workflow task there is nobody to answer a
   // query (it would only time out), and nothing has run yet: the row's steps are exact.
   if (running.historyLength < FIRST_TASK_COMPLETED) return stateOf(now);
-  return { ...stateOf(now), steps: withRetriesInFlight(await liveSteps(deps, now), running) };
+  return { ...stateOf(now), steps: await withActivityInFlight(deps, await liveSteps(deps, now), running) };
 }
 
 async function liveSteps(deps: Deps, row: OperationRow): Promise<Step[]> {
@@ -208,17 +210,42 @@ async function liveSteps(deps: Deps, row: OperationRow): Promise<Step[]> {
 }
 
 /**
- * Activity retries happen inside Temporal, out of the workflow's sight: the step running now
- * takes its attempt number and last error from the activity Temporal reports pending.
+ * Activity retries and heartbeats happen inside Temporal, out of the workflow's sight: the step
+ * running now takes its attempt number and last error, and what it is waiting for (the `detail`
+ * of its last heartbeat, see WaitHeartbeat), from the activity Temporal reports pending.
  */
-function withRetriesInFlight(steps: Step[], description: WorkflowExecutionDescription): Step[] {
+async function withActivityInFlight(deps: Deps, steps: Step[], description: WorkflowExecutionDescription): Promise<Step[]> {
   const pending = description.raw.pendingActivities?.[0];
-  const attempt = pending?.attempt ?? 1;
-  if (attempt <= 1) return steps;
-  const lastError = pending?.lastFailure?.message;
+  if (!pending) return steps;
+  const attempt = pending.attempt ?? 1;
+  const lastError = attempt > 1 ? pending.lastFailure?.message : undefined;
+  const detail = await heartbeatDetail(deps, pending.heartbeatDetails?.payloads);
   return steps.map((step) =>
-    step.status === 'running' ? { ...step, attempt, ...(lastError ? { error: `retrying after: ${lastError}` } : {}) } : step,
+    step.status === 'running'
+      ? {
+          ...step,
+          ...(attempt > 1 ? { attempt } : {}),
+          ...(lastError ? { error: `retrying after: ${lastError}` } : {}),
+          ...(detail ? { detail } : {}),
+        }
+      : step,
   );
+}
+
+/** Heartbeat details are payloads: decoded by the client's own data converter (codecs included). */
+async function heartbeatDetail(deps: Deps, payloads: Payload[] | null | undefined): Promise<string | undefined> {
+  if (!payloads?.length) return undefined;
+  try {
+    const details = await decodeFromPayloadsAtIndex<Partial<WaitHeartbeat> | undefined>(
+      deps.temporal.options.loadedDataConverter,
+      0,
+      payloads,
+    );
+    return typeof details?.detail === 'string' ? details.detail : undefined;
+  } catch {
+    // Details this reader cannot decode say nothing to users; the read itself must not fail.
+    return undefined;
+  }
 }
 
 export async function operationView(deps: Deps, row: OperationRow, live?: LiveState): Promise<OperationView> {

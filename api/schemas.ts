@@ -36,6 +36,7 @@ export const Step = Type.Object({
   endedAt: Type.Optional(Type.String()),
   attempt: Type.Integer(),
   error: Type.Optional(Type.String()),
+  detail: Type.Optional(Type.String({ description: 'while the step runs: what it waits for and what is in the way' })),
 });
 
 export const Operation = Type.Object(

@@ -31,6 +31,16 @@ export interface Step {
   endedAt?: string;
   attempt: number;
   error?: string;
+  /** While the step runs: what it is waiting for and what is in the way (from its activity's heartbeat). */
+  detail?: string;
+}
+
+/**
+ * What every activity that waits heartbeats (it may carry more, e.g. a deadline). The API shows
+ * the running step's last `detail`, so it is written for a person: what is awaited, what blocks it.
+ */
+export interface WaitHeartbeat {
+  detail: string;
 }
 
 /** What a plan grants an instance; plans are rows in the catalogue, seeded by a migration. */

@@ -13,6 +13,8 @@ export interface ActivityContextOptions {
   /** As if this were a retry: what the previous attempt last heartbeated. */
   heartbeatDetails?: unknown;
   attempt?: number;
+  /** Sees every heartbeat as it is sent (also of a run that then fails, whose result is lost). */
+  onHeartbeat?: (details: unknown) => void;
 }
 
 type Logger = ConstructorParameters<typeof Context>[5];
@@ -52,7 +54,10 @@ export async function inActivity<T>(fn: () => Promise<T>, options: ActivityConte
     info,
     cancelled,
     abort.signal,
-    (details?: unknown) => heartbeats.push(details),
+    (details?: unknown) => {
+      heartbeats.push(details);
+      options.onHeartbeat?.(details);
+    },
     undefined,
     quietLogger,
     noopMetricMeter,

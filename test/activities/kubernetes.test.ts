@@ -5,6 +5,7 @@ import postgres from 'postgres';
 import { createKubernetesActivities } from '../../activities/kubernetes';
 import { createTenantDatabaseActivities } from '../../activities/tenant-database';
 import { inActivity } from './activity-context';
+import { fillCluster } from '../support/full-cluster';
 import { failure, testbedDeps, testPlan, uniqueSlug } from './testbed-deps';
 
 const deps = testbedDeps();
@@ -14,6 +15,8 @@ const objects = KubernetesObjectApi.makeApiClient(deps.kube);
 const core = deps.kube.makeApiClient(CoreV1Api);
 
 const slug = uniqueSlug('k8s');
+/** Rollouts that should succeed get plenty of time; nothing here expects an unschedulable pod. */
+const patience = { timeoutSeconds: 120, unschedulableGraceSeconds: 60 };
 const other = uniqueSlug('k8s');
 const ns = `tenant-${slug}`;
 
@@ -26,6 +29,17 @@ async function get(apiVersion: string, kind: string, name: string, namespace?: s
   } catch (err) {
     if ((err as { code?: number }).code === 404) return undefined;
     throw err;
+  }
+}
+
+/** Polls until `find` returns something (the cluster's controllers and kwok act on their own time). */
+async function eventually<T>(what: string, find: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await find();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 
@@ -155,42 +169,95 @@ describe('workload', () => {
     expect((await get('apps/v1', 'Deployment', 'app', ns))?.metadata?.generation).toBe(deployment?.metadata?.generation);
     expect(versionOf(await get('v1', 'Service', 'app', ns))).toBe(versionOf(service));
 
-    const { heartbeats } = await inActivity(() => k8s.waitForRollout(slug, { timeoutSeconds: 120 }));
+    const { heartbeats } = await inActivity(() => k8s.waitForRollout(slug, { ...patience, version: '1.0.0' }));
     expect(await run(() => k8s.readWorkload(slug))).toEqual({ version: '1.0.0', replicas: 2 });
-    expect(heartbeats.every((h) => typeof (h as { deadlineMs?: unknown }).deadlineMs === 'number')).toBe(true);
+    for (const h of heartbeats as { deadlineMs?: unknown; detail?: unknown }[]) {
+      expect(typeof h.deadlineMs).toBe('number');
+      expect(h.detail).toMatch(/^waiting for rollout of .*:1\.0\.0 in Deployment tenant-.*\/app: /);
+    }
 
     await run(() => k8s.scaleWorkload(slug, 0));
-    await run(() => k8s.waitForRollout(slug, { timeoutSeconds: 120 }));
+    await run(() => k8s.waitForRollout(slug, patience));
     const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `shipyard.dev/instance=${slug}` });
     expect(pods.items).toEqual([]);
     expect(await run(() => k8s.readWorkload(slug))).toEqual({ version: '1.0.0', replicas: 0 });
 
     await run(() => k8s.scaleWorkload(slug, 2));
-    await run(() => k8s.waitForRollout(slug, { timeoutSeconds: 120 }));
+    await run(() => k8s.waitForRollout(slug, patience));
     await failure(run(() => k8s.scaleWorkload(slug, 4)), 'InvalidSpec');
   });
 
   it('fails a rollout that never gets ready with RolloutTimeout, and a retry keeps the first deadline', async () => {
     await run(() => k8s.applyWorkload(slug, { plan: testPlan, version: 'fail-2.0.0', replicas: 2 }));
     const started = Date.now();
-    const message = await failure(run(() => k8s.waitForRollout(slug, { timeoutSeconds: 3 })), 'RolloutTimeout');
+    // A `fail-` pod runs but never gets Ready: no early failure, the whole timeout is waited.
+    const message = await failure(
+      run(() => k8s.waitForRollout(slug, { timeoutSeconds: 3, unschedulableGraceSeconds: 1, version: 'fail-2.0.0' })),
+      'RolloutTimeout',
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
     expect(message).toContain(`${deps.config.appImage}:fail-2.0.0`);
     expect(message).toContain('updated');
+    expect(message).toContain('not ready');
 
     // A retry after a crash: the previous attempt's heartbeat says the deadline has passed, so a
     // generous timeoutSeconds must not restart the clock.
     const retried = Date.now();
     await failure(
-      inActivity(() => k8s.waitForRollout(slug, { timeoutSeconds: 600 }), { heartbeatDetails: { deadlineMs: Date.now() - 1 }, attempt: 2 }),
+      inActivity(() => k8s.waitForRollout(slug, { ...patience, timeoutSeconds: 600 }), {
+        heartbeatDetails: { deadlineMs: Date.now() - 1, detail: 'from the attempt before' },
+        attempt: 2,
+      }),
       'RolloutTimeout',
     );
     expect(Date.now() - retried).toBeLessThan(10_000);
 
     // Rolling back to the previous version recovers.
     await run(() => k8s.applyWorkload(slug, { plan: testPlan, version: '1.0.0', replicas: 2 }));
-    await run(() => k8s.waitForRollout(slug, { timeoutSeconds: 120 }));
+    await run(() => k8s.waitForRollout(slug, patience));
     expect(await run(() => k8s.readWorkload(slug))).toEqual({ version: '1.0.0', replicas: 2 });
+  });
+
+  it('fails at once when the Deployment runs another version than the operation applied', async () => {
+    await run(() => k8s.applyWorkload(slug, { plan: testPlan, version: '1.0.0', replicas: 2 }));
+    const started = Date.now();
+    const message = await failure(run(() => k8s.waitForRollout(slug, { ...patience, version: '2.0.0' })), 'WorkloadChanged');
+    expect(message).toBe(
+      `Deployment ${ns}/app runs image ${deps.config.appImage}:1.0.0, expected ${deps.config.appImage}:2.0.0; ` +
+        'it was changed outside this operation',
+    );
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('fails at once with ImagePullFailed when a new pod cannot pull its image', async () => {
+    // kwok has no registry to fail; the pod's status is written as a kubelet that cannot pull
+    // the image writes it. A `fail-` version keeps kwok from making the pod Ready first.
+    const version = 'fail-3.0.0';
+    const image = `${deps.config.appImage}:${version}`;
+    await run(() => k8s.applyWorkload(slug, { plan: testPlan, version, replicas: 1 }));
+    const pod = await eventually(`a running pod with ${image}`, async () => {
+      const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `shipyard.dev/instance=${slug}` });
+      return pods.items.find((p) => p.spec?.containers[0]?.image === image && p.status?.phase === 'Running');
+    });
+    pod.status!.containerStatuses = [
+      {
+        name: 'app',
+        image,
+        imageID: '',
+        ready: false,
+        restartCount: 0,
+        state: { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}"` } },
+      },
+    ];
+    await core.replaceNamespacedPodStatus({ name: pod.metadata!.name!, namespace: ns, body: pod });
+
+    const started = Date.now();
+    const message = await failure(run(() => k8s.waitForRollout(slug, { ...patience, version })), 'ImagePullFailed');
+    expect(message).toContain(`pod ${pod.metadata!.name}: container app ImagePullBackOff: Back-off pulling image "${image}"`);
+    expect(Date.now() - started).toBeLessThan(5_000);
+
+    await run(() => k8s.applyWorkload(slug, { plan: testPlan, version: '1.0.0', replicas: 2 }));
+    await run(() => k8s.waitForRollout(slug, { ...patience, version: '1.0.0' }));
   });
 
   it('deletes Deployment and Service; deleting them again is done', async () => {
@@ -216,6 +283,47 @@ describe('workload', () => {
     await failure(run(() => k8s.applyWorkload(other, { plan: testPlan, version: '1.0.0', replicas: 1 })), 'NotOwned');
     await failure(run(() => k8s.deleteWorkload(other)), 'NotOwned');
     await failure(run(() => k8s.scaleWorkload(other, 1)), 'NotOwned');
+  });
+});
+
+describe('a cluster with no room left', () => {
+  it('fails a rollout whose pods find no node within the grace period, with the scheduler\'s reason', async () => {
+    const full = uniqueSlug('full');
+    await run(() => k8s.applyNamespace(full, testPlan));
+    const cluster = await fillCluster(deps.kube);
+    try {
+      await run(() => k8s.applyWorkload(full, { plan: testPlan, version: '1.0.0', replicas: 1 }));
+      const graceSeconds = 5;
+      const details: string[] = [];
+      const started = Date.now();
+      const message = await failure(
+        inActivity(() => k8s.waitForRollout(full, { timeoutSeconds: 120, unschedulableGraceSeconds: graceSeconds, version: '1.0.0' }), {
+          onHeartbeat: (h) => details.push((h as { detail: string }).detail),
+        }),
+        'Unschedulable',
+      );
+      const elapsed = Date.now() - started;
+      const reason = /Pending, unschedulable: 0\/3 nodes are available: 3 Too many pods/;
+      expect(message).toMatch(reason);
+      expect(elapsed).toBeGreaterThanOrEqual(graceSeconds * 1000);
+      expect(elapsed).toBeLessThan((graceSeconds + 15) * 1000);
+      // While it waited, the live step could tell why.
+      expect(details.some((d) => reason.test(d) && d.includes(`giving up after ${graceSeconds}s`))).toBe(true);
+
+      // A retry after a worker crash keeps the unschedulable clock of the attempt before.
+      const retried = Date.now();
+      await failure(
+        inActivity(() => k8s.waitForRollout(full, { timeoutSeconds: 120, unschedulableGraceSeconds: 60, version: '1.0.0' }), {
+          heartbeatDetails: { deadlineMs: Date.now() + 120_000, unschedulableSinceMs: Date.now() - 61_000, detail: '' },
+          attempt: 2,
+        }),
+        'Unschedulable',
+      );
+      expect(Date.now() - retried).toBeLessThan(5_000);
+    } finally {
+      await cluster.release();
+      await run(() => k8s.deleteNamespace(full));
+    }
   });
 });
 

@@ -77,7 +77,7 @@ describe('POST /v1/instances', () => {
       actor: operation.actor,
       version: h.config.defaultVersion,
       plan: { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5 },
-      settings: { rolloutTimeoutSeconds: h.config.rolloutTimeoutSeconds },
+      settings: { rolloutTimeoutSeconds: h.config.rolloutTimeoutSeconds, unschedulableGraceSeconds: h.config.unschedulableGraceSeconds },
     });
 
     const got = await h.call('viewer', { method: 'GET', url: `/v1/instances/${instance.id}` });

@@ -1,10 +1,11 @@
 // Reading operations whose workflow a worker actually runs: live steps from the progress query,
 // and runs that close without writing their row (cancelled, or completed by a buggy workflow).
 import { fileURLToPath } from 'node:url';
+import { Context } from '@temporalio/activity';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finishOperation, markInstance } from '../../db/catalogue';
-import { liveSteps } from './fixtures/workflows';
+import { liveSteps, waitingDetail } from './fixtures/workflows';
 import { type Harness, startHarness } from './harness';
 
 let h: Harness;
@@ -30,6 +31,13 @@ beforeAll(async () => {
     activities: {
       async scaleAgainstBrokenApi() {
         throw new Error('kube-apiserver unavailable');
+      },
+      async waitSayingWhy() {
+        const ctx = Context.current();
+        for (;;) {
+          ctx.heartbeat({ detail: waitingDetail, deadlineMs: 0 });
+          await ctx.sleep(200);
+        }
       },
     },
     shutdownGraceTime: '1s',
@@ -117,6 +125,19 @@ describe('a running operation', () => {
       error: 'retrying after: kube-apiserver unavailable',
     });
     expect(retrying.steps[0].attempt).toBeGreaterThanOrEqual(3);
+    expect((await h.call('operator', { method: 'POST', url: `/v1/operations/${id}/cancel` })).statusCode).toBe(202);
+  });
+
+  it('shows what the running step waits for, from its activity\'s last heartbeat', async () => {
+    const slug = await readyInstance('waiting');
+
+    const teardown = await h.call('operator', { method: 'DELETE', url: `/v1/instances/${slug}` });
+    expect(teardown.statusCode).toBe(202);
+    const id = teardown.json().operation.id;
+    const waiting = await until(() => getOperation(id), (op) => op.steps[0]?.detail !== undefined);
+    expect(waiting.steps).toEqual([{ name: 'delete namespace', status: 'running', attempt: 1, detail: waitingDetail }]);
+    const instance = (await h.call('viewer', { method: 'GET', url: `/v1/instances/${slug}` })).json();
+    expect(instance.currentOperation.steps[0].detail).toBe(waitingDetail);
     expect((await h.call('operator', { method: 'POST', url: `/v1/operations/${id}/cancel` })).statusCode).toBe(202);
   });
 });

@@ -15,6 +15,7 @@ describe('config', () => {
       ingressTarget: 'ingress.apps.shipyard.test',
       certIssuer: 'shipyard-ca',
       rolloutTimeoutSeconds: 600,
+      unschedulableGraceSeconds: 60,
       apiPort: 8080,
       idempotencyLeaseSeconds: 60,
       idempotencyTtlHours: 24,

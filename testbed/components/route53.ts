@@ -8,6 +8,10 @@
 // any other request: replaying one puts moto's random generator back where it was, and the zone
 // and every change come back with the same ids. moto runs through moto_server.py beside this
 // file, which keeps reads from moving that generator, so reads can be left out of the replay.
+//
+// moto_server.py also makes changes read PENDING for SHIPYARD_ROUTE53_SYNC_SECONDS (default 0)
+// before INSYNC, as real Route 53 does, and takes that delay at run time too, for every zone or
+// one zone: setRoute53SyncSeconds below.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +37,8 @@ import {
 const NAME = 'route53';
 const MOTO_VERSION = '5.2.5';
 const PORT_VAR = 'SHIPYARD_ROUTE53_PORT';
+const SYNC_SECONDS_VAR = 'SHIPYARD_ROUTE53_SYNC_SECONDS';
+const SYNC_SECONDS_PATH = '/shipyard/route53/sync-seconds';
 const DEFAULT_BASE_DOMAIN = 'apps.shipyard.test';
 // moto checks no signatures; these only satisfy the SDK, and are never real credentials.
 const DUMMY_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
@@ -50,6 +56,48 @@ function port(): number {
 
 function endpoint(): string {
   return `http://127.0.0.1:${port()}`;
+}
+
+/** SHIPYARD_ROUTE53_SYNC_SECONDS when set; checked here so a typo stops infra:up with its name. */
+function syncSecondsFromEnv(): number | undefined {
+  const raw = process.env[SYNC_SECONDS_VAR];
+  if (raw === undefined || raw === '') return undefined;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new TestbedError(NAME, `${SYNC_SECONDS_VAR} must be a number of seconds (0 or more), got "${raw}"`);
+  }
+  return seconds;
+}
+
+/**
+ * How long changes read PENDING before INSYNC on a running testbed Route 53 (moto_server.py):
+ * for every zone, or (with `hostedZoneId`) for that zone only, so a test can slow its own zone
+ * without slowing everyone sharing the server. `seconds: null` returns a zone to the default.
+ * Not real Route 53: only the testbed's server has this endpoint.
+ */
+export async function setRoute53SyncSeconds(
+  endpointUrl: string,
+  seconds: number | null,
+  hostedZoneId?: string,
+): Promise<void> {
+  const url = new URL(SYNC_SECONDS_PATH, endpointUrl);
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ seconds, ...(hostedZoneId ? { hostedZoneId } : {}) }),
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (err) {
+    throw new TestbedError(NAME, `could not reach ${url}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (!response.ok) {
+    const body = (await response.text()).slice(0, 300);
+    // A 400 is ours (a bad value); anything else is moto answering a path it does not know.
+    const hint = response.status === 400 ? '' : '; a Route 53 server started by an older testbed lacks this endpoint: restart it';
+    throw new TestbedError(NAME, `${url} answered ${response.status}: ${body}${hint}`);
+  }
 }
 
 function baseDomain(): string {
@@ -164,9 +212,14 @@ export const route53: Component = {
 
   async up(ctx) {
     const logFile = logFileFor(NAME);
+    const syncSeconds = syncSecondsFromEnv();
     if (daemonRunning(NAME)) {
       ctx.say(`already running at ${endpoint()}; checking it`);
       await waitFor(NAME, `the Route 53 API at ${endpoint()}`, apiAnswers, { timeoutMs: 15_000, daemon: NAME, logFile });
+      if (syncSeconds !== undefined) {
+        ctx.say(`changes now read PENDING for ${syncSeconds}s (${SYNC_SECONDS_VAR})`);
+        await setRoute53SyncSeconds(endpoint(), syncSeconds);
+      }
       return variables(await ensureHostedZone(ctx.say));
     }
     await assertPortFree(NAME, port(), PORT_VAR);
@@ -174,7 +227,10 @@ export const route53: Component = {
     ensureDir(join(dataDir, 'route53'));
     const entries = compactRecording(ctx.say);
 
-    ctx.say(`starting moto ${MOTO_VERSION} at ${endpoint()}, recording changes to ${recording}`);
+    ctx.say(
+      `starting moto ${MOTO_VERSION} at ${endpoint()}, recording changes to ${recording}` +
+        (syncSeconds ? `; changes read PENDING for ${syncSeconds}s (${SYNC_SECONDS_VAR})` : ''),
+    );
     startDaemon(NAME, venvPython, [launcher, '--host', '127.0.0.1', '--port', String(port())], {
       logFile,
       env: { ...process.env, MOTO_ENABLE_RECORDING: 'true', MOTO_RECORDER_FILEPATH: recording },
