@@ -17,7 +17,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) =
         summary: 'The process is up',
         tags: ['health'],
         security: [],
-        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+        response: { 200: Type.Ref('Health', { description: 'Up' }) },
       },
     },
     async () => ({ status: 'ok' as const }),
@@ -30,7 +30,10 @@ export const healthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) =
         summary: 'The catalogue and Temporal answer',
         tags: ['health'],
         security: [],
-        response: { 200: Type.Object({ status: Type.Literal('ready') }), ...problems(503) },
+        response: {
+          200: Type.Ref('Readiness', { description: 'Ready to serve' }),
+          ...problems(503),
+        },
       },
     },
     async (request) => {
