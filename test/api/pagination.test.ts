@@ -1,7 +1,9 @@
 // Cursor pagination of the list routes: pages follow each other without gaps or repeats, are
 // full until the last, and a cursor is only accepted by the list that made it. The histories are
 // written straight into the catalogue (finished operations, events), as the workflows would.
+import { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build } from '../../api/app';
 import { finishOperation, insertInstanceWithOperation, insertOperationIfAllowed, markInstance, newId, recordEvent } from '../../db/catalogue';
 import { workflowIdFor } from '../../domain/operations';
 import { type Harness, startHarness } from './harness';
@@ -119,6 +121,55 @@ describe('cursors', () => {
           expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
           expect(res.json().errors).toEqual([{ field: 'cursor', message: 'is invalid' }]);
         }
+      }
+    }
+  });
+});
+
+describe('GET /v1/instances', () => {
+  it('answers from the catalogue alone: no Temporal call, however many operations run', async () => {
+    // Instances whose provision is running, as far as the catalogue knows.
+    const running: { instanceId: string; operationId: string }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const slug = h.slug('listed');
+      const instanceId = newId('ins');
+      const operationId = newId('op');
+      await insertInstanceWithOperation(
+        h.db,
+        { id: instanceId, slug, name: 'Listed', plan: 'starter', version: '1.0.0', ownerEmail: 'owner@example.com' },
+        { id: operationId, instanceId, kind: 'provision', workflowId: workflowIdFor(slug), actor },
+      );
+      running.push({ instanceId, operationId });
+    }
+    let calls = 0;
+    const temporal = new Client({
+      connection: h.temporal.connection,
+      namespace: h.config.temporalNamespace,
+      interceptors: {
+        workflow: [
+          {
+            describe: (input, next) => (calls++, next(input)),
+            query: (input, next) => (calls++, next(input)),
+          },
+        ],
+      },
+    });
+    const app = await build({ config: h.config, db: h.db, temporal });
+    try {
+      const res = await app.inject({
+        method: 'GET',
+        url: '/v1/instances?status=provisioning&limit=100',
+        headers: { authorization: `Bearer ${h.config.adminKey}` },
+      });
+      expect(res.statusCode).toBe(200);
+      expect(res.json().items.filter((i: { currentOperation: unknown }) => i.currentOperation !== null).length).toBeGreaterThanOrEqual(3);
+      expect(calls).toBe(0);
+    } finally {
+      await app.close();
+      // No workflow stands behind these rows: settle them so nothing reconciles them later.
+      for (const { instanceId, operationId } of running) {
+        await finishOperation(h.db, operationId, { status: 'failed', steps: [], error: 'test row' });
+        await markInstance(h.db, instanceId, { status: 'failed' });
       }
     }
   });
