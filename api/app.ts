@@ -7,7 +7,7 @@ import { registerAjvFormats, TypeBoxValidatorCompiler, type TypeBoxTypeProvider 
 import type { ApiRole } from '../db/schema';
 import { authenticate, authorize, type Caller } from './auth';
 import type { Deps } from './operations';
-import { installProblemHandlers, ProblemSchema } from './problems';
+import { clientErrorHandler, documentProblems, frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH, ProblemSchema } from './problems';
 import { sharedSchemas } from './schemas';
 import { apiKeyRoutes } from './routes/api-keys';
 import { healthRoutes } from './routes/health';
@@ -34,10 +34,16 @@ export async function build(deps: AppDeps, options: Pick<FastifyServerOptions, '
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // What the router and Node's HTTP parser refuse is a problem too.
+    frameworkErrors,
+    clientErrorHandler,
     // TypeBox checks bodies as they are: an unknown field is an error, never silently dropped,
     // and nothing is coerced; only query strings and params are converted from text.
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  // Bodies are JSON or nothing: a text/plain body is a 415, not a string handed to a route.
+  app.removeContentTypeParser('text/plain');
 
   installProblemHandlers(app);
   app.addSchema(ProblemSchema);
@@ -65,6 +71,7 @@ export async function build(deps: AppDeps, options: Pick<FastifyServerOptions, '
   await app.register(
     async (v1) => {
       v1.decorateRequest('caller', null);
+      v1.addHook('onRoute', (route) => documentProblems(route, [401, 403]));
       v1.addHook('onRequest', async (request) => {
         request.caller = await authenticate(request, deps.db, deps.config.adminKey);
         // A /v1 route that forgot to say is admin-only rather than open.

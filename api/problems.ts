@@ -1,5 +1,9 @@
-// Every error leaves the API as RFC 9457 application/problem+json, from one handler.
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+// Every error leaves the API as RFC 9457 application/problem+json: the route handlers' own
+// problems, validation failures, and what Fastify and Node answer by themselves (unknown routes
+// and methods, malformed URLs, bodies and headers).
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, RouteOptions } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 
 export const ProblemSchema = Type.Object(
@@ -29,10 +33,14 @@ const problemTitles: Record<number, [slug: string, title: string]> = {
   401: ['unauthenticated', 'Missing or invalid API key'],
   403: ['forbidden', 'Not allowed for this API key'],
   404: ['not-found', 'Not found'],
+  405: ['method-not-allowed', 'Method not allowed'],
+  408: ['timeout', 'Request timeout'],
   409: ['conflict', 'Conflict'],
   413: ['too-large', 'Request body too large'],
+  414: ['uri-too-long', 'Path segment too long'],
   415: ['unsupported-media-type', 'Unsupported media type'],
   422: ['unprocessable', 'Unprocessable request'],
+  431: ['headers-too-large', 'Request headers too large'],
   500: ['internal', 'Internal server error'],
   503: ['unavailable', 'Service unavailable'],
 };
@@ -56,32 +64,37 @@ export class Problem extends Error {
   }
 }
 
+const titleOf = (status: number): string => problemTitles[status]?.[1] ?? `HTTP ${status}`;
+
 /** Response schemas for the problem statuses a route can answer, for validation docs and OpenAPI. */
 export function problems(...statuses: number[]) {
   return Object.fromEntries(
     statuses.map((status) => [
       status,
       {
-        description: problemTitles[status]?.[1] ?? `HTTP ${status}`,
+        description: titleOf(status),
         content: { 'application/problem+json': { schema: Type.Ref('Problem') } },
       },
     ]),
   );
 }
 
+function problemBody(status: number, detail: string | undefined, instance: string | undefined, extra: Problem['extra'] = {}) {
+  return {
+    type: problemType(status),
+    title: extra.title ?? titleOf(status),
+    status,
+    ...(detail ? { detail } : {}),
+    ...(instance ? { instance } : {}),
+    ...(extra.errors ? { errors: extra.errors } : {}),
+    ...(extra.operation ? { operation: extra.operation } : {}),
+  };
+}
+
+const pathOf = (request: FastifyRequest): string => request.url.split('?')[0]!;
+
 function send(request: FastifyRequest, reply: FastifyReply, status: number, detail: string | undefined, extra: Problem['extra'] = {}) {
-  return reply
-    .code(status)
-    .type('application/problem+json')
-    .send({
-      type: problemType(status),
-      title: extra.title ?? problemTitles[status]?.[1] ?? `HTTP ${status}`,
-      status,
-      ...(detail ? { detail } : {}),
-      instance: request.url.split('?')[0],
-      ...(extra.errors ? { errors: extra.errors } : {}),
-      ...(extra.operation ? { operation: extra.operation } : {}),
-    });
+  return reply.code(status).type('application/problem+json').send(problemBody(status, detail, pathOf(request), extra));
 }
 
 interface SchemaError {
@@ -116,7 +129,104 @@ export function fieldErrors(errors: SchemaError[], part: string | undefined): Fi
   return out.filter((e) => (seen.has(`${e.field}\0${e.message}`) ? false : (seen.add(`${e.field}\0${e.message}`), true)));
 }
 
+/** Methods Fastify never reads a body for: no JSON to break, no size or media type to refuse. */
+const BODYLESS_METHODS = new Set(['GET', 'HEAD', 'TRACE']);
+
+/**
+ * The problems Fastify itself can answer on a route, before or around its handler, read from
+ * the route's shape, so each one is documented without every route repeating them:
+ * 400 when any part of the request has a schema or the method carries a body (malformed JSON);
+ * 413 and 415 when the method carries a body; 414 when the path has a parameter (a segment over
+ * the router's limit); 500 always. What handlers and hooks answer (401, 403, 404, 409, 422,
+ * 503) the routes list themselves.
+ */
+function frameworkStatuses(route: RouteOptions): number[] {
+  const schema = route.schema ?? {};
+  const methods = ([] as string[]).concat(route.method);
+  const carriesBody = methods.some((m) => !BODYLESS_METHODS.has(m));
+  const statuses = [500];
+  if (route.url.includes(':')) statuses.push(400, 414);
+  if (schema.params || schema.querystring || schema.headers || schema.body) statuses.push(400);
+  if (carriesBody) statuses.push(400, 413, 415);
+  return statuses;
+}
+
+/** Adds `statuses` to the route's documented responses, leaving the ones it already has. */
+export function documentProblems(route: RouteOptions, statuses: number[]): void {
+  // Routes without a schema (the docs UI's files) are not part of the documented API.
+  if (!route.schema || route.schema.hide) return;
+  const response = (route.schema.response ?? {}) as Record<string, unknown>;
+  const missing = [...new Set(statuses)].filter((status) => !(String(status) in response)).sort();
+  route.schema.response = { ...response, ...problems(...missing) };
+}
+
+/** A route's URL as a pattern over request paths: `:param` is one segment, `*` the rest. */
+function pathPattern(url: string): RegExp {
+  const segments = url
+    .split('/')
+    .map((s) => (s.startsWith(':') ? '[^/]+' : s === '*' ? '.*' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  return new RegExp(`^${segments.join('/')}$`);
+}
+
+/** The router's limit on one path parameter; a longer one is a 414 before any route runs. */
+export const MAX_PARAM_LENGTH = 100;
+
+/**
+ * Fastify's `frameworkErrors`: what its router refuses before any route or hook runs, a path that
+ * is not valid percent-encoded UTF-8 (400) or a parameter over MAX_PARAM_LENGTH (414).
+ */
+export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors']> = (error, request, reply) => {
+  const status = error.statusCode ?? 400;
+  if (status >= 500) {
+    request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');
+    return send(request, reply, status, undefined);
+  }
+  request.log.info({ err: error, url: request.url }, 'request rejected by the router');
+  const detail =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? `a path segment is longer than ${MAX_PARAM_LENGTH} characters`
+      : error.code === 'FST_ERR_BAD_URL'
+        ? 'the path is not valid percent-encoded UTF-8'
+        : error.message;
+  return send(request, reply, status, detail);
+};
+
+/**
+ * Node's `clientError`: a request its HTTP parser cannot read never reaches Fastify (headers
+ * over the size limit → 431, a parse error such as an unknown method or a control character in
+ * a header → 400, a request that took too long → 408). Answered as a problem on the raw socket,
+ * which is then closed, since the parser cannot go on after an error.
+ */
+export function clientErrorHandler(this: FastifyInstance, error: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has nobody left to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  this.log.info({ err: error }, 'unparseable request rejected');
+  const body = JSON.stringify(
+    problemBody(status, status === 431 ? 'the request line and headers exceed the server\'s limit' : 'the request is not valid HTTP', undefined),
+  );
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      'Content-Type: application/problem+json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+    () => socket.destroy(),
+  );
+}
+
 export function installProblemHandlers(app: FastifyInstance): void {
+  // Every route, as a method and a path pattern: a path that exists under other methods is a 405.
+  const routes: { method: string; path: RegExp }[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of ([] as string[]).concat(route.method)) routes.push({ method, path: pathPattern(route.url) });
+    documentProblems(route, frameworkStatuses(route));
+  });
+
   app.setErrorHandler((error: FastifyError | Problem, request, reply) => {
     if (error instanceof Problem) {
       return send(request, reply, error.status, error.detail, error.extra);
@@ -136,5 +246,13 @@ export function installProblemHandlers(app: FastifyInstance): void {
     return send(request, reply, status, error.message);
   });
 
-  app.setNotFoundHandler((request, reply) => send(request, reply, 404, `no route for ${request.method} ${request.url.split('?')[0]}`));
+  app.setNotFoundHandler((request, reply) => {
+    const path = pathOf(request);
+    const allowed = [...new Set(routes.filter((r) => r.path.test(path)).map((r) => r.method))].sort();
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      return send(request, reply, 405, `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`);
+    }
+    return send(request, reply, 404, `no route for ${request.method} ${path}`);
+  });
 }

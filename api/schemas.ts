@@ -7,6 +7,12 @@ import { apiRoles } from '../db/schema';
 
 // `enum` rather than a union of consts: OpenAPI 3.0 has no `const`.
 
+/**
+ * Free text: no control characters (Postgres cannot store NUL, and a newline in a name is a
+ * mistake) and at least one character that is not a space.
+ */
+export const textPattern = '^(?=.*\\S)[^\\u0000-\\u001f\\u007f]+$';
+
 export const Slug = Type.String({
   minLength: SLUG_MIN,
   maxLength: SLUG_MAX,
@@ -74,15 +80,18 @@ export const Instance = Type.Object(
 );
 export type InstanceView = Omit<Static<typeof Instance>, 'currentOperation'> & { currentOperation: OperationView | null };
 
-export const Event = Type.Object({
-  id: Type.Integer(),
-  at: Type.String({ format: 'date-time' }),
-  actor: Type.String(),
-  action: Type.String(),
-  outcome: Type.String(),
-  operationId: Type.Optional(Type.String()),
-  message: Type.Optional(Type.String()),
-});
+export const Event = Type.Object(
+  {
+    id: Type.Integer(),
+    at: Type.String({ format: 'date-time' }),
+    actor: Type.String(),
+    action: Type.String(),
+    outcome: Type.String({ description: 'requested, refused, succeeded, failed, …' }),
+    operationId: Type.Optional(Type.String()),
+    message: Type.Optional(Type.String()),
+  },
+  { $id: 'Event' },
+);
 
 export const ApiKey = Type.Object(
   {
@@ -96,9 +105,42 @@ export const ApiKey = Type.Object(
   { $id: 'ApiKey' },
 );
 
-export const IdOrSlugParams = Type.Object({
-  idOrSlug: Type.String({ minLength: 1, maxLength: 64, description: 'instance id (ins_…) or slug' }),
-});
-export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+// ---- responses: each has a name in the OpenAPI document; routes refer to them with a description.
 
-export const sharedSchemas = [Plan, Operation, Instance, ApiKey];
+const nextCursor = Type.Union([Type.String(), Type.Null()], { description: 'pass back as `cursor` for the next page; null on the last page' });
+const Page = (item: string, id: string) => Type.Object({ items: Type.Array(Type.Ref(item)), nextCursor }, { $id: id });
+const List = (item: string, id: string) => Type.Object({ items: Type.Array(Type.Ref(item)) }, { $id: id });
+
+export const sharedSchemas = [
+  Plan,
+  Operation,
+  Instance,
+  Event,
+  ApiKey,
+  Page('Instance', 'InstancePage'),
+  Page('Operation', 'OperationPage'),
+  Page('Event', 'EventPage'),
+  List('Plan', 'PlanList'),
+  List('ApiKey', 'ApiKeyList'),
+  Type.Object({ instance: Type.Ref('Instance'), operation: Type.Ref('Operation') }, { $id: 'ProvisionAccepted' }),
+  Type.Object({ operation: Type.Ref('Operation') }, { $id: 'OperationAccepted' }),
+  Type.Object({ apiKey: Type.Ref('ApiKey'), key: Type.String({ description: 'the secret; store it now' }) }, { $id: 'ApiKeyCreated' }),
+  Type.Object({ apiKey: Type.Ref('ApiKey') }, { $id: 'ApiKeyRevoked' }),
+  Type.Object({ status: Type.Enum(['ok']) }, { $id: 'Health' }),
+  Type.Object({ status: Type.Enum(['ready']) }, { $id: 'Readiness' }),
+];
+
+// ---- request parts
+
+/** Ids and slugs are made of these; anything else names nothing, and is refused before a lookup. */
+const idPattern = '^[A-Za-z0-9_-]+$';
+export const IdOrSlugParams = Type.Object({
+  idOrSlug: Type.String({ minLength: 1, maxLength: 64, pattern: idPattern, description: 'instance id (ins_…) or slug' }),
+});
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, pattern: idPattern }) });
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const pageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_PAGE_SIZE })),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' })),
+};

@@ -162,12 +162,24 @@ export async function getOperation(db: Database, id: string): Promise<OperationR
   return op;
 }
 
-export async function listOperations(db: Database, instanceId: string): Promise<OperationRow[]> {
-  return db
+/** A page of an instance's operations, newest first; `after` is the last id of the previous page. */
+export async function listOperations(
+  db: Database,
+  instanceId: string,
+  page: { limit: number; after?: string },
+): Promise<{ items: OperationRow[]; more: boolean }> {
+  // Ordered by start time (the database's clock, finer than the millisecond in an id), ties
+  // broken by id; the page after `after` is every row ordered below it.
+  const before = page.after
+    ? sql`(${operations.startedAt}, ${operations.id}) < (select o.started_at, o.id from ${operations} o where o.id = ${page.after})`
+    : undefined;
+  const rows = await db
     .select()
     .from(operations)
-    .where(eq(operations.instanceId, instanceId))
-    .orderBy(desc(operations.startedAt), desc(operations.id));
+    .where(and(eq(operations.instanceId, instanceId), before))
+    .orderBy(desc(operations.startedAt), desc(operations.id))
+    .limit(page.limit + 1);
+  return { items: rows.slice(0, page.limit), more: rows.length > page.limit };
 }
 
 export interface NewOperation {
@@ -362,8 +374,19 @@ export async function recordEvent(db: Database, event: NewEvent): Promise<void> 
     .onConflictDoNothing({ target: events.key });
 }
 
-export async function listEvents(db: Database, instanceId: string): Promise<EventRow[]> {
-  return db.select().from(events).where(eq(events.instanceId, instanceId)).orderBy(asc(events.id));
+/** A page of an instance's events, oldest first; `after` is the last id of the previous page. */
+export async function listEvents(
+  db: Database,
+  instanceId: string,
+  page: { limit: number; after?: number },
+): Promise<{ items: EventRow[]; more: boolean }> {
+  const rows = await db
+    .select()
+    .from(events)
+    .where(and(eq(events.instanceId, instanceId), page.after !== undefined ? gt(events.id, page.after) : undefined))
+    .orderBy(asc(events.id))
+    .limit(page.limit + 1);
+  return { items: rows.slice(0, page.limit), more: rows.length > page.limit };
 }
 
 // ---- API keys

@@ -36,10 +36,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db })
           },
           { additionalProperties: false },
         ),
-        response: {
-          201: Type.Object({ apiKey: Type.Ref('ApiKey'), key: Type.String({ description: 'the secret; store it now' }) }),
-          ...problems(400, 401, 403, 409, 413, 415, 500),
-        },
+        response: { 201: Type.Ref('ApiKeyCreated', { description: 'The key, with its secret shown this once' }), ...problems(400, 409) },
       },
     },
     async (request, reply) => {
@@ -65,7 +62,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db })
       schema: {
         summary: 'All API keys, revoked ones included (never the secrets)',
         tags: ['api-keys'],
-        response: { 200: Type.Object({ items: Type.Array(Type.Ref('ApiKey')) }), ...problems(401, 403, 500) },
+        response: { 200: Type.Ref('ApiKeyList', { description: 'Every API key' }) },
       },
     },
     async () => ({ items: (await catalogue.listApiKeys(db)).map(view) }),
@@ -79,7 +76,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db })
         summary: 'Revoke an API key (idempotent); it stops working at once',
         tags: ['api-keys'],
         params: IdParams,
-        response: { 200: Type.Object({ apiKey: Type.Ref('ApiKey') }), ...problems(401, 403, 404, 500) },
+        response: { 200: Type.Ref('ApiKeyRevoked', { description: 'The key, revoked' }), ...problems(404) },
       },
     },
     async (request) => {

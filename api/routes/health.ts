@@ -3,6 +3,12 @@ import { Type } from '@fastify/type-provider-typebox';
 import { readinessProblems, type Deps } from '../operations';
 import { Problem, problems } from '../problems';
 
+/**
+ * The dependency a readiness problem is about (`catalogue unreachable: <error>` → `catalogue`).
+ * /readyz is public, and an error's text names hosts, ports and users: only the name leaves.
+ */
+const dependencyOf = (problem: string): string => /^(\w+) unreachable:/.exec(problem)?.[1] ?? 'a dependency';
+
 export const healthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) => {
   app.get(
     '/healthz',
@@ -11,7 +17,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) =
         summary: 'The process is up',
         tags: ['health'],
         security: [],
-        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+        response: { 200: Type.Ref('Health', { description: 'Up' }) },
       },
     },
     async () => ({ status: 'ok' as const }),
@@ -24,12 +30,18 @@ export const healthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) =
         summary: 'The catalogue and Temporal answer',
         tags: ['health'],
         security: [],
-        response: { 200: Type.Object({ status: Type.Literal('ready') }), ...problems(503) },
+        response: {
+          200: Type.Ref('Readiness', { description: 'Ready to serve' }),
+          ...problems(503),
+        },
       },
     },
-    async () => {
+    async (request) => {
       const failing = await readinessProblems(deps);
-      if (failing.length > 0) throw new Problem(503, failing.join('; '));
+      if (failing.length > 0) {
+        request.log.warn({ problems: failing }, 'not ready');
+        throw new Problem(503, `unreachable: ${failing.map(dependencyOf).join(', ')}`);
+      }
       return { status: 'ready' as const };
     },
   );

@@ -3,33 +3,36 @@ import { Type } from '@fastify/type-provider-typebox';
 import * as catalogue from '../../db/catalogue';
 import { slugProblem } from '../../domain/validation';
 import { idempotent, IdempotencyHeaders } from '../idempotency';
-import { instanceView, operationView, provision, startOnInstance, type Deps, type InstanceOperationKind } from '../operations';
+import { instanceView, listedInstanceView, operationView, provision, startOnInstance, type Deps, type InstanceOperationKind } from '../operations';
 import { Problem, problems } from '../problems';
-import { Event, IdOrSlugParams, InstanceStatus, Slug, Version } from '../schemas';
+import { DEFAULT_PAGE_SIZE, IdOrSlugParams, InstanceStatus, pageQuery, Slug, textPattern, Version } from '../schemas';
 
 const CreateInstance = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S', description: 'display name' }),
+    name: Type.String({ minLength: 1, maxLength: 100, pattern: textPattern, description: 'display name' }),
     slug: Type.Optional(Slug),
-    plan: Type.String({ minLength: 1, maxLength: 64, description: 'a plan name from GET /v1/plans' }),
-    ownerEmail: Type.String({ format: 'email', maxLength: 254 }),
+    plan: Type.String({ minLength: 1, maxLength: 64, pattern: textPattern, description: 'a plan name from GET /v1/plans' }),
+    ownerEmail: Type.String({ format: 'email', maxLength: 254, pattern: textPattern }),
     version: Type.Optional(Version),
   },
   { additionalProperties: false },
 );
 
-const OperationAccepted = Type.Object({ operation: Type.Ref('Operation') });
-
-const DEFAULT_LIMIT = 20;
-
-const encodeCursor = (id: string) => Buffer.from(id).toString('base64url');
-function decodeCursor(cursor: string): string {
+// A cursor is the last id of the page before, opaque to clients; anything else is a 400 naming it.
+const encodeCursor = (id: string | number) => Buffer.from(String(id)).toString('base64url');
+function decodeCursor(cursor: string, idPattern: RegExp): string {
   const id = Buffer.from(cursor, 'base64url').toString();
-  if (!/^ins_[0-9a-z]{26}$/.test(id)) {
+  if (!idPattern.test(id)) {
     throw new Problem(400, 'the cursor is not one this API returned', { errors: [{ field: 'cursor', message: 'is invalid' }] });
   }
   return id;
 }
+const instanceCursor = /^ins_[0-9a-z]{26}$/;
+const operationCursor = /^op_[0-9a-z]{26}$/;
+// Event ids are a bigserial read as JS numbers: at most 15 digits stay exact.
+const eventCursor = /^[1-9][0-9]{0,14}$/;
+
+const PageQuery = Type.Object(pageQuery, { additionalProperties: false });
 
 export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) => {
   const { db } = deps;
@@ -51,8 +54,8 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
         headers: IdempotencyHeaders,
         body: CreateInstance,
         response: {
-          202: Type.Object({ instance: Type.Ref('Instance'), operation: Type.Ref('Operation') }),
-          ...problems(400, 401, 403, 409, 413, 415, 422, 500),
+          202: Type.Ref('ProvisionAccepted', { description: 'Provision started; Location names the instance' }),
+          ...problems(400, 409, 422),
         },
       },
     },
@@ -74,31 +77,19 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       schema: {
         summary: 'List instances, oldest first',
         tags: ['instances'],
-        querystring: Type.Object(
-          {
-            status: Type.Optional(InstanceStatus),
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_LIMIT })),
-            cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' })),
-          },
-          { additionalProperties: false },
-        ),
-        response: {
-          200: Type.Object({
-            items: Type.Array(Type.Ref('Instance')),
-            nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'null on the last page' }),
-          }),
-          ...problems(400, 401, 403, 500),
-        },
+        querystring: Type.Object({ status: Type.Optional(InstanceStatus), ...pageQuery }, { additionalProperties: false }),
+        response: { 200: Type.Ref('InstancePage', { description: 'A page of instances' }), ...problems(400) },
       },
     },
     async (request) => {
-      const { status, limit = DEFAULT_LIMIT, cursor } = request.query;
-      const page = await catalogue.listInstances(db, { status, limit, after: cursor ? decodeCursor(cursor) : undefined });
-      const views = await Promise.all(page.items.map((item) => instanceView(deps, item)));
+      const { status, limit = DEFAULT_PAGE_SIZE, cursor } = request.query;
+      const after = cursor ? decodeCursor(cursor, instanceCursor) : undefined;
+      // The filter is applied in SQL, never to the page afterwards: a page is short only at the end.
+      const page = await catalogue.listInstances(db, { status, limit, after });
       const last = page.items.at(-1);
       return {
-        // A running row whose workflow turns out closed shows another status than the filter matched.
-        items: status ? views.filter((v) => v.status === status) : views,
+        // As the catalogue has them: a page asks Temporal nothing (live steps are on the single-item routes).
+        items: page.items.map((item) => listedInstanceView(deps.config, item)),
         nextCursor: page.more && last ? encodeCursor(last.instance.id) : null,
       };
     },
@@ -112,7 +103,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
         summary: 'One instance, with its running operation if any',
         tags: ['instances'],
         params: IdOrSlugParams,
-        response: { 200: Type.Ref('Instance'), ...problems(401, 403, 404, 500) },
+        response: { 200: Type.Ref('Instance', { description: 'The instance' }), ...problems(404) },
       },
     },
     async (request) => instanceView(deps, await found(request.params.idOrSlug)),
@@ -134,9 +125,12 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
         description: 'Starts an operation: 409 while another one runs on the instance, or when the instance is in no state for it.',
         tags: ['instances'],
         params: IdOrSlugParams,
-        ...(method === 'POST' ? { headers: IdempotencyHeaders } : {}),
+        headers: IdempotencyHeaders,
         ...(body ? { body } : {}),
-        response: { 202: OperationAccepted, ...problems(...(body ? [400] : []), 401, 403, 404, 409, 500) },
+        response: {
+          202: Type.Ref('OperationAccepted', { description: 'Operation started; Location names it' }),
+          ...problems(404, 409),
+        },
       },
       handler: async (request, reply) => {
         const { idOrSlug } = request.params as { idOrSlug: string };
@@ -162,13 +156,21 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
         summary: "An instance's operations, newest first",
         tags: ['operations'],
         params: IdOrSlugParams,
-        response: { 200: Type.Object({ items: Type.Array(Type.Ref('Operation')) }), ...problems(401, 403, 404, 500) },
+        querystring: PageQuery,
+        response: { 200: Type.Ref('OperationPage', { description: 'A page of operations' }), ...problems(400, 404) },
       },
     },
     async (request) => {
+      const { limit = DEFAULT_PAGE_SIZE, cursor } = request.query;
+      const after = cursor ? decodeCursor(cursor, operationCursor) : undefined;
       const { instance } = await found(request.params.idOrSlug);
-      const rows = await catalogue.listOperations(db, instance.id);
-      return { items: await Promise.all(rows.map((row) => operationView(deps, row))) };
+      const page = await catalogue.listOperations(db, instance.id, { limit, after });
+      const last = page.items.at(-1);
+      return {
+        // At most one operation per instance runs, so a page asks Temporal about one at most.
+        items: await Promise.all(page.items.map((row) => operationView(deps, row))),
+        nextCursor: page.more && last ? encodeCursor(last.id) : null,
+      };
     },
   );
 
@@ -180,14 +182,18 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
         summary: "An instance's audit trail, oldest first: who asked for what, and how it ended",
         tags: ['instances'],
         params: IdOrSlugParams,
-        response: { 200: Type.Object({ items: Type.Array(Event) }), ...problems(401, 403, 404, 500) },
+        querystring: PageQuery,
+        response: { 200: Type.Ref('EventPage', { description: 'A page of events' }), ...problems(400, 404) },
       },
     },
     async (request) => {
+      const { limit = DEFAULT_PAGE_SIZE, cursor } = request.query;
+      const after = cursor ? Number(decodeCursor(cursor, eventCursor)) : undefined;
       const { instance } = await found(request.params.idOrSlug);
-      const rows = await catalogue.listEvents(db, instance.id);
+      const page = await catalogue.listEvents(db, instance.id, { limit, after });
+      const last = page.items.at(-1);
       return {
-        items: rows.map((e) => ({
+        items: page.items.map((e) => ({
           id: e.id,
           at: e.at.toISOString(),
           actor: e.actor,
@@ -196,6 +202,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
           ...(e.operationId ? { operationId: e.operationId } : {}),
           ...(e.message ? { message: e.message } : {}),
         })),
+        nextCursor: page.more && last ? encodeCursor(last.id) : null,
       };
     },
   );

@@ -20,7 +20,7 @@ export const operationRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps
         summary: 'One operation; while it runs, its steps come live from the workflow',
         tags: ['operations'],
         params: IdParams,
-        response: { 200: Type.Ref('Operation'), ...problems(401, 403, 404, 500) },
+        response: { 200: Type.Ref('Operation', { description: 'The operation' }), ...problems(404) },
       },
     },
     async (request) => operationView(deps, await found(request.params.id)),
@@ -34,7 +34,7 @@ export const operationRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps
         summary: 'Ask a running operation to stop; it undoes what it did and ends cancelled',
         tags: ['operations'],
         params: IdParams,
-        response: { 202: Type.Object({ operation: Type.Ref('Operation') }), ...problems(401, 403, 404, 409, 500) },
+        response: { 202: Type.Ref('OperationAccepted', { description: 'Cancellation requested; the operation as it was' }), ...problems(404, 409) },
       },
     },
     async (request, reply) => {

@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
 import { listPlans } from '../../db/catalogue';
 import type { Deps } from '../operations';
-import { problems } from '../problems';
 
 export const planRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db }) => {
   app.get(
@@ -12,7 +11,7 @@ export const planRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db }) =
       schema: {
         summary: 'Plans an instance can be provisioned on',
         tags: ['plans'],
-        response: { 200: Type.Object({ items: Type.Array(Type.Ref('Plan')) }), ...problems(401, 403, 500) },
+        response: { 200: Type.Ref('PlanList', { description: 'Every plan, cheapest first' }) },
       },
     },
     async () => ({ items: await listPlans(db) }),

@@ -28,7 +28,7 @@ const age = (key: string, interval: string) =>
 
 async function operationsOf(slug: string) {
   const found = await findInstance(h.db, slug);
-  return found ? listOperations(h.db, found.instance.id) : [];
+  return found ? (await listOperations(h.db, found.instance.id, { limit: 100 })).items : [];
 }
 
 describe('Idempotency-Key', () => {

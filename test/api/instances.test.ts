@@ -191,7 +191,7 @@ describe('POST /v1/instances', () => {
       expect(second.headers.location).toBe(first.headers.location);
       expect(second.headers['idempotent-replayed']).toBe('true');
       const instance = (await findInstance(h.db, slug))!.instance;
-      expect(await listOperations(h.db, instance.id)).toHaveLength(1);
+      expect((await listOperations(h.db, instance.id, { limit: 100 })).items).toHaveLength(1);
     });
 
     it('answers 409 for the same key with another body', async () => {
@@ -230,7 +230,7 @@ describe('operations on an instance', () => {
       expect(res.json()).toMatchObject({ operation: { id: running.id, kind: 'provision' }, detail: expect.stringContaining(running.id) });
     }
     // Nothing was left behind by the refused attempts.
-    expect(await listOperations(h.db, created.json().instance.id)).toHaveLength(1);
+    expect((await listOperations(h.db, created.json().instance.id, { limit: 100 })).items).toHaveLength(1);
   });
 
   it('409 names the running operation when only Temporal knows it is running', async () => {
@@ -243,7 +243,7 @@ describe('operations on an instance', () => {
     const res = await h.call('operator', { method: 'POST', url: `/v1/instances/${slug}/suspend` });
     expect(res.statusCode).toBe(409);
     expect(res.json().operation).toEqual({ id: running.id, kind: 'provision' });
-    expect(await listOperations(h.db, created.json().instance.id)).toHaveLength(1);
+    expect((await listOperations(h.db, created.json().instance.id, { limit: 100 })).items).toHaveLength(1);
   });
 
   it('starts upgrade, suspend, resume and teardown from the states that allow them', async () => {
@@ -291,7 +291,7 @@ describe('operations on an instance', () => {
     const res = await h.call('operator', { method, url: `/v1/instances/${slug}${path ? `/${path}` : ''}`, payload });
     expect(res.statusCode).toBe(409);
     expect(res.json().detail).toContain(slug);
-    expect(await listOperations(h.db, id)).toHaveLength(1);
+    expect((await listOperations(h.db, id, { limit: 100 })).items).toHaveLength(1);
     const events = (await h.call('viewer', { method: 'GET', url: `/v1/instances/${id}/events` })).json().items;
     expect(events.at(-1)).toMatchObject({ outcome: 'refused', actor: expect.stringMatching(/^test-operator-/), message: res.json().detail });
   });

@@ -86,7 +86,7 @@ describe('catalogue activities', () => {
     await activities().recordEvent(event);
     await activities().recordEvent(event);
     await activities().recordEvent({ ...event, outcome: 'failed' });
-    const events = await catalogue.listEvents(db, instanceId);
+    const events = (await catalogue.listEvents(db, instanceId, { limit: 100 })).items;
     expect(events.map((e) => [e.action, e.outcome, e.actor])).toEqual([
       ['provision', 'succeeded', 'alice'],
       ['provision', 'failed', 'alice'],
@@ -125,7 +125,7 @@ describe('instances', () => {
     const { instanceId } = await newInstance();
     await catalogue.markInstance(db, instanceId, { status: 'ready' });
     // One running operation per instance: the provision's row must end before an upgrade's is admitted.
-    const provisionRow = (await catalogue.listOperations(db, instanceId)).at(-1)!;
+    const provisionRow = (await catalogue.listOperations(db, instanceId, { limit: 100 })).items.at(-1)!;
     const refused = await catalogue.insertOperationIfAllowed(
       db,
       { id: catalogue.newId('op'), instanceId, kind: 'upgrade', workflowId: 'x', actor: 'test' },

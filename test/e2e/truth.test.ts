@@ -114,7 +114,7 @@ describe('statuses that stay true', () => {
       .poll(async () => (await db.select({ status: instances.status }).from(instances).where(eq(instances.id, instanceId)))[0]?.status, { timeout: 30_000, interval: 200 })
       .toBe('failed');
     await expect
-      .poll(async () => (await catalogue.listOperations(db, instanceId)).find((o) => o.kind === 'cleanup' && o.status !== 'running')?.status, { timeout: 90_000, interval: 300 })
+      .poll(async () => (await catalogue.listOperations(db, instanceId, { limit: 100 })).items.find((o) => o.kind === 'cleanup' && o.status !== 'running')?.status, { timeout: 90_000, interval: 300 })
       .toBe('succeeded');
     expect((await stack.api.call('GET', `/v1/instances/${slug}`)).body).toMatchObject({ status: 'failed', currentOperation: null });
     expect(await world.read(slug)).toMatchObject(nothingLeft);
