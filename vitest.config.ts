@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects, run one after the other by `npm test`: pure unit tests first, without waiting for
-// the testbed, then everything that needs the real parts.
+// Three projects, run one after the other by `npm test`: pure unit tests first, without waiting for
+// the testbed; then everything that needs the real parts, two files at a time; last, the few tests
+// that take the whole shared cluster for themselves (filling every node), alone.
 export default defineConfig({
   test: {
     pool: 'forks',
@@ -19,10 +20,21 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/unit/**'],
+          exclude: ['test/unit/**', 'test/exclusive/**'],
           // One testbed for the whole run, brought up by the same code as `npm run infra:up`.
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 180_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'exclusive',
+          // One file: it fills the cluster, so nothing may run beside it.
+          include: ['test/exclusive/**/*.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 300_000,
           hookTimeout: 300_000,
         },
       },

@@ -5,7 +5,6 @@ import postgres from 'postgres';
 import { createKubernetesActivities } from '../../activities/kubernetes';
 import { createTenantDatabaseActivities } from '../../activities/tenant-database';
 import { inActivity } from './activity-context';
-import { fillCluster } from '../support/full-cluster';
 import { failure, testbedDeps, testPlan, uniqueSlug } from './testbed-deps';
 
 const deps = testbedDeps();
@@ -283,47 +282,6 @@ describe('workload', () => {
     await failure(run(() => k8s.applyWorkload(other, { plan: testPlan, version: '1.0.0', replicas: 1 })), 'NotOwned');
     await failure(run(() => k8s.deleteWorkload(other)), 'NotOwned');
     await failure(run(() => k8s.scaleWorkload(other, 1)), 'NotOwned');
-  });
-});
-
-describe('a cluster with no room left', () => {
-  it('fails a rollout whose pods find no node within the grace period, with the scheduler\'s reason', async () => {
-    const full = uniqueSlug('full');
-    await run(() => k8s.applyNamespace(full, testPlan));
-    const cluster = await fillCluster(deps.kube);
-    try {
-      await run(() => k8s.applyWorkload(full, { plan: testPlan, version: '1.0.0', replicas: 1 }));
-      const graceSeconds = 5;
-      const details: string[] = [];
-      const started = Date.now();
-      const message = await failure(
-        inActivity(() => k8s.waitForRollout(full, { timeoutSeconds: 120, unschedulableGraceSeconds: graceSeconds, version: '1.0.0' }), {
-          onHeartbeat: (h) => details.push((h as { detail: string }).detail),
-        }),
-        'Unschedulable',
-      );
-      const elapsed = Date.now() - started;
-      const reason = /Pending, unschedulable: 0\/3 nodes are available: 3 Too many pods/;
-      expect(message).toMatch(reason);
-      expect(elapsed).toBeGreaterThanOrEqual(graceSeconds * 1000);
-      expect(elapsed).toBeLessThan((graceSeconds + 15) * 1000);
-      // While it waited, the live step could tell why.
-      expect(details.some((d) => reason.test(d) && d.includes(`giving up after ${graceSeconds}s`))).toBe(true);
-
-      // A retry after a worker crash keeps the unschedulable clock of the attempt before.
-      const retried = Date.now();
-      await failure(
-        inActivity(() => k8s.waitForRollout(full, { timeoutSeconds: 120, unschedulableGraceSeconds: 60, version: '1.0.0' }), {
-          heartbeatDetails: { deadlineMs: Date.now() + 120_000, unschedulableSinceMs: Date.now() - 61_000, detail: '' },
-          attempt: 2,
-        }),
-        'Unschedulable',
-      );
-      expect(Date.now() - retried).toBeLessThan(5_000);
-    } finally {
-      await cluster.release();
-      await run(() => k8s.deleteNamespace(full));
-    }
   });
 });
 
