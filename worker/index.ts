@@ -55,6 +55,10 @@ export async function createWorker(
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     activities,
     shutdownGraceTime: options.shutdownGraceTime ?? '10s',
+    // Heartbeats carry a wait's `detail` and bring a cancel to the activity: the SDK's default
+    // throttle (0.8 × the 15 s heartbeat timeout) made both up to 12 s late.
+    maxHeartbeatThrottleInterval: '5s',
+    defaultHeartbeatThrottleInterval: '5s',
   });
   return { worker, connection };
 }
