@@ -250,15 +250,12 @@ async function heartbeatDetail(deps: Deps, payloads: Payload[] | null | undefine
 
 export async function operationView(deps: Deps, row: OperationRow, live?: LiveState): Promise<OperationView> {
   const state = live ?? (await liveState(deps, row));
+  const { error: _rowError, endedAt: _rowEnd, ...fromRow } = rowView(row);
   return {
-    id: row.id,
-    instanceId: row.instanceId,
-    kind: row.kind,
+    ...fromRow,
     status: state.status,
     steps: state.steps,
     ...(state.error ? { error: state.error } : {}),
-    actor: row.actor,
-    startedAt: row.startedAt.toISOString(),
     ...(state.endedAt ? { endedAt: state.endedAt.toISOString() } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { setHandler } from '@temporalio/workflow';
+import type { InstanceStatus } from '../domain/instance';
 import type { CleanupInput, OperationResult, TeardownInput } from '../domain/operations';
 import { quick, waiting } from './activities';
 import { claim, failOperation, recordOutcome } from './outcome';
@@ -22,16 +23,7 @@ export const cleanupSteps = ['check instance failed', ...teardownSteps.slice(1)]
  * again. The catalogue keeps the instance row and its history.
  */
 export async function teardownInstance(input: TeardownInput): Promise<OperationResult> {
-  const run = new Runbook('teardown', teardownSteps);
-  setHandler(progressQuery, () => run.progress());
-  await claim(run, input);
-  try {
-    await removeEverything(run, input);
-  } catch (err) {
-    // Whatever is left is still Shipyard's; a repeated teardown finishes the job.
-    return failOperation(input, run, err, 'failed');
-  }
-  return recordOutcome(input, run, { status: 'succeeded', steps: run.snapshot }, { status: 'deleted' });
+  return removeEverything(new Runbook('teardown', teardownSteps), input, { status: 'deleted' });
 }
 
 /**
@@ -40,22 +32,28 @@ export async function teardownInstance(input: TeardownInput): Promise<OperationR
  * and compensated.
  */
 export async function cleanupInstance(input: CleanupInput): Promise<OperationResult> {
-  const run = new Runbook('cleanup', cleanupSteps);
+  return removeEverything(new Runbook('cleanup', cleanupSteps), input, { status: 'failed' }, 'leftovers of the abandoned provision removed');
+}
+
+/** Whatever is left when a removal fails is still Shipyard's; running it again finishes the job. */
+async function removeEverything(
+  run: Runbook,
+  input: TeardownInput,
+  after: { status: InstanceStatus },
+  message?: string,
+): Promise<OperationResult> {
+  const { slug, settings } = input;
+  const wait = waiting(settings);
   setHandler(progressQuery, () => run.progress());
   await claim(run, input);
   try {
-    await removeEverything(run, input);
+    await run.step('delete ingress', () => quick.deleteIngress(slug));
+    await run.step('delete certificate', () => quick.deleteCertificate(slug));
+    await run.step('delete DNS record', () => wait.deleteDnsRecord(slug));
+    await run.step('delete namespace', () => wait.deleteNamespace(slug));
+    await run.step('drop database', () => quick.dropTenantDatabase(slug));
   } catch (err) {
     return failOperation(input, run, err, 'failed');
   }
-  return recordOutcome(input, run, { status: 'succeeded', steps: run.snapshot }, { status: 'failed' }, 'leftovers of the abandoned provision removed');
-}
-
-async function removeEverything(run: Runbook, { slug, settings }: TeardownInput): Promise<void> {
-  const wait = waiting(settings);
-  await run.step('delete ingress', () => quick.deleteIngress(slug));
-  await run.step('delete certificate', () => quick.deleteCertificate(slug));
-  await run.step('delete DNS record', () => wait.deleteDnsRecord(slug));
-  await run.step('delete namespace', () => wait.deleteNamespace(slug));
-  await run.step('drop database', () => quick.dropTenantDatabase(slug));
+  return recordOutcome(input, run, { status: 'succeeded', steps: run.snapshot }, after, message);
 }

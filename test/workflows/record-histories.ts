@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import type { Activities } from '../../activities';
 import type { InstanceStatus, Plan } from '../../domain/instance';
 import { readEnvFile } from '../../testbed/index';
 import { loadConfig } from '../../domain/config';
 import { temporalCli } from '../../testbed/components/temporal';
 import { createWorker } from '../../worker/index';
+import { activityNames } from '../support/activity-names';
 
 const historiesDir = join(import.meta.dirname, 'histories');
 const config = loadConfig({ ...readEnvFile(), ...process.env, SHIPYARD_TASK_QUEUE: `record-${Date.now()}` });
@@ -60,14 +60,6 @@ function onlyFirstFails() {
   };
 }
 
-const activityNames: (keyof Activities)[] = [
-  'claimInstance', 'markInstance', 'finishOperation', 'recordEvent',
-  'ensureTenantDatabase', 'dropTenantDatabase',
-  'applyNamespace', 'deleteNamespace', 'writeAppSecret', 'deleteAppSecret',
-  'applyWorkload', 'deleteWorkload', 'readWorkload', 'scaleWorkload', 'waitForRollout',
-  'applyCertificate', 'waitForCertificateReady', 'deleteCertificate', 'applyIngress', 'deleteIngress',
-  'upsertDnsRecord', 'deleteDnsRecord', 'reconcileRunningOperations',
-];
 
 /** Every activity answers undefined unless the scenario or the defaults say otherwise. */
 function stubs(overrides: Scenario['activities'] = {}) {

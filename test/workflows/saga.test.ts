@@ -9,6 +9,7 @@ import type { InstanceStatus, Plan } from '../../domain/instance';
 import { type OperationProgress, progressQueryName, type ProvisionInput, workflowIdFor } from '../../domain/operations';
 import { createWorker, workflowsPath } from '../../worker/index';
 import { provisionSteps } from '../../workflows/provision';
+import { activityNames } from '../support/activity-names';
 import { testConfig, uniqueSuffix } from '../support/config';
 
 const plan: Plan = { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, dbConnections: 5 };
@@ -32,16 +33,8 @@ type Call = { name: keyof Activities; args: unknown[] };
 /** Stub activities that log every call; `behaviour` overrides single activities. */
 function stubActivities(behaviour: Partial<Record<keyof Activities, (...args: any[]) => Promise<unknown>>> = {}) {
   const calls: Call[] = [];
-  const names: (keyof Activities)[] = [
-    'claimInstance', 'markInstance', 'finishOperation', 'recordEvent',
-    'ensureTenantDatabase', 'dropTenantDatabase',
-    'applyNamespace', 'deleteNamespace', 'writeAppSecret', 'deleteAppSecret',
-    'applyWorkload', 'deleteWorkload', 'readWorkload', 'scaleWorkload', 'waitForRollout',
-    'applyCertificate', 'waitForCertificateReady', 'deleteCertificate', 'applyIngress', 'deleteIngress',
-    'upsertDnsRecord', 'deleteDnsRecord',
-  ];
   const activities = Object.fromEntries(
-    names.map((name) => [
+    activityNames.map((name) => [
       name,
       async (...args: unknown[]) => {
         calls.push({ name, args });
