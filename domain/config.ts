@@ -5,6 +5,14 @@ import { Value } from 'typebox/value';
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 
+/** One AES-256 key for workflow payloads: its id travels in each payload's metadata, never the key. */
+const KEY_ID_PATTERN = '^[A-Za-z0-9._-]{1,64}$';
+const EncryptionKeySchema = Type.Object({
+  id: Type.String({ pattern: KEY_ID_PATTERN }),
+  key: Type.String({ description: 'base64 of exactly 32 bytes' }),
+});
+export type EncryptionKey = Static<typeof EncryptionKeySchema>;
+
 const ConfigSchema = Type.Object({
   databaseUrl: Type.String({ minLength: 1, description: 'DATABASE_URL: the catalogue database' }),
   tenantDatabaseUrl: Type.String({ minLength: 1, description: 'TENANT_DATABASE_URL: where tenant databases and roles are made' }),
@@ -32,6 +40,10 @@ const ConfigSchema = Type.Object({
   apiHost: Type.String({ minLength: 1 }),
   apiPort: Port,
   adminKey: Type.Optional(Type.String({ minLength: 16 })),
+  /** The first encrypts, all decrypt; empty only when SHIPYARD_ENCRYPTION=off. */
+  encryptionKeys: Type.Array(EncryptionKeySchema),
+  codecAuth: Type.Union([Type.Literal('none'), Type.Literal('api-key')]),
+  codecCorsOrigins: Type.Array(Type.String()),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -40,6 +52,8 @@ export class ConfigError extends Error {}
 
 /** Builds the config from an environment (normally process.env); throws ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const encryption = encryptionKeysFrom(env);
+  const corsOrigins = corsOriginsFrom(env.SHIPYARD_CODEC_CORS_ORIGINS);
   const baseDomain = env.SHIPYARD_BASE_DOMAIN ?? 'apps.shipyard.test';
   const raw = {
     databaseUrl: env.DATABASE_URL,
@@ -67,14 +81,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     apiHost: env.SHIPYARD_API_HOST ?? '127.0.0.1',
     apiPort: integer(env.SHIPYARD_API_PORT, 8080),
     adminKey: env.SHIPYARD_ADMIN_KEY || undefined,
+    encryptionKeys: encryption.keys,
+    codecAuth: env.SHIPYARD_CODEC_AUTH || 'api-key',
+    codecCorsOrigins: corsOrigins.origins,
   };
   const errors = [...Value.Errors(ConfigSchema, raw)];
-  if (errors.length > 0) {
-    const lines = errors.map((e) => {
+  const ownProblems = [...encryption.problems, ...corsOrigins.problems];
+  if (errors.length > 0 || ownProblems.length > 0) {
+    const schemaLines = errors.map((e) => {
       const key = e.instancePath.slice(1) || String((e.params as { requiredProperties?: string[] }).requiredProperties?.[0] ?? '');
       const unset = (raw as Record<string, unknown>)[key] === undefined;
       return `  ${variableFor[key as keyof Config] ?? key}: ${unset ? 'is not set' : e.message}`;
     });
+    const lines = [...schemaLines, ...ownProblems.map((p) => `  ${p}`)];
     throw new ConfigError(`invalid Shipyard configuration:\n${[...new Set(lines)].join('\n')}`);
   }
   return raw as Config;
@@ -107,7 +126,67 @@ const variableFor: Record<keyof Config, string> = {
   apiHost: 'SHIPYARD_API_HOST',
   apiPort: 'SHIPYARD_API_PORT',
   adminKey: 'SHIPYARD_ADMIN_KEY',
+  encryptionKeys: 'SHIPYARD_ENCRYPTION_KEYS',
+  codecAuth: 'SHIPYARD_CODEC_AUTH',
+  codecCorsOrigins: 'SHIPYARD_CODEC_CORS_ORIGINS',
 };
+
+const KEY_BYTES = 32;
+const KEY_ENTRY = '`<id>:<base64 of 32 random bytes>`';
+const KEYS_FORMAT = `${KEY_ENTRY} entries separated by commas (e.g. \`k1:$(openssl rand -base64 32)\`)`;
+
+/**
+ * SHIPYARD_ENCRYPTION_KEYS parsed and checked. Workflow payloads are encrypted unless an operator
+ * says SHIPYARD_ENCRYPTION=off on purpose: a forgotten key must stop the process, not quietly
+ * write customer data in clear. Problems name the entry and its id, never key material.
+ */
+function encryptionKeysFrom(env: Record<string, string | undefined>): { keys: EncryptionKey[]; problems: string[] } {
+  const mode = env.SHIPYARD_ENCRYPTION || 'on';
+  const listed = (env.SHIPYARD_ENCRYPTION_KEYS ?? '').trim();
+  if (mode !== 'on' && mode !== 'off') return { keys: [], problems: ['SHIPYARD_ENCRYPTION: must be "on" (the default) or "off"'] };
+  if (mode === 'off') {
+    return listed
+      ? { keys: [], problems: ['SHIPYARD_ENCRYPTION_KEYS: is set while SHIPYARD_ENCRYPTION=off; unset one of the two'] }
+      : { keys: [], problems: [] };
+  }
+  if (!listed) {
+    return {
+      keys: [],
+      problems: [`SHIPYARD_ENCRYPTION_KEYS: is not set; workflow payloads are encrypted, give ${KEYS_FORMAT}, or set SHIPYARD_ENCRYPTION=off (development only)`],
+    };
+  }
+  const keys: EncryptionKey[] = [];
+  const problems: string[] = [];
+  listed.split(',').forEach((entry, index) => {
+    const where = `SHIPYARD_ENCRYPTION_KEYS: entry ${index + 1}`;
+    const colon = entry.indexOf(':');
+    const id = colon < 0 ? '' : entry.slice(0, colon).trim();
+    const key = colon < 0 ? '' : entry.slice(colon + 1).trim();
+    if (!id || !key) return void problems.push(`${where} is not ${KEY_ENTRY}`);
+    if (!new RegExp(KEY_ID_PATTERN).test(id)) {
+      return void problems.push(`${where}: key id "${id}" may only hold letters, digits, ".", "_" and "-" (at most 64)`);
+    }
+    if (keys.some((k) => k.id === id)) return void problems.push(`${where}: key id "${id}" is listed twice`);
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || Buffer.from(key, 'base64').length !== KEY_BYTES) {
+      return void problems.push(`${where} (key id "${id}"): the key must be base64 of exactly ${KEY_BYTES} bytes`);
+    }
+    keys.push({ id, key });
+  });
+  return { keys, problems };
+}
+
+/** Browser origins allowed to call the codec endpoint: exact `scheme://host[:port]` values, never `*`. */
+function corsOriginsFrom(raw: string | undefined): { origins: string[]; problems: string[] } {
+  const origins = (raw ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  const problems = origins
+    .filter((o) => !/^https?:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(o))
+    .map((o) =>
+      o === '*'
+        ? 'SHIPYARD_CODEC_CORS_ORIGINS: "*" is not allowed; list the origins of your Temporal UI'
+        : `SHIPYARD_CODEC_CORS_ORIGINS: "${o}" is not an origin (scheme://host[:port], no path or trailing slash)`,
+    );
+  return { origins, problems };
+}
 
 function integer(raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;

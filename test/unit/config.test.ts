@@ -5,7 +5,9 @@ const minimal = {
   DATABASE_URL: 'postgres://a@127.0.0.1/a',
   TENANT_DATABASE_URL: 'postgres://b@127.0.0.1/b',
   SHIPYARD_HOSTED_ZONE_ID: 'Z123',
+  SHIPYARD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
 };
+const keyB = Buffer.alloc(32, 2).toString('base64');
 
 describe('config', () => {
   it('fills defaults around the required settings', () => {
@@ -35,5 +37,39 @@ describe('config', () => {
     expect(load).toThrow(/DATABASE_URL/);
     expect(load).toThrow(/SHIPYARD_API_PORT/);
     expect(load).toThrow(/SHIPYARD_ROLLOUT_TIMEOUT_SECONDS/);
+  });
+
+  describe('payload encryption', () => {
+    it('reads the keys in order: the first encrypts, all decrypt', () => {
+      const config = loadConfig({ ...minimal, SHIPYARD_ENCRYPTION_KEYS: ` k2:${keyB} , ${minimal.SHIPYARD_ENCRYPTION_KEYS}` });
+      expect(config.encryptionKeys.map((k) => k.id)).toEqual(['k2', 'k1']);
+      expect(config.codecAuth).toBe('api-key');
+      expect(config.codecCorsOrigins).toEqual([]);
+    });
+
+    it('refuses to start without keys unless encryption is turned off explicitly', () => {
+      expect(() => loadConfig({ ...minimal, SHIPYARD_ENCRYPTION_KEYS: undefined })).toThrow(/SHIPYARD_ENCRYPTION_KEYS: is not set.*SHIPYARD_ENCRYPTION=off/);
+      expect(loadConfig({ ...minimal, SHIPYARD_ENCRYPTION_KEYS: undefined, SHIPYARD_ENCRYPTION: 'off' }).encryptionKeys).toEqual([]);
+      expect(() => loadConfig({ ...minimal, SHIPYARD_ENCRYPTION: 'off' })).toThrow(/SHIPYARD_ENCRYPTION_KEYS: is set while SHIPYARD_ENCRYPTION=off/);
+      expect(() => loadConfig({ ...minimal, SHIPYARD_ENCRYPTION: 'no' })).toThrow(/SHIPYARD_ENCRYPTION: must be "on"/);
+    });
+
+    it('names the entry and key id of every bad key, never the key material', () => {
+      const short = Buffer.alloc(16, 3).toString('base64');
+      const load = () => loadConfig({ ...minimal, SHIPYARD_ENCRYPTION_KEYS: `a:${short},nocolon,b c:${keyB},k1:${keyB},k1:${keyB}` });
+      expect(load).toThrow(/entry 1 \(key id "a"\): the key must be base64 of exactly 32 bytes/);
+      expect(load).toThrow(/entry 2 is not `<id>:<base64 of 32 random bytes>`/);
+      expect(load).toThrow(/entry 3: key id "b c" may only hold/);
+      expect(load).toThrow(/entry 5: key id "k1" is listed twice/);
+      expect(load).not.toThrow(new RegExp(short.replace(/[+/=]/g, '.')));
+    });
+
+    it('allows exactly the listed codec CORS origins, never *', () => {
+      const config = loadConfig({ ...minimal, SHIPYARD_CODEC_CORS_ORIGINS: 'http://127.0.0.1:8233, https://ui.example.com' });
+      expect(config.codecCorsOrigins).toEqual(['http://127.0.0.1:8233', 'https://ui.example.com']);
+      expect(() => loadConfig({ ...minimal, SHIPYARD_CODEC_CORS_ORIGINS: '*' })).toThrow(/"\*" is not allowed/);
+      expect(() => loadConfig({ ...minimal, SHIPYARD_CODEC_CORS_ORIGINS: 'https://ui.example.com/' })).toThrow(/is not an origin/);
+      expect(() => loadConfig({ ...minimal, SHIPYARD_CODEC_AUTH: 'oidc' })).toThrow(/SHIPYARD_CODEC_AUTH/);
+    });
   });
 });
