@@ -16,6 +16,7 @@ import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-w
 import protos from '@temporalio/proto';
 import type * as workflows from '../workflows';
 import type { Config } from '../domain/config';
+import { failureMessage } from '../temporal/data-converter';
 import { hostnameFor, namespaceFor, type OperationKind, type OperationStatus, type Step, type WaitHeartbeat } from '../domain/instance';
 import {
   kindSpec,
@@ -218,7 +219,7 @@ async function withActivityInFlight(deps: Deps, steps: Step[], description: Work
   const pending = description.raw.pendingActivities?.[0];
   if (!pending) return steps;
   const attempt = pending.attempt ?? 1;
-  const lastError = attempt > 1 ? pending.lastFailure?.message : undefined;
+  const lastError = attempt > 1 ? await failureMessage(deps.temporal, pending.lastFailure) : undefined;
   const detail = await heartbeatDetail(deps, pending.heartbeatDetails?.payloads);
   return steps.map((step) =>
     step.status === 'running'

@@ -1,13 +1,12 @@
 // Runs the API: `tsx api/server.ts`. Migrations are a separate, explicit step (`npm run migrate`).
-import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../domain/config';
 import { connectCatalogue } from '../db/client';
+import { connectTemporalClient } from '../temporal/data-converter';
 import { build } from './app';
 
 const config = loadConfig(process.env);
 const db = connectCatalogue(config.databaseUrl);
-const connection = await Connection.connect({ address: config.temporalAddress });
-const temporal = new Client({ connection, namespace: config.temporalNamespace });
+const { client: temporal, connection } = await connectTemporalClient(config);
 const app = await build({ config, db, temporal }, { logger: { level: 'info' } });
 
 let closing = false;

@@ -8,6 +8,7 @@ import postgres from 'postgres';
 import { type ActivityDeps, createActivities } from '../activities';
 import { connectCatalogue } from '../db/client';
 import type { Config } from '../domain/config';
+import { shipyardDataConverter } from '../temporal/data-converter';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -54,6 +55,8 @@ export async function createWorker(
     taskQueue: options.taskQueue ?? config.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     activities,
+    // Codecs run here in the worker process, outside the workflow sandbox.
+    dataConverter: shipyardDataConverter(config),
     shutdownGraceTime: options.shutdownGraceTime ?? '10s',
     // Heartbeats carry a wait's `detail` and bring a cancel to the activity: the SDK's default
     // throttle (0.8 × the 15 s heartbeat timeout) made both up to 12 s late.

@@ -3,7 +3,7 @@
 // API test starts is terminated in cleanup.
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { build } from '../../api/app';
 import { generateKey } from '../../api/auth';
 import type { Config } from '../../domain/config';
@@ -13,6 +13,7 @@ import { connectCatalogue } from '../../db/client';
 import { insertApiKey, newId } from '../../db/catalogue';
 import { migrateCatalogue } from '../../db/migrate';
 import type { ApiRole } from '../../db/schema';
+import { connectTemporalClient } from '../../temporal/data-converter';
 import { testConfig, uniqueSuffix } from '../support/config';
 
 export interface Harness {
@@ -40,8 +41,7 @@ export async function startHarness(): Promise<Harness> {
   });
   await migrateCatalogue(config.databaseUrl);
   const db = connectCatalogue(config.databaseUrl, { max: 4 });
-  const connection = await Connection.connect({ address: config.temporalAddress });
-  const temporal = new Client({ connection, namespace: config.temporalNamespace });
+  const { client: temporal, connection } = await connectTemporalClient(config);
   const app = await build({ config, db, temporal });
 
   const run = uniqueSuffix();

@@ -5,6 +5,7 @@ import { Context } from '@temporalio/activity';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finishOperation, markInstance } from '../../db/catalogue';
+import { failureConverterPath, shipyardDataConverter } from '../../temporal/data-converter';
 import { liveSteps, waitingDetail } from './fixtures/workflows';
 import { type Harness, startHarness } from './harness';
 
@@ -20,6 +21,7 @@ beforeAll(async () => {
   h = await startHarness();
   bundle = await bundleWorkflowCode({
     workflowsPath: fileURLToPath(new URL('./fixtures/workflows.ts', import.meta.url)),
+    failureConverterPath,
     logger: quiet,
   });
   connection = await NativeConnection.connect({ address: h.config.temporalAddress });
@@ -28,6 +30,7 @@ beforeAll(async () => {
     namespace: h.config.temporalNamespace,
     taskQueue: h.config.taskQueue,
     workflowBundle: bundle,
+    dataConverter: shipyardDataConverter(h.config),
     activities: {
       async scaleAgainstBrokenApi() {
         throw new Error('kube-apiserver unavailable');

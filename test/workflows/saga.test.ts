@@ -1,12 +1,13 @@
 // Workflow logic on the real Temporal server with stubbed activities: which steps run, which
 // are undone and in what order, for every failure branch.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { type Client, type Connection, WorkflowFailedError } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities } from '../../activities';
 import type { InstanceStatus, Plan } from '../../domain/instance';
 import { type OperationProgress, progressQueryName, type ProvisionInput, workflowIdFor } from '../../domain/operations';
+import { connectTemporalClient, failureConverterPath } from '../../temporal/data-converter';
 import { createWorker, workflowsPath } from '../../worker/index';
 import { provisionSteps } from '../../workflows/provision';
 import { activityNames } from '../support/activity-names';
@@ -20,9 +21,8 @@ let client: Client;
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  bundle = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
-  connection = await Connection.connect({ address: config.temporalAddress });
-  client = new Client({ connection, namespace: config.temporalNamespace });
+  bundle = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: quietLogger });
+  ({ client, connection } = await connectTemporalClient(config));
 });
 afterAll(async () => {
   await connection?.close();
