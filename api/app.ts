@@ -10,6 +10,7 @@ import type { Deps } from './operations';
 import { clientErrorHandler, documentProblems, frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH, ProblemSchema } from './problems';
 import { sharedSchemas } from './schemas';
 import { apiKeyRoutes } from './routes/api-keys';
+import { codecRoutes } from './routes/codec';
 import { healthRoutes } from './routes/health';
 import { instanceRoutes } from './routes/instances';
 import { operationRoutes } from './routes/operations';
@@ -68,6 +69,8 @@ export async function build(deps: AppDeps, options: Pick<FastifyServerOptions, '
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, deps);
+  // The Temporal UI's codec server: its own CORS and (optional) auth, outside /v1.
+  await app.register(codecRoutes, { ...deps, prefix: '/codec' });
   await app.register(
     async (v1) => {
       v1.decorateRequest('caller', null);

@@ -1,0 +1,130 @@
+// The codec server: the Temporal UI (self-hosted or Cloud) posts the encrypted payloads it shows
+// to `<endpoint>/decode` from the operator's browser and gets them back readable; `/encode` is
+// for what the UI sends (signals, starts). Protocol: `{ payloads: [{ metadata, data }] }` with
+// base64 bytes (Payload in proto3 JSON), in and out, and an `X-Namespace` header.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import type { Payload, PayloadCodec } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import type { ApiRole } from '../../db/schema';
+import { PayloadDecryptionError } from '../../temporal/encryption-codec';
+import { payloadCodecs } from '../../temporal/data-converter';
+import { authenticate, authorize } from '../auth';
+import type { Deps } from '../operations';
+import { Problem, problems } from '../problems';
+
+const Base64 = Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$' });
+// Further Payload fields a newer UI may send are kept, not refused: they round-trip through the proto.
+const WirePayload = Type.Object({ metadata: Type.Optional(Type.Record(Type.String(), Base64)), data: Type.Optional(Base64) });
+const Payloads = Type.Object({ payloads: Type.Array(WirePayload) }, { additionalProperties: false });
+type WirePayload = { metadata?: Record<string, string>; data?: string };
+
+/** A history page can carry many payloads of up to Temporal's 2 MB each. */
+const CODEC_BODY_LIMIT = 8 * 1024 * 1024;
+
+const fromWire = (p: WirePayload): Payload => temporal.api.common.v1.Payload.fromObject(p);
+const toWire = (p: Payload): WirePayload =>
+  temporal.api.common.v1.Payload.toObject(temporal.api.common.v1.Payload.fromObject(p), { bytes: String }) as WirePayload;
+
+async function encodeAll(codecs: PayloadCodec[], payloads: Payload[]): Promise<Payload[]> {
+  for (const codec of codecs) payloads = await codec.encode(payloads);
+  return payloads;
+}
+
+async function decodeAll(codecs: PayloadCodec[], payloads: Payload[]): Promise<Payload[]> {
+  for (const codec of [...codecs].reverse()) payloads = await codec.decode(payloads);
+  return payloads;
+}
+
+export const codecRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) => {
+  const codecs = payloadCodecs(deps.config);
+  const allowedOrigins = new Set(deps.config.codecCorsOrigins);
+
+  // The UI calls from the operator's browser: only the configured UI origins may read answers,
+  // with credentials (the UI may forward cookies or an Authorization header), never `*`.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('vary', 'Origin');
+    const origin = request.headers.origin;
+    if (origin && allowedOrigins.has(origin)) {
+      reply.header('access-control-allow-origin', origin).header('access-control-allow-credentials', 'true');
+    }
+  });
+
+  for (const path of ['/decode', '/encode']) {
+    app.options(path, { schema: { hide: true } }, async (request, reply) => {
+      const origin = request.headers.origin;
+      if (!origin || !allowedOrigins.has(origin)) {
+        throw new Problem(403, `origin ${origin ?? '(none)'} is not in SHIPYARD_CODEC_CORS_ORIGINS`);
+      }
+      return reply
+        .code(204)
+        .header('access-control-allow-methods', 'POST')
+        .header('access-control-allow-headers', 'content-type, x-namespace, authorization')
+        .header('access-control-max-age', '600')
+        .send();
+    });
+  }
+
+  /** With SHIPYARD_CODEC_AUTH=api-key, the forwarded Authorization must be a Shipyard API key of `role` or higher. */
+  async function allowed(request: FastifyRequest, role: ApiRole): Promise<boolean> {
+    if (deps.config.codecAuth === 'none') return true;
+    try {
+      authorize(await authenticate(request, deps.db, deps.config.adminKey), role);
+      return true;
+    } catch (err) {
+      if (err instanceof Problem) return false;
+      throw err;
+    }
+  }
+
+  /** Payloads of another namespace are not Shipyard's: left as they are. */
+  const ours = (request: FastifyRequest) => {
+    const namespace = request.headers['x-namespace'];
+    return namespace === undefined || namespace === deps.config.temporalNamespace;
+  };
+
+  const schema = (summary: string) => ({
+    summary,
+    tags: ['codec'],
+    headers: Type.Object({ 'x-namespace': Type.Optional(Type.String()) }),
+    body: Payloads,
+    response: { 200: Payloads, ...problems(400, 401, 403, 413) },
+  });
+
+  app.post(
+    '/decode',
+    {
+      bodyLimit: CODEC_BODY_LIMIT,
+      schema: schema(
+        'Decrypt payloads for the Temporal UI. Unauthorised callers (SHIPYARD_CODEC_AUTH=api-key, no viewer key) get them back still encrypted',
+      ),
+    },
+    async (request) => {
+      const { payloads } = request.body;
+      if (!ours(request) || !(await allowed(request, 'viewer'))) return { payloads };
+      try {
+        return { payloads: (await decodeAll(codecs, payloads.map(fromWire))).map(toWire) };
+      } catch (err) {
+        if (err instanceof PayloadDecryptionError) throw new Problem(400, err.message);
+        throw err;
+      }
+    },
+  );
+
+  app.post(
+    '/encode',
+    {
+      bodyLimit: CODEC_BODY_LIMIT,
+      schema: schema(
+        'Encrypt payloads the Temporal UI sends. Needs an operator key with SHIPYARD_CODEC_AUTH=api-key: workers trust what is encrypted with Shipyard\'s key',
+      ),
+    },
+    async (request) => {
+      const { payloads } = request.body;
+      if (!ours(request)) return { payloads };
+      if (deps.config.codecAuth === 'api-key') authorize(await authenticate(request, deps.db, deps.config.adminKey), 'operator');
+      return { payloads: (await encodeAll(codecs, payloads.map(fromWire))).map(toWire) };
+    },
+  );
+};
