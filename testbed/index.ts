@@ -91,6 +91,7 @@ export function infraUp(): Promise<TestbedEnv> {
 
 async function upUnlocked(): Promise<TestbedEnv> {
   const started = Date.now();
+  const app = appEnv();
   const results = await Promise.allSettled(
     chains.map(async (chain) => {
       const chainEnv: TestbedEnv = {};
@@ -102,7 +103,7 @@ async function upUnlocked(): Promise<TestbedEnv> {
           }
           continue;
         }
-        const provided = await component.up({ env: { ...chainEnv }, say: (m) => say(component.name, m) });
+        const provided = await component.up({ env: { ...app, ...chainEnv }, say: (m) => say(component.name, m) });
         Object.assign(chainEnv, provided);
       }
       return chainEnv;
@@ -115,19 +116,35 @@ async function upUnlocked(): Promise<TestbedEnv> {
   }
   const env: TestbedEnv = {};
   for (const r of results) if (r.status === 'fulfilled') Object.assign(env, r.value);
-  Object.assign(env, appEnv());
+  Object.assign(env, app);
+  // The local Temporal UI decodes payloads from the browser through the API's codec endpoint.
+  const corsOrigins = process.env.SHIPYARD_CODEC_CORS_ORIGINS ?? env.TEMPORAL_UI_URL;
+  if (corsOrigins) env.SHIPYARD_CODEC_CORS_ORIGINS = corsOrigins;
   writeEnvFile(env);
   say('testbed', `all parts up in ${((Date.now() - started) / 1000).toFixed(1)}s; environment in ${envFile}`);
   return env;
 }
 
-/** What the app needs to find itself; the admin key is generated once and kept. */
+/**
+ * What the app needs to find itself. The admin key and the payload encryption key are generated
+ * once and kept: a new encryption key would leave every history written before unreadable.
+ */
 function appEnv(): TestbedEnv {
   const previous = readEnvFile();
+  const kept = (name: string, fresh: () => string) => process.env[name] ?? previous[name] ?? fresh();
   return {
-    SHIPYARD_API_URL: process.env.SHIPYARD_API_URL ?? previous.SHIPYARD_API_URL ?? 'http://127.0.0.1:8080',
-    SHIPYARD_ADMIN_KEY:
-      process.env.SHIPYARD_ADMIN_KEY ?? previous.SHIPYARD_ADMIN_KEY ?? `sy_admin_${randomBytes(24).toString('base64url')}`,
+    SHIPYARD_API_URL: kept('SHIPYARD_API_URL', () => 'http://127.0.0.1:8080'),
+    SHIPYARD_ADMIN_KEY: kept('SHIPYARD_ADMIN_KEY', () => `sy_admin_${randomBytes(24).toString('base64url')}`),
+    ...(process.env.SHIPYARD_ENCRYPTION === 'off'
+      ? {}
+      : {
+          SHIPYARD_ENCRYPTION_KEYS: kept(
+            'SHIPYARD_ENCRYPTION_KEYS',
+            () => `testbed-${Date.now().toString(36)}:${randomBytes(32).toString('base64')}`,
+          ),
+        }),
+    // The local UI has no login whose token it could forward; the codec is reachable on 127.0.0.1 only.
+    SHIPYARD_CODEC_AUTH: kept('SHIPYARD_CODEC_AUTH', () => 'none'),
   };
 }
 

@@ -51,7 +51,10 @@ export interface Component {
 }
 
 export interface UpContext {
-  /** Variables provided by components started earlier in the same chain (e.g. KUBECONFIG for cert-manager). */
+  /**
+   * Variables provided by components started earlier in the same chain (e.g. KUBECONFIG for
+   * cert-manager), and the app's own (SHIPYARD_API_URL, for Temporal's UI codec endpoint).
+   */
   env: Record<string, string>;
   say(message: string): void;
 }

@@ -86,7 +86,7 @@ export async function temporalCli(say: (m: string) => void = () => undefined): P
 }
 
 /** A `temporal` on PATH wins; otherwise the cached binary of the pinned version, fetched or built now if missing. */
-async function temporalBinary(say: (m: string) => void): Promise<string> {
+export async function temporalBinary(say: (m: string) => void): Promise<string> {
   const installed = onPath('temporal');
   if (installed) return installed;
   if (existsSync(cachedBinary)) return cachedBinary;
@@ -129,6 +129,34 @@ async function uiServing(url: string): Promise<boolean> {
   return response.status === 200;
 }
 
+/** Where the Temporal UI sends payloads to be decoded: the API's codec endpoint (api/routes/codec.ts). */
+export const codecEndpointFor = (apiUrl: string): string => `${apiUrl.replace(/\/$/, '')}/codec`;
+
+/** `temporal server start-dev` arguments; the Web UI decodes payloads through `codecEndpoint`. */
+export function devServerArgs(options: { dbFile: string; grpc: number; ui: number; codecEndpoint?: string }): string[] {
+  return [
+    'server',
+    'start-dev',
+    '--db-filename', options.dbFile,
+    '--ip', '127.0.0.1',
+    '--port', String(options.grpc),
+    '--ui-port', String(options.ui),
+    ...(options.codecEndpoint ? ['--ui-codec-endpoint', options.codecEndpoint] : []),
+    '--log-format', 'text',
+    // Its own config files would let a developer's ~/.config change what the testbed runs.
+    '--disable-config-file',
+    '--disable-config-env',
+  ];
+}
+
+/** The codec endpoint a running Web UI tells browsers to use (its settings API), or undefined. */
+export async function uiCodecEndpoint(uiUrl: string): Promise<string | undefined> {
+  const response = await fetch(`${uiUrl}/api/v1/settings`, { signal: AbortSignal.timeout(3_000) });
+  if (!response.ok) throw new Error(`${uiUrl}/api/v1/settings answered ${response.status}`);
+  const settings = (await response.json()) as { Codec?: { Endpoint?: string } };
+  return settings.Codec?.Endpoint || undefined;
+}
+
 async function waitHealthy(timeoutMs: number): Promise<void> {
   const env = variables();
   const logFile = logFileFor(NAME);
@@ -153,28 +181,22 @@ export const temporal: Component = {
 
   async up(ctx) {
     const { grpc, ui } = ports();
+    const codecEndpoint = ctx.env.SHIPYARD_API_URL ? codecEndpointFor(ctx.env.SHIPYARD_API_URL) : undefined;
     if (daemonRunning(NAME)) {
       ctx.say(`already running on 127.0.0.1:${grpc}; checking it`);
       await waitHealthy(20_000);
+      const serving = await uiCodecEndpoint(variables().TEMPORAL_UI_URL!).catch(() => undefined);
+      if (serving !== codecEndpoint) {
+        ctx.say(`its UI decodes payloads through ${serving ?? 'nothing'}, not ${codecEndpoint}; \`npm run infra:down\` then \`infra:up\` applies it`);
+      }
       return variables();
     }
     await assertPortFree(NAME, grpc, PORT_VAR);
     await assertPortFree(NAME, ui, UI_PORT_VAR);
     const binary = await temporalBinary(ctx.say);
     ensureDir(join(dataDir, 'temporal'));
-    ctx.say(`starting the dev server (${binary}) on 127.0.0.1:${grpc}, UI on :${ui}, state in ${dbFile}`);
-    startDaemon(NAME, binary, [
-      'server',
-      'start-dev',
-      '--db-filename', dbFile,
-      '--ip', '127.0.0.1',
-      '--port', String(grpc),
-      '--ui-port', String(ui),
-      '--log-format', 'text',
-      // Its own config files would let a developer's ~/.config change what the testbed runs.
-      '--disable-config-file',
-      '--disable-config-env',
-    ]);
+    ctx.say(`starting the dev server (${binary}) on 127.0.0.1:${grpc}, UI on :${ui} (codec ${codecEndpoint ?? 'none'}), state in ${dbFile}`);
+    startDaemon(NAME, binary, devServerArgs({ dbFile, grpc, ui, codecEndpoint }));
     await waitHealthy(90_000);
     return variables();
   },
