@@ -33,11 +33,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
+/** `overrides` are environment variables on top of the testbed's (e.g. the codec's auth mode). */
+export async function startHarness(overrides: Record<string, string> = {}): Promise<Harness> {
   const config = testConfig({
     SHIPYARD_TASK_QUEUE: `api-test-${uniqueSuffix()}`,
     // The testbed exports one; the fallback keeps these tests whole without it.
     SHIPYARD_ADMIN_KEY: process.env.SHIPYARD_ADMIN_KEY ?? `sy_admin_${randomBytes(24).toString('base64url')}`,
+    ...overrides,
   });
   await migrateCatalogue(config.databaseUrl);
   const db = connectCatalogue(config.databaseUrl, { max: 4 });
