@@ -111,7 +111,7 @@ describe('CORS', () => {
 
 describe('with SHIPYARD_CODEC_AUTH=api-key', () => {
   it('returns payloads still encrypted to a caller without a valid key', async () => {
-    for (const headers of [{}, { authorization: 'Bearer sy_not-a-key' }, { authorization: 'Basic abc' }]) {
+    for (const headers of [{}, { authorization: 'Bearer sy_not-a-key' }, { authorization: 'Basic abc' }] as Record<string, string>[]) {
       const res = await post(withAuth, null, 'decode', [underA], headers);
       expect(res.statusCode).toBe(200);
       expect(res.json().payloads).toEqual([underA]);

@@ -8,6 +8,7 @@ import { connectCatalogue } from '../../db/client';
 import type { InstanceStatus } from '../../domain/instance';
 import { kindSpec } from '../../domain/operation-kinds';
 import { workflowIdFor } from '../../domain/operations';
+import { decodedValues } from '../support/history';
 import { type Harness, startHarness } from './harness';
 
 let h: Harness;
@@ -69,7 +70,7 @@ describe('POST /v1/instances', () => {
     expect(description.memo).toEqual({ operationId: operation.id, instanceId: instance.id, kind: 'provision' });
     const history = await handle.fetchHistory();
     const start = history.events![0]!.workflowExecutionStartedEventAttributes!;
-    const input = JSON.parse(Buffer.from(start.input!.payloads![0]!.data!).toString());
+    const [input] = await decodedValues(h.temporal, start.input!.payloads);
     expect(input).toMatchObject({
       operationId: operation.id,
       instanceId: instance.id,
@@ -256,7 +257,7 @@ describe('operations on an instance', () => {
     expect(shown.json()).toMatchObject({ status: 'upgrading', currentOperation: { id: upgrade.json().operation.id } });
     const row = (await getOperation(h.db, upgrade.json().operation.id))!;
     const history = await h.temporal.workflow.getHandle(row.workflowId, row.runId!).fetchHistory();
-    const input = JSON.parse(Buffer.from(history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!.data!).toString());
+    const [input] = await decodedValues(h.temporal, history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads);
     expect(input).toMatchObject({ version: '2.0.0', plan: { name: 'standard', replicas: 2 }, instanceId: ready.id });
 
     const suspendable = await settledInstance('ready');
