@@ -4,8 +4,8 @@
 // the payload's metadata so that, after a rotation, old histories still find their key.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
 import type { EncryptionKey } from '../domain/config';
+import { Payload as PayloadMessage } from './proto';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 /** Payload metadata naming the key a payload was encrypted with. */
@@ -53,7 +53,7 @@ export class EncryptionCodec implements PayloadCodec {
     const cipher = createCipheriv('aes-256-gcm', key, nonce);
     // The key id is authenticated too: a payload relabelled with another id fails instead of decrypting.
     cipher.setAAD(text.encode(id));
-    const plain = temporal.api.common.v1.Payload.encode(payload).finish();
+    const plain = PayloadMessage.encode(payload).finish();
     const sealed = Buffer.concat([nonce, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
     return {
       metadata: { encoding: text.encode(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: text.encode(id) },
@@ -86,7 +86,7 @@ export class EncryptionCodec implements PayloadCodec {
         id,
       );
     }
-    return temporal.api.common.v1.Payload.decode(plain);
+    return PayloadMessage.decode(plain);
   }
 }
 

@@ -6,13 +6,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
 import type { ApiRole } from '../../db/schema';
 import { PayloadDecryptionError } from '../../temporal/encryption-codec';
 import { payloadCodecs } from '../../temporal/data-converter';
 import { authenticate, authorize } from '../auth';
 import type { Deps } from '../operations';
 import { Problem, problems } from '../problems';
+import { Payload as PayloadMessage } from '../../temporal/proto';
 
 const Base64 = Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$' });
 // Further Payload fields a newer UI may send are kept, not refused: they round-trip through the proto.
@@ -23,9 +23,9 @@ type WirePayload = { metadata?: Record<string, string>; data?: string };
 /** A history page can carry many payloads of up to Temporal's 2 MB each. */
 const CODEC_BODY_LIMIT = 8 * 1024 * 1024;
 
-const fromWire = (p: WirePayload): Payload => temporal.api.common.v1.Payload.fromObject(p);
+const fromWire = (p: WirePayload): Payload => PayloadMessage.fromObject(p);
 const toWire = (p: Payload): WirePayload =>
-  temporal.api.common.v1.Payload.toObject(temporal.api.common.v1.Payload.fromObject(p), { bytes: String }) as WirePayload;
+  PayloadMessage.toObject(PayloadMessage.fromObject(p), { bytes: String }) as WirePayload;
 
 async function encodeAll(codecs: PayloadCodec[], payloads: Payload[]): Promise<Payload[]> {
   for (const codec of codecs) payloads = await codec.encode(payloads);

@@ -3,10 +3,10 @@
 // which an unauthorised caller sees payloads still encrypted rather than an error.
 import { randomBytes } from 'node:crypto';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EncryptionCodec } from '../../temporal/encryption-codec';
 import { type Harness, startHarness } from './harness';
+import { Payload as PayloadMessage } from '../../temporal/proto';
 
 const uiOrigin = 'http://ui.shipyard.test:8233';
 const keyA = { id: 'a', key: randomBytes(32).toString('base64') };
@@ -14,8 +14,8 @@ const keyB = { id: 'b', key: randomBytes(32).toString('base64') };
 const keys = `${keyB.id}:${keyB.key},${keyA.id}:${keyA.key}`;
 
 type WirePayload = { metadata?: Record<string, string>; data?: string };
-const wire = (p: Payload): WirePayload => temporal.api.common.v1.Payload.toObject(temporal.api.common.v1.Payload.create(p), { bytes: String }) as WirePayload;
-const value = (p: WirePayload) => defaultPayloadConverter.fromPayload(temporal.api.common.v1.Payload.fromObject(p));
+const wire = (p: Payload): WirePayload => PayloadMessage.toObject(PayloadMessage.create(p), { bytes: String }) as WirePayload;
+const value = (p: WirePayload) => defaultPayloadConverter.fromPayload(PayloadMessage.fromObject(p));
 const meta = (p: WirePayload, key: string) => Buffer.from(p.metadata?.[key] ?? '', 'base64').toString('utf8');
 
 const secret = { ownerEmail: 'ceo@secret-customer.test' };

@@ -2,7 +2,8 @@
 // encrypted) and as Shipyard's own clients see them (through the data converter's codecs).
 import type { Client, Connection } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import type { temporal } from '@temporalio/proto';
+import { History } from '../../temporal/proto';
 
 /** The values in `payloads` as workflow code sees them: decrypted by the client's codecs, then converted. */
 export async function decodedValues(client: Client, payloads: Payload[] | null | undefined): Promise<unknown[]> {
@@ -25,7 +26,7 @@ export async function rawHistory(connection: Connection, namespace: string, work
     events.push(...(page.history?.events ?? []));
     nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
   } while (nextPageToken);
-  return temporal.api.history.v1.History.create({ events });
+  return History.create({ events });
 }
 
 export type WirePayload = { metadata?: Record<string, string>; data?: string };
@@ -46,6 +47,6 @@ export function payloadsIn(history: temporal.api.history.v1.History): { path: st
     }
     for (const [key, child] of Object.entries(node)) walk(child, `${path}.${key}`);
   };
-  walk(temporal.api.history.v1.History.toObject(history, { bytes: String }), 'history');
+  walk(History.toObject(history, { bytes: String }), 'history');
   return found;
 }

@@ -1,0 +1,67 @@
+// What Temporal stores of a provision run by the real worker and API processes: read raw (as
+// anyone with access to the Temporal server or its database would) it holds no customer data,
+// step error or failure message in clear; decoded through the API's codec endpoint (as the
+// Temporal UI does) it reads normally.
+import { Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workflowIdFor } from '../../domain/operations';
+import { uniqueSuffix } from '../support/config';
+import { payloadsIn, rawHistory, type WirePayload } from '../support/history';
+import { type Stack, startStack } from '../support/stack';
+import { History } from '../../temporal/proto';
+
+let stack: Stack;
+let plainConnection: Connection;
+
+beforeAll(async () => {
+  stack = await startStack({ SHIPYARD_ROLLOUT_TIMEOUT_SECONDS: '5' });
+  // A client without Shipyard's data converter: it sees what the server stores.
+  plainConnection = await Connection.connect({ address: stack.config.temporalAddress });
+});
+afterAll(async () => {
+  await plainConnection?.close();
+  await stack?.stop();
+});
+
+const text = (base64: string | undefined) => Buffer.from(base64 ?? '', 'base64').toString('utf8');
+
+describe('workflow history encryption', () => {
+  it('a provision leaves nothing readable in the raw history, and decodes through the codec endpoint', async () => {
+    const marker = `${uniqueSuffix()}${uniqueSuffix()}`;
+    const slug = `enc-${uniqueSuffix()}`;
+    const name = `Secret Customer ${marker}`;
+    const ownerEmail = `owner-${marker}@secret-customer.test`;
+    const version = `fail-1.0.0-${marker}`;
+    const created = await stack.api.call('POST', '/v1/instances', { name, slug, plan: 'starter', ownerEmail, version });
+    expect(created.status).toBe(202);
+    const op = await stack.api.settled(created.body.operation.id);
+    expect(op.status).toBe('failed');
+    const stepError = op.steps.find((s) => s.name === 'wait for rollout')?.error;
+    expect(stepError).toContain(version);
+
+    const history = await rawHistory(plainConnection, stack.config.temporalNamespace, workflowIdFor(slug));
+    const stored = Buffer.from(History.encode(history).finish());
+    for (const secret of [name, ownerEmail, version, stepError!, marker]) expect(stored.includes(secret), secret).toBe(false);
+
+    // Every payload is encrypted (inputs, activity arguments and results, memo, failure details),
+    // and failures show Temporal's placeholder instead of their message.
+    const payloads = payloadsIn(history);
+    expect(payloads.length).toBeGreaterThan(20);
+    expect(payloads.filter((p) => text(p.payload.metadata?.encoding) !== 'binary/encrypted').map((p) => p.path)).toEqual([]);
+    const failed = history.events.find((e) => e.workflowExecutionFailedEventAttributes)?.workflowExecutionFailedEventAttributes;
+    expect(failed?.failure?.message).toBe('Encoded failure');
+
+    const res = await fetch(`${stack.api.baseUrl}/codec/decode`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-namespace': stack.config.temporalNamespace },
+      body: JSON.stringify({ payloads: payloads.map((p) => p.payload) }),
+    });
+    expect(res.status).toBe(200);
+    const decoded = ((await res.json()) as { payloads: WirePayload[] }).payloads.map((p) => text(p.data)).join('\n');
+    expect(decoded).toContain(`"version":"${version}"`);
+    expect(decoded).toContain(JSON.stringify(stepError).slice(1, -1));
+    expect(decoded).toContain(`provision failed: `);
+    // Name and e-mail never reach Temporal at all: workflows carry ids, the catalogue holds the rest.
+    expect(decoded).not.toContain(ownerEmail);
+  });
+});
