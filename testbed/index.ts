@@ -117,8 +117,11 @@ async function upUnlocked(): Promise<TestbedEnv> {
   const env: TestbedEnv = {};
   for (const r of results) if (r.status === 'fulfilled') Object.assign(env, r.value);
   Object.assign(env, app);
-  // The local Temporal UI decodes payloads from the browser through the API's codec endpoint.
-  const corsOrigins = process.env.SHIPYARD_CODEC_CORS_ORIGINS ?? env.TEMPORAL_UI_URL;
+  // The local Temporal UI decodes payloads from the browser through the API's codec endpoint;
+  // the browser's origin is whichever host was typed, so both names of the loopback address.
+  const ui = env.TEMPORAL_UI_URL;
+  const uiOrigins = ui ? [...new Set([ui, ui.replace('//127.0.0.1:', '//localhost:')])] : [];
+  const corsOrigins = process.env.SHIPYARD_CODEC_CORS_ORIGINS ?? uiOrigins.join(',');
   if (corsOrigins) env.SHIPYARD_CODEC_CORS_ORIGINS = corsOrigins;
   writeEnvFile(env);
   say('testbed', `all parts up in ${((Date.now() - started) / 1000).toFixed(1)}s; environment in ${envFile}`);
