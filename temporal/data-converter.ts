@@ -20,8 +20,10 @@ export function payloadCodecs(config: Config): PayloadCodec[] {
   return config.encryptionKeys.length > 0 ? [new EncryptionCodec(config.encryptionKeys)] : [];
 }
 
+/** Without encryption (SHIPYARD_ENCRYPTION=off) failures stay plain too: nothing would hide them. */
 export function shipyardDataConverter(config: Config): DataConverter {
-  return { payloadCodecs: payloadCodecs(config), failureConverterPath };
+  const codecs = payloadCodecs(config);
+  return codecs.length > 0 ? { payloadCodecs: codecs, failureConverterPath } : {};
 }
 
 /** A Temporal client for `config`'s server and namespace; close `connection` when done. */
