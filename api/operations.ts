@@ -122,7 +122,7 @@ async function closeReason(deps: Deps, row: OperationRow, run: WorkflowExecution
     case 'COMPLETED':
       return 'the workflow completed without recording its result';
     default: {
-      const message = event?.workflowExecutionFailedEventAttributes?.failure?.message;
+      const message = await failureMessage(deps.temporal, event?.workflowExecutionFailedEventAttributes?.failure);
       return `the workflow failed outside its runbook${message ? `: ${message}` : ''}`;
     }
   }

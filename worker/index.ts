@@ -2,13 +2,12 @@
 import { fileURLToPath } from 'node:url';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { KubeConfig } from '@kubernetes/client-node';
-import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import postgres from 'postgres';
 import { type ActivityDeps, createActivities } from '../activities';
 import { connectCatalogue } from '../db/client';
 import type { Config } from '../domain/config';
-import { shipyardDataConverter } from '../temporal/data-converter';
+import { connectTemporalClient, shipyardDataConverter } from '../temporal/data-converter';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -23,8 +22,7 @@ export async function connectActivityDeps(config: Config): Promise<ActivityDeps 
   });
   const tenantDb = postgres(config.tenantDatabaseUrl, { max: 4, onnotice: () => {} });
   const db = connectCatalogue(config.databaseUrl, { max: 4 });
-  const temporalConnection = await Connection.connect({ address: config.temporalAddress });
-  const temporal = new Client({ connection: temporalConnection, namespace: config.temporalNamespace });
+  const { client: temporal, connection: temporalConnection } = await connectTemporalClient(config);
   return {
     config,
     kube,

@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectCatalogue } from '../../db/client';
@@ -13,6 +13,7 @@ import { instances } from '../../db/schema';
 import { namespaceFor, ownerLabels } from '../../domain/instance';
 import { workflowIdFor } from '../../domain/operations';
 import { temporalCli } from '../../testbed/components/temporal';
+import { connectTemporalClient } from '../../temporal/data-converter';
 import { reconcileScheduleId } from '../../worker/schedules';
 import { uniqueSuffix } from '../support/config';
 import { type Stack, startStack } from '../support/stack';
@@ -29,8 +30,7 @@ beforeAll(async () => {
   stack = await startStack({ SHIPYARD_ROLLOUT_TIMEOUT_SECONDS: '15', SHIPYARD_RECONCILE_INTERVAL_SECONDS: String(RECONCILE_INTERVAL_SECONDS) });
   world = worldReader(stack.config);
   db = connectCatalogue(stack.config.databaseUrl, { max: 2 });
-  connection = await Connection.connect({ address: stack.config.temporalAddress });
-  temporal = new Client({ connection, namespace: stack.config.temporalNamespace });
+  ({ client: temporal, connection } = await connectTemporalClient(stack.config));
 });
 afterAll(async () => {
   await stack?.stop();

@@ -6,14 +6,13 @@ import { startShipyard } from '../../demo/dev';
 import { startProcess, type ShipyardProcess } from '../../demo/processes';
 import type { Config } from '../../domain/config';
 import { uniqueSuffix } from './config';
-import { Client, Connection } from '@temporalio/client';
+import { connectTemporalClient } from '../../temporal/data-converter';
 import { desiredSchedules } from '../../worker/schedules';
 
 /** A test deployment's schedules go with it (its task queue is gone after the run). */
 async function deleteSchedules(config: Config): Promise<void> {
-  const connection = await Connection.connect({ address: config.temporalAddress });
+  const { client, connection } = await connectTemporalClient(config);
   try {
-    const client = new Client({ connection, namespace: config.temporalNamespace });
     for (const { scheduleId } of desiredSchedules(config)) await client.schedule.getHandle(scheduleId).delete().catch(() => undefined);
   } finally {
     await connection.close();

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { codecEndpointFor, devServerArgs, temporalBinary, uiCodecEndpoint } from '../../testbed/components/temporal';
+import { codecEndpointFor, devServerArgs, temporalCli, uiCodecEndpoint } from '../../testbed/components/temporal';
 import { freePort } from '../support/stack';
 
 const apiUrl = process.env.SHIPYARD_API_URL ?? 'http://127.0.0.1:8080';
@@ -19,7 +19,7 @@ beforeAll(async () => {
   stateDir = mkdtempSync(join(tmpdir(), 'shipyard-ui-codec-'));
   const [grpc, ui] = [await freePort(), await freePort()];
   uiUrl = `http://127.0.0.1:${ui}`;
-  const binary = await temporalBinary(() => {});
+  const binary = await temporalCli();
   server = spawn(binary, devServerArgs({ dbFile: join(stateDir, 'temporal.db'), grpc, ui, codecEndpoint: codecEndpointFor(apiUrl) }), {
     stdio: 'ignore',
   });

@@ -86,7 +86,7 @@ export async function temporalCli(say: (m: string) => void = () => undefined): P
 }
 
 /** A `temporal` on PATH wins; otherwise the cached binary of the pinned version, fetched or built now if missing. */
-export async function temporalBinary(say: (m: string) => void): Promise<string> {
+async function temporalBinary(say: (m: string) => void): Promise<string> {
   const installed = onPath('temporal');
   if (installed) return installed;
   if (existsSync(cachedBinary)) return cachedBinary;
