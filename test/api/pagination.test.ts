@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../../api/app';
 import { finishOperation, insertInstanceWithOperation, insertOperationIfAllowed, markInstance, newId, recordEvent } from '../../db/catalogue';
 import { workflowIdFor } from '../../domain/operations';
+import { shipyardDataConverter } from '../../temporal/data-converter';
 import { type Harness, startHarness } from './harness';
 
 let h: Harness;
@@ -145,6 +146,7 @@ describe('GET /v1/instances', () => {
     const temporal = new Client({
       connection: h.temporal.connection,
       namespace: h.config.temporalNamespace,
+      dataConverter: shipyardDataConverter(h.config),
       interceptors: {
         workflow: [
           {

@@ -18,7 +18,15 @@ import { createWorker } from '../../worker/index';
 import { activityNames } from '../support/activity-names';
 
 const historiesDir = join(import.meta.dirname, 'histories');
-const config = loadConfig({ ...readEnvFile(), ...process.env, SHIPYARD_TASK_QUEUE: `record-${Date.now()}` });
+// Recorded in clear: the files are committed and replayed anywhere, without Shipyard's keys
+// (stub activities, so they hold no customer data; replay checks determinism, not payloads).
+const config = loadConfig({
+  ...readEnvFile(),
+  ...process.env,
+  SHIPYARD_TASK_QUEUE: `record-${Date.now()}`,
+  SHIPYARD_ENCRYPTION: 'off',
+  SHIPYARD_ENCRYPTION_KEYS: '',
+});
 const plan: Plan = { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, dbConnections: 5 };
 
 const fails = () => Promise.reject(ApplicationFailure.nonRetryable('recorded failure', 'Injected'));
