@@ -111,6 +111,17 @@ const nextCursor = Type.Union([Type.String(), Type.Null()], { description: 'pass
 const Page = (item: string, id: string) => Type.Object({ items: Type.Array(Type.Ref(item)), nextCursor }, { $id: id });
 const List = (item: string, id: string) => Type.Object({ items: Type.Array(Type.Ref(item)) }, { $id: id });
 
+const Base64 = Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$' });
+/**
+ * The Temporal codec protocol's body, in and out (api/routes/codec.ts): Payloads in proto3 JSON,
+ * bytes as base64. Only `metadata` and `data` are answered: Shipyard uses no other Payload field.
+ */
+export const CodecPayloads = (options: object = {}) =>
+  Type.Object(
+    { payloads: Type.Array(Type.Object({ metadata: Type.Optional(Type.Record(Type.String(), Base64)), data: Type.Optional(Base64) })) },
+    { additionalProperties: false, ...options },
+  );
+
 export const sharedSchemas = [
   Plan,
   Operation,
@@ -128,6 +139,7 @@ export const sharedSchemas = [
   Type.Object({ apiKey: Type.Ref('ApiKey') }, { $id: 'ApiKeyRevoked' }),
   Type.Object({ status: Type.Enum(['ok']) }, { $id: 'Health' }),
   Type.Object({ status: Type.Enum(['ready']) }, { $id: 'Readiness' }),
+  CodecPayloads({ $id: 'CodecPayloads' }),
 ];
 
 // ---- request parts

@@ -12,16 +12,10 @@ import { payloadCodecs } from '../../temporal/data-converter';
 import { authenticate, authorize } from '../auth';
 import type { Deps } from '../operations';
 import { Problem, problems } from '../problems';
+import { CodecPayloads } from '../schemas';
 import { Payload as PayloadMessage } from '../../temporal/proto';
 
-const Base64 = Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$' });
-// Further Payload fields a newer UI may send are kept, not refused: they round-trip through the proto.
-const WirePayload = Type.Object({ metadata: Type.Optional(Type.Record(Type.String(), Base64)), data: Type.Optional(Base64) });
-const Payloads = Type.Object({ payloads: Type.Array(WirePayload) }, { additionalProperties: false });
 type WirePayload = { metadata?: Record<string, string>; data?: string };
-
-/** A history page can carry many payloads of up to Temporal's 2 MB each. */
-const CODEC_BODY_LIMIT = 8 * 1024 * 1024;
 
 const fromWire = (p: WirePayload): Payload => PayloadMessage.fromObject(p);
 const toWire = (p: Payload): WirePayload =>
@@ -51,8 +45,14 @@ export const codecRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) =>
     }
   });
 
+  // OPTIONS exists here for CORS preflights only; any other OPTIONS is answered like a method
+  // the path does not have.
   for (const path of ['/decode', '/encode']) {
     app.options(path, { schema: { hide: true } }, async (request, reply) => {
+      if (!request.headers['access-control-request-method']) {
+        reply.header('allow', 'POST');
+        throw new Problem(405, `OPTIONS is not allowed on /codec${path}; allowed: POST`);
+      }
       const origin = request.headers.origin;
       if (!origin || !allowedOrigins.has(origin)) {
         throw new Problem(403, `origin ${origin ?? '(none)'} is not in SHIPYARD_CODEC_CORS_ORIGINS`);
@@ -88,14 +88,13 @@ export const codecRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) =>
     summary,
     tags: ['codec'],
     headers: Type.Object({ 'x-namespace': Type.Optional(Type.String()) }),
-    body: Payloads,
-    response: { 200: Payloads, ...problems(400, 401, 403, 413) },
+    body: CodecPayloads(),
+    response: { 200: Type.Ref('CodecPayloads', { description: 'The payloads, decoded (or encoded)' }), ...problems(400, 401, 403) },
   });
 
   app.post(
     '/decode',
     {
-      bodyLimit: CODEC_BODY_LIMIT,
       schema: schema(
         'Decrypt payloads for the Temporal UI. Unauthorised callers (SHIPYARD_CODEC_AUTH=api-key, no viewer key) get them back still encrypted',
       ),
@@ -115,7 +114,6 @@ export const codecRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) =>
   app.post(
     '/encode',
     {
-      bodyLimit: CODEC_BODY_LIMIT,
       schema: schema(
         'Encrypt payloads the Temporal UI sends. Needs an operator key with SHIPYARD_CODEC_AUTH=api-key: workers trust what is encrypted with Shipyard\'s key',
       ),
