@@ -6,6 +6,8 @@ import { createKubernetesActivities } from '../../activities/kubernetes';
 import { inActivity } from '../activities/activity-context';
 import { failure, testbedDeps, testPlan, uniqueSlug } from '../activities/testbed-deps';
 import { fillCluster } from '../support/full-cluster';
+import { startRealOperations } from '../support/real-operations';
+import { nothingLeft } from '../support/world';
 
 const deps = testbedDeps();
 const k8s = createKubernetesActivities(deps, { pollIntervalMs: 250 });
@@ -56,3 +58,28 @@ describe('a cluster with no room left', () => {
   });
 });
 
+
+describe('a provision into a full cluster', () => {
+  it('fails within the grace period with the scheduler\'s reason in its step, and leaves nothing', async () => {
+    const graceSeconds = 5;
+    const ops = await startRealOperations({ SHIPYARD_UNSCHEDULABLE_GRACE_SECONDS: String(graceSeconds), SHIPYARD_ROLLOUT_TIMEOUT_SECONDS: '120' });
+    const cluster = await fillCluster(deps.kube);
+    try {
+      const slug = uniqueSlug('fullp');
+      const started = Date.now();
+      const outcome = await ops.provision(slug);
+      const elapsed = Date.now() - started;
+      expect(outcome.operation.status).toBe('failed');
+      expect(outcome.instance.status).toBe('failed');
+      const rollout = outcome.operation.steps.find((s) => s.name === 'wait for rollout');
+      expect(rollout).toMatchObject({ status: 'failed', error: expect.stringMatching(/0\/3 nodes are available: 3 Too many pods/) });
+      // Well before the 120 s rollout timeout: the wait gave up once the grace period was over.
+      expect(elapsed).toBeLessThan(60_000);
+      console.log(`full cluster: provision failed Unschedulable after ${elapsed} ms (grace ${graceSeconds}s, rollout timeout 120s)`);
+      expect(await ops.world.read(slug)).toMatchObject(nothingLeft);
+    } finally {
+      await cluster.release();
+      await ops.close();
+    }
+  });
+});
