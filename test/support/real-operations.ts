@@ -4,7 +4,7 @@
 // run id). One activity of a run can be made to fail *after* it did its work, or to be caught by
 // a cancel while it works — the two ways a step can leave something behind.
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { type Activities, createActivities } from '../../activities';
 import { cancel, type InstanceOperationKind, provision, startOnInstance } from '../../api/operations';
@@ -25,48 +25,68 @@ export interface Injection {
   call?: number;
   /**
    * `fail-after`: the real activity runs to its end, then the call fails non-retryably.
-   * `cancel`: the call waits until the operation has been cancelled, then the real activity runs to
-   * its end (its side effect lands after the cancel) and reports the cancel, as a heartbeating
-   * activity does — compensation must wait for it (WAIT_CANCELLATION_COMPLETED).
+   * `cancel`: the operation is cancelled while the call is in flight; the call waits until the
+   * cancel has reached it, holds its side effect back a moment (or until the run has closed), then
+   * lets the real activity do its work and reports the cancel. A workflow that compensated without
+   * waiting for the activity to stop would leave that late side effect behind.
    */
   mode: 'fail-after' | 'cancel';
 }
 
 export const injectedError = 'injected after the side effect';
 
-/** Where an injection stands in a run: reached (the activity started) and done (its real work finished). */
+/**
+ * How long a cancelled call holds its side effect back. With the activities' cancellation type
+ * WAIT_CANCELLATION_COMPLETED the workflow waits all along; with TRY_CANCEL it would compensate
+ * (and, early in a provision, close) within this time, and the test would see the leak.
+ */
+const LATE_SIDE_EFFECT_MS = 1500;
+
+/** One injection in one run: whether it was reached and whether the real activity finished its work. */
 class InjectionPoint {
-  reachedAt = false;
+  wasReached = false;
   sideEffectDone = false;
   readonly reached: Promise<void>;
   private markReached!: () => void;
-  private readonly cancelSent: Promise<void>;
-  release!: () => void;
+  private readonly cancelRequested: Promise<void>;
+  /** Called by the test once it has cancelled the operation. */
+  cancelSent!: () => void;
+  private readonly closed: Promise<void>;
+  /** Called by the test when the workflow run has closed. */
+  runClosed!: () => void;
 
   constructor(readonly injection: Injection) {
     this.reached = new Promise((resolve) => (this.markReached = resolve));
-    this.cancelSent = new Promise((resolve) => (this.release = resolve));
+    this.cancelRequested = new Promise((resolve) => (this.cancelSent = resolve));
+    this.closed = new Promise((resolve) => (this.runClosed = resolve));
   }
 
   async intercept(real: () => Promise<unknown>): Promise<unknown> {
-    this.reachedAt = true;
+    this.wasReached = true;
     this.markReached();
     if (this.injection.mode === 'fail-after') {
       await real();
       this.sideEffectDone = true;
       throw ApplicationFailure.nonRetryable(injectedError, 'Injected');
     }
-    await this.cancelSent;
-    // A real waiting activity may hear the cancel itself while it waits, and stop there.
+    await this.cancelRequested;
+    const ctx = Context.current();
+    let cancel: unknown;
+    try {
+      // The workflow asks to cancel this activity; a heartbeat brings the request (ctx.sleep throws it).
+      for (;;) {
+        ctx.heartbeat({ injected: 'waiting for the cancel to arrive' });
+        await ctx.sleep(100);
+      }
+    } catch (err) {
+      if (!(err instanceof CancelledFailure)) throw err;
+      cancel = err;
+    }
+    await Promise.race([this.closed, new Promise((resolve) => setTimeout(resolve, LATE_SIDE_EFFECT_MS))]);
+    // The late side effect. A real waiting activity stops at its first wait, having done its change.
     await real();
     this.sideEffectDone = true;
-    // The work is done; now acknowledge the cancel, as an activity heartbeating its way through a
-    // wait would (ctx.sleep throws the cancel once a heartbeat brings it).
-    const ctx = Context.current();
-    for (;;) {
-      ctx.heartbeat({ injected: 'waiting for the cancel to arrive' });
-      await ctx.sleep(200);
-    }
+    throw cancel;
   }
 }
 
@@ -144,11 +164,12 @@ export async function startRealOperations(overrides: Record<string, string> = {}
           () => 'ended' as const,
           () => 'ended' as const,
         );
+        void ended.then(() => point?.runClosed());
         if (point?.injection.mode === 'cancel') {
           // A run that ends before reaching the point is reported by the caller's assertions.
           if ((await Promise.race([point.reached.then(() => 'reached' as const), ended])) === 'reached') {
             await cancel(deps, row, actor);
-            point.release();
+            point.cancelSent();
           }
         }
         await ended;
@@ -158,7 +179,7 @@ export async function startRealOperations(overrides: Record<string, string> = {}
     }
     const operation = (await getOperation(deps.db, started.operationId))!;
     const instance = (await findInstance(deps.db, started.slug))!.instance;
-    return { operation, instance, ...(point ? { injected: { reached: point.reachedAt, sideEffectDone: point.sideEffectDone } } : {}) };
+    return { operation, instance, ...(point ? { injected: { reached: point.wasReached, sideEffectDone: point.sideEffectDone } } : {}) };
   }
 
   return {
@@ -194,11 +215,13 @@ const quietLogger = {
 };
 
 /**
- * The activity that does each step with a side effect (or waits on one), per operation kind.
- * Steps with none (the catalogue claim, reads) are left out: there is nothing for them to leave.
+ * The activity that does each step with a side effect (or waits on one), per operation kind. The
+ * first is the claim: its side effect is the instance's status in the catalogue. Reads are left
+ * out: there is nothing for them to leave.
  */
 export const stepActivities = {
   provision: {
+    'record instance': 'claimInstance',
     'create database': 'ensureTenantDatabase',
     'create namespace': 'applyNamespace',
     'write secrets': 'writeAppSecret',
@@ -209,10 +232,11 @@ export const stepActivities = {
     'create ingress': 'applyIngress',
     'wait for rollout': 'waitForRollout',
   },
-  upgrade: { 'apply new version': 'applyWorkload', 'wait for rollout': 'waitForRollout' },
-  suspend: { 'scale to zero': 'scaleWorkload', 'wait for pods to stop': 'waitForRollout' },
-  resume: { 'scale up': 'scaleWorkload', 'wait for rollout': 'waitForRollout' },
+  upgrade: { 'record upgrading': 'claimInstance', 'apply new version': 'applyWorkload', 'wait for rollout': 'waitForRollout' },
+  suspend: { 'record suspending': 'claimInstance', 'scale to zero': 'scaleWorkload', 'wait for pods to stop': 'waitForRollout' },
+  resume: { 'record resuming': 'claimInstance', 'scale up': 'scaleWorkload', 'wait for rollout': 'waitForRollout' },
   teardown: {
+    'record deleting': 'claimInstance',
     'delete ingress': 'deleteIngress',
     'delete certificate': 'deleteCertificate',
     'delete DNS record': 'deleteDnsRecord',
