@@ -44,7 +44,9 @@ export async function connectActivityDeps(config: Config): Promise<ActivityDeps 
 export async function createWorker(
   config: Config,
   activities: object,
-  options: Partial<Pick<WorkerOptions, 'workflowBundle' | 'taskQueue' | 'shutdownGraceTime'>> = {},
+  options: Partial<
+    Pick<WorkerOptions, 'workflowBundle' | 'taskQueue' | 'shutdownGraceTime' | 'maxHeartbeatThrottleInterval' | 'defaultHeartbeatThrottleInterval'>
+  > = {},
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const worker = await Worker.create({
@@ -57,9 +59,10 @@ export async function createWorker(
     dataConverter: shipyardDataConverter(config),
     shutdownGraceTime: options.shutdownGraceTime ?? '10s',
     // Heartbeats carry a wait's `detail` and bring a cancel to the activity: the SDK's default
-    // throttle (0.8 × the 15 s heartbeat timeout) made both up to 12 s late.
-    maxHeartbeatThrottleInterval: '5s',
-    defaultHeartbeatThrottleInterval: '5s',
+    // throttle (0.8 × the 15 s heartbeat timeout) made both up to 12 s late. Tests that cancel
+    // activities may want it shorter still.
+    maxHeartbeatThrottleInterval: options.maxHeartbeatThrottleInterval ?? '5s',
+    defaultHeartbeatThrottleInterval: options.defaultHeartbeatThrottleInterval ?? '5s',
   });
   return { worker, connection };
 }

@@ -3,7 +3,7 @@
 // in the catalogue, an audit event and the instance's new status; on failure the saga's
 // compensations run first. Recording is done outside cancellation so that a cancelled operation
 // is recorded too.
-import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio/workflow';
 import type { InstanceStatus } from '../domain/instance';
 import { kindSpec } from '../domain/operation-kinds';
 import type { OperationInputBase, OperationResult } from '../domain/operations';
@@ -13,16 +13,26 @@ import { describeError, finallyRecord, type Runbook } from './runbook';
 /**
  * The operation's first step. If the instance is no longer in the status the request saw (another
  * path moved it), the operation fails without touching the instance: it is not ours to change.
+ * Any other end of the claim (a cancel, or a failure after the compare-and-set committed, e.g. an
+ * attempt that lost its reply) may have moved the instance to the running status: it goes back to
+ * where it was, and a new instance (which was already in the running status) becomes what the kind
+ * declares for a run that did not finish.
  */
 export async function claim(run: Runbook, input: OperationInputBase): Promise<void> {
-  const to = kindSpec(run.kind).runningStatus;
+  const spec = kindSpec(run.kind);
+  const to = spec.runningStatus;
   try {
     await run.step(run.firstStep, () =>
       quick.claimInstance({ instanceId: input.instanceId, operationId: input.operationId, from: input.fromStatus, to }),
     );
   } catch (err) {
-    await failOperation(input, run, err, undefined);
+    const back = input.fromStatus === to ? spec.abandoned.status : input.fromStatus;
+    await failOperation(input, run, err, instanceMoved(err) ? undefined : back);
   }
+}
+
+function instanceMoved(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'InstanceMoved';
 }
 
 export async function recordOutcome(

@@ -7,10 +7,11 @@ import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { build } from '../../api/app';
 import { generateKey } from '../../api/auth';
 import type { Config } from '../../domain/config';
+import type { InstanceStatus } from '../../domain/instance';
 import { workflowIdFor } from '../../domain/operations';
 import type { Database } from '../../db/client';
 import { connectCatalogue } from '../../db/client';
-import { insertApiKey, newId } from '../../db/catalogue';
+import { finishOperation, insertApiKey, markInstance, newId } from '../../db/catalogue';
 import { migrateCatalogue } from '../../db/migrate';
 import type { ApiRole } from '../../db/schema';
 import { connectTemporalClient } from '../../temporal/data-converter';
@@ -30,6 +31,11 @@ export interface Harness {
   track(slug: string): void;
   /** Terminates the instance's workflow run, as an operator would from the Temporal UI. */
   terminate(slug: string): Promise<void>;
+  /**
+   * A provisioned-looking instance (plan standard) in `status` with no operation running: created
+   * through the API, its provision run terminated, then settled as the workflow would have.
+   */
+  settledInstance(status: InstanceStatus, version?: string): Promise<{ slug: string; id: string }>;
   close(): Promise<void>;
 }
 
@@ -64,24 +70,42 @@ export async function startHarness(overrides: Record<string, string> = {}): Prom
     }
   };
 
+  const call: Harness['call'] = (role, options) =>
+    app.inject({
+      ...options,
+      headers: { ...(role ? { authorization: `Bearer ${keys[role]}` } : {}), ...options.headers },
+    });
+  const slug = (label = 't') => {
+    const made = `${label}-${uniqueSuffix()}${uniqueSuffix()}`;
+    slugs.add(made);
+    return made;
+  };
+
   return {
     app,
     config,
     db,
     temporal,
     keys,
-    call: (role, options) =>
-      app.inject({
-        ...options,
-        headers: { ...(role ? { authorization: `Bearer ${keys[role]}` } : {}), ...options.headers },
-      }),
-    slug(label = 't') {
-      const slug = `${label}-${uniqueSuffix()}${uniqueSuffix()}`;
-      slugs.add(slug);
-      return slug;
-    },
+    call,
+    slug,
     track: (slug) => void slugs.add(slug),
     terminate,
+    async settledInstance(status, version = '1.0.0') {
+      const made = slug('settled');
+      const res = await call('operator', {
+        method: 'POST',
+        url: '/v1/instances',
+        payload: { name: 'Settled', slug: made, plan: 'standard', ownerEmail: 'owner@example.com', version },
+      });
+      if (res.statusCode !== 202) throw new Error(`creating ${made} answered ${res.statusCode}: ${res.body}`);
+      await terminate(made);
+      const { instance, operation } = res.json();
+      // Stand-in for what the provision workflow would have written.
+      await markInstance(db, instance.id, { status });
+      await finishOperation(db, operation.id, { status: 'succeeded', steps: [] });
+      return { slug: made, id: instance.id as string };
+    },
     async close() {
       await Promise.all([...slugs].map(terminate));
       await app.close();

@@ -26,17 +26,7 @@ async function create(body: Record<string, unknown>, headers: Record<string, str
 }
 
 /** A provisioned-looking instance in `status`, with no operation running. */
-async function settledInstance(status: InstanceStatus, version = '1.0.0') {
-  const slug = h.slug('settled');
-  const res = await create({ name: 'Settled', slug, plan: 'standard', ownerEmail: owner, version });
-  expect(res.statusCode).toBe(202);
-  await h.terminate(slug);
-  const { instance, operation } = res.json();
-  // Stand-in for what the provision workflow would have written.
-  await markInstance(h.db, instance.id, { status });
-  await finishOperation(h.db, operation.id, { status: 'succeeded', steps: [] });
-  return { slug, id: instance.id as string };
-}
+const settledInstance = (status: InstanceStatus, version?: string) => h.settledInstance(status, version);
 
 describe('POST /v1/instances', () => {
   it('accepts a provision: 202, Location, the instance shown provisioning, a running operation', async () => {

@@ -1,6 +1,6 @@
 // What exists in the outside world for one instance, read straight from the real parts:
 // Kubernetes, Route 53 and Postgres. Tests compare these snapshots; nothing here goes through Shipyard.
-import { ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { ListResourceRecordSetsCommand, type ResourceRecordSet, Route53Client, type RRType } from '@aws-sdk/client-route-53';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
 import postgres from 'postgres';
 import type { Config } from '../../domain/config';
@@ -32,15 +32,31 @@ export function worldReader(config: Config) {
   const route53 = new Route53Client({ region: config.awsRegion, endpoint: config.route53Endpoint });
   const tenantDb = postgres(config.tenantDatabaseUrl, { max: 2, onnotice: () => {} });
 
-  async function read(slug: string): Promise<World> {
-    const namespace = namespaceFor(slug);
-    const exists = await core.readNamespace({ name: namespace }).then(
-      () => true,
+  /** Every record set in the zone, page by page: a zone shared by many test runs outgrows one page. */
+  async function allRecords(): Promise<ResourceRecordSet[]> {
+    const all: ResourceRecordSet[] = [];
+    let next: { StartRecordName?: string; StartRecordType?: RRType; StartRecordIdentifier?: string } = {};
+    for (;;) {
+      const page = await route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: config.hostedZoneId, ...next }));
+      all.push(...(page.ResourceRecordSets ?? []));
+      if (!page.IsTruncated) return all;
+      next = { StartRecordName: page.NextRecordName, StartRecordType: page.NextRecordType, StartRecordIdentifier: page.NextRecordIdentifier };
+    }
+  }
+
+  async function namespaceState(slug: string): Promise<'absent' | 'terminating' | 'active'> {
+    return core.readNamespace({ name: namespaceFor(slug) }).then(
+      (ns) => (ns.metadata?.deletionTimestamp ? 'terminating' : 'active'),
       (err: { code?: number }) => {
-        if (err.code === 404) return false;
+        if (err.code === 404) return 'absent';
         throw err;
       },
     );
+  }
+
+  async function read(slug: string): Promise<World> {
+    const namespace = namespaceFor(slug);
+    const exists = (await namespaceState(slug)) !== 'absent';
     const names = (list: { items: { metadata?: { name?: string } }[] }) => list.items.map((i) => i.metadata!.name!).sort();
     const inNamespace = exists
       ? {
@@ -68,8 +84,7 @@ export function worldReader(config: Config) {
       : { deployments: [], services: [], ingresses: [], certificates: [], secrets: [], quotas: [], limitRanges: [], networkPolicies: [] };
 
     const hostname = hostnameFor(slug, config.baseDomain);
-    const records = await route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: config.hostedZoneId }));
-    const dnsRecords = (records.ResourceRecordSets ?? [])
+    const dnsRecords = (await allRecords())
       .filter((r) => r.Name!.replace(/\.$/, '').endsWith(hostname) && r.Name!.replace(/\.$/, '').split('.').includes(slug))
       .map((r) => ({ name: r.Name!.replace(/\.$/, ''), type: r.Type!, values: (r.ResourceRecords ?? []).map((v) => v.Value!) }));
 
@@ -84,8 +99,21 @@ export function worldReader(config: Config) {
     return Buffer.from(secret.data!.DATABASE_URL!, 'base64').toString('utf8');
   }
 
+  /**
+   * The world once a namespace on its way out has finished going (the controller empties it
+   * first): a terminating namespace is not "left behind" unless it stays.
+   */
+  async function readSettled(slug: string, timeoutMs = 60_000): Promise<World> {
+    const deadline = Date.now() + timeoutMs;
+    while ((await namespaceState(slug)) === 'terminating' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    return read(slug);
+  }
+
   return {
     read,
+    readSettled,
     appDatabaseUrl,
     async close() {
       route53.destroy();
