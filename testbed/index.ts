@@ -23,12 +23,18 @@ export type TestbedEnv = Record<string, string>;
  */
 function providedFromOutside(component: Component): boolean {
   const ours = readEnvFile();
+  // The env file copies what came from outside too; it says which parts those were, so a second
+  // run with the same variables still sees them as outside, not as ours to start.
+  const outsideBefore = (ours[OUTSIDE_VAR] ?? '').split(',').includes(component.name);
   return (
     component.providedBy.length > 0 &&
     component.providedBy.every((name) => !!process.env[name]) &&
-    component.providedBy.some((name) => process.env[name] !== ours[name])
+    (outsideBefore || component.providedBy.some((name) => process.env[name] !== ours[name]))
   );
 }
+
+/** Written to the env file: the parts the last `up` found provided from outside. */
+const OUTSIDE_VAR = 'SHIPYARD_TESTBED_OUTSIDE';
 
 function say(component: string, message: string): void {
   console.log(`[${component}] ${message}`);
@@ -92,11 +98,13 @@ export function infraUp(): Promise<TestbedEnv> {
 async function upUnlocked(): Promise<TestbedEnv> {
   const started = Date.now();
   const app = appEnv();
+  const outside: string[] = [];
   const results = await Promise.allSettled(
     chains.map(async (chain) => {
       const chainEnv: TestbedEnv = {};
       for (const component of chain) {
         if (providedFromOutside(component)) {
+          outside.push(component.name);
           say(component.name, `provided from outside (${component.providedBy.join(', ')}); starting nothing`);
           for (const name of [...component.providedBy, ...(component.alsoFromOutside ?? [])]) {
             if (process.env[name] !== undefined) chainEnv[name] = process.env[name]!;
@@ -123,7 +131,7 @@ async function upUnlocked(): Promise<TestbedEnv> {
   const uiOrigins = ui ? [...new Set([ui, ui.replace('//127.0.0.1:', '//localhost:')])] : [];
   const corsOrigins = process.env.SHIPYARD_CODEC_CORS_ORIGINS ?? uiOrigins.join(',');
   if (corsOrigins) env.SHIPYARD_CODEC_CORS_ORIGINS = corsOrigins;
-  writeEnvFile(env);
+  writeEnvFile(outside.length ? { ...env, [OUTSIDE_VAR]: outside.sort().join(',') } : env);
   say('testbed', `all parts up in ${((Date.now() - started) / 1000).toFixed(1)}s; environment in ${envFile}`);
   return env;
 }
