@@ -5,10 +5,12 @@
 //   dist/migrations/        the catalogue's SQL migrations (db/migrate.ts looks next to its code)
 // Bundling (not plain tsc) because the sources use extensionless relative imports, which only
 // a bundler or tsx resolves; Node's ESM loader does not.
+import { readFileSync } from 'node:fs';
 import { chmod, cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { createRequire } from 'node:module';
+import { build, type Plugin } from 'esbuild';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { workflowsPath } from '../worker/index';
 
@@ -28,6 +30,7 @@ await build({
   packages: 'external',
   sourcemap: true,
   banner: { js: '#!/usr/bin/env node' },
+  plugins: [deepImportsAsFiles()],
   logLevel: 'warning',
 });
 await chmod(join(dist, 'shipyard.js'), 0o755);
@@ -38,6 +41,30 @@ const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerL
 await writeFile(join(dist, 'workflow-bundle.js'), code);
 
 console.log(`build: dist/ ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+
+/**
+ * A deep import into a package without an `exports` map (`@temporalio/common/lib/internal-non-workflow`)
+ * works under tsx and CommonJS resolution but not under Node's ESM loader, which wants the file
+ * itself. Such imports stay external, written as the file they resolve to today.
+ */
+function deepImportsAsFiles(): Plugin {
+  const require = createRequire(join(repoRoot, 'package.json'));
+  return {
+    name: 'deep-imports-as-files',
+    setup(b) {
+      b.onResolve({ filter: /^(@[^/]+\/)?[^./@][^/]*\/.+/ }, (args) => {
+        const [, scope = '', rest] = /^(@[^/]+\/)?(.*)$/.exec(args.path)!;
+        const name = scope + rest!.split('/')[0];
+        // Our own imports only, so the top-level node_modules is where the package is.
+        const packageDir = join(repoRoot, 'node_modules', name);
+        const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { exports?: unknown };
+        if (manifest.exports) return { path: args.path, external: true };
+        const file = require.resolve(args.path);
+        return { path: `${name}/${file.slice(packageDir.length + 1)}`, external: true };
+      });
+    },
+  };
+}
 
 function quietBundlerLogger() {
   const ignore = () => {};
