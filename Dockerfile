@@ -37,8 +37,9 @@ COPY package.json ./
 # Inside a container the API and the worker's metrics must be reachable from outside it.
 ENV SHIPYARD_API_HOST=0.0.0.0 \
     SHIPYARD_WORKER_METRICS_HOST=0.0.0.0
-# `node` (uid 1000) comes with the base image; nothing in /app is writable by it.
-USER node
+# The base image's `node` user, numerically, so Kubernetes' runAsNonRoot can verify it; nothing
+# in /app is writable by it.
+USER 1000:1000
 EXPOSE 8080 9464
 # The API's /healthz; for `shipyard worker` the orchestrator probes :9464/healthz instead (see docker-compose.yml, the chart).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
