@@ -12,7 +12,7 @@ export interface ShipyardProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export type ShipyardCommand = 'worker' | 'api';
+export type ShipyardCommand = 'worker' | 'api' | 'all';
 
 export function startProcess(
   name: ShipyardCommand,
