@@ -3,6 +3,8 @@
 //                           node_modules left as imports (installed with `npm ci --omit=dev`)
 //   dist/workflow-bundle.js the workflows, bundled once here instead of at every worker start
 //   dist/migrations/        the catalogue's SQL migrations (db/migrate.ts looks next to its code)
+//   dist/failure-converter.cjs  Shipyard's failure converter, which the SDK require()s by path
+//                           (temporal/data-converter.ts looks next to its code)
 // Bundling (not plain tsc) because the sources use extensionless relative imports, which only
 // a bundler or tsx resolves; Node's ESM loader does not.
 import { readFileSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { build, type Plugin } from 'esbuild';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { failureConverterPath } from '../temporal/data-converter';
 import { workflowsPath } from '../worker/index';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -36,8 +39,10 @@ await build({
 await chmod(join(dist, 'shipyard.js'), 0o755);
 
 await cp(join(repoRoot, 'db/migrations'), join(dist, 'migrations'), { recursive: true });
+await cp(failureConverterPath, join(dist, 'failure-converter.cjs'));
 
-const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger() });
+// The failure converter goes into the sandbox too, as it does when the worker bundles at start-up.
+const { code } = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: quietBundlerLogger() });
 await writeFile(join(dist, 'workflow-bundle.js'), code);
 
 console.log(`build: dist/ ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);

@@ -146,6 +146,7 @@ describe('charts/shipyard', () => {
           databaseUrl: env.DATABASE_URL,
           tenantDatabaseUrl: env.TENANT_DATABASE_URL,
           adminKey: env.SHIPYARD_ADMIN_KEY,
+          encryptionKeys: env.SHIPYARD_ENCRYPTION_KEYS,
           awsAccessKeyId: env.AWS_ACCESS_KEY_ID,
           awsSecretAccessKey: env.AWS_SECRET_ACCESS_KEY,
         },

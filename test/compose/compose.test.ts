@@ -59,7 +59,7 @@ describe('docker-compose.yml', () => {
   it('gives Shipyard the settings it cannot start without, and the kubeconfig as a mounted file', () => {
     for (const name of ['migrate', 'api', 'worker']) {
       expect(Object.keys(services[name]!.environment!), name).toEqual(
-        expect.arrayContaining(['DATABASE_URL', 'TENANT_DATABASE_URL', 'TEMPORAL_ADDRESS', 'SHIPYARD_HOSTED_ZONE_ID', 'KUBECONFIG']),
+        expect.arrayContaining(['DATABASE_URL', 'TENANT_DATABASE_URL', 'TEMPORAL_ADDRESS', 'SHIPYARD_HOSTED_ZONE_ID', 'SHIPYARD_ENCRYPTION_KEYS', 'KUBECONFIG']),
       );
     }
     expect(compose.secrets.kubeconfig.file).toContain('KUBECONFIG_FILE');

@@ -72,7 +72,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* Secret settings: only the keys given a value. */}}
 {{- define "shipyard.secretData" -}}
 {{- $s := .Values.secrets -}}
-{{- $data := dict "DATABASE_URL" $s.databaseUrl "TENANT_DATABASE_URL" $s.tenantDatabaseUrl "SHIPYARD_ADMIN_KEY" $s.adminKey "AWS_ACCESS_KEY_ID" $s.awsAccessKeyId "AWS_SECRET_ACCESS_KEY" $s.awsSecretAccessKey -}}
+{{- $data := dict "DATABASE_URL" $s.databaseUrl "TENANT_DATABASE_URL" $s.tenantDatabaseUrl "SHIPYARD_ADMIN_KEY" $s.adminKey "SHIPYARD_ENCRYPTION_KEYS" $s.encryptionKeys "AWS_ACCESS_KEY_ID" $s.awsAccessKeyId "AWS_SECRET_ACCESS_KEY" $s.awsSecretAccessKey -}}
 {{- range $name := keys $data | sortAlpha }}
 {{- $value := get $data $name }}
 {{- if $value }}
