@@ -7,6 +7,7 @@ import { registerAjvFormats, TypeBoxValidatorCompiler, type TypeBoxTypeProvider 
 import type { ApiRole } from '../db/schema';
 import { authenticate, authorize, type Caller } from './auth';
 import type { Deps } from './operations';
+import { installObservability, type ApiMetricsOptions } from './observability';
 import { clientErrorHandler, documentProblems, frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH, ProblemSchema } from './problems';
 import { sharedSchemas } from './schemas';
 import { apiKeyRoutes } from './routes/api-keys';
@@ -30,10 +31,15 @@ export type AppDeps = Deps;
 
 export const BODY_LIMIT = 64 * 1024;
 
-export async function build(deps: AppDeps, options: Pick<FastifyServerOptions, 'logger'> = {}): Promise<FastifyInstance> {
+export async function build(
+  deps: AppDeps,
+  options: Pick<FastifyServerOptions, 'logger'> & { metrics?: ApiMetricsOptions } = {},
+): Promise<FastifyInstance> {
   registerAjvFormats();
   const app = Fastify({
     logger: options.logger ?? false,
+    // observability.ts logs one line per request instead, with the route and the key's name.
+    disableRequestLogging: true,
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // What the router and Node's HTTP parser refuse is a problem too.
@@ -47,6 +53,7 @@ export async function build(deps: AppDeps, options: Pick<FastifyServerOptions, '
   app.removeContentTypeParser('text/plain');
 
   installProblemHandlers(app);
+  installObservability(app, deps.db, options.metrics);
   app.addSchema(ProblemSchema);
   for (const schema of sharedSchemas) app.addSchema(schema);
 

@@ -1,31 +1,33 @@
-// Runs the API: `tsx api/server.ts`. Migrations are a separate, explicit step (`npm run migrate`).
-import { loadConfig } from '../domain/config';
+// Listens and closes: the API as a long-running server (`shipyard api`, or part of `shipyard all`).
+// Migrations are a separate, explicit step (`shipyard migrate`).
+import type { FastifyInstance } from 'fastify';
 import { connectCatalogue } from '../db/client';
+import type { Config } from '../domain/config';
 import { connectTemporalClient } from '../temporal/data-converter';
 import { build } from './app';
+import type { ApiMetricsOptions } from './observability';
 
-const config = loadConfig(process.env);
-const db = connectCatalogue(config.databaseUrl);
-const { client: temporal, connection } = await connectTemporalClient(config);
-const app = await build({ config, db, temporal }, { logger: { level: 'info' } });
-
-let closing = false;
-async function shutdown(signal: string): Promise<void> {
-  if (closing) return;
-  closing = true;
-  app.log.info({ signal }, 'closing: finishing in-flight requests');
-  // Draining is bounded so a stuck request cannot keep a stopping process alive; a second
-  // signal (handlers are `once`) kills it outright.
-  const force = setTimeout(() => process.exit(1), 10_000);
-  force.unref();
-  try {
-    await app.close();
-    await connection.close();
-    await db.$client.end({ timeout: 5 });
-  } finally {
-    clearTimeout(force);
-  }
+export interface RunningApi {
+  app: FastifyInstance;
+  /** Stops accepting connections, lets in-flight requests finish, then releases the clients. */
+  close(): Promise<void>;
 }
-for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void shutdown(signal));
 
-await app.listen({ host: config.apiHost, port: config.apiPort });
+export async function serveApi(config: Config, options: { metrics?: ApiMetricsOptions } = {}): Promise<RunningApi> {
+  const db = connectCatalogue(config.databaseUrl);
+  const { client: temporal, connection } = await connectTemporalClient(config);
+  const app = await build(
+    { config, db, temporal },
+    // JSON lines; `apiKey` in request logs is a key's name, and no serializer here prints headers.
+    { logger: { level: config.logLevel, base: { component: 'api' } }, metrics: options.metrics },
+  );
+  await app.listen({ host: config.apiHost, port: config.apiPort });
+  return {
+    app,
+    async close() {
+      await app.close();
+      await connection.close();
+      await db.$client.end({ timeout: 5 });
+    },
+  };
+}

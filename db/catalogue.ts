@@ -114,6 +114,26 @@ export async function listInstances(
   };
 }
 
+/** How many instances show each status (the status the API shows: a running operation's, else the stored one). */
+export async function countInstancesByStatus(db: Database): Promise<{ status: InstanceStatus; count: number }[]> {
+  const running = db
+    .select({ instanceId: operations.instanceId, kind: operations.kind })
+    .from(operations)
+    .where(eq(operations.status, 'running'))
+    .as('running');
+  const rows = await db
+    .select({ stored: instances.status, kind: running.kind, count: sql<number>`count(*)::int` })
+    .from(instances)
+    .leftJoin(running, eq(running.instanceId, instances.id))
+    .groupBy(instances.status, running.kind);
+  const counts = new Map<InstanceStatus, number>();
+  for (const row of rows) {
+    const status = row.kind ? statusWhileRunning[row.kind] : row.stored;
+    counts.set(status, (counts.get(status) ?? 0) + row.count);
+  }
+  return [...counts].map(([status, count]) => ({ status, count }));
+}
+
 /** Sets an instance's status (and version); returns whether the instance exists. */
 export async function markInstance(
   db: Database,

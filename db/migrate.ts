@@ -1,10 +1,10 @@
-// Applies db/migrations to the catalogue. An explicit step (`npm run migrate`), also called
-// by tests; any failure propagates and the command exits non-zero.
+// Applies db/migrations to the catalogue. An explicit step (`shipyard migrate`, `npm run migrate`),
+// also called by tests; any failure propagates and the command exits non-zero.
+// The migrations are found next to this code: db/migrations from source, dist/migrations once built.
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import { connectCatalogue } from './client';
-import { loadConfig } from '../domain/config';
 
 const migrationsFolder = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
@@ -25,10 +25,4 @@ export async function migrateCatalogue(url: string): Promise<void> {
   } finally {
     await db.$client.end();
   }
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const config = loadConfig(process.env);
-  await migrateCatalogue(config.databaseUrl);
-  console.log('catalogue migrated');
 }

@@ -12,15 +12,18 @@ export interface ShipyardProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-const entryPoints = { worker: 'worker/main.ts', api: 'api/server.ts' } as const;
+export type ShipyardCommand = 'worker' | 'api' | 'all';
 
 export function startProcess(
-  name: keyof typeof entryPoints,
+  name: ShipyardCommand,
   env: NodeJS.ProcessEnv,
   output: (line: string) => void = (line) => console.log(line),
+  /** How to run `shipyard`: from source by default, or e.g. `node dist/shipyard.js` in an image's layout. */
+  shipyard: { command: string[]; cwd: string } = { command: [process.execPath, '--import', 'tsx', 'cli/main.ts'], cwd: repoRoot },
 ): ShipyardProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entryPoints[name]], {
-    cwd: repoRoot,
+  const [program, ...args] = shipyard.command;
+  const child = spawn(program!, [...args, name], {
+    cwd: shipyard.cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -44,6 +44,11 @@ const ConfigSchema = Type.Object({
   encryptionKeys: Type.Array(EncryptionKeySchema),
   codecAuth: Type.Union([Type.Literal('none'), Type.Literal('api-key')]),
   codecCorsOrigins: Type.Array(Type.String()),
+  logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+  workerMetricsHost: Type.String({ minLength: 1 }),
+  workerMetricsPort: Port,
+  temporalMetricsPort: Port,
+  workerDrainSeconds: Type.Integer({ minimum: 1 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -84,6 +89,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     encryptionKeys: encryption.keys,
     codecAuth: env.SHIPYARD_CODEC_AUTH || 'api-key',
     codecCorsOrigins: corsOrigins.origins,
+    logLevel: env.SHIPYARD_LOG_LEVEL || 'info',
+    workerMetricsHost: env.SHIPYARD_WORKER_METRICS_HOST ?? '127.0.0.1',
+    workerMetricsPort: integer(env.SHIPYARD_WORKER_METRICS_PORT, 9464),
+    temporalMetricsPort: integer(env.SHIPYARD_TEMPORAL_METRICS_PORT, 9465),
+    workerDrainSeconds: integer(env.SHIPYARD_WORKER_DRAIN_SECONDS, 30),
   };
   const errors = [...Value.Errors(ConfigSchema, raw)];
   const ownProblems = [...encryption.problems, ...corsOrigins.problems];
@@ -129,6 +139,11 @@ const variableFor: Record<keyof Config, string> = {
   encryptionKeys: 'SHIPYARD_ENCRYPTION_KEYS',
   codecAuth: 'SHIPYARD_CODEC_AUTH',
   codecCorsOrigins: 'SHIPYARD_CODEC_CORS_ORIGINS',
+  logLevel: 'SHIPYARD_LOG_LEVEL',
+  workerMetricsHost: 'SHIPYARD_WORKER_METRICS_HOST',
+  workerMetricsPort: 'SHIPYARD_WORKER_METRICS_PORT',
+  temporalMetricsPort: 'SHIPYARD_TEMPORAL_METRICS_PORT',
+  workerDrainSeconds: 'SHIPYARD_WORKER_DRAIN_SECONDS',
 };
 
 const KEY_BYTES = 32;

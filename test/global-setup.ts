@@ -1,11 +1,14 @@
 // Brings the real local parts up once for the whole run and hands their addresses to the
 // test processes through the environment (forks inherit it).
+import { helmBinary } from '../testbed/helm';
 import { infraUp } from '../testbed/index';
 
 export default async function setup(): Promise<void> {
   let env: Record<string, string>;
   try {
-    env = await infraUp();
+    // helm (for the chart tests) builds from Go side by side with the testbed's own builds on a
+    // cold machine; once cached this costs nothing.
+    [env] = await Promise.all([infraUp(), helmBinary((m) => console.log(`[helm] ${m}`))]);
   } catch (err) {
     // vitest would otherwise report only "no test files found" and hide which part broke.
     console.error(`\nThe testbed did not come up, so no test can run:\n${err instanceof Error ? err.message : String(err)}\n`);

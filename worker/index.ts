@@ -45,7 +45,16 @@ export async function createWorker(
   config: Config,
   activities: object,
   options: Partial<
-    Pick<WorkerOptions, 'workflowBundle' | 'taskQueue' | 'shutdownGraceTime' | 'maxHeartbeatThrottleInterval' | 'defaultHeartbeatThrottleInterval'>
+    Pick<
+      WorkerOptions,
+      | 'workflowBundle'
+      | 'taskQueue'
+      | 'shutdownGraceTime'
+      | 'shutdownForceTime'
+      | 'interceptors'
+      | 'maxHeartbeatThrottleInterval'
+      | 'defaultHeartbeatThrottleInterval'
+    >
   > = {},
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
@@ -63,6 +72,8 @@ export async function createWorker(
     // activities may want it shorter still.
     maxHeartbeatThrottleInterval: options.maxHeartbeatThrottleInterval ?? '5s',
     defaultHeartbeatThrottleInterval: options.defaultHeartbeatThrottleInterval ?? '5s',
+    ...(options.shutdownForceTime ? { shutdownForceTime: options.shutdownForceTime } : {}),
+    ...(options.interceptors ? { interceptors: options.interceptors } : {}),
   });
   return { worker, connection };
 }

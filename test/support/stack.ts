@@ -45,6 +45,9 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     ...process.env,
     SHIPYARD_TASK_QUEUE: `e2e-${uniqueSuffix()}`,
     SHIPYARD_API_PORT: String(await freePort()),
+    // Several stacks run side by side: each worker serves its metrics on ports of its own.
+    SHIPYARD_WORKER_METRICS_PORT: String(await freePort()),
+    SHIPYARD_TEMPORAL_METRICS_PORT: String(await freePort()),
     ...overrides,
   };
   const quiet = process.env.SHIPYARD_TEST_VERBOSE ? undefined : () => () => {};

@@ -1,0 +1,48 @@
+# syntax=docker/dockerfile:1.7
+# The Shipyard image: one image, several commands (`api`, `worker`, `migrate`, `all`).
+# test/image/image-layout.test.ts rebuilds this layout without Docker from the stages below
+# (it runs the `deps` stage's RUN commands and the `build` stage's last one, copies what the
+# final stage copies, and starts the ENTRYPOINT): change them together.
+#
+# glibc base on purpose: the Temporal core bridge ships glibc binaries only (no musl/alpine).
+# ---- build: compiled JavaScript and the prebuilt workflow bundle in dist/
+FROM node:22-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
+COPY . .
+RUN npm run build
+
+# ---- deps: production dependencies only, with the core bridge for this platform only
+FROM node:22-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && find node_modules/@temporalio/core-bridge/releases -mindepth 1 -maxdepth 1 ! -name "$(uname -m)-unknown-linux-gnu" -exec rm -rf {} +
+
+# ---- the image
+FROM node:22-bookworm-slim
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="shipyard" \
+      org.opencontainers.image.description="Control plane that gives every customer of a SaaS product its own isolated instance, as durable Temporal workflows." \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="UNLICENSED" \
+      org.opencontainers.image.base.name="docker.io/library/node:22-bookworm-slim"
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY package.json ./
+# Inside a container the API and the worker's metrics must be reachable from outside it.
+ENV SHIPYARD_API_HOST=0.0.0.0 \
+    SHIPYARD_WORKER_METRICS_HOST=0.0.0.0
+# The base image's `node` user, numerically, so Kubernetes' runAsNonRoot can verify it; nothing
+# in /app is writable by it.
+USER 1000:1000
+EXPOSE 8080 9464
+# The API's /healthz; for `shipyard worker` the orchestrator probes :9464/healthz instead (see docker-compose.yml, the chart).
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.SHIPYARD_API_PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["node", "dist/shipyard.js"]
+CMD ["api"]

@@ -1,0 +1,69 @@
+// What the API tells its operators: one log line per request and Prometheus metrics at /metrics.
+//
+// /metrics is open, like /healthz: Prometheus scrapes without API keys, and every series is an
+// aggregate over a bounded label set (route templates, status codes, instance statuses), never
+// a slug, key or body. Deployments keep it off the public path the way they do for /healthz
+// (the chart's Ingress routes only /v1 and /docs, and its NetworkPolicy admits the scraper).
+import type { FastifyInstance } from 'fastify';
+import { Gauge, Histogram, Registry } from 'prom-client';
+import type { Database } from '../db/client';
+import { countInstancesByStatus } from '../db/catalogue';
+import { instanceStatuses } from '../domain/instance';
+
+export interface ApiMetricsOptions {
+  /** The process's registry (with default Node metrics); a fresh one when absent, as in tests. */
+  registry?: Registry;
+  /** More exposition text appended to the answer: the Temporal SDK's when API and worker share a process. */
+  extraText?: () => Promise<string>;
+}
+
+export function installObservability(app: FastifyInstance, db: Database, options: ApiMetricsOptions = {}): void {
+  const registry = options.registry ?? new Registry();
+
+  const httpDuration = new Histogram({
+    name: 'shipyard_http_request_duration_seconds',
+    help: 'API requests by method, route template and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+
+  // Read from the catalogue at scrape time: a level of the fleet, not an event this process
+  // saw, so every API replica reports the same (aggregate with max, not sum).
+  new Gauge({
+    name: 'shipyard_instances',
+    help: 'Instances by the status the API shows (an instance with a running operation shows that operation\'s status)',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    async collect() {
+      const counts = new Map((await countInstancesByStatus(db)).map((row) => [row.status, row.count]));
+      // Every status is reported, zeros too, so a status that empties shows 0 instead of vanishing.
+      for (const status of instanceStatuses) this.set({ status }, counts.get(status) ?? 0);
+    },
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    // The template, not the URL: bounded cardinality and no slugs or ids in the labels.
+    const route = request.routeOptions.url ?? 'unmatched';
+    const status = reply.statusCode;
+    httpDuration.observe({ method: request.method, route, status: String(status) }, reply.elapsedTime / 1000);
+    if (route === '/metrics' || route === '/healthz' || route === '/readyz') return;
+    // The key's name only (set by /v1 authentication); never the key, headers or a body.
+    request.log.info(
+      {
+        method: request.method,
+        route,
+        status,
+        durationMs: Math.round(reply.elapsedTime * 10) / 10,
+        apiKey: request.caller?.name,
+      },
+      'request',
+    );
+  });
+
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    const extra = options.extraText ? await options.extraText() : '';
+    reply.header('content-type', registry.contentType);
+    return (await registry.metrics()) + extra;
+  });
+}

@@ -1,0 +1,91 @@
+{{- define "shipyard.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "shipyard.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "shipyard.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "shipyard.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "shipyard.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "shipyard.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "shipyard.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "shipyard.secretName" -}}
+{{- default (include "shipyard.fullname" .) .Values.secrets.existingSecret -}}
+{{- end -}}
+
+{{/* Non-secret settings as environment variables; empty ones are left out so Shipyard's defaults apply. */}}
+{{- define "shipyard.configEnv" -}}
+{{- $c := .Values.config -}}
+{{- $env := dict
+  "TEMPORAL_ADDRESS" $c.temporalAddress
+  "TEMPORAL_NAMESPACE" $c.temporalNamespace
+  "SHIPYARD_TASK_QUEUE" $c.taskQueue
+  "SHIPYARD_BASE_DOMAIN" $c.baseDomain
+  "SHIPYARD_HOSTED_ZONE_ID" $c.hostedZoneId
+  "SHIPYARD_INGRESS_TARGET" $c.ingressTarget
+  "SHIPYARD_INGRESS_NAMESPACE" $c.ingressNamespace
+  "SHIPYARD_INGRESS_CLASS" $c.ingressClass
+  "SHIPYARD_CERT_ISSUER" $c.certIssuer
+  "SHIPYARD_APP_IMAGE" $c.appImage
+  "SHIPYARD_DEFAULT_VERSION" $c.defaultVersion
+  "SHIPYARD_ROLLOUT_TIMEOUT_SECONDS" (toString $c.rolloutTimeoutSeconds)
+  "SHIPYARD_DNS_TTL_SECONDS" (toString $c.dnsTtlSeconds)
+  "AWS_REGION" $c.awsRegion
+  "ROUTE53_ENDPOINT" $c.route53Endpoint
+  "SHIPYARD_LOG_LEVEL" $c.logLevel
+  "SHIPYARD_API_HOST" "0.0.0.0"
+  "SHIPYARD_API_PORT" (toString .Values.api.port)
+  "SHIPYARD_WORKER_METRICS_HOST" "0.0.0.0"
+  "SHIPYARD_WORKER_METRICS_PORT" (toString .Values.worker.metricsPort)
+  "SHIPYARD_WORKER_DRAIN_SECONDS" (toString .Values.worker.drainSeconds)
+-}}
+{{- $env = merge (deepCopy $c.extraEnv) $env -}}
+{{- range $name := keys $env | sortAlpha }}
+{{- $value := get $env $name }}
+{{- if ne (toString $value) "" }}
+{{ $name }}: {{ $value | toString | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Secret settings: only the keys given a value. */}}
+{{- define "shipyard.secretData" -}}
+{{- $s := .Values.secrets -}}
+{{- $data := dict "DATABASE_URL" $s.databaseUrl "TENANT_DATABASE_URL" $s.tenantDatabaseUrl "SHIPYARD_ADMIN_KEY" $s.adminKey "SHIPYARD_ENCRYPTION_KEYS" $s.encryptionKeys "AWS_ACCESS_KEY_ID" $s.awsAccessKeyId "AWS_SECRET_ACCESS_KEY" $s.awsSecretAccessKey -}}
+{{- range $name := keys $data | sortAlpha }}
+{{- $value := get $data $name }}
+{{- if $value }}
+{{ $name }}: {{ $value | b64enc | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "shipyard.podSecurity" -}}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}

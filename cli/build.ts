@@ -1,0 +1,77 @@
+// `npm run build`: the production build in dist/, which the image copies as is.
+//   dist/shipyard.js        the `shipyard` command: our TypeScript bundled into one ESM file,
+//                           node_modules left as imports (installed with `npm ci --omit=dev`)
+//   dist/workflow-bundle.js the workflows, bundled once here instead of at every worker start
+//   dist/migrations/        the catalogue's SQL migrations (db/migrate.ts looks next to its code)
+//   dist/failure-converter.cjs  Shipyard's failure converter, which the SDK require()s by path
+//                           (temporal/data-converter.ts looks next to its code)
+// Bundling (not plain tsc) because the sources use extensionless relative imports, which only
+// a bundler or tsx resolves; Node's ESM loader does not.
+import { readFileSync } from 'node:fs';
+import { chmod, cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { build, type Plugin } from 'esbuild';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { failureConverterPath } from '../temporal/data-converter';
+import { workflowsPath } from '../worker/index';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(repoRoot, 'dist');
+const started = Date.now();
+await rm(dist, { recursive: true, force: true });
+await mkdir(dist, { recursive: true });
+
+await build({
+  entryPoints: [join(repoRoot, 'cli/main.ts')],
+  outfile: join(dist, 'shipyard.js'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: true,
+  banner: { js: '#!/usr/bin/env node' },
+  plugins: [deepImportsAsFiles()],
+  logLevel: 'warning',
+});
+await chmod(join(dist, 'shipyard.js'), 0o755);
+
+await cp(join(repoRoot, 'db/migrations'), join(dist, 'migrations'), { recursive: true });
+await cp(failureConverterPath, join(dist, 'failure-converter.cjs'));
+
+// The failure converter goes into the sandbox too, as it does when the worker bundles at start-up.
+const { code } = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: quietBundlerLogger() });
+await writeFile(join(dist, 'workflow-bundle.js'), code);
+
+console.log(`build: dist/ ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+
+/**
+ * A deep import into a package without an `exports` map (`@temporalio/common/lib/internal-non-workflow`)
+ * works under tsx and CommonJS resolution but not under Node's ESM loader, which wants the file
+ * itself. Such imports stay external, written as the file they resolve to today.
+ */
+function deepImportsAsFiles(): Plugin {
+  const require = createRequire(join(repoRoot, 'package.json'));
+  return {
+    name: 'deep-imports-as-files',
+    setup(b) {
+      b.onResolve({ filter: /^(@[^/]+\/)?[^./@][^/]*\/.+/ }, (args) => {
+        const [, scope = '', rest] = /^(@[^/]+\/)?(.*)$/.exec(args.path)!;
+        const name = scope + rest!.split('/')[0];
+        // Our own imports only, so the top-level node_modules is where the package is.
+        const packageDir = join(repoRoot, 'node_modules', name);
+        const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { exports?: unknown };
+        if (manifest.exports) return { path: args.path, external: true };
+        const file = require.resolve(args.path);
+        return { path: `${name}/${file.slice(packageDir.length + 1)}`, external: true };
+      });
+    },
+  };
+}
+
+function quietBundlerLogger() {
+  const ignore = () => {};
+  return { log: ignore, trace: ignore, debug: ignore, info: ignore, warn: console.warn, error: console.error };
+}

@@ -1,0 +1,132 @@
+// `shipyard api | worker | migrate | all`: the one entry point of the image and of `npm run dev`.
+// `npm run build` bundles this file to dist/shipyard.js; from a clone, `tsx cli/main.ts <command>`.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Runtime, type Logger as TemporalLogger, type LogLevel } from '@temporalio/worker';
+import { pino, type Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { migrateCatalogue } from '../db/migrate';
+import { type Config, ConfigError, loadConfig } from '../domain/config';
+import { serveApi, type RunningApi } from '../api/server';
+import { startWorker, type RunningWorker } from '../worker/run';
+import { temporalSdkMetrics } from '../worker/metrics';
+
+const usage = `usage: shipyard <command>
+  api      serve the HTTP API
+  worker   run the Temporal worker (workflows and activities)
+  migrate  bring the catalogue's schema up to date, then exit
+  all      API and worker in one process (small installs)`;
+
+/** Next to the bundled entry point (dist/) after `npm run build`; absent when run from source. */
+const prebuiltWorkflowBundle = fileURLToPath(new URL('./workflow-bundle.js', import.meta.url));
+
+const command = process.argv[2];
+if (command !== 'api' && command !== 'worker' && command !== 'migrate' && command !== 'all') {
+  console.error(usage);
+  process.exit(command === undefined || command === '--help' || command === 'help' ? 0 : 2);
+}
+
+let config: Config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(err.message);
+  process.exit(2);
+}
+const log = pino({ level: config.logLevel, base: { component: command } });
+
+if (command === 'migrate') {
+  await migrateCatalogue(config.databaseUrl);
+  log.info('catalogue migrated');
+  process.exit(0);
+}
+
+const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+const sdkMetrics = temporalSdkMetrics(config.temporalMetricsPort);
+
+let worker: RunningWorker | undefined;
+let api: RunningApi | undefined;
+if (command === 'worker' || command === 'all') {
+  installTemporalRuntime(config, log);
+  const workflowBundlePath = existsSync(prebuiltWorkflowBundle) ? prebuiltWorkflowBundle : undefined;
+  const started = Date.now();
+  worker = await startWorker(config, { registry, workflowBundlePath, serveMetrics: command === 'worker' });
+  log.info(
+    {
+      taskQueue: config.taskQueue,
+      temporal: config.temporalAddress,
+      workflowBundle: workflowBundlePath ?? 'bundled at start-up',
+      startupMs: Date.now() - started,
+      ...(command === 'worker' ? { metrics: `${config.workerMetricsHost}:${config.workerMetricsPort}` } : {}),
+    },
+    'worker polling',
+  );
+}
+if (command === 'api' || command === 'all') {
+  // In `all`, the API's /metrics also answers for the worker and the Temporal SDK: one target.
+  api = await serveApi(config, { metrics: { registry, ...(command === 'all' ? { extraText: sdkMetrics } : {}) } });
+}
+
+let stopping = false;
+async function stop(signal: NodeJS.Signals): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'stopping: API stops accepting and finishes its requests, worker drains');
+  // The worker bounds its own drain (grace, then forced); this only catches a hang after that.
+  const limitMs = (config.workerDrainSeconds + 20) * 1000;
+  setTimeout(() => {
+    log.error({ limitMs }, 'shutdown overran its bound; exiting');
+    process.exit(1);
+  }, limitMs).unref();
+  worker?.shutdown();
+  const results = await Promise.allSettled([api?.close(), worker?.done]);
+  const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  for (const f of failed) log.error({ err: f.reason }, 'shutdown failed');
+  process.exit(failed.length > 0 ? 1 : 0);
+}
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, (s) => void stop(s));
+
+// A worker that stops on its own (crash, lost server) takes the process down, so the
+// orchestrator restarts it rather than leaving an API with nobody running its operations.
+void worker?.done.then(
+  () => {
+    if (!stopping) {
+      log.error('worker stopped unexpectedly');
+      process.exit(1);
+    }
+  },
+  (err: unknown) => {
+    log.error({ err }, 'worker failed');
+    process.exit(1);
+  },
+);
+
+/**
+ * Once per process, before any worker connection: the SDK's logs go to the same JSON lines
+ * (core's native logs forwarded too), its metrics to a loopback Prometheus endpoint that the
+ * worker's /metrics merges in, and signals are ours to handle (so `all` stops API and worker together).
+ */
+function installTemporalRuntime(config: Config, logger: Logger): void {
+  const at = (level: LogLevel) => (message: string, meta?: Record<string, unknown>) =>
+    logger[level.toLowerCase() as 'info'](meta ?? {}, message);
+  const temporalLogger: TemporalLogger = {
+    log: (level, message, meta) => at(level)(message, meta),
+    trace: at('TRACE'),
+    debug: at('DEBUG'),
+    info: at('INFO'),
+    warn: at('WARN'),
+    error: at('ERROR'),
+  };
+  Runtime.install({
+    logger: temporalLogger,
+    shutdownSignals: [],
+    telemetryOptions: {
+      logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
+      metrics: {
+        prometheus: { bindAddress: `127.0.0.1:${config.temporalMetricsPort}`, countersTotalSuffix: true, useSecondsForDurations: true },
+      },
+    },
+  });
+}

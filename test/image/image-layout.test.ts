@@ -1,0 +1,158 @@
+// The container image, without Docker: the layout the Dockerfile's final stage assembles is
+// rebuilt in a clean directory from the Dockerfile's own commands (the `deps` stage's RUNs,
+// the `build` stage's build, the final stage's COPYs, ENV and ENTRYPOINT), then `shipyard
+// migrate`, `worker` and `api` run from it against the testbed and provision an instance, which
+// their /metrics then count. Nothing from the repository's node_modules or sources is reachable.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startProcess, waitForHttp, type ShipyardProcess } from '../../demo/processes';
+import { repoRoot } from '../../testbed/runtime';
+import { uniqueSuffix } from '../support/config';
+import { instructionsOf, parseCopy, parseDockerfile, parseEnv, shellOf, stageNamed } from '../support/dockerfile';
+import { apiClient, freePort } from '../support/stack';
+
+const stages = parseDockerfile(join(repoRoot, 'Dockerfile'));
+const image = stages.at(-1)!;
+const entrypoint = JSON.parse(instructionsOf(image, 'ENTRYPOINT')[0]!) as string[];
+const workdirOf = (stage: (typeof stages)[number]) => instructionsOf(stage, 'WORKDIR').at(-1)!;
+
+let layout: string;
+let depsDir: string;
+let env: NodeJS.ProcessEnv;
+const processes: ShipyardProcess[] = [];
+const logs: Record<string, string[]> = { worker: [], api: [] };
+
+function sh(command: string, cwd: string): void {
+  execFileSync('sh', ['-c', command], { cwd, stdio: 'pipe', env: { ...process.env, NODE_OPTIONS: '' } });
+}
+
+beforeAll(async () => {
+  // build stage: its final RUN (the build) in the repository, which has the full install already.
+  sh(shellOf(instructionsOf(stageNamed(stages, 'build'), 'RUN').at(-1)!), repoRoot);
+
+  // deps stage, as written: copy what it copies, run what it runs.
+  const deps = stageNamed(stages, 'deps');
+  depsDir = mkdtempSync(join(tmpdir(), 'shipyard-deps-'));
+  for (const copy of instructionsOf(deps, 'COPY').map(parseCopy)) {
+    for (const source of copy.sources) cpSync(join(repoRoot, source), join(depsDir, copy.dest, source), { recursive: true });
+  }
+  for (const run of instructionsOf(deps, 'RUN')) sh(shellOf(run), depsDir);
+
+  // The final stage's COPYs into a clean directory standing for its WORKDIR.
+  layout = mkdtempSync(join(tmpdir(), 'shipyard-image-'));
+  const stageDirs: Record<string, { dir: string; workdir: string }> = {
+    deps: { dir: depsDir, workdir: workdirOf(deps) },
+    build: { dir: repoRoot, workdir: workdirOf(stageNamed(stages, 'build')) },
+  };
+  for (const copy of instructionsOf(image, 'COPY').map(parseCopy)) {
+    for (const source of copy.sources) {
+      const from = copy.from ? stageDirs[copy.from]! : { dir: repoRoot, workdir: '' };
+      const sourcePath = copy.from ? join(from.dir, relative(from.workdir, source)) : join(repoRoot, source);
+      const dest = copy.dest.endsWith('/') && !copy.from ? join(layout, copy.dest, source) : join(layout, copy.dest);
+      cpSync(sourcePath, dest, { recursive: true });
+    }
+  }
+
+  const apiPort = await freePort();
+  env = {
+    ...process.env,
+    ...Object.assign({}, ...instructionsOf(image, 'ENV').map(parseEnv)),
+    // No loader from the test runner: the image runs plain Node.
+    NODE_OPTIONS: '',
+    SHIPYARD_API_HOST: '127.0.0.1',
+    SHIPYARD_WORKER_METRICS_HOST: '127.0.0.1',
+    SHIPYARD_API_PORT: String(apiPort),
+    SHIPYARD_WORKER_METRICS_PORT: String(await freePort()),
+    SHIPYARD_TEMPORAL_METRICS_PORT: String(await freePort()),
+    SHIPYARD_TASK_QUEUE: `image-${uniqueSuffix()}`,
+    SHIPYARD_ROLLOUT_TIMEOUT_SECONDS: '30',
+  };
+}, 300_000);
+
+afterAll(async () => {
+  await Promise.all(processes.map((p) => p.stop()));
+  for (const dir of [layout, depsDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the image layout (Dockerfile without Docker)', () => {
+  it('is what the Dockerfile says: non-root, a health check, prebuilt bundle, production dependencies only', () => {
+    expect(image.from).toMatch(/bookworm-slim$/);
+    expect(instructionsOf(image, 'USER').at(-1)).not.toMatch(/^(root|0)$/);
+    expect(instructionsOf(image, 'HEALTHCHECK').join()).toContain('/healthz');
+    expect(instructionsOf(image, 'LABEL').join()).toContain('org.opencontainers.image.title=');
+    const du = (path: string) => execFileSync('du', ['-sm', path], { encoding: 'utf8' }).split('\t')[0];
+    console.log(`image layout: ${du(layout)} MB (node_modules ${du(join(layout, 'node_modules'))} MB, dist ${du(join(layout, 'dist'))} MB)`);
+    expect(spawnSync('test', ['-f', join(layout, 'dist/workflow-bundle.js')]).status).toBe(0);
+    for (const devOnly of ['tsx', 'vitest', 'typescript', 'drizzle-kit', 'esbuild']) {
+      expect(spawnSync('test', ['-e', join(layout, 'node_modules', devOnly)]).status, devOnly).not.toBe(0);
+    }
+  });
+
+  it('migrates, runs worker and API, provisions and tears down an instance, and counts it on /metrics', async () => {
+    const [program, ...args] = entrypoint;
+    const migrated = spawnSync(program!, [...args, 'migrate'], { cwd: layout, env, encoding: 'utf8' });
+    expect(migrated.status, migrated.stderr).toBe(0);
+
+    const shipyard = { command: entrypoint, cwd: layout };
+    const worker = startProcess('worker', env, (line) => logs.worker!.push(line), shipyard);
+    processes.push(worker);
+    const workerMetrics = `http://127.0.0.1:${env.SHIPYARD_WORKER_METRICS_PORT}/metrics`;
+    await waitForHttp(`http://127.0.0.1:${env.SHIPYARD_WORKER_METRICS_PORT}/healthz`, 60_000, worker);
+    const api = startProcess('api', env, (line) => logs.api!.push(line), shipyard);
+    processes.push(api);
+    const baseUrl = `http://127.0.0.1:${env.SHIPYARD_API_PORT}`;
+    await waitForHttp(`${baseUrl}/readyz`, 60_000, api);
+
+    // The image's HEALTHCHECK command, run as written.
+    const healthcheck = JSON.parse(instructionsOf(image, 'HEALTHCHECK')[0]!.replace(/^.*?CMD\s+/, '')) as string[];
+    expect(spawnSync(healthcheck[0]!, healthcheck.slice(1), { cwd: layout, env }).status).toBe(0);
+
+    const started = JSON.parse(logs.worker!.find((l) => l.includes('"worker polling"'))!.replace(/^worker\s*\|\s*/, ''));
+    expect(started.workflowBundle).toBe(join(layout, 'dist/workflow-bundle.js'));
+    console.log(`worker start-up from the image layout (prebuilt bundle): ${started.startupMs} ms`);
+
+    const client = apiClient(baseUrl, env.SHIPYARD_ADMIN_KEY!);
+    const slug = `img-${uniqueSuffix()}`;
+    const created = await client.call('POST', '/v1/instances', {
+      name: 'Image Layout Ltd',
+      slug,
+      plan: 'starter',
+      ownerEmail: 'ops@image.test',
+      version: '1.0.0',
+    });
+    expect(created.status).toBe(202);
+    expect((await client.settled(created.body.operation.id)).status).toBe('succeeded');
+
+    let text = await (await fetch(workerMetrics)).text();
+    expect(text).toContain('shipyard_operations_total{kind="provision",status="succeeded"} 1');
+    expect(text).toContain('shipyard_operation_duration_seconds_count{kind="provision"} 1');
+    expect(text).toMatch(/shipyard_step_duration_seconds_count\{kind="provision",step="[^"]+"\} 1/);
+    // The Temporal SDK's own worker metrics, merged into the same answer.
+    expect(text).toMatch(/^temporal_worker_task_slots_available\{/m);
+
+    const apiText = await (await fetch(`${baseUrl}/metrics`)).text();
+    expect(Number(/^shipyard_instances\{status="ready"\} (\d+)$/m.exec(apiText)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(apiText).toMatch(/shipyard_http_request_duration_seconds_count\{method="POST",route="\/v1\/instances",status="202"\} 1/);
+
+    const deleted = await client.call('DELETE', `/v1/instances/${slug}`);
+    expect(deleted.status).toBe(202);
+    expect((await client.settled(deleted.body.operation.id)).status).toBe('succeeded');
+    text = await (await fetch(workerMetrics)).text();
+    expect(text).toContain('shipyard_operations_total{kind="teardown",status="succeeded"} 1');
+
+    // Request logs: JSON lines with route, status, duration and the key's name, never the key.
+    const requestLog = logs.api!.map((l) => l.replace(/^api\s*\|\s*/, '')).filter((l) => l.includes('"msg":"request"'));
+    expect(requestLog.map((l) => JSON.parse(l))).toContainEqual(
+      expect.objectContaining({ method: 'POST', route: '/v1/instances', status: 202, apiKey: 'bootstrap-admin', durationMs: expect.any(Number) }),
+    );
+    expect(logs.api!.join('\n')).not.toContain(env.SHIPYARD_ADMIN_KEY!);
+    expect(logs.api!.join('\n')).not.toContain('ops@image.test');
+
+    // SIGTERM: both stop cleanly.
+    expect(await api.stop('SIGTERM')).toBe(0);
+    expect(await worker.stop('SIGTERM')).toBe(0);
+  });
+});

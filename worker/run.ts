@@ -1,0 +1,62 @@
+// The worker as a long-running process part (`shipyard worker`, or part of `shipyard all`):
+// polls the task queue until shut down, then drains within SHIPYARD_WORKER_DRAIN_SECONDS.
+import type { Server } from 'node:http';
+import type { Registry } from 'prom-client';
+import type { Config } from '../domain/config';
+import { connectActivityDeps, createActivities, createWorker } from './index';
+import { operationMetrics, operationMetricsInterceptor, serveMetrics, temporalSdkMetrics } from './metrics';
+import { ensureSchedules } from './schedules';
+
+export interface RunningWorker {
+  /** Settles when the worker has stopped and its clients are released; rejects if it crashed or the drain overran. */
+  done: Promise<void>;
+  /** Stops polling; running activities get `drain` seconds, then are cancelled (they see it at their next heartbeat). */
+  shutdown(): void;
+}
+
+export async function startWorker(
+  config: Config,
+  options: {
+    registry: Registry;
+    /** Path of the workflow bundle made by `npm run build`; without it, workflows are bundled now (slower start). */
+    workflowBundlePath?: string;
+    /** Serve the registry (plus the Temporal SDK's metrics) on SHIPYARD_WORKER_METRICS_PORT. */
+    serveMetrics: boolean;
+  },
+): Promise<RunningWorker> {
+  const deps = await connectActivityDeps(config);
+  await ensureSchedules(deps.temporal, config);
+  const metrics = operationMetrics(options.registry);
+  const { worker, connection } = await createWorker(config, createActivities(deps), {
+    ...(options.workflowBundlePath ? { workflowBundle: { codePath: options.workflowBundlePath } } : {}),
+    interceptors: { activity: [operationMetricsInterceptor(metrics, deps.db)] },
+    shutdownGraceTime: `${config.workerDrainSeconds}s`,
+    // A hard stop after the grace time, so a stuck activity cannot hold the process past its pod's grace period.
+    shutdownForceTime: `${config.workerDrainSeconds + 10}s`,
+  });
+  let metricsServer: Server | undefined;
+  if (options.serveMetrics) {
+    metricsServer = await serveMetrics(
+      config.workerMetricsHost,
+      config.workerMetricsPort,
+      options.registry,
+      temporalSdkMetrics(config.temporalMetricsPort),
+    );
+  }
+  const done = (async () => {
+    try {
+      await worker.run();
+    } finally {
+      metricsServer?.close();
+      await connection.close();
+      await deps.close();
+    }
+  })();
+  return {
+    done,
+    shutdown() {
+      // Only a running worker can start a shutdown; a second signal finds it draining already.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+    },
+  };
+}
