@@ -20,7 +20,7 @@ export function createCatalogueActivities({ db }: Pick<ActivityDeps, 'db'>) {
       );
     },
 
-    async markInstance(instanceId: string, patch: { status: InstanceStatus; version?: string }): Promise<void> {
+    async markInstance(instanceId: string, patch: { status: InstanceStatus; version?: string; plan?: string }): Promise<void> {
       if (!(await catalogue.markInstance(db, instanceId, patch))) {
         throw permanent(`cannot set instance ${instanceId} to ${patch.status}: it is not in the catalogue`, errorTypes.catalogueRowMissing);
       }

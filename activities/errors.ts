@@ -29,6 +29,8 @@ export const errorTypes = {
   imagePullFailed: 'ImagePullFailed',
   /** The Deployment runs another image than the operation applied: someone changed it meanwhile. */
   workloadChanged: 'WorkloadChanged',
+  /** The cluster cannot hold the requested plan next to every other instance's quota. */
+  insufficientCapacity: 'InsufficientCapacity',
 } as const;
 
 export type ShipyardErrorType = (typeof errorTypes)[keyof typeof errorTypes];

@@ -6,9 +6,11 @@ import type { Client } from '@temporalio/client';
 import type { Sql } from 'postgres';
 import type { Config } from '../domain/config';
 import type { Database } from '../db/client';
+import { createCapacityActivities } from './capacity';
 import { createCatalogueActivities } from './catalogue';
 import { createDnsActivities } from './dns';
 import { createKubernetesActivities } from './kubernetes';
+import { createMeteringActivities } from './metering';
 import { createReconcileActivities } from './reconcile';
 import { createTenantDatabaseActivities } from './tenant-database';
 
@@ -31,6 +33,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createKubernetesActivities(deps),
     ...createDnsActivities(deps),
     ...createReconcileActivities(deps),
+    ...createCapacityActivities(deps),
+    ...createMeteringActivities(deps),
   };
 }
 

@@ -7,7 +7,7 @@ import { statusWhileRunning } from '../domain/operation-kinds';
 import type { OperationResult } from '../domain/operations';
 import { slugFromName } from '../domain/validation';
 import type { Database } from './client';
-import { apiKeys, events, idempotencyRecords, instances, operations, plans, type ApiRole } from './schema';
+import { apiKeys, events, idempotencyRecords, instances, instanceStatusChanges, operations, plans, type ApiRole } from './schema';
 
 export type InstanceRow = typeof instances.$inferSelect;
 export type OperationRow = typeof operations.$inferSelect;
@@ -134,18 +134,45 @@ export async function countInstancesByStatus(db: Database): Promise<{ status: In
   return [...counts].map(([status, count]) => ({ status, count }));
 }
 
-/** Sets an instance's status (and version); returns whether the instance exists. */
+type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+/**
+ * Appends the instance's status and plan, as the transaction now has them, to its status history
+ * — unless they are what the history already ends with (a retried write). Called in the same
+ * transaction as every write of an instance's status or plan, after it: the history is what
+ * metering bills from, so it never disagrees with the status.
+ */
+async function recordStatusChange(tx: Transaction, instanceId: string): Promise<void> {
+  const h = instanceStatusChanges;
+  await tx.execute(sql`
+    insert into ${h} (instance_id, status, plan)
+    select i.id, i.status, i.plan from ${instances} i
+    where i.id = ${instanceId}
+      and not exists (
+        select 1 from (select status, plan from ${h} where instance_id = i.id order by at desc, id desc limit 1) last
+        where last.status = i.status and last.plan = i.plan)`);
+}
+
+/** Sets an instance's status (and version, and plan); returns whether the instance exists. */
 export async function markInstance(
   db: Database,
   instanceId: string,
-  patch: { status: InstanceStatus; version?: string },
+  patch: { status: InstanceStatus; version?: string; plan?: string },
 ): Promise<boolean> {
-  const rows = await db
-    .update(instances)
-    .set({ status: patch.status, ...(patch.version ? { version: patch.version } : {}), updatedAt: new Date() })
-    .where(eq(instances.id, instanceId))
-    .returning({ id: instances.id });
-  return rows.length > 0;
+  return db.transaction(async (tx) => {
+    const rows = await tx
+      .update(instances)
+      .set({
+        status: patch.status,
+        ...(patch.version ? { version: patch.version } : {}),
+        ...(patch.plan ? { plan: patch.plan } : {}),
+        updatedAt: new Date(),
+      })
+      .where(eq(instances.id, instanceId))
+      .returning({ id: instances.id });
+    if (rows.length > 0) await recordStatusChange(tx, instanceId);
+    return rows.length > 0;
+  });
 }
 
 /**
@@ -157,11 +184,15 @@ export async function claimInstance(
   db: Database,
   claim: { instanceId: string; operationId: string; from: InstanceStatus; to: InstanceStatus },
 ): Promise<{ claimed: true } | { claimed: false; status: InstanceStatus | undefined }> {
-  const moved = await db
-    .update(instances)
-    .set({ status: claim.to, updatedAt: new Date() })
-    .where(and(eq(instances.id, claim.instanceId), eq(instances.status, claim.from)))
-    .returning({ id: instances.id });
+  const moved = await db.transaction(async (tx) => {
+    const rows = await tx
+      .update(instances)
+      .set({ status: claim.to, updatedAt: new Date() })
+      .where(and(eq(instances.id, claim.instanceId), eq(instances.status, claim.from)))
+      .returning({ id: instances.id });
+    if (rows.length > 0) await recordStatusChange(tx, claim.instanceId);
+    return rows;
+  });
   if (moved.length > 0) return { claimed: true };
   const [row] = await db.select({ status: instances.status }).from(instances).where(eq(instances.id, claim.instanceId));
   if (row?.status === claim.to && (await getOperation(db, claim.operationId))?.status === 'running') return { claimed: true };
@@ -228,6 +259,7 @@ export async function insertInstanceWithOperation(
       .insert(operations)
       .values({ ...operation, status: 'running' })
       .returning();
+    await recordStatusChange(tx, ins!.id);
     return { instance: ins!, operation: op! };
   });
 }
@@ -290,6 +322,7 @@ export async function finishAbandonedOperation(
       .update(instances)
       .set({ status: outcome.instanceStatus, updatedAt: new Date() })
       .where(eq(instances.id, row.instanceId));
+    await recordStatusChange(tx, row.instanceId);
     await tx
       .insert(events)
       .values({
@@ -349,7 +382,10 @@ export async function setRunId(db: Database, operationId: string, runId: string)
 export async function discardOperation(db: Database, operationId: string, instanceId?: string): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.delete(operations).where(eq(operations.id, operationId));
-    if (instanceId) await tx.delete(instances).where(eq(instances.id, instanceId));
+    if (instanceId) {
+      await tx.delete(instanceStatusChanges).where(eq(instanceStatusChanges.instanceId, instanceId));
+      await tx.delete(instances).where(eq(instances.id, instanceId));
+    }
   });
 }
 

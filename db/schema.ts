@@ -3,6 +3,7 @@
 // anything the code would not understand.
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   check,
   index,
@@ -16,6 +17,7 @@ import {
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 import { instanceStatuses, operationKinds, operationStatuses, type Step } from '../domain/instance';
+import { meters } from '../domain/metering';
 
 export const apiRoles = ['admin', 'operator', 'viewer'] as const;
 export type ApiRole = (typeof apiRoles)[number];
@@ -24,6 +26,7 @@ export const instanceStatusEnum = pgEnum('instance_status', instanceStatuses);
 export const operationKindEnum = pgEnum('operation_kind', operationKinds);
 export const operationStatusEnum = pgEnum('operation_status', operationStatuses);
 export const apiRoleEnum = pgEnum('api_role', apiRoles);
+export const meterEnum = pgEnum('usage_meter', meters);
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
@@ -36,6 +39,7 @@ export const plans = pgTable(
     pods: integer('pods').notNull(),
     replicas: integer('replicas').notNull(),
     pricePerHourCents: integer('price_per_hour_cents').notNull(),
+    suspendedPricePerHourCents: integer('suspended_price_per_hour_cents').notNull().default(0),
     // The tenant role's CONNECTION LIMIT: one tenant must not exhaust the server's max_connections.
     dbConnections: integer('db_connections').notNull().default(10),
   },
@@ -44,6 +48,7 @@ export const plans = pgTable(
     check('plans_pods_positive', sql`${t.pods} > 0`),
     check('plans_replicas_positive', sql`${t.replicas} > 0`),
     check('plans_price_not_negative', sql`${t.pricePerHourCents} >= 0`),
+    check('plans_suspended_price_not_negative', sql`${t.suspendedPricePerHourCents} >= 0`),
   ],
 );
 
@@ -150,3 +155,66 @@ export const idempotencyRecords = pgTable(
   },
   (t) => [primaryKey({ name: 'idempotency_records_pk', columns: [t.apiKeyId, t.key] })],
 );
+
+// Every status an instance took, with the plan in force, written in the same transaction as the
+// status itself: metering reads time spent in each status from here, to the second.
+export const instanceStatusChanges = pgTable(
+  'instance_status_changes',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    instanceId: text('instance_id')
+      .notNull()
+      .references(() => instances.id),
+    status: instanceStatusEnum('status').notNull(),
+    plan: text('plan')
+      .notNull()
+      .references(() => plans.name),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('instance_status_changes_instance_idx').on(t.instanceId, t.at)],
+);
+
+// The metering ledger: append-only, one row per closed hour, instance, meter and plan. The key
+// makes a rerun of an hour insert nothing.
+export const usageLedger = pgTable(
+  'usage_ledger',
+  {
+    instanceId: text('instance_id')
+      .notNull()
+      .references(() => instances.id),
+    meter: meterEnum('meter').notNull(),
+    plan: text('plan')
+      .notNull()
+      .references(() => plans.name),
+    hour: timestamp('hour', { withTimezone: true }).notNull(),
+    quantity: bigint('quantity', { mode: 'number' }).notNull(),
+    recordedAt: timestamp('recorded_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'usage_ledger_pk', columns: [t.instanceId, t.meter, t.plan, t.hour] }),
+    index('usage_ledger_hour_idx').on(t.hour),
+  ],
+);
+
+// Tenant database sizes sampled during an hour (the largest kept); closing the hour moves the
+// maximum into the ledger.
+export const storageSamples = pgTable(
+  'storage_samples',
+  {
+    instanceId: text('instance_id')
+      .notNull()
+      .references(() => instances.id),
+    hour: timestamp('hour', { withTimezone: true }).notNull(),
+    plan: text('plan')
+      .notNull()
+      .references(() => plans.name),
+    bytes: bigint('bytes', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ name: 'storage_samples_pk', columns: [t.instanceId, t.hour] })],
+);
+
+// The first hour not yet metered, per metering schedule (one per deployment, see scheduleIdFor).
+export const meteringCursors = pgTable('metering_cursors', {
+  name: text('name').primaryKey(),
+  nextHour: timestamp('next_hour', { withTimezone: true }).notNull(),
+});

@@ -49,6 +49,14 @@ const ConfigSchema = Type.Object({
   workerMetricsPort: Port,
   temporalMetricsPort: Port,
   workerDrainSeconds: Type.Integer({ minimum: 1 }),
+  // Quota requests of all instances may add up to this multiple of the cluster's allocatable
+  // CPU and memory (1.0: never promise more than the nodes have).
+  overcommitRatio: Type.Number({ exclusiveMinimum: 0 }),
+  currency: Type.String({ pattern: '^[A-Z]{3}$' }),
+  /** Cron spec (UTC unless meteringTimezone) of the hourly metering schedule. */
+  meteringCron: Type.String({ minLength: 1 }),
+  /** Hours one metering run closes before it continues as new (catch-up after downtime). */
+  meteringHoursPerRun: Type.Integer({ minimum: 1 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -94,6 +102,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerMetricsPort: integer(env.SHIPYARD_WORKER_METRICS_PORT, 9464),
     temporalMetricsPort: integer(env.SHIPYARD_TEMPORAL_METRICS_PORT, 9465),
     workerDrainSeconds: integer(env.SHIPYARD_WORKER_DRAIN_SECONDS, 30),
+    overcommitRatio: decimal(env.SHIPYARD_OVERCOMMIT_RATIO, 1),
+    currency: env.SHIPYARD_CURRENCY ?? 'USD',
+    meteringCron: env.SHIPYARD_METERING_CRON ?? '5 * * * *',
+    meteringHoursPerRun: integer(env.SHIPYARD_METERING_HOURS_PER_RUN, 48),
   };
   const errors = [...Value.Errors(ConfigSchema, raw)];
   const ownProblems = [...encryption.problems, ...corsOrigins.problems];
@@ -144,6 +156,10 @@ const variableFor: Record<keyof Config, string> = {
   workerMetricsPort: 'SHIPYARD_WORKER_METRICS_PORT',
   temporalMetricsPort: 'SHIPYARD_TEMPORAL_METRICS_PORT',
   workerDrainSeconds: 'SHIPYARD_WORKER_DRAIN_SECONDS',
+  overcommitRatio: 'SHIPYARD_OVERCOMMIT_RATIO',
+  currency: 'SHIPYARD_CURRENCY',
+  meteringCron: 'SHIPYARD_METERING_CRON',
+  meteringHoursPerRun: 'SHIPYARD_METERING_HOURS_PER_RUN',
 };
 
 const KEY_BYTES = 32;
@@ -206,4 +222,9 @@ function corsOriginsFrom(raw: string | undefined): { origins: string[]; problems
 function integer(raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   return /^-?\d+$/.test(raw) ? Number(raw) : Number.NaN;
+}
+
+function decimal(raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  return /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : Number.NaN;
 }

@@ -8,13 +8,14 @@ export const instanceStatuses = [
   'suspending',
   'suspended',
   'resuming',
+  'changing_plan',
   'deleting',
   'deleted',
   'failed',
 ] as const;
 export type InstanceStatus = (typeof instanceStatuses)[number];
 
-export const operationKinds = ['provision', 'upgrade', 'suspend', 'resume', 'teardown', 'cleanup'] as const;
+export const operationKinds = ['provision', 'upgrade', 'suspend', 'resume', 'change_plan', 'teardown', 'cleanup'] as const;
 export type OperationKind = (typeof operationKinds)[number];
 
 export const operationStatuses = ['running', 'succeeded', 'failed', 'rolled_back', 'cancelled'] as const;
@@ -51,6 +52,8 @@ export interface Plan {
   pods: number;
   replicas: number;
   pricePerHourCents: number;
+  /** What an hour of a suspended instance costs (its database and name stay reserved). */
+  suspendedPricePerHourCents: number;
   /** The tenant database role's connection limit. */
   dbConnections: number;
 }

@@ -17,6 +17,8 @@ export type InputOf<W extends WorkflowName> = Parameters<Workflows[W]>[0];
 /** What a request for an operation may carry beyond the instance itself. */
 export interface OperationRequest {
   version?: string;
+  /** The plan to move to (change_plan), as the catalogue has it. */
+  plan?: Plan;
 }
 
 /** The instance as the table needs to see it. */
@@ -24,6 +26,7 @@ export interface InstanceFacts {
   slug: string;
   status: InstanceStatus;
   version: string;
+  plan: string;
 }
 
 export interface OperationKindSpec<W extends WorkflowName = WorkflowName> {
@@ -80,6 +83,16 @@ export const operationKindSpecs = {
     runningStatus: 'resuming',
     startsFrom: ['suspended'],
     input: (base, { plan }) => ({ ...base, plan }),
+    abandoned: { status: 'failed' },
+  }),
+  change_plan: spec({
+    workflowType: 'changeInstancePlan',
+    runningStatus: 'changing_plan',
+    // A suspended instance gets the new quota and stays at zero replicas.
+    startsFrom: ['ready', 'suspended'],
+    refusal: (instance, { plan }) => (plan?.name === instance.plan ? `instance ${instance.slug} is already on plan ${instance.plan}` : undefined),
+    input: (base, { plan, request }) => ({ ...base, plan, newPlan: request.plan! }),
+    describe: (instance, { plan }) => `change ${instance.slug} from plan ${instance.plan} to ${plan?.name}`,
     abandoned: { status: 'failed' },
   }),
   teardown: spec({

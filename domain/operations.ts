@@ -49,6 +49,12 @@ export interface ResumeInput extends OperationInputBase {
   plan: Plan;
 }
 
+/** Moves an instance from `plan` (restored if the change fails) to `newPlan`. */
+export interface ChangePlanInput extends OperationInputBase {
+  plan: Plan;
+  newPlan: Plan;
+}
+
 export type SuspendInput = OperationInputBase;
 export type TeardownInput = OperationInputBase;
 export type CleanupInput = OperationInputBase;

@@ -15,6 +15,8 @@ export function scheduleIdFor(base: string, config: Pick<Config, 'taskQueue'>): 
 
 export const reconcileScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-reconcile', config);
 
+export const meteringScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-metering', config);
+
 /** Every schedule Shipyard runs, as the config wants it. */
 export function desiredSchedules(config: Config): ScheduleOptions[] {
   return [
@@ -28,6 +30,21 @@ export function desiredSchedules(config: Config): ScheduleOptions[] {
         taskQueue: config.taskQueue,
       },
       // A pass still running when the next is due makes the next one pointless.
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+    },
+    {
+      scheduleId: meteringScheduleId(config),
+      // A few minutes past the hour, so the hour just ended is closed soon after it ends.
+      spec: { cronExpressions: [config.meteringCron] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'meterUsage',
+        workflowId: meteringScheduleId(config),
+        taskQueue: config.taskQueue,
+        // The cursor is per deployment, like the schedule: each closes its own hours.
+        args: [{ cursor: meteringScheduleId(config), hoursPerRun: config.meteringHoursPerRun }],
+      },
+      // A pass catching up is still closing the hours the next one would.
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
     },
   ];

@@ -40,7 +40,7 @@ export async function recordOutcome(
   run: Runbook,
   result: OperationResult,
   /** The instance's new status (and version); undefined leaves the instance as it is. */
-  instance: { status: InstanceStatus; version?: string } | undefined,
+  instance: { status: InstanceStatus; version?: string; plan?: string } | undefined,
   message?: string,
 ): Promise<OperationResult> {
   await finallyRecord(async () => {

@@ -15,7 +15,7 @@ import {
   workloadManifests,
 } from '../../activities/manifests';
 
-const plan: Plan = { name: 'standard', cpu: '2', memory: '4Gi', pods: 4, replicas: 2, pricePerHourCents: 10, dbConnections: 5 };
+const plan: Plan = { name: 'standard', cpu: '2', memory: '4Gi', pods: 4, replicas: 2, pricePerHourCents: 10, suspendedPricePerHourCents: 1, dbConnections: 5 };
 const config = {
   appImage: 'registry.shipyard.test/demo-app',
   baseDomain: 'apps.shipyard.test',

@@ -36,9 +36,9 @@ describe('migrations', () => {
     await migrateCatalogue(config.databaseUrl);
     const plans = await catalogue.listPlans(db);
     expect(plans).toEqual([
-      { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, dbConnections: 5 },
-      { name: 'standard', cpu: '2', memory: '4Gi', pods: 20, replicas: 2, pricePerHourCents: 15, dbConnections: 10 },
-      { name: 'pro', cpu: '4', memory: '8Gi', pods: 40, replicas: 3, pricePerHourCents: 40, dbConnections: 20 },
+      { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, suspendedPricePerHourCents: 1, dbConnections: 5 },
+      { name: 'standard', cpu: '2', memory: '4Gi', pods: 20, replicas: 2, pricePerHourCents: 15, suspendedPricePerHourCents: 2, dbConnections: 10 },
+      { name: 'pro', cpu: '4', memory: '8Gi', pods: 40, replicas: 3, pricePerHourCents: 40, suspendedPricePerHourCents: 4, dbConnections: 20 },
     ]);
   });
 });

@@ -3,7 +3,7 @@ import { instanceStatuses, operationKinds } from '../../domain/instance';
 import { operationKindSpecs, startRefusal, statusWhileRunning } from '../../domain/operation-kinds';
 import * as workflows from '../../workflows';
 
-const acme = (status: (typeof instanceStatuses)[number], version = '1.0.0') => ({ slug: 'acme', status, version });
+const acme = (status: (typeof instanceStatuses)[number], version = '1.0.0') => ({ slug: 'acme', status, version, plan: 'starter' });
 
 describe('the operation table', () => {
   it('declares every operation kind, each run by a workflow the bundle exports', () => {

@@ -27,7 +27,7 @@ const config = loadConfig({
   SHIPYARD_ENCRYPTION: 'off',
   SHIPYARD_ENCRYPTION_KEYS: '',
 });
-const plan: Plan = { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, dbConnections: 5 };
+const plan: Plan = { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, suspendedPricePerHourCents: 1, dbConnections: 5 };
 
 const fails = () => Promise.reject(ApplicationFailure.nonRetryable('recorded failure', 'Injected'));
 const defaults: Record<string, (...args: any[]) => Promise<unknown>> = {

@@ -13,7 +13,7 @@ import { provisionSteps } from '../../workflows/provision';
 import { activityNames } from '../support/activity-names';
 import { testConfig, uniqueSuffix } from '../support/config';
 
-const plan: Plan = { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, dbConnections: 5 };
+const plan: Plan = { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, suspendedPricePerHourCents: 1, dbConnections: 5 };
 const config = testConfig({ SHIPYARD_TASK_QUEUE: `saga-${uniqueSuffix()}` });
 let bundle: WorkflowBundleWithSourceMap;
 let connection: Connection;

@@ -1,0 +1,66 @@
+// Whether the cluster can hold one more instance's quota (or a bigger one): the ResourceQuotas
+// Shipyard stamped on tenant namespaces are what is promised, the nodes' allocatable is what
+// there is. Reads only; a shortfall is permanent for this request (InsufficientCapacity).
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { quantityToScalar } from '@kubernetes/client-node/dist/util.js';
+import { managedByLabel, managedByValue, namespaceFor, type Plan } from '../domain/instance';
+import { errorTypes, kubeError, permanent } from './errors';
+
+export interface CapacityView {
+  allocatable: { cpu: number; memoryBytes: number };
+  /** Sum of the requests.cpu / requests.memory quotas of every Shipyard namespace but the excluded one. */
+  promised: { cpu: number; memoryBytes: number };
+}
+
+const scalar = (quantity: string | undefined): number => (quantity ? Number(quantityToScalar(quantity)) : 0);
+
+export async function readCapacity(kube: KubeConfig, excludeSlug?: string): Promise<CapacityView> {
+  const core = kube.makeApiClient(CoreV1Api);
+  let nodes, quotas;
+  try {
+    nodes = (await core.listNode()).items;
+    quotas = (await core.listResourceQuotaForAllNamespaces({ labelSelector: `${managedByLabel}=${managedByValue}` })).items;
+  } catch (err) {
+    throw kubeError('read nodes and tenant quotas', err);
+  }
+  const excluded = excludeSlug ? namespaceFor(excludeSlug) : undefined;
+  const promised = { cpu: 0, memoryBytes: 0 };
+  for (const q of quotas) {
+    if (q.metadata?.namespace === excluded) continue;
+    promised.cpu += scalar(q.spec?.hard?.['requests.cpu']);
+    promised.memoryBytes += scalar(q.spec?.hard?.['requests.memory']);
+  }
+  const allocatable = { cpu: 0, memoryBytes: 0 };
+  for (const n of nodes) {
+    if (n.spec?.unschedulable) continue;
+    allocatable.cpu += scalar(n.status?.allocatable?.cpu);
+    allocatable.memoryBytes += scalar(n.status?.allocatable?.memory);
+  }
+  return { allocatable, promised };
+}
+
+/** Why `plan` does not fit next to what is promised, or undefined when it does. */
+export function capacityShortfall(view: CapacityView, plan: Pick<Plan, 'name' | 'cpu' | 'memory'>, overcommitRatio: number): string | undefined {
+  const cpu = view.promised.cpu + scalar(plan.cpu);
+  const memory = view.promised.memoryBytes + scalar(plan.memory);
+  const cpuLimit = view.allocatable.cpu * overcommitRatio;
+  const memoryLimit = view.allocatable.memoryBytes * overcommitRatio;
+  const short: string[] = [];
+  if (cpu > cpuLimit) short.push(`cpu ${round(cpu)} of ${round(cpuLimit)}`);
+  if (memory > memoryLimit) short.push(`memory ${gib(memory)} of ${gib(memoryLimit)}`);
+  if (short.length === 0) return undefined;
+  return `insufficient capacity for plan ${plan.name}: quotas would request ${short.join(' and ')} allocatable (overcommit ratio ${overcommitRatio})`;
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
+const gib = (bytes: number) => `${round(bytes / 2 ** 30)}Gi`;
+
+export function createCapacityActivities({ kube, config }: { kube: KubeConfig; config: { overcommitRatio: number } }) {
+  return {
+    /** Fails (non-retryable InsufficientCapacity) when `plan` for `slug` does not fit; `slug`'s own current quota is not counted. */
+    async checkCapacity(slug: string, plan: Pick<Plan, 'name' | 'cpu' | 'memory'>): Promise<void> {
+      const shortfall = capacityShortfall(await readCapacity(kube, slug), plan, config.overcommitRatio);
+      if (shortfall) throw permanent(shortfall, errorTypes.insufficientCapacity);
+    },
+  };
+}
