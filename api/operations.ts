@@ -17,7 +17,9 @@ import protos from '@temporalio/proto';
 import type * as workflows from '../workflows';
 import type { Config } from '../domain/config';
 import { failureMessage } from '../temporal/data-converter';
-import { hostnameFor, namespaceFor, type OperationKind, type OperationStatus, type Step, type WaitHeartbeat } from '../domain/instance';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { capacityShortfall, readCapacity } from '../activities/capacity';
+import { hostnameFor, namespaceFor, type OperationKind, type Plan, type OperationStatus, type Step, type WaitHeartbeat } from '../domain/instance';
 import {
   kindSpec,
   startRefusal,
@@ -43,6 +45,8 @@ export interface Deps {
   config: Config;
   db: Database;
   temporal: Client;
+  /** The cluster, read for the capacity check before a provision; the API server always has one. */
+  kube?: KubeConfig;
 }
 
 /** How long a read waits on Temporal before falling back to what the catalogue knows. */
@@ -446,15 +450,25 @@ export interface ProvisionRequest {
   version?: string;
 }
 
+/** The plan named `name`, or a 422 listing the plans there are. */
+export async function knownPlan(db: Database, name: string): Promise<Plan> {
+  const plan = await catalogue.getPlan(db, name);
+  if (plan) return plan;
+  const known = (await catalogue.listPlans(db)).map((p) => p.name).join(', ');
+  throw new Problem(422, `unknown plan "${name}" (plans: ${known})`, { errors: [{ field: 'plan', message: 'is not a known plan' }] });
+}
+
 export async function provision(
   deps: Deps,
   request: ProvisionRequest,
   actor: string,
 ): Promise<{ instance: InstanceView; operation: OperationView }> {
-  const plan = await catalogue.getPlan(deps.db, request.plan);
-  if (!plan) {
-    const known = (await catalogue.listPlans(deps.db)).map((p) => p.name).join(', ');
-    throw new Problem(422, `unknown plan "${request.plan}" (plans: ${known})`, { errors: [{ field: 'plan', message: 'is not a known plan' }] });
+  const plan = await knownPlan(deps.db, request.plan);
+  // Quotas are validated before anything is created: a new instance that does not fit next to
+  // every other instance's quota is refused here, not half-provisioned.
+  if (deps.kube) {
+    const shortfall = capacityShortfall(await readCapacity(deps.kube), plan, deps.config.overcommitRatio);
+    if (shortfall) throw new Problem(409, shortfall);
   }
   const slug = request.slug ?? (await deriveSlug(deps, request.name));
   const version = request.version ?? deps.config.defaultVersion;

@@ -4,6 +4,7 @@ import { Type, type Static } from '@fastify/type-provider-typebox';
 import { instanceStatuses, operationKinds, operationStatuses, stepStatuses } from '../domain/instance';
 import { SLUG_MAX, SLUG_MIN, slugPattern, versionPattern } from '../domain/validation';
 import { apiRoles } from '../db/schema';
+import { meters } from '../domain/metering';
 
 // `enum` rather than a union of consts: OpenAPI 3.0 has no `const`.
 
@@ -30,7 +31,8 @@ export const Plan = Type.Object(
     memory: Type.String({ description: 'Kubernetes memory quantity for the namespace quota' }),
     pods: Type.Integer(),
     replicas: Type.Integer(),
-    pricePerHourCents: Type.Integer(),
+    pricePerHourCents: Type.Integer({ description: 'price of an hour running' }),
+    suspendedPricePerHourCents: Type.Integer({ description: 'price of an hour suspended' }),
   },
   { $id: 'Plan' },
 );
@@ -121,9 +123,35 @@ export const CodecPayloads = (options: object = {}) =>
     { payloads: Type.Array(Type.Object({ metadata: Type.Optional(Type.Record(Type.String(), Base64)), data: Type.Optional(Base64) })) },
     { additionalProperties: false, ...options },
   );
+export const UsageLine = Type.Object(
+  {
+    meter: Type.Enum(meters),
+    plan: Type.String(),
+    quantity: Type.Integer({ description: 'seconds for time meters; the largest size sampled, in bytes, for db_storage_bytes' }),
+    unit: Type.Enum(['seconds', 'bytes']),
+    pricePerHourCents: Type.Integer(),
+    amountCents: Type.Integer({ description: 'quantity × price, rounded half up to the cent' }),
+  },
+  { $id: 'UsageLine' },
+);
+
+export const Usage = Type.Object(
+  {
+    instanceId: Type.String(),
+    from: Type.String({ format: 'date-time', description: 'the start of the hour holding the requested `from`' }),
+    to: Type.String({ format: 'date-time' }),
+    meteredUntil: Type.String({ format: 'date-time', description: 'hours before this come from the ledger, later ones are computed live' }),
+    currency: Type.String(),
+    lines: Type.Array(Type.Ref('UsageLine')),
+    totalCents: Type.Integer(),
+  },
+  { $id: 'Usage' },
+);
 
 export const sharedSchemas = [
   Plan,
+  UsageLine,
+  Usage,
   Operation,
   Instance,
   Event,

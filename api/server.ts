@@ -1,5 +1,6 @@
 // Listens and closes: the API as a long-running server (`shipyard api`, or part of `shipyard all`).
 // Migrations are a separate, explicit step (`shipyard migrate`).
+import { KubeConfig } from '@kubernetes/client-node';
 import type { FastifyInstance } from 'fastify';
 import { connectCatalogue } from '../db/client';
 import type { Config } from '../domain/config';
@@ -16,8 +17,12 @@ export interface RunningApi {
 export async function serveApi(config: Config, options: { metrics?: ApiMetricsOptions } = {}): Promise<RunningApi> {
   const db = connectCatalogue(config.databaseUrl);
   const { client: temporal, connection } = await connectTemporalClient(config);
+  // Read for the capacity check before a provision.
+  const kube = new KubeConfig();
+  if (config.kubeconfig) kube.loadFromFile(config.kubeconfig);
+  else kube.loadFromDefault();
   const app = await build(
-    { config, db, temporal },
+    { config, db, temporal, kube },
     // JSON lines; `apiKey` in request logs is a key's name, and no serializer here prints headers.
     { logger: { level: config.logLevel, base: { component: 'api' } }, metrics: options.metrics },
   );

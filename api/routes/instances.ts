@@ -3,7 +3,8 @@ import { Type } from '@fastify/type-provider-typebox';
 import * as catalogue from '../../db/catalogue';
 import { slugProblem } from '../../domain/validation';
 import { idempotent, IdempotencyHeaders } from '../idempotency';
-import { instanceView, listedInstanceView, operationView, provision, startOnInstance, type Deps, type InstanceOperationKind } from '../operations';
+import { instanceView, knownPlan, listedInstanceView, operationView, provision, startOnInstance, type Deps, type InstanceOperationKind } from '../operations';
+import { usageOf } from '../usage';
 import { Problem, problems } from '../problems';
 import { DEFAULT_PAGE_SIZE, IdOrSlugParams, InstanceStatus, pageQuery, Slug, textPattern, Version } from '../schemas';
 
@@ -147,6 +148,67 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
   operationRoute('/instances/:idOrSlug/suspend', 'POST', 'suspend', 'Suspend an instance (scale it to zero)');
   operationRoute('/instances/:idOrSlug/resume', 'POST', 'resume', 'Resume a suspended instance');
   operationRoute('/instances/:idOrSlug', 'DELETE', 'teardown', 'Tear an instance down (its record stays, as deleted)');
+
+  app.post(
+    '/instances/:idOrSlug/plan',
+    {
+      config: { role: 'operator' },
+      schema: {
+        summary: 'Move an instance to another plan',
+        description:
+          'Starts a change_plan operation (from ready or suspended): quota, limit range, connection limit and size are changed, ' +
+          'after a capacity check; if the new size does not roll out, the previous plan is restored (rolled_back).',
+        tags: ['instances'],
+        params: IdOrSlugParams,
+        headers: IdempotencyHeaders,
+        body: Type.Object(
+          { plan: Type.String({ minLength: 1, maxLength: 64, pattern: textPattern, description: 'a plan name from GET /v1/plans' }) },
+          { additionalProperties: false },
+        ),
+        response: {
+          202: Type.Ref('OperationAccepted', { description: 'Operation started; Location names it' }),
+          ...problems(404, 409, 422),
+        },
+      },
+    },
+    async (request, reply) =>
+      idempotent(deps, request, reply, async () => {
+        const instance = await found(request.params.idOrSlug);
+        const plan = await knownPlan(db, request.body.plan);
+        const operation = await startOnInstance(deps, instance, 'change_plan', request.caller!.name, { plan });
+        return { status: 202, body: { operation }, headers: { location: `/v1/operations/${operation.id}` } };
+      }),
+  );
+
+  app.get(
+    '/instances/:idOrSlug/usage',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary: 'What an instance has used in a period, priced',
+        description:
+          'Seconds per meter and plan (and the largest database size sampled), from the metering ledger plus the hours not metered yet, ' +
+          'computed live. `from` defaults to the start of the current month (UTC) and is rounded down to the hour; `to` defaults to now.',
+        tags: ['billing'],
+        params: IdOrSlugParams,
+        querystring: Type.Object(
+          { from: Type.Optional(Type.String({ format: 'date-time' })), to: Type.Optional(Type.String({ format: 'date-time' })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Ref('Usage', { description: 'Usage and amounts' }), ...problems(400, 404) },
+      },
+    },
+    async (request) => {
+      const { instance } = await found(request.params.idOrSlug);
+      const now = new Date();
+      const to = request.query.to ? new Date(request.query.to) : now;
+      const from = request.query.from ? new Date(request.query.from) : new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+      if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to) {
+        throw new Problem(400, '`from` must be a time before `to`', { errors: [{ field: 'from', message: 'must be before to' }] });
+      }
+      return usageOf(deps, instance, from, to > now ? now : to);
+    },
+  );
 
   app.get(
     '/instances/:idOrSlug/operations',

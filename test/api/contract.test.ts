@@ -122,6 +122,7 @@ describe('every documented operation × malformed requests', () => {
     const validBody: Record<string, object> = {
       'POST /v1/instances': { name: 'Key check', slug: h.slug('key'), plan: 'starter', ownerEmail: 'owner@example.com' },
       'POST /v1/instances/{idOrSlug}/upgrade': { version: '2.0.0' },
+      'POST /v1/instances/{idOrSlug}/plan': { plan: 'standard' },
     };
     for (const op of accepting) {
       const body = validBody[`${op.method} ${op.path}`];
