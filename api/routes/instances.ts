@@ -199,13 +199,13 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       },
     },
     async (request) => {
-      const { instance } = await found(request.params.idOrSlug);
       const now = new Date();
       const to = request.query.to ? new Date(request.query.to) : now;
       const from = request.query.from ? new Date(request.query.from) : new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
       if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to) {
         throw new Problem(400, '`from` must be a time before `to`', { errors: [{ field: 'from', message: 'must be before to' }] });
       }
+      const { instance } = await found(request.params.idOrSlug);
       return usageOf(deps, instance, from, to > now ? now : to);
     },
   );
