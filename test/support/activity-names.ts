@@ -9,4 +9,5 @@ export const activityNames: (keyof Activities)[] = [
   'applyWorkload', 'deleteWorkload', 'readWorkload', 'scaleWorkload', 'waitForRollout',
   'applyCertificate', 'waitForCertificateReady', 'deleteCertificate', 'applyIngress', 'deleteIngress',
   'upsertDnsRecord', 'deleteDnsRecord', 'reconcileRunningOperations',
+  'checkCapacity', 'sampleStorage', 'hoursToMeter', 'meterHour', 'ownersToInvoice', 'draftInvoice', 'issueInvoice',
 ];

@@ -33,6 +33,9 @@ const fails = () => Promise.reject(ApplicationFailure.nonRetryable('recorded fai
 const defaults: Record<string, (...args: any[]) => Promise<unknown>> = {
   readWorkload: async () => ({ version: '1.0.0', replicas: 1 }),
   reconcileRunningOperations: async () => ({ checked: 0, settled: 0, unstuck: 0 }),
+  sampleStorage: async () => 1,
+  hoursToMeter: async () => ({ hours: ['2026-01-01T00:00:00.000Z', '2026-01-01T01:00:00.000Z'], more: false }),
+  meterHour: async () => 2,
 };
 
 interface Scenario {
@@ -42,6 +45,8 @@ interface Scenario {
   version?: string;
   activities?: Record<string, (...args: any[]) => Promise<unknown>>;
   noInput?: boolean;
+  /** The whole input, for workflows that are not operations on an instance. */
+  input?: object;
 }
 
 const scenarios: Scenario[] = [
@@ -58,7 +63,15 @@ const scenarios: Scenario[] = [
   { name: 'cleanup-succeeded', workflowType: 'cleanupInstance', fromStatus: 'failed' },
   { name: 'claim-refused', workflowType: 'suspendInstance', fromStatus: 'ready', activities: { claimInstance: () => Promise.reject(ApplicationFailure.nonRetryable('instance moved', 'InstanceMoved')) } },
   { name: 'reconcile', workflowType: 'reconcileOperations', noInput: true },
+  { name: 'change-plan-succeeded', workflowType: 'changeInstancePlan', fromStatus: 'ready' },
+  { name: 'change-plan-rolled-back', workflowType: 'changeInstancePlan', fromStatus: 'ready', activities: { waitForRollout: onlyFirstFails() } },
+  { name: 'change-plan-no-capacity', workflowType: 'changeInstancePlan', fromStatus: 'suspended', activities: { checkCapacity: fails } },
+  { name: 'metering', workflowType: 'meterUsage', input: { cursor: 'recorder', hoursPerRun: 48 } },
 ];
+
+// Only these are recorded when given (`npm run histories:record -- change-plan-succeeded metering`),
+// so adding a workflow does not re-record the histories of the ones before it.
+const only = process.argv.slice(2);
 
 function onlyFirstFails() {
   let calls = 0;
@@ -79,7 +92,7 @@ const cli = await temporalCli();
 const connection = await Connection.connect({ address: config.temporalAddress });
 const client = new Client({ connection, namespace: config.temporalNamespace });
 try {
-  for (const scenario of scenarios) {
+  for (const scenario of scenarios.filter((s) => only.length === 0 || only.includes(s.name))) {
     const slug = `rec-${scenario.name}`;
     const input = {
       operationId: `op_${slug}`,
@@ -89,6 +102,7 @@ try {
       settings: { rolloutTimeoutSeconds: 30, unschedulableGraceSeconds: 30 },
       fromStatus: scenario.fromStatus,
       plan,
+      newPlan: { ...plan, name: 'standard', cpu: '2', memory: '4Gi', replicas: 2, dbConnections: 10 },
       version: scenario.version ?? '1.0.0',
     };
     const { worker, connection: workerConnection } = await createWorker(config, stubs(scenario.activities));
@@ -96,7 +110,7 @@ try {
       const handle = await client.workflow.start(scenario.workflowType, {
         workflowId: `record:${scenario.name}:${Date.now()}`,
         taskQueue: config.taskQueue,
-        args: scenario.noInput ? [] : [input],
+        args: scenario.noInput ? [] : [scenario.input ?? input],
       });
       await worker.runUntil(handle.result().catch(() => undefined));
       const file = join(historiesDir, `${scenario.name}.json`);
