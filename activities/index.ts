@@ -9,6 +9,7 @@ import type { Database } from '../db/client';
 import { createCapacityActivities } from './capacity';
 import { createCatalogueActivities } from './catalogue';
 import { createDnsActivities } from './dns';
+import { createInvoicingActivities } from './invoicing';
 import { createKubernetesActivities } from './kubernetes';
 import { createMeteringActivities } from './metering';
 import { createReconcileActivities } from './reconcile';
@@ -35,6 +36,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createReconcileActivities(deps),
     ...createCapacityActivities(deps),
     ...createMeteringActivities(deps),
+    ...createInvoicingActivities(deps),
   };
 }
 

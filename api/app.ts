@@ -14,6 +14,7 @@ import { apiKeyRoutes } from './routes/api-keys';
 import { codecRoutes } from './routes/codec';
 import { healthRoutes } from './routes/health';
 import { instanceRoutes } from './routes/instances';
+import { invoiceRoutes } from './routes/invoices';
 import { operationRoutes } from './routes/operations';
 import { planRoutes } from './routes/plans';
 
@@ -90,6 +91,7 @@ export async function build(
       await v1.register(planRoutes, deps);
       await v1.register(instanceRoutes, deps);
       await v1.register(operationRoutes, deps);
+      await v1.register(invoiceRoutes, deps);
       await v1.register(apiKeyRoutes, deps);
     },
     { prefix: '/v1' },

@@ -148,8 +148,42 @@ export const Usage = Type.Object(
   { $id: 'Usage' },
 );
 
+const InvoiceFields = {
+  id: Type.String(),
+  number: Type.String({ description: 'INV-YYYYMM-NNNN' }),
+  ownerEmail: Type.String({ description: 'the billing account' }),
+  period: Type.String({ description: 'YYYY-MM' }),
+  status: Type.Enum(['draft', 'issued']),
+  currency: Type.String(),
+  subtotalCents: Type.Integer({ description: 'the sum of the lines' }),
+  createdAt: Type.String({ format: 'date-time' }),
+  issuedAt: Type.Optional(Type.String({ format: 'date-time' })),
+};
+export const InvoiceSummary = Type.Object(InvoiceFields, { $id: 'InvoiceSummary' });
+export const InvoiceLine = Type.Object(
+  {
+    position: Type.Integer(),
+    kind: Type.Enum(['usage', 'adjustment'], { description: 'adjustment: a difference found by a rerun after the period was issued' }),
+    instanceId: Type.String(),
+    slug: Type.String(),
+    plan: Type.String(),
+    meter: Type.Enum(['running_seconds', 'suspended_seconds']),
+    seconds: Type.Integer(),
+    hours: Type.String({ description: 'seconds / 3600 with 4 decimals' }),
+    unitPriceCents: Type.Integer({ description: 'per hour' }),
+    amountCents: Type.Integer({ description: 'seconds × unit price / 3600, rounded half up to the cent (adjustments: the difference of such amounts)' }),
+  },
+  { $id: 'InvoiceLine' },
+);
+export const Invoice = Type.Object({ ...InvoiceFields, lines: Type.Array(Type.Ref('InvoiceLine')) }, { $id: 'Invoice' });
+
 export const sharedSchemas = [
   Plan,
+  InvoiceSummary,
+  InvoiceLine,
+  Invoice,
+  Page('InvoiceSummary', 'InvoicePage'),
+  Type.Object({ period: Type.String(), workflowId: Type.String() }, { $id: 'InvoiceRunAccepted' }),
   UsageLine,
   Usage,
   Operation,

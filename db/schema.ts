@@ -27,6 +27,8 @@ export const operationKindEnum = pgEnum('operation_kind', operationKinds);
 export const operationStatusEnum = pgEnum('operation_status', operationStatuses);
 export const apiRoleEnum = pgEnum('api_role', apiRoles);
 export const meterEnum = pgEnum('usage_meter', meters);
+export const invoiceStatuses = ['draft', 'issued'] as const;
+export const invoiceStatusEnum = pgEnum('invoice_status', invoiceStatuses);
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
@@ -218,3 +220,43 @@ export const meteringCursors = pgTable('metering_cursors', {
   name: text('name').primaryKey(),
   nextHour: timestamp('next_hour', { withTimezone: true }).notNull(),
 });
+
+// One invoice per owner (billing account: the instances' owner email) and period; a rerun of a
+// period whose invoice is issued adds a new invoice holding only adjustment lines.
+export const invoices = pgTable(
+  'invoices',
+  {
+    id: text('id').primaryKey(),
+    // INV-YYYYMM-NNNN, numbered in order within the period.
+    number: text('number').notNull().unique('invoices_number_unique'),
+    ownerEmail: text('owner_email').notNull(),
+    period: text('period').notNull(),
+    status: invoiceStatusEnum('status').notNull(),
+    currency: text('currency').notNull(),
+    subtotalCents: integer('subtotal_cents').notNull(),
+    createdAt: createdAt(),
+    issuedAt: timestamp('issued_at', { withTimezone: true }),
+  },
+  (t) => [index('invoices_owner_period_idx').on(t.ownerEmail, t.period)],
+);
+
+export const invoiceLines = pgTable(
+  'invoice_lines',
+  {
+    invoiceId: text('invoice_id')
+      .notNull()
+      .references(() => invoices.id),
+    position: integer('position').notNull(),
+    kind: text('kind', { enum: ['usage', 'adjustment'] }).notNull(),
+    instanceId: text('instance_id')
+      .notNull()
+      .references(() => instances.id),
+    slug: text('slug').notNull(),
+    plan: text('plan').notNull(),
+    meter: meterEnum('meter').notNull(),
+    seconds: bigint('seconds', { mode: 'number' }).notNull(),
+    unitPriceCents: integer('unit_price_cents').notNull(),
+    amountCents: integer('amount_cents').notNull(),
+  },
+  (t) => [primaryKey({ name: 'invoice_lines_pk', columns: [t.invoiceId, t.position] })],
+);

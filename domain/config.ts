@@ -57,6 +57,9 @@ const ConfigSchema = Type.Object({
   meteringCron: Type.String({ minLength: 1 }),
   /** Hours one metering run closes before it continues as new (catch-up after downtime). */
   meteringHoursPerRun: Type.Integer({ minimum: 1 }),
+  /** Cron spec of the monthly invoicing schedule, read in invoicingTimezone. */
+  invoicingCron: Type.String({ minLength: 1 }),
+  invoicingTimezone: Type.String({ minLength: 1 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -106,6 +109,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     currency: env.SHIPYARD_CURRENCY ?? 'USD',
     meteringCron: env.SHIPYARD_METERING_CRON ?? '5 * * * *',
     meteringHoursPerRun: integer(env.SHIPYARD_METERING_HOURS_PER_RUN, 48),
+    invoicingCron: env.SHIPYARD_INVOICING_CRON ?? '30 0 1 * *',
+    invoicingTimezone: env.SHIPYARD_INVOICING_TIMEZONE ?? 'UTC',
   };
   const errors = [...Value.Errors(ConfigSchema, raw)];
   const ownProblems = [...encryption.problems, ...corsOrigins.problems];
@@ -160,6 +165,8 @@ const variableFor: Record<keyof Config, string> = {
   currency: 'SHIPYARD_CURRENCY',
   meteringCron: 'SHIPYARD_METERING_CRON',
   meteringHoursPerRun: 'SHIPYARD_METERING_HOURS_PER_RUN',
+  invoicingCron: 'SHIPYARD_INVOICING_CRON',
+  invoicingTimezone: 'SHIPYARD_INVOICING_TIMEZONE',
 };
 
 const KEY_BYTES = 32;

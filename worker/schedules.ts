@@ -17,6 +17,8 @@ export const reconcileScheduleId = (config: Pick<Config, 'taskQueue'>) => schedu
 
 export const meteringScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-metering', config);
 
+export const invoicingScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-invoicing', config);
+
 /** Every schedule Shipyard runs, as the config wants it. */
 export function desiredSchedules(config: Config): ScheduleOptions[] {
   return [
@@ -45,6 +47,20 @@ export function desiredSchedules(config: Config): ScheduleOptions[] {
         args: [{ cursor: meteringScheduleId(config), hoursPerRun: config.meteringHoursPerRun }],
       },
       // A pass catching up is still closing the hours the next one would.
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+    },
+    {
+      scheduleId: invoicingScheduleId(config),
+      // Day 1, 00:30 by default: the month before is over and its last hour metered.
+      spec: { cronExpressions: [config.invoicingCron], timezone: config.invoicingTimezone },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'invoicePeriod',
+        workflowId: invoicingScheduleId(config),
+        taskQueue: config.taskQueue,
+        // No period: the run invoices the month before the one it starts in.
+        args: [{ meteringCursor: meteringScheduleId(config) }],
+      },
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
     },
   ];

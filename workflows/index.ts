@@ -1,6 +1,7 @@
 // The workflow bundle's entry point: every operation Shipyard runs on an instance, and the
 // scheduled reconciliation of operations whose runs closed without recording their result.
 export { changeInstancePlan } from './change-plan';
+export { invoiceOwner, invoicePeriod } from './invoicing';
 export { meterUsage } from './metering';
 export { provisionInstance } from './provision';
 export { reconcileOperations } from './reconcile';

@@ -285,6 +285,9 @@ describe('the OpenAPI document', () => {
         for (const [status, response] of success) {
           const what = `${method.toUpperCase()} ${path} ${status}`;
           expect.soft(response.description, what).not.toBe('Default Response');
+          // A document (an invoice as CSV or a printable page) is the one kind of answer that is not JSON.
+          const documentTypes = Object.keys(response.content).filter((type) => type === 'text/csv' || type === 'text/html');
+          if (documentTypes.length > 0) continue;
           expect.soft(response.content['application/json'].schema.$ref, what).toMatch(/^#\/components\/schemas\/\w+$/);
         }
         for (const [status, response] of Object.entries(op.responses).filter(([s]) => !s.startsWith('2'))) {

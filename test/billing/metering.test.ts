@@ -15,7 +15,7 @@ import { migrateCatalogue } from '../../db/migrate';
 import { instanceStatusChanges, usageLedger } from '../../db/schema';
 import { HOUR_MS, hourOf } from '../../domain/metering';
 import { createWorker, workflowsPath } from '../../worker/index';
-import { desiredSchedules, ensureSchedules, meteringScheduleId, reconcileScheduleId } from '../../worker/schedules';
+import { desiredSchedules, ensureSchedules, invoicingScheduleId, meteringScheduleId, reconcileScheduleId } from '../../worker/schedules';
 import { testConfig, uniqueSuffix } from '../support/config';
 
 const config = testConfig({ SHIPYARD_TASK_QUEUE: `metering-${uniqueSuffix()}`, SHIPYARD_METERING_HOURS_PER_RUN: '10' });
@@ -152,7 +152,7 @@ describe('the metering workflow', () => {
 
 describe('schedules', () => {
   it('exist with the configured specs after the worker starts, and ensuring them again changes nothing', async () => {
-    const custom = { ...config, meteringCron: '7 * * * *' };
+    const custom = { ...config, meteringCron: '7 * * * *', invoicingCron: '30 0 1 * *', invoicingTimezone: 'Europe/Paris' };
     try {
       await ensureSchedules(client, custom);
       await ensureSchedules(client, custom);
@@ -160,7 +160,13 @@ describe('schedules', () => {
       expect(metered.action).toMatchObject({ type: 'startWorkflow', workflowType: 'meterUsage', taskQueue: custom.taskQueue });
       expect(metered.action.type === 'startWorkflow' && metered.action.args).toEqual([{ cursor: meteringScheduleId(custom), hoursPerRun: 10 }]);
       expect(metered.spec.calendars).toEqual([expect.objectContaining({ minute: [{ start: 7, end: 7, step: 1 }] })]);
-      expect(desiredSchedules(custom).map((s) => s.scheduleId)).toEqual([reconcileScheduleId(custom), meteringScheduleId(custom)]);
+      const invoicing = await client.schedule.getHandle(invoicingScheduleId(custom)).describe();
+      expect(invoicing.action).toMatchObject({ type: 'startWorkflow', workflowType: 'invoicePeriod', taskQueue: custom.taskQueue });
+      expect(invoicing.spec.timezone).toBe('Europe/Paris');
+      expect(invoicing.spec.calendars).toEqual([
+        expect.objectContaining({ minute: [{ start: 30, end: 30, step: 1 }], hour: [{ start: 0, end: 0, step: 1 }], dayOfMonth: [{ start: 1, end: 1, step: 1 }] }),
+      ]);
+      expect(desiredSchedules(custom).map((s) => s.scheduleId)).toEqual([reconcileScheduleId(custom), meteringScheduleId(custom), invoicingScheduleId(custom)]);
     } finally {
       for (const s of desiredSchedules(custom)) await client.schedule.getHandle(s.scheduleId).delete().catch(() => undefined);
     }

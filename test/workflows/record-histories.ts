@@ -36,6 +36,9 @@ const defaults: Record<string, (...args: any[]) => Promise<unknown>> = {
   sampleStorage: async () => 1,
   hoursToMeter: async () => ({ hours: ['2026-01-01T00:00:00.000Z', '2026-01-01T01:00:00.000Z'], more: false }),
   meterHour: async () => 2,
+  ownersToInvoice: async () => ['owner@example.com'],
+  draftInvoice: async () => 'inv_recorded',
+  issueInvoice: async () => ({ number: 'INV-202601-0001' }),
 };
 
 interface Scenario {
@@ -67,6 +70,8 @@ const scenarios: Scenario[] = [
   { name: 'change-plan-rolled-back', workflowType: 'changeInstancePlan', fromStatus: 'ready', activities: { waitForRollout: onlyFirstFails() } },
   { name: 'change-plan-no-capacity', workflowType: 'changeInstancePlan', fromStatus: 'suspended', activities: { checkCapacity: fails } },
   { name: 'metering', workflowType: 'meterUsage', input: { cursor: 'recorder', hoursPerRun: 48 } },
+  { name: 'invoicing-period', workflowType: 'invoicePeriod', input: { period: '2026-01', meteringCursor: 'recorder' } },
+  { name: 'invoicing-owner-nothing-new', workflowType: 'invoiceOwner', input: { owner: 'owner@example.com', period: '2026-01' }, activities: { draftInvoice: async () => null } },
 ];
 
 // Only these are recorded when given (`npm run histories:record -- change-plan-succeeded metering`),

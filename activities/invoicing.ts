@@ -1,0 +1,32 @@
+// Invoicing's I/O, all on the catalogue. Safe to repeat: a draft is brought in line with the
+// ledger again, and issuing an issued invoice changes nothing.
+import { ApplicationFailure } from '@temporalio/common';
+import * as invoices from '../db/invoices';
+import { firstUnmeteredHour } from '../db/metering';
+import type { ActivityDeps } from './index';
+
+export function createInvoicingActivities({ db, config }: Pick<ActivityDeps, 'db' | 'config'>) {
+  return {
+    /**
+     * Owners to invoice for `period`. Fails (retryably: metering will get there) while the
+     * period's last hour is not metered, so no invoice is drawn from a ledger still filling.
+     */
+    async ownersToInvoice(period: string, meteringCursor: string): Promise<string[]> {
+      const meteredUntil = await firstUnmeteredHour(db, meteringCursor);
+      if (meteredUntil < invoices.periodBounds(period).end) {
+        throw ApplicationFailure.retryable(`period ${period} is metered only until ${meteredUntil.toISOString()}`, 'PeriodNotMetered');
+      }
+      return invoices.ownersWithUsage(db, period);
+    },
+
+    async draftInvoice(owner: string, period: string): Promise<string | null> {
+      return invoices.draftInvoice(db, owner, period, config.currency);
+    },
+
+    async issueInvoice(invoiceId: string): Promise<{ number: string }> {
+      const row = await invoices.issueInvoice(db, invoiceId);
+      if (!row) throw ApplicationFailure.nonRetryable(`invoice ${invoiceId} is not in the catalogue`, 'CatalogueRowMissing');
+      return { number: row.number };
+    },
+  };
+}
