@@ -1,5 +1,6 @@
 // Invoicing's I/O, all on the catalogue. Safe to repeat: a draft is brought in line with the
 // ledger again, and issuing an issued invoice changes nothing.
+import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import * as invoices from '../db/invoices';
 import { firstUnmeteredHour } from '../db/metering';
@@ -11,12 +12,12 @@ export function createInvoicingActivities({ db, config }: Pick<ActivityDeps, 'db
      * Owners to invoice for `period`. Fails (retryably: metering will get there) while the
      * period's last hour is not metered, so no invoice is drawn from a ledger still filling.
      */
-    async ownersToInvoice(period: string, meteringCursor: string): Promise<string[]> {
+    async ownersToInvoice(period: string, meteringCursor: string): Promise<{ owner: string; account: string }[]> {
       const meteredUntil = await firstUnmeteredHour(db, meteringCursor);
       if (meteredUntil < invoices.periodBounds(period).end) {
         throw ApplicationFailure.retryable(`period ${period} is metered only until ${meteredUntil.toISOString()}`, 'PeriodNotMetered');
       }
-      return invoices.ownersWithUsage(db, period);
+      return (await invoices.ownersWithUsage(db, period)).map((owner) => ({ owner, account: billingAccountId(owner) }));
     },
 
     async draftInvoice(owner: string, period: string): Promise<string | null> {
@@ -29,4 +30,12 @@ export function createInvoicingActivities({ db, config }: Pick<ActivityDeps, 'db
       return { number: row.number };
     },
   };
+}
+
+/**
+ * The id a billing account (an owner email) goes by in Temporal: workflow ids are readable in
+ * the Temporal UI, so they carry this digest, never the email (payloads are encrypted, ids are not).
+ */
+export function billingAccountId(owner: string): string {
+  return createHash('sha256').update(owner.trim().toLowerCase()).digest('hex').slice(0, 20);
 }

@@ -17,10 +17,11 @@ export interface InvoicePeriodInput {
 /** Invoices at once for at most this many owners; the rest wait for a slot. */
 const WINDOW = 10;
 
-export const invoiceWorkflowId = (owner: string, period: string) => `invoice:${owner}:${period}`;
+/** `account` is the owner's billing account id (a digest of the email: ids are readable in Temporal, the email stays out). */
+export const invoiceWorkflowId = (account: string, period: string) => `invoice:${account}:${period}`;
 
 /**
- * One invoicing run of a period: a child workflow per owner, `invoice:<owner>:<period>`, so a
+ * One invoicing run of a period: a child workflow per owner, `invoice:<account>:<period>`, so a
  * scheduled run, a rerun and a concurrent manual run all reach the same invoice, never two.
  */
 export async function invoicePeriod(input: InvoicePeriodInput): Promise<{ period: string; invoices: string[] }> {
@@ -29,8 +30,8 @@ export async function invoicePeriod(input: InvoicePeriodInput): Promise<{ period
   const issued: string[] = [];
   for (let i = 0; i < owners.length; i += WINDOW) {
     const results = await Promise.all(
-      owners.slice(i, i + WINDOW).map((owner) =>
-        executeChild(invoiceOwner, { workflowId: invoiceWorkflowId(owner, period), args: [{ owner, period }] }).catch((err: unknown) => {
+      owners.slice(i, i + WINDOW).map(({ owner, account }) =>
+        executeChild(invoiceOwner, { workflowId: invoiceWorkflowId(account, period), args: [{ owner, period }] }).catch((err: unknown) => {
           // Another run is invoicing this owner right now: that run makes the invoice.
           // (Matched by name: the SDK's class lives in @temporalio/common, which workflows/ does not import.)
           if (err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError') return { invoiceId: null };

@@ -3,6 +3,7 @@
 // the ledger changed, and the JSON, CSV and HTML views.
 import { randomInt } from 'node:crypto';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { failureConverterPath } from '../../temporal/data-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import * as catalogue from '../../db/catalogue';
@@ -26,7 +27,7 @@ const hour = (n: number) => new Date(start.getTime() + n * HOUR_MS);
 
 beforeAll(async () => {
   h = await startHarness();
-  bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+  bundle = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
   // Metering has closed the period.
   await metering.setMeteringCursor(h.db, meteringScheduleId(h.config), periodBounds(period).end);
 });

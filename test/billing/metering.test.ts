@@ -1,7 +1,8 @@
 // Metering against the real catalogue and Temporal: every status write leaves a history row,
 // the metering workflow (real activities) closes every hour it missed, and closing an hour again
 // changes nothing.
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
+import { connectTemporalClient, failureConverterPath } from '../../temporal/data-converter';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { and, asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,9 +30,8 @@ beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   await migrateCatalogue(config.databaseUrl);
   db = connectCatalogue(config.databaseUrl, { max: 4 });
-  bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
-  connection = await Connection.connect({ address: config.temporalAddress });
-  client = new Client({ connection, namespace: config.temporalNamespace });
+  bundle = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+  ({ client, connection } = await connectTemporalClient(config));
 });
 afterAll(async () => {
   await connection?.close();

@@ -1,7 +1,8 @@
 // The change_plan workflow on the real Temporal server with stubbed activities: what it changes,
 // in which order, and how it restores the previous plan when the new size does not roll out.
 import { ApplicationFailure } from '@temporalio/activity';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { type Client, type Connection, WorkflowFailedError } from '@temporalio/client';
+import { connectTemporalClient, failureConverterPath } from '../../temporal/data-converter';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities } from '../../activities';
@@ -19,9 +20,8 @@ let client: Client;
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
-  connection = await Connection.connect({ address: config.temporalAddress });
-  client = new Client({ connection, namespace: config.temporalNamespace });
+  bundle = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+  ({ client, connection } = await connectTemporalClient(config));
 });
 afterAll(async () => {
   await connection?.close();

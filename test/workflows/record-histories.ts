@@ -36,7 +36,7 @@ const defaults: Record<string, (...args: any[]) => Promise<unknown>> = {
   sampleStorage: async () => 1,
   hoursToMeter: async () => ({ hours: ['2026-01-01T00:00:00.000Z', '2026-01-01T01:00:00.000Z'], more: false }),
   meterHour: async () => 2,
-  ownersToInvoice: async () => ['owner@example.com'],
+  ownersToInvoice: async () => [{ owner: 'owner@example.com', account: 'a1b2c3d4e5f6a7b8c9d0' }],
   draftInvoice: async () => 'inv_recorded',
   issueInvoice: async () => ({ number: 'INV-202601-0001' }),
 };
