@@ -236,8 +236,8 @@ export function createKubernetesActivities(
 
   return {
     /** Namespace `tenant-<slug>` with the plan's ResourceQuota and LimitRange and a default-deny NetworkPolicy. */
-    async applyNamespace(slug: string, plan: WorkloadSpec['plan']): Promise<void> {
-      const [namespace, ...inside] = namespaceManifests(slug, plan, config);
+    async applyNamespace(slug: string, plan: WorkloadSpec['plan'], options: { alsoRoomFor?: WorkloadSpec['plan'] } = {}): Promise<void> {
+      const [namespace, ...inside] = namespaceManifests(slug, plan, config, options.alsoRoomFor);
       const applied = await apply<V1Namespace>(slug, namespace!);
       if (applied.metadata?.deletionTimestamp) {
         throw new Error(`${describe(refOf(namespace!))} is still being deleted by an earlier teardown; it can be recreated once it is gone`);
@@ -387,7 +387,14 @@ export function createKubernetesActivities(
             ? `${pods.length} pods still stopping`
             : `${updated}/${desired} replicas updated, ${available}/${desired} available, ${total} pods in total`;
         // Old pods may linger while the new ones come up; what is in the way is the new ones' trouble.
-        const troubles = podTroubles(pods.filter((p) => p.spec?.containers.find((c) => c.name === names.app)?.image === image));
+        // "New" is the Deployment's template as it is now — image and size, since a plan change or
+        // its rollback alters only the size.
+        const wanted = deployment.spec?.template.spec?.containers.find((c) => c.name === names.app);
+        const sameAsTemplate = (pod: V1Pod) => {
+          const app = pod.spec?.containers.find((c) => c.name === names.app);
+          return app?.image === image && JSON.stringify(app?.resources ?? {}) === JSON.stringify(wanted?.resources ?? {});
+        };
+        const troubles = podTroubles(pods.filter(sameAsTemplate));
 
         const pull = troubles.find((t) => t.kind === 'imagePull');
         if (pull) {

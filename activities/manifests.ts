@@ -73,9 +73,27 @@ export function podResources(plan: Plan): PodResources {
 // ---------------------------------------------------------------------------------------------
 // Namespace and its guard rails
 
-export function namespaceManifests(slug: string, plan: Plan, config: Pick<ManifestConfig, 'ingressNamespace'>): KubernetesObject[] {
+/**
+ * The quota's room: the plan's, or — while a workload moves from one plan to another (a plan
+ * change rolled back) — both plans' together, so pods of either size can exist side by side
+ * until the controller has replaced the ones that must go.
+ */
+function quotaRoom(plan: Plan, alsoRoomFor?: Plan): { pods: string; cpu: string; memory: string } {
+  if (!alsoRoomFor) return { pods: String(plan.pods), cpu: plan.cpu, memory: plan.memory };
+  const milliCpu = Math.ceil((parseQuantity(plan.cpu) + parseQuantity(alsoRoomFor.cpu)) * 1000);
+  const mebibytes = Math.ceil((parseQuantity(plan.memory) + parseQuantity(alsoRoomFor.memory)) / 2 ** 20);
+  return { pods: String(plan.pods + alsoRoomFor.pods), cpu: `${milliCpu}m`, memory: `${mebibytes}Mi` };
+}
+
+export function namespaceManifests(
+  slug: string,
+  plan: Plan,
+  config: Pick<ManifestConfig, 'ingressNamespace'>,
+  alsoRoomFor?: Plan,
+): KubernetesObject[] {
   const ns = namespaceFor(slug);
   const perPod = podResources(plan);
+  const room = quotaRoom(plan, alsoRoomFor);
   const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: ownerLabels(slug) } };
   const quota = {
     apiVersion: 'v1',
@@ -83,11 +101,11 @@ export function namespaceManifests(slug: string, plan: Plan, config: Pick<Manife
     metadata: meta(slug, names.quota),
     spec: {
       hard: {
-        pods: String(plan.pods),
-        'requests.cpu': plan.cpu,
-        'limits.cpu': plan.cpu,
-        'requests.memory': plan.memory,
-        'limits.memory': plan.memory,
+        pods: room.pods,
+        'requests.cpu': room.cpu,
+        'limits.cpu': room.cpu,
+        'requests.memory': room.memory,
+        'limits.memory': room.memory,
       },
     },
   };

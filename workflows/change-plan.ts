@@ -16,6 +16,7 @@ export const changePlanSteps = [
   'wait for rollout',
   'restore previous plan',
   'wait for previous plan',
+  'restore previous quota',
 ] as const;
 
 /**
@@ -45,23 +46,32 @@ export async function changeInstancePlan(input: ChangePlanInput): Promise<Operat
   const version = current?.version;
   const replicasFor = (plan: Plan) => (input.fromStatus === 'suspended' ? 0 : plan.replicas);
 
-  const applyPlan = async (plan: Plan, steps: { quota: string; limit: string; size: string; wait: string }) => {
-    await run.step(steps.quota, () => quick.applyNamespace(slug, plan));
-    await run.step(steps.limit, () => quick.ensureTenantDatabase(slug, { connectionLimit: plan.dbConnections }));
-    if (version === undefined) return;
-    await run.step(steps.size, () => quick.applyWorkload(slug, { plan, version, replicas: replicasFor(plan) }));
-    await run.step(steps.wait, () => wait.waitForRollout(slug, { timeoutSeconds: rolloutTimeoutSeconds, unschedulableGraceSeconds, version }));
-  };
-
   try {
-    await applyPlan(newPlan, { quota: 'apply new quota', limit: 'set connection limit', size: 'apply new size', wait: 'wait for rollout' });
+    await run.step('apply new quota', () => quick.applyNamespace(slug, newPlan));
+    await run.step('set connection limit', () => quick.ensureTenantDatabase(slug, { connectionLimit: newPlan.dbConnections }));
+    if (version !== undefined) {
+      await run.step('apply new size', () => quick.applyWorkload(slug, { plan: newPlan, version, replicas: replicasFor(newPlan) }));
+      await run.step('wait for rollout', () => wait.waitForRollout(slug, { timeoutSeconds: rolloutTimeoutSeconds, unschedulableGraceSeconds, version }));
+    }
   } catch (changeError) {
     const reason = describeError(changeError);
     try {
-      // A cancel of the change must not stop the way back.
-      await CancellationScope.nonCancellable(() =>
-        applyPlan(previous, { quota: 'restore previous plan', limit: 'restore previous plan', size: 'restore previous plan', wait: 'wait for previous plan' }),
-      );
+      // A cancel of the change must not stop the way back. Pods of the new size (perhaps never
+      // scheduled) still count against the quota until the controller replaces them, so the
+      // quota holds room for both plans while the previous size rolls out, and only then shrinks.
+      await CancellationScope.nonCancellable(async () => {
+        await run.step('restore previous plan', async () => {
+          await quick.applyNamespace(slug, previous, { alsoRoomFor: newPlan });
+          await quick.ensureTenantDatabase(slug, { connectionLimit: previous.dbConnections });
+          if (version !== undefined) await quick.applyWorkload(slug, { plan: previous, version, replicas: replicasFor(previous) });
+        });
+        if (version !== undefined) {
+          await run.step('wait for previous plan', () =>
+            wait.waitForRollout(slug, { timeoutSeconds: rolloutTimeoutSeconds, unschedulableGraceSeconds, version }),
+          );
+        }
+        await run.step('restore previous quota', () => quick.applyNamespace(slug, previous));
+      });
     } catch (rollbackError) {
       return failOperation(input, run, rollbackError, 'failed');
     }

@@ -112,10 +112,13 @@ describe('change plan', () => {
       ['applyNamespace', 'pro'],
       ['ensureTenantDatabase', { connectionLimit: 20 }],
       ['applyWorkload', { plan: pro, version: '1.0.0', replicas: 3 }],
+      // Room for both sizes while the old one rolls out again, then the old quota alone.
       ['applyNamespace', 'starter'],
       ['ensureTenantDatabase', { connectionLimit: 5 }],
       ['applyWorkload', { plan: starter, version: '1.0.0', replicas: 1 }],
+      ['applyNamespace', 'starter'],
     ]);
+    expect(calls.filter((c) => c.name === 'applyNamespace').map((c) => c.args[2])).toEqual([undefined, { alsoRoomFor: pro }, undefined]);
     expect(waits).toBe(2);
     // The instance is ready again, on the plan it had: no plan in the write.
     expect(marks(calls)).toEqual([{ status: 'ready' }]);
