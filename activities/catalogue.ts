@@ -1,12 +1,16 @@
 // The workflows' view of the catalogue. Each activity is safe to retry: updates set absolute
-// values and events carry a deterministic key.
+// values and events carry a deterministic key. An operation's audit event is also where its
+// webhook events start (instance.ready, operation.failed, …): recording the outcome and telling
+// subscribers are one fact, and every runbook already ends here.
 import type { InstanceStatus } from '../domain/instance';
 import type { OperationResult } from '../domain/operations';
 import * as catalogue from '../db/catalogue';
 import { errorTypes, permanent } from './errors';
 import type { ActivityDeps } from './index';
+import { publishOutcome } from './webhooks';
 
-export function createCatalogueActivities({ db }: Pick<ActivityDeps, 'db'>) {
+export function createCatalogueActivities(deps: Pick<ActivityDeps, 'db' | 'temporal' | 'config'>) {
+  const { db } = deps;
   return {
     /** The first step of every operation: the instance must still be where the request saw it. */
     async claimInstance(claim: { instanceId: string; operationId: string; from: InstanceStatus; to: InstanceStatus }): Promise<void> {
@@ -44,6 +48,7 @@ export function createCatalogueActivities({ db }: Pick<ActivityDeps, 'db'>) {
       // recorded as they come.
       const key = event.operationId ? `${event.operationId}:${event.action}:${event.outcome}` : undefined;
       await catalogue.recordEvent(db, { ...event, key });
+      if (key && event.operationId) await publishOutcome(deps, { ...event, key, operationId: event.operationId });
     },
   };
 }

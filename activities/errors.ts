@@ -31,6 +31,8 @@ export const errorTypes = {
   workloadChanged: 'WorkloadChanged',
   /** The cluster cannot hold the requested plan next to every other instance's quota. */
   insufficientCapacity: 'InsufficientCapacity',
+  /** A webhook URL that is not http(s), or that resolves to a private, loopback or link-local address. */
+  webhookTargetRefused: 'WebhookTargetRefused',
 } as const;
 
 export type ShipyardErrorType = (typeof errorTypes)[keyof typeof errorTypes];

@@ -14,6 +14,7 @@ import { createKubernetesActivities } from './kubernetes';
 import { createMeteringActivities } from './metering';
 import { createReconcileActivities } from './reconcile';
 import { createTenantDatabaseActivities } from './tenant-database';
+import { createWebhookActivities } from './webhooks';
 
 export interface ActivityDeps {
   config: Config;
@@ -37,6 +38,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCapacityActivities(deps),
     ...createMeteringActivities(deps),
     ...createInvoicingActivities(deps),
+    ...createWebhookActivities(deps),
   };
 }
 

@@ -17,6 +17,7 @@ import { instanceRoutes } from './routes/instances';
 import { invoiceRoutes } from './routes/invoices';
 import { operationRoutes } from './routes/operations';
 import { planRoutes } from './routes/plans';
+import { webhookRoutes } from './routes/webhooks';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -93,6 +94,7 @@ export async function build(
       await v1.register(operationRoutes, deps);
       await v1.register(invoiceRoutes, deps);
       await v1.register(apiKeyRoutes, deps);
+      await v1.register(webhookRoutes, deps);
     },
     { prefix: '/v1' },
   );

@@ -3,8 +3,9 @@
 import { Type, type Static } from '@fastify/type-provider-typebox';
 import { instanceStatuses, operationKinds, operationStatuses, stepStatuses } from '../domain/instance';
 import { SLUG_MAX, SLUG_MIN, slugPattern, versionPattern } from '../domain/validation';
-import { apiRoles } from '../db/schema';
+import { apiRoles, deliveryStatuses, webhookEventTypes } from '../db/schema';
 import { meters } from '../domain/metering';
+import { Problem } from './problems';
 
 // `enum` rather than a union of consts: OpenAPI 3.0 has no `const`.
 
@@ -107,6 +108,33 @@ export const ApiKey = Type.Object(
   { $id: 'ApiKey' },
 );
 
+export const Webhook = Type.Object(
+  {
+    id: Type.String(),
+    url: Type.String(),
+    events: Type.Array(Type.String(), { description: 'event types, or `*` for all' }),
+    description: Type.Optional(Type.String()),
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'Webhook' },
+);
+export const WebhookEventType = Type.Enum([...webhookEventTypes, '*']);
+
+export const Delivery = Type.Object(
+  {
+    id: Type.String(),
+    eventId: Type.String({ description: 'the Shipyard-Delivery header: the same across every attempt' }),
+    type: Type.Enum(webhookEventTypes),
+    status: Type.Enum(deliveryStatuses),
+    attempts: Type.Integer(),
+    lastStatusCode: Type.Optional(Type.Integer()),
+    lastError: Type.Optional(Type.String()),
+    createdAt: Type.String({ format: 'date-time' }),
+    deliveredAt: Type.Optional(Type.String({ format: 'date-time' })),
+  },
+  { $id: 'Delivery' },
+);
+
 // ---- responses: each has a name in the OpenAPI document; routes refer to them with a description.
 
 const nextCursor = Type.Union([Type.String(), Type.Null()], { description: 'pass back as `cursor` for the next page; null on the last page' });
@@ -195,6 +223,12 @@ export const sharedSchemas = [
   Page('Event', 'EventPage'),
   List('Plan', 'PlanList'),
   List('ApiKey', 'ApiKeyList'),
+  Webhook,
+  Delivery,
+  List('Webhook', 'WebhookList'),
+  Page('Delivery', 'DeliveryPage'),
+  Type.Object({ webhook: Type.Ref('Webhook'), secret: Type.String({ description: 'signs every delivery; shown this once' }) }, { $id: 'WebhookCreated' }),
+  Type.Object({ webhook: Type.Ref('Webhook') }, { $id: 'WebhookDeleted' }),
   Type.Object({ instance: Type.Ref('Instance'), operation: Type.Ref('Operation') }, { $id: 'ProvisionAccepted' }),
   Type.Object({ operation: Type.Ref('Operation') }, { $id: 'OperationAccepted' }),
   Type.Object({ apiKey: Type.Ref('ApiKey'), key: Type.String({ description: 'the secret; store it now' }) }, { $id: 'ApiKeyCreated' }),
@@ -218,3 +252,14 @@ export const pageQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_PAGE_SIZE })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' })),
 };
+export const PageQuery = Type.Object(pageQuery, { additionalProperties: false });
+
+// A cursor is the last id of the page before, opaque to clients; anything else is a 400 naming it.
+export const encodeCursor = (id: string | number) => Buffer.from(String(id)).toString('base64url');
+export function decodeCursor(cursor: string, idPattern: RegExp): string {
+  const id = Buffer.from(cursor, 'base64url').toString();
+  if (!idPattern.test(id)) {
+    throw new Problem(400, 'the cursor is not one this API returned', { errors: [{ field: 'cursor', message: 'is invalid' }] });
+  }
+  return id;
+}

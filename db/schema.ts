@@ -260,3 +260,72 @@ export const invoiceLines = pgTable(
   },
   (t) => [primaryKey({ name: 'invoice_lines_pk', columns: [t.invoiceId, t.position] })],
 );
+
+// ---- outbound webhooks
+
+export const webhookEventTypes = [
+  'instance.ready',
+  'instance.failed',
+  'instance.deleted',
+  'instance.suspended',
+  'instance.resumed',
+  'instance.upgraded',
+  'operation.failed',
+  'operation.rolled_back',
+  'operation.cancelled',
+  'instance.unhealthy',
+  'instance.healed',
+  'instance.recovered',
+] as const;
+export type WebhookEventType = (typeof webhookEventTypes)[number];
+
+export const deliveryStatuses = ['pending', 'delivered', 'failed'] as const;
+export const deliveryStatusEnum = pgEnum('webhook_delivery_status', deliveryStatuses);
+
+export const webhooks = pgTable('webhooks', {
+  id: text('id').primaryKey(),
+  url: text('url').notNull(),
+  // Event types, or `*` for all of them.
+  events: text('events').array().notNull(),
+  description: text('description'),
+  // Kept as it is: signing needs the secret itself (a hash would not do), it is shown once at
+  // creation and never again, and it is read only by the delivery activity, never carried in a
+  // workflow's arguments or history.
+  secret: text('secret').notNull(),
+  createdAt: createdAt(),
+});
+
+// One row per event, written once: every delivery of it (and every retry) sends the same body
+// under the same id, so receivers can de-duplicate.
+export const webhookEvents = pgTable('webhook_events', {
+  id: text('id').primaryKey(),
+  // What the event is about, deterministic (an audit event's key and the type), so an activity
+  // retry finds the event it made instead of making a second one.
+  key: text('key').notNull().unique('webhook_events_key_unique'),
+  type: text('type').$type<WebhookEventType>().notNull(),
+  payload: jsonb('payload').notNull(),
+  createdAt: createdAt(),
+});
+
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: text('id').primaryKey(),
+    webhookId: text('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    eventId: text('event_id')
+      .notNull()
+      .references(() => webhookEvents.id),
+    status: deliveryStatusEnum('status').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_event_webhook_unique').on(t.eventId, t.webhookId),
+    index('webhook_deliveries_webhook_idx').on(t.webhookId, t.id),
+  ],
+);

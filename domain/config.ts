@@ -60,6 +60,8 @@ const ConfigSchema = Type.Object({
   /** Cron spec of the monthly invoicing schedule, read in invoicingTimezone. */
   invoicingCron: Type.String({ minLength: 1 }),
   invoicingTimezone: Type.String({ minLength: 1 }),
+  webhookRetryHours: Type.Integer({ minimum: 1 }),
+  webhookAllowPrivate: Type.Boolean(),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -111,6 +113,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     meteringHoursPerRun: integer(env.SHIPYARD_METERING_HOURS_PER_RUN, 48),
     invoicingCron: env.SHIPYARD_INVOICING_CRON ?? '30 0 1 * *',
     invoicingTimezone: env.SHIPYARD_INVOICING_TIMEZONE ?? 'UTC',
+    webhookRetryHours: integer(env.SHIPYARD_WEBHOOK_RETRY_HOURS, 24),
+    webhookAllowPrivate: boolean(env.SHIPYARD_WEBHOOK_ALLOW_PRIVATE, false),
   };
   const errors = [...Value.Errors(ConfigSchema, raw)];
   const ownProblems = [...encryption.problems, ...corsOrigins.problems];
@@ -167,6 +171,8 @@ const variableFor: Record<keyof Config, string> = {
   meteringHoursPerRun: 'SHIPYARD_METERING_HOURS_PER_RUN',
   invoicingCron: 'SHIPYARD_INVOICING_CRON',
   invoicingTimezone: 'SHIPYARD_INVOICING_TIMEZONE',
+  webhookRetryHours: 'SHIPYARD_WEBHOOK_RETRY_HOURS',
+  webhookAllowPrivate: 'SHIPYARD_WEBHOOK_ALLOW_PRIVATE',
 };
 
 const KEY_BYTES = 32;
@@ -234,4 +240,10 @@ function integer(raw: string | undefined, fallback: number): number {
 function decimal(raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   return /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : Number.NaN;
+}
+
+/** `true` or `false`; anything else is kept as text so validation names the variable. */
+function boolean(raw: string | undefined, fallback: boolean): boolean | string {
+  if (raw === undefined || raw === '') return fallback;
+  return raw === 'true' ? true : raw === 'false' ? false : raw;
 }

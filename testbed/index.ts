@@ -156,6 +156,8 @@ function appEnv(): TestbedEnv {
         }),
     // The local UI has no login whose token it could forward; the codec is reachable on 127.0.0.1 only.
     SHIPYARD_CODEC_AUTH: kept('SHIPYARD_CODEC_AUTH', () => 'none'),
+    // Everything on the testbed is on 127.0.0.1, webhook receivers in tests too.
+    SHIPYARD_WEBHOOK_ALLOW_PRIVATE: kept('SHIPYARD_WEBHOOK_ALLOW_PRIVATE', () => 'true'),
   };
 }
 

@@ -1,5 +1,6 @@
 // The workflow bundle's entry point: every operation Shipyard runs on an instance, and the
-// scheduled reconciliation of operations whose runs closed without recording their result.
+// scheduled reconciliation of operations whose runs closed without recording their result,
+// metering and invoicing, and the delivery of outbound webhooks.
 export { changeInstancePlan } from './change-plan';
 export { invoiceOwner, invoicePeriod } from './invoicing';
 export { meterUsage } from './metering';
@@ -8,3 +9,4 @@ export { reconcileOperations } from './reconcile';
 export { resumeInstance, suspendInstance } from './suspend-resume';
 export { cleanupInstance, teardownInstance } from './teardown';
 export { upgradeInstance } from './upgrade';
+export { deliverWebhook } from './webhooks';

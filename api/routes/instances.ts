@@ -6,7 +6,7 @@ import { idempotent, IdempotencyHeaders } from '../idempotency';
 import { instanceView, knownPlan, listedInstanceView, operationView, provision, startOnInstance, type Deps, type InstanceOperationKind } from '../operations';
 import { usageOf } from '../usage';
 import { Problem, problems } from '../problems';
-import { DEFAULT_PAGE_SIZE, IdOrSlugParams, InstanceStatus, pageQuery, Slug, textPattern, Version } from '../schemas';
+import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, IdOrSlugParams, InstanceStatus, pageQuery, PageQuery, Slug, textPattern, Version } from '../schemas';
 
 const CreateInstance = Type.Object(
   {
@@ -19,21 +19,11 @@ const CreateInstance = Type.Object(
   { additionalProperties: false },
 );
 
-// A cursor is the last id of the page before, opaque to clients; anything else is a 400 naming it.
-const encodeCursor = (id: string | number) => Buffer.from(String(id)).toString('base64url');
-function decodeCursor(cursor: string, idPattern: RegExp): string {
-  const id = Buffer.from(cursor, 'base64url').toString();
-  if (!idPattern.test(id)) {
-    throw new Problem(400, 'the cursor is not one this API returned', { errors: [{ field: 'cursor', message: 'is invalid' }] });
-  }
-  return id;
-}
 const instanceCursor = /^ins_[0-9a-z]{26}$/;
 const operationCursor = /^op_[0-9a-z]{26}$/;
 // Event ids are a bigserial read as JS numbers: at most 15 digits stay exact.
 const eventCursor = /^[1-9][0-9]{0,14}$/;
 
-const PageQuery = Type.Object(pageQuery, { additionalProperties: false });
 
 export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) => {
   const { db } = deps;

@@ -1,3 +1,4 @@
+import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCatalogueActivities } from '../../activities/catalogue';
 import type { Database } from '../../db/client';
@@ -8,15 +9,20 @@ import { testConfig, uniqueSuffix } from '../support/config';
 
 const config = testConfig();
 let db: Database;
+let connection: Connection;
+let temporal: Client;
 
 beforeAll(async () => {
   // Twice at once, as two test files (or two deploys) may: the advisory lock serialises them.
   await Promise.all([migrateCatalogue(config.databaseUrl), migrateCatalogue(config.databaseUrl)]);
   db = connectCatalogue(config.databaseUrl, { max: 2 });
+  connection = await Connection.connect({ address: config.temporalAddress });
+  temporal = new Client({ connection, namespace: config.temporalNamespace });
 });
 
 afterAll(async () => {
   await db?.$client.end();
+  await connection?.close();
 });
 
 async function newInstance() {
@@ -55,7 +61,7 @@ describe('ids', () => {
 });
 
 describe('catalogue activities', () => {
-  const activities = () => createCatalogueActivities({ db });
+  const activities = () => createCatalogueActivities({ db, config, temporal });
 
   it('markInstance sets status, version and updatedAt', async () => {
     const { slug, instanceId } = await newInstance();

@@ -1,0 +1,22 @@
+// Which webhook events an operation's outcome means.
+import { describe, expect, it } from 'vitest';
+import { webhookEventsFor } from '../../domain/webhooks';
+
+describe('webhookEventsFor', () => {
+  it.each([
+    ['provision', 'succeeded', 'ready', ['instance.ready']],
+    ['upgrade', 'succeeded', 'ready', ['instance.upgraded']],
+    ['suspend', 'succeeded', 'suspended', ['instance.suspended']],
+    ['resume', 'succeeded', 'ready', ['instance.resumed']],
+    ['teardown', 'succeeded', 'deleted', ['instance.deleted']],
+    ['cleanup', 'succeeded', 'failed', []],
+    ['upgrade', 'rolled_back', 'ready', ['operation.rolled_back']],
+    ['provision', 'failed', 'failed', ['operation.failed', 'instance.failed']],
+    ['suspend', 'failed', 'ready', ['operation.failed']],
+    ['provision', 'cancelled', 'failed', ['operation.cancelled', 'instance.failed']],
+    ['upgrade', 'cancelled', 'ready', ['operation.cancelled']],
+  ] as const)('%s %s (instance %s) → %j', (action, outcome, instanceStatus, expected) => {
+    expect(webhookEventsFor({ action, outcome, instanceStatus })).toEqual(expected);
+  });
+
+});
