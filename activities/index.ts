@@ -10,6 +10,7 @@ import { createCapacityActivities } from './capacity';
 import { createCatalogueActivities } from './catalogue';
 import { createDnsActivities } from './dns';
 import { createInvoicingActivities } from './invoicing';
+import { createHealthActivities } from './health';
 import { createKubernetesActivities } from './kubernetes';
 import { createMeteringActivities } from './metering';
 import { createReconcileActivities } from './reconcile';
@@ -39,6 +40,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMeteringActivities(deps),
     ...createInvoicingActivities(deps),
     ...createWebhookActivities(deps),
+    ...createHealthActivities(deps),
   };
 }
 

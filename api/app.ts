@@ -12,6 +12,7 @@ import { clientErrorHandler, documentProblems, frameworkErrors, installProblemHa
 import { sharedSchemas } from './schemas';
 import { apiKeyRoutes } from './routes/api-keys';
 import { codecRoutes } from './routes/codec';
+import { fleetHealthRoutes } from './routes/fleet-health';
 import { healthRoutes } from './routes/health';
 import { instanceRoutes } from './routes/instances';
 import { invoiceRoutes } from './routes/invoices';
@@ -95,6 +96,7 @@ export async function build(
       await v1.register(invoiceRoutes, deps);
       await v1.register(apiKeyRoutes, deps);
       await v1.register(webhookRoutes, deps);
+      await v1.register(fleetHealthRoutes, deps);
     },
     { prefix: '/v1' },
   );

@@ -317,6 +317,8 @@ function toInstanceView(config: Config, instance: InstanceRow, active: Operation
     ownerEmail: instance.ownerEmail,
     createdAt: instance.createdAt.toISOString(),
     updatedAt: instance.updatedAt.toISOString(),
+    health: instance.health,
+    ...(instance.healthCheckedAt ? { healthCheckedAt: instance.healthCheckedAt.toISOString() } : {}),
     currentOperation: active,
   };
 }

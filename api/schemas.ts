@@ -1,6 +1,7 @@
 // The API's resources as TypeBox schemas: they validate requests, serialize responses and
 // become the OpenAPI document. Rules come from domain/ so the API and workflows agree.
 import { Type, type Static } from '@fastify/type-provider-typebox';
+import { checkStatuses, healths } from '../domain/health';
 import { instanceStatuses, operationKinds, operationStatuses, stepStatuses } from '../domain/instance';
 import { SLUG_MAX, SLUG_MIN, slugPattern, versionPattern } from '../domain/validation';
 import { apiRoles, deliveryStatuses, webhookEventTypes } from '../db/schema';
@@ -77,6 +78,8 @@ export const Instance = Type.Object(
     ownerEmail: Type.String(),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
+    health: Type.Enum(healths, { description: "the last health check's verdict; apart from status (GET …/health has the checks)" }),
+    healthCheckedAt: Type.Optional(Type.String({ format: 'date-time' })),
     currentOperation: Type.Union([Type.Ref('Operation'), Type.Null()]),
   },
   { $id: 'Instance' },
@@ -133,6 +136,40 @@ export const Delivery = Type.Object(
     deliveredAt: Type.Optional(Type.String({ format: 'date-time' })),
   },
   { $id: 'Delivery' },
+);
+
+export const Health = Type.Enum(healths);
+
+export const HealthReport = Type.Object(
+  {
+    health: Health,
+    checkedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'null until the first check' }),
+    checks: Type.Array(
+      Type.Object({
+        name: Type.String(),
+        status: Type.Enum(checkStatuses),
+        detail: Type.Optional(Type.String()),
+        critical: Type.Optional(Type.Boolean({ description: 'a failure that leaves the instance unhealthy rather than degraded' })),
+      }),
+    ),
+  },
+  { $id: 'HealthReport' },
+);
+
+export const Sweep = Type.Object(
+  {
+    id: Type.String(),
+    status: Type.Enum(['running', 'succeeded', 'failed']),
+    startedAt: Type.String({ format: 'date-time' }),
+    endedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    checked: Type.Integer(),
+    healthy: Type.Integer(),
+    degraded: Type.Integer(),
+    unhealthy: Type.Integer(),
+    healed: Type.Integer(),
+    errors: Type.Integer({ description: 'instances whose check could not finish' }),
+  },
+  { $id: 'Sweep' },
 );
 
 // ---- responses: each has a name in the OpenAPI document; routes refer to them with a description.
@@ -225,6 +262,10 @@ export const sharedSchemas = [
   List('ApiKey', 'ApiKeyList'),
   Webhook,
   Delivery,
+  HealthReport,
+  Sweep,
+  Page('Sweep', 'SweepPage'),
+  Type.Object({ sweep: Type.Ref('Sweep') }, { $id: 'SweepAccepted' }),
   List('Webhook', 'WebhookList'),
   Page('Delivery', 'DeliveryPage'),
   Type.Object({ webhook: Type.Ref('Webhook'), secret: Type.String({ description: 'signs every delivery; shown this once' }) }, { $id: 'WebhookCreated' }),

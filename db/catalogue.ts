@@ -2,6 +2,7 @@
 // catalogue activities call these directly.
 import { randomBytes } from 'node:crypto';
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
+import type { Health, HealthCheck, SweepTotals } from '../domain/health';
 import type { InstanceStatus, OperationKind, Plan } from '../domain/instance';
 import { statusWhileRunning } from '../domain/operation-kinds';
 import type { OperationResult } from '../domain/operations';
@@ -10,6 +11,7 @@ import type { Database } from './client';
 import {
   apiKeys,
   events,
+  healthSweeps,
   idempotencyRecords,
   instances,
   instanceStatusChanges,
@@ -30,6 +32,7 @@ export type IdempotencyRow = typeof idempotencyRecords.$inferSelect;
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type WebhookEventRow = typeof webhookEvents.$inferSelect;
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
+export type SweepRow = typeof healthSweeps.$inferSelect;
 
 // Crockford's base32 alphabet, lowercase: still in ASCII order, so ids compare as their times do.
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
@@ -38,7 +41,7 @@ const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
  * `prefix_` + 26 Crockford base32 characters: 48 bits of milliseconds then 80 random bits (the
  * ULID layout), so ids sort by creation time and serve as pagination cursors.
  */
-export function newId(prefix: 'ins' | 'op' | 'key' | 'inv' | 'whk' | 'evt' | 'dlv'): string {
+export function newId(prefix: 'ins' | 'op' | 'key' | 'inv' | 'whk' | 'evt' | 'dlv' | 'swp'): string {
   let time = Date.now();
   let head = '';
   for (let i = 0; i < 10; i++) {
@@ -104,10 +107,11 @@ function shownStatusIs(status: InstanceStatus): SQL {
 
 export async function listInstances(
   db: Database,
-  query: { status?: InstanceStatus; limit: number; after?: string },
+  query: { status?: InstanceStatus; health?: Health; limit: number; after?: string },
 ): Promise<{ items: InstanceWithOperation[]; more: boolean }> {
   const where = and(
     query.status ? shownStatusIs(query.status) : undefined,
+    query.health ? eq(instances.health, query.health) : undefined,
     query.after ? gt(instances.id, query.after) : undefined,
   );
   const rows = await db
@@ -707,4 +711,77 @@ export async function listDeliveries(
     .orderBy(desc(webhookDeliveries.id))
     .limit(page.limit + 1);
   return { items: rows.slice(0, page.limit).map((r) => ({ ...r.delivery, type: r.type })), more: rows.length > page.limit };
+}
+
+// ---- health
+
+/** Instances a sweep checks: `ready` or `suspended` with no operation running, in id order after `after`. */
+export async function instancesToCheck(db: Database, after: string | undefined, limit: number): Promise<string[]> {
+  const rows = await db
+    .select({ id: instances.id })
+    .from(instances)
+    .where(
+      and(
+        inArray(instances.status, ['ready', 'suspended']),
+        sql`${instances.id} not in (select ${operations.instanceId} from ${operations} where ${operations.status} = 'running')`,
+        after ? gt(instances.id, after) : undefined,
+      ),
+    )
+    .orderBy(asc(instances.id))
+    .limit(limit);
+  return rows.map((r) => r.id);
+}
+
+/** Stores a check's verdict; returns the health the instance had before it. */
+export async function recordHealth(db: Database, instanceId: string, health: Health, checks: HealthCheck[]): Promise<Health | undefined> {
+  return db.transaction(async (tx) => {
+    const [before] = await tx.select({ health: instances.health }).from(instances).where(eq(instances.id, instanceId)).for('update');
+    if (!before) return undefined;
+    await tx.update(instances).set({ health, healthChecks: checks, healthCheckedAt: new Date() }).where(eq(instances.id, instanceId));
+    return before.health;
+  });
+}
+
+/** Heals recorded for an instance since `since` (the heal budget's window). */
+export async function healsSince(db: Database, instanceId: string, since: Date): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(events)
+    .where(and(eq(events.instanceId, instanceId), eq(events.actor, 'health-sweep'), eq(events.action, 'heal'), gt(events.at, since)));
+  return row?.n ?? 0;
+}
+
+/** The sweep run by `workflowId`, recorded now if it is new. */
+export async function openSweep(db: Database, workflowId: string, id = newId('swp')): Promise<SweepRow> {
+  await db.insert(healthSweeps).values({ id, workflowId }).onConflictDoNothing({ target: healthSweeps.workflowId });
+  const [row] = await db.select().from(healthSweeps).where(eq(healthSweeps.workflowId, workflowId));
+  return row!;
+}
+
+export async function closeSweep(db: Database, id: string, status: 'succeeded' | 'failed', totals: SweepTotals): Promise<void> {
+  await db
+    .update(healthSweeps)
+    .set({ status, ...totals, endedAt: sql`coalesce(${healthSweeps.endedAt}, now())` })
+    .where(eq(healthSweeps.id, id));
+}
+
+/** Totals so far, while the sweep runs. */
+export async function updateSweepTotals(db: Database, id: string, totals: SweepTotals): Promise<void> {
+  await db.update(healthSweeps).set(totals).where(eq(healthSweeps.id, id));
+}
+
+export async function getSweep(db: Database, id: string): Promise<SweepRow | undefined> {
+  const [row] = await db.select().from(healthSweeps).where(eq(healthSweeps.id, id));
+  return row;
+}
+
+/** A page of sweeps, newest first; `after` is the last id of the previous page. */
+export async function listSweeps(db: Database, page: { limit: number; after?: string }): Promise<{ items: SweepRow[]; more: boolean }> {
+  const rows = await db
+    .select()
+    .from(healthSweeps)
+    .where(page.after ? lt(healthSweeps.id, page.after) : undefined)
+    .orderBy(desc(healthSweeps.id))
+    .limit(page.limit + 1);
+  return { items: rows.slice(0, page.limit), more: rows.length > page.limit };
 }

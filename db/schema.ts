@@ -16,6 +16,7 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
+import { healths, type HealthCheck } from '../domain/health';
 import { instanceStatuses, operationKinds, operationStatuses, type Step } from '../domain/instance';
 import { meters } from '../domain/metering';
 
@@ -29,6 +30,7 @@ export const apiRoleEnum = pgEnum('api_role', apiRoles);
 export const meterEnum = pgEnum('usage_meter', meters);
 export const invoiceStatuses = ['draft', 'issued'] as const;
 export const invoiceStatusEnum = pgEnum('invoice_status', invoiceStatuses);
+export const healthEnum = pgEnum('instance_health', healths);
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
@@ -70,6 +72,11 @@ export const instances = pgTable(
   ownerEmail: text('owner_email').notNull(),
   createdAt: createdAt(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  // The last health check's verdict, apart from the lifecycle status (a `ready` instance whose
+  // Service was deleted is still `ready`, and `unhealthy`).
+  health: healthEnum('health').notNull().default('unknown'),
+  healthCheckedAt: timestamp('health_checked_at', { withTimezone: true }),
+  healthChecks: jsonb('health_checks').$type<HealthCheck[]>().notNull().default([]),
   },
   // The list filters on status and pages by id.
   (t) => [index('instances_status_idx').on(t.status, t.id)],
@@ -329,3 +336,23 @@ export const webhookDeliveries = pgTable(
     index('webhook_deliveries_webhook_idx').on(t.webhookId, t.id),
   ],
 );
+
+// ---- health sweeps
+
+export const sweepStatuses = ['running', 'succeeded', 'failed'] as const;
+export const sweepStatusEnum = pgEnum('health_sweep_status', sweepStatuses);
+
+export const healthSweeps = pgTable('health_sweeps', {
+  id: text('id').primaryKey(),
+  // The run that does the sweep; unique so a retried start records one sweep.
+  workflowId: text('workflow_id').notNull().unique('health_sweeps_workflow_unique'),
+  status: sweepStatusEnum('status').notNull().default('running'),
+  checked: integer('checked').notNull().default(0),
+  healthy: integer('healthy').notNull().default(0),
+  degraded: integer('degraded').notNull().default(0),
+  unhealthy: integer('unhealthy').notNull().default(0),
+  healed: integer('healed').notNull().default(0),
+  errors: integer('errors').notNull().default(0),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+  endedAt: timestamp('ended_at', { withTimezone: true }),
+});

@@ -62,6 +62,10 @@ const ConfigSchema = Type.Object({
   invoicingTimezone: Type.String({ minLength: 1 }),
   webhookRetryHours: Type.Integer({ minimum: 1 }),
   webhookAllowPrivate: Type.Boolean(),
+  healthIntervalSeconds: Type.Integer({ minimum: 5 }),
+  healthParallelism: Type.Integer({ minimum: 1, maximum: 200 }),
+  certExpiryWarnDays: Type.Integer({ minimum: 0 }),
+  healBudget: Type.Integer({ minimum: 0 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -115,6 +119,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     invoicingTimezone: env.SHIPYARD_INVOICING_TIMEZONE ?? 'UTC',
     webhookRetryHours: integer(env.SHIPYARD_WEBHOOK_RETRY_HOURS, 24),
     webhookAllowPrivate: boolean(env.SHIPYARD_WEBHOOK_ALLOW_PRIVATE, false),
+    healthIntervalSeconds: integer(env.SHIPYARD_HEALTH_INTERVAL_SECONDS, 300),
+    healthParallelism: integer(env.SHIPYARD_HEALTH_PARALLELISM, 20),
+    certExpiryWarnDays: integer(env.SHIPYARD_CERT_EXPIRY_WARN_DAYS, 14),
+    healBudget: integer(env.SHIPYARD_HEAL_BUDGET, 3),
   };
   const errors = [...Value.Errors(ConfigSchema, raw)];
   const ownProblems = [...encryption.problems, ...corsOrigins.problems];
@@ -173,6 +181,10 @@ const variableFor: Record<keyof Config, string> = {
   invoicingTimezone: 'SHIPYARD_INVOICING_TIMEZONE',
   webhookRetryHours: 'SHIPYARD_WEBHOOK_RETRY_HOURS',
   webhookAllowPrivate: 'SHIPYARD_WEBHOOK_ALLOW_PRIVATE',
+  healthIntervalSeconds: 'SHIPYARD_HEALTH_INTERVAL_SECONDS',
+  healthParallelism: 'SHIPYARD_HEALTH_PARALLELISM',
+  certExpiryWarnDays: 'SHIPYARD_CERT_EXPIRY_WARN_DAYS',
+  healBudget: 'SHIPYARD_HEAL_BUDGET',
 };
 
 const KEY_BYTES = 32;

@@ -14,6 +14,7 @@ export function scheduleIdFor(base: string, config: Pick<Config, 'taskQueue'>): 
 }
 
 export const reconcileScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-reconcile', config);
+export const healthSweepScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-health-sweep', config);
 
 export const meteringScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-metering', config);
 
@@ -61,6 +62,19 @@ export function desiredSchedules(config: Config): ScheduleOptions[] {
         // No period: the run invoices the month before the one it starts in.
         args: [{ meteringCursor: meteringScheduleId(config) }],
       },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+    },
+    {
+      scheduleId: healthSweepScheduleId(config),
+      spec: { intervals: [{ every: `${config.healthIntervalSeconds}s` }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'healthSweep',
+        workflowId: healthSweepScheduleId(config),
+        taskQueue: config.taskQueue,
+        args: [{ parallelism: config.healthParallelism }],
+      },
+      // A sweep still running when the next is due: the next would check the same instances.
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
     },
   ];

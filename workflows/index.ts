@@ -1,6 +1,6 @@
 // The workflow bundle's entry point: every operation Shipyard runs on an instance, and the
 // scheduled reconciliation of operations whose runs closed without recording their result,
-// metering and invoicing, and the delivery of outbound webhooks.
+// metering and invoicing, the delivery of outbound webhooks, and the health sweep.
 export { changeInstancePlan } from './change-plan';
 export { invoiceOwner, invoicePeriod } from './invoicing';
 export { meterUsage } from './metering';
@@ -10,3 +10,4 @@ export { resumeInstance, suspendInstance } from './suspend-resume';
 export { cleanupInstance, teardownInstance } from './teardown';
 export { upgradeInstance } from './upgrade';
 export { deliverWebhook } from './webhooks';
+export { checkInstanceNow, healthSweep } from './health';

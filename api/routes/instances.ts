@@ -6,7 +6,7 @@ import { idempotent, IdempotencyHeaders } from '../idempotency';
 import { instanceView, knownPlan, listedInstanceView, operationView, provision, startOnInstance, type Deps, type InstanceOperationKind } from '../operations';
 import { usageOf } from '../usage';
 import { Problem, problems } from '../problems';
-import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, IdOrSlugParams, InstanceStatus, pageQuery, PageQuery, Slug, textPattern, Version } from '../schemas';
+import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, Health, IdOrSlugParams, InstanceStatus, pageQuery, PageQuery, Slug, textPattern, Version } from '../schemas';
 
 const CreateInstance = Type.Object(
   {
@@ -68,15 +68,15 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       schema: {
         summary: 'List instances, oldest first',
         tags: ['instances'],
-        querystring: Type.Object({ status: Type.Optional(InstanceStatus), ...pageQuery }, { additionalProperties: false }),
+        querystring: Type.Object({ status: Type.Optional(InstanceStatus), health: Type.Optional(Health), ...pageQuery }, { additionalProperties: false }),
         response: { 200: Type.Ref('InstancePage', { description: 'A page of instances' }), ...problems(400) },
       },
     },
     async (request) => {
-      const { status, limit = DEFAULT_PAGE_SIZE, cursor } = request.query;
+      const { status, health, limit = DEFAULT_PAGE_SIZE, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, instanceCursor) : undefined;
       // The filter is applied in SQL, never to the page afterwards: a page is short only at the end.
-      const page = await catalogue.listInstances(db, { status, limit, after });
+      const page = await catalogue.listInstances(db, { status, health, limit, after });
       const last = page.items.at(-1);
       return {
         // As the catalogue has them: a page asks Temporal nothing (live steps are on the single-item routes).

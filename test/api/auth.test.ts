@@ -43,6 +43,11 @@ export const v1Routes: RouteCase[] = [
   { method: 'GET', route: '/v1/webhooks', url: '/v1/webhooks', role: 'admin' },
   { method: 'DELETE', route: '/v1/webhooks/{id}', url: '/v1/webhooks/whk_missing', role: 'admin' },
   { method: 'GET', route: '/v1/webhooks/{id}/deliveries', url: '/v1/webhooks/whk_missing/deliveries', role: 'admin' },
+  { method: 'POST', route: '/v1/health/sweeps', url: '/v1/health/sweeps', role: 'operator' },
+  { method: 'GET', route: '/v1/health/sweeps', url: '/v1/health/sweeps?limit=1', role: 'viewer' },
+  { method: 'GET', route: '/v1/health/sweeps/{id}', url: '/v1/health/sweeps/swp_missing', role: 'viewer' },
+  { method: 'GET', route: '/v1/instances/{idOrSlug}/health', url: `/v1/instances/${missing}/health`, role: 'viewer' },
+  { method: 'POST', route: '/v1/instances/{idOrSlug}/health/check', url: `/v1/instances/${missing}/health/check`, role: 'operator' },
 ];
 
 const rank: Record<ApiRole, number> = { viewer: 1, operator: 2, admin: 3 };
@@ -155,7 +160,7 @@ describe('the OpenAPI document', () => {
       const [method, path] = entry.split(' ') as [HTTPMethods, string];
       expect(h.app.hasRoute({ method, url: path.replace(/\{(\w+)\}/g, ':$1') })).toBe(true);
       const op = doc.paths[path][method.toLowerCase()];
-      expect(Object.keys(op.responses)).toContain(method === 'POST' && !path.startsWith('/codec/') ? (/(api-keys|webhooks)$/.test(path) ? '201' : '202') : method === 'DELETE' && path.includes('instances') ? '202' : '200');
+      expect(Object.keys(op.responses)).toContain(method === 'POST' && !path.startsWith('/codec/') ? (/(api-keys|webhooks)$/.test(path) ? '201' : path.endsWith('/health/check') ? '200' : '202') : method === 'DELETE' && path.includes('instances') ? '202' : '200');
       if (path.startsWith('/v1/')) expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['401', '403', '500']));
     }
     // Problems are documented as problem+json against one shared schema.

@@ -1,0 +1,299 @@
+// One instance's health check, and the healing of what drifted: every object Shipyard made for it
+// is read and compared with what it should be; what is missing or changed is re-applied with the
+// very activities the runbooks use (so a heal is as idempotent and as careful about ownership as a
+// provision), at most SHIPYARD_HEAL_BUDGET times per instance per 24 h. Objects that are not
+// Shipyard's are reported and never touched.
+import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
+import { Context } from '@temporalio/activity';
+import { KubernetesObjectApi, type KubernetesObject, type V1Deployment, type V1Ingress, type V1Secret } from '@kubernetes/client-node';
+import postgres from 'postgres';
+import { listedInstanceView } from '../api/operations';
+import * as catalogue from '../db/catalogue';
+import type { WebhookEventType } from '../db/schema';
+import { healthOf, type Health, type HealthCheck, type SweepTotals } from '../domain/health';
+import { hostnameFor, instanceLabel, managedByLabel, managedByValue, namespaceFor } from '../domain/instance';
+import { createDnsActivities } from './dns';
+import { isKubeNotFound, kubeError, route53Error } from './errors';
+import type { ActivityDeps } from './index';
+import { createKubernetesActivities } from './kubernetes';
+import { imageFor, names } from './manifests';
+import { createTenantDatabaseActivities } from './tenant-database';
+import { publishWebhookEvent } from './webhooks';
+
+export const HEALTH_ACTOR = 'health-sweep';
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** What a heal re-applies, in the order a provision makes it (later things need earlier ones). */
+const healOrder = ['namespace', 'database', 'secret', 'workload', 'certificate', 'ingress', 'dns'] as const;
+type Heal = (typeof healOrder)[number];
+
+interface Finding extends HealthCheck {
+  /** The runbook step that puts this right, when it is Shipyard's to put right. */
+  heal?: Heal;
+}
+
+export interface InstanceHealth {
+  instanceId: string;
+  health: Health;
+  checks: HealthCheck[];
+  healed: boolean;
+}
+
+const pass = (name: string, detail?: string): Finding => ({ name, status: 'pass', ...(detail ? { detail } : {}) });
+const fail = (name: string, detail: string, options: { critical?: boolean; heal?: Heal } = {}): Finding => ({
+  name,
+  status: 'fail',
+  detail,
+  ...(options.critical ? { critical: true } : {}),
+  ...(options.heal ? { heal: options.heal } : {}),
+});
+
+function ownedBy(obj: KubernetesObject, slug: string): boolean {
+  const labels = obj.metadata?.labels ?? {};
+  return labels[managedByLabel] === managedByValue && labels[instanceLabel] === slug;
+}
+
+const describeError = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+export function createHealthActivities(deps: ActivityDeps) {
+  const { config, db, kube, route53 } = deps;
+  const objects = KubernetesObjectApi.makeApiClient(kube);
+  const kubernetes = createKubernetesActivities(deps);
+  const dns = createDnsActivities(deps);
+  const tenantDatabase = createTenantDatabaseActivities(deps);
+
+  async function read<T extends KubernetesObject>(apiVersion: string, kind: string, name: string, namespace?: string): Promise<T | undefined> {
+    try {
+      return (await objects.read<T>({ apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } } as never)) as T;
+    } catch (err) {
+      if (isKubeNotFound(err)) return undefined;
+      throw kubeError(`read ${kind} ${namespace ? `${namespace}/` : ''}${name}`, err);
+    }
+  }
+
+  /** Present and Shipyard's (pass), missing (fail, healable), or someone else's (fail, left alone). */
+  function presence(name: string, obj: KubernetesObject | undefined, slug: string, heal: Heal): Finding | undefined {
+    if (!obj) return fail(name, 'missing', { critical: true, heal });
+    if (!ownedBy(obj, slug)) return fail(name, `present but without Shipyard's labels: not Shipyard's, left alone`, { critical: true });
+    return undefined;
+  }
+
+  async function inspect(slug: string, version: string, suspended: boolean, replicas: number): Promise<Finding[]> {
+    const ns = namespaceFor(slug);
+    const hostname = hostnameFor(slug, config.baseDomain);
+    const findings: Finding[] = [];
+
+    const namespace = await read('v1', 'Namespace', ns);
+    findings.push(presence('namespace', namespace, slug, 'namespace') ?? pass('namespace'));
+    for (const [name, apiVersion, kind, objectName] of [
+      ['quota', 'v1', 'ResourceQuota', names.quota],
+      ['limit range', 'v1', 'LimitRange', names.limitRange],
+      ['network policy', 'networking.k8s.io/v1', 'NetworkPolicy', names.networkPolicy],
+    ] as const) {
+      const obj = namespace ? await read(apiVersion, kind, objectName, ns) : undefined;
+      findings.push(presence(name, obj, slug, 'namespace') ?? pass(name));
+    }
+
+    const secret = namespace ? await read<V1Secret>('v1', 'Secret', names.appSecret, ns) : undefined;
+    const databaseUrl = secret?.data?.DATABASE_URL ? Buffer.from(secret.data.DATABASE_URL, 'base64').toString('utf8') : undefined;
+    findings.push(presence('app secret', secret, slug, 'secret') ?? (databaseUrl ? pass('app secret') : fail('app secret', 'has no DATABASE_URL', { critical: true, heal: 'secret' })));
+
+    const deployment = namespace ? await read<V1Deployment>('apps/v1', 'Deployment', names.app, ns) : undefined;
+    const missingDeployment = presence('deployment', deployment, slug, 'workload');
+    if (missingDeployment) findings.push(missingDeployment);
+    else {
+      const image = deployment!.spec?.template.spec?.containers.find((c) => c.name === names.app)?.image;
+      const wanted = imageFor(config.appImage, version);
+      const actualReplicas = deployment!.spec?.replicas ?? 1;
+      if (image !== wanted) findings.push(fail('deployment', `runs image ${image ?? '(none)'}, not ${wanted}`, { critical: true, heal: 'workload' }));
+      else if (actualReplicas !== replicas) {
+        findings.push(fail('deployment', `has ${actualReplicas} replicas, not ${replicas}${suspended ? ' (suspended)' : ''}`, { critical: true, heal: 'workload' }));
+      } else findings.push(pass('deployment', `${wanted}, ${replicas} replicas${suspended ? ' (suspended)' : ''}`));
+      if (!suspended) {
+        const available = deployment!.status?.conditions?.find((c) => c.type === 'Available');
+        findings.push(
+          available?.status === 'True'
+            ? pass('deployment available')
+            : fail('deployment available', `Available is ${available?.status ?? 'not reported'}${available?.message ? `: ${available.message}` : ''}`),
+        );
+      }
+    }
+
+    const service = namespace ? await read('v1', 'Service', names.app, ns) : undefined;
+    findings.push(presence('service', service, slug, 'workload') ?? pass('service'));
+
+    const ingress = namespace ? await read<V1Ingress>('networking.k8s.io/v1', 'Ingress', names.app, ns) : undefined;
+    const ingressProblem = presence('ingress', ingress, slug, 'ingress');
+    if (ingressProblem) findings.push(ingressProblem);
+    else {
+      const host = ingress!.spec?.rules?.[0]?.host;
+      const tls = ingress!.spec?.tls?.[0];
+      if (host !== hostname) findings.push(fail('ingress', `routes host ${host ?? '(none)'}, not ${hostname}`, { critical: true, heal: 'ingress' }));
+      else if (tls?.secretName !== names.tlsSecret || !tls.hosts?.includes(hostname)) {
+        findings.push(fail('ingress', `TLS is not ${names.tlsSecret} for ${hostname}`, { critical: true, heal: 'ingress' }));
+      } else findings.push(pass('ingress', hostname));
+    }
+
+    const certificate = namespace
+      ? await read<KubernetesObject & { status?: { conditions?: { type: string; status: string; message?: string }[]; notAfter?: string } }>(
+          'cert-manager.io/v1',
+          'Certificate',
+          names.certificate,
+          ns,
+        )
+      : undefined;
+    const certProblem = presence('certificate', certificate, slug, 'certificate');
+    if (certProblem) findings.push(certProblem);
+    else {
+      const ready = certificate!.status?.conditions?.find((c) => c.type === 'Ready');
+      const notAfter = certificate!.status?.notAfter ? new Date(certificate!.status.notAfter) : undefined;
+      if (ready?.status !== 'True') findings.push(fail('certificate', `not Ready${ready?.message ? `: ${ready.message}` : ''}`));
+      else if (notAfter && notAfter.getTime() < Date.now() + config.certExpiryWarnDays * DAY_MS) {
+        findings.push(fail('certificate', `expires ${notAfter.toISOString()}, within ${config.certExpiryWarnDays} days`));
+      } else findings.push(pass('certificate', notAfter ? `valid until ${notAfter.toISOString()}` : 'Ready'));
+    }
+
+    findings.push(await inspectDns(hostname));
+    findings.push(await inspectDatabase(databaseUrl));
+    return findings;
+  }
+
+  async function inspectDns(hostname: string): Promise<Finding> {
+    let records;
+    try {
+      const answer = await route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: config.hostedZoneId, StartRecordName: hostname, MaxItems: 5 }));
+      records = answer.ResourceRecordSets ?? [];
+    } catch (err) {
+      throw route53Error(`list DNS records at ${hostname}`, err);
+    }
+    const strip = (name: string) => name.replace(/\.$/, '').toLowerCase();
+    const cname = records.find((r) => r.Name && strip(r.Name) === hostname && r.Type === 'CNAME');
+    const target = cname?.ResourceRecords?.[0]?.Value;
+    if (!cname) return fail('dns record', `no CNAME at ${hostname}`, { critical: true, heal: 'dns' });
+    if (!target || strip(target) !== strip(config.ingressTarget)) {
+      return fail('dns record', `${hostname} points at ${target ?? '(nothing)'}, not ${config.ingressTarget}`, { critical: true, heal: 'dns' });
+    }
+    return pass('dns record', `${hostname} → ${config.ingressTarget}`);
+  }
+
+  /** The tenant role logs in to its database with the password the app has (in the Secret). */
+  async function inspectDatabase(databaseUrl: string | undefined): Promise<Finding> {
+    if (!databaseUrl) return fail('database', 'cannot check the tenant login: the app secret has no DATABASE_URL', { critical: true, heal: 'database' });
+    const sql = postgres(databaseUrl, { max: 1, connect_timeout: 5, idle_timeout: 1, onnotice: () => {} });
+    try {
+      await sql`select 1`;
+      return pass('database', 'the tenant role logs in with the app secret');
+    } catch (err) {
+      // Postgres's message names the role or database, never the password.
+      return fail('database', `the tenant role cannot log in: ${describeError(err)}`, { critical: true, heal: 'database' });
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }
+
+  async function applyHeal(heal: Heal, slug: string, plan: NonNullable<Awaited<ReturnType<typeof catalogue.getPlan>>>, version: string, replicas: number): Promise<void> {
+    switch (heal) {
+      case 'namespace':
+        return kubernetes.applyNamespace(slug, plan);
+      case 'database':
+        await tenantDatabase.ensureTenantDatabase(slug, { connectionLimit: plan.dbConnections });
+        // Sets the role's password to the one in the Secret (or writes a Secret that has none).
+        return kubernetes.writeAppSecret(slug);
+      case 'secret':
+        return kubernetes.writeAppSecret(slug);
+      case 'workload':
+        return kubernetes.applyWorkload(slug, { plan, version, replicas });
+      case 'certificate':
+        return kubernetes.applyCertificate(slug);
+      case 'ingress':
+        return kubernetes.applyIngress(slug);
+      case 'dns':
+        return dns.upsertDnsRecord(slug);
+    }
+  }
+
+  return {
+    /** The sweep run by this workflow id, recorded now if new (the API records the ones it starts before starting them). */
+    async openSweep(workflowId: string): Promise<string> {
+      return (await catalogue.openSweep(db, workflowId)).id;
+    },
+
+    async instancesToCheck(after: string | undefined, limit: number): Promise<string[]> {
+      return catalogue.instancesToCheck(db, after, limit);
+    },
+
+    async updateSweep(sweepId: string, totals: SweepTotals, end?: 'succeeded' | 'failed'): Promise<void> {
+      if (end) await catalogue.closeSweep(db, sweepId, end, totals);
+      else await catalogue.updateSweepTotals(db, sweepId, totals);
+    },
+
+    /**
+     * Checks one `ready` or `suspended` instance, heals what drifted (within the budget), stores
+     * the verdict on the instance and tells webhooks what changed. An instance that is not (or no
+     * longer) ready or suspended, or has an operation running, is left to that operation.
+     */
+    async checkInstanceHealth(instanceId: string): Promise<InstanceHealth | null> {
+      const found = await catalogue.findInstance(db, instanceId);
+      if (!found || found.running || (found.instance.status !== 'ready' && found.instance.status !== 'suspended')) return null;
+      const { instance } = found;
+      const plan = await catalogue.getPlan(db, instance.plan);
+      if (!plan) return null;
+      const suspended = instance.status === 'suspended';
+      const replicas = suspended ? 0 : plan.replicas;
+
+      const findings = await inspect(instance.slug, instance.version, suspended, replicas);
+      const heals = healOrder.filter((h) => findings.some((f) => f.status === 'fail' && f.heal === h));
+      let healed = false;
+      if (heals.length > 0) {
+        const used = await catalogue.healsSince(db, instanceId, new Date(Date.now() - DAY_MS));
+        if (used >= config.healBudget) {
+          for (const f of findings) if (f.heal && f.status === 'fail') f.detail += `; not healed: the heal budget (${config.healBudget} per 24 h) is spent`;
+        } else {
+          const fixed: string[] = [];
+          const problems: string[] = [];
+          for (const heal of heals) {
+            const subjects = findings.filter((f) => f.status === 'fail' && f.heal === heal);
+            try {
+              await applyHeal(heal, instance.slug, plan, instance.version, replicas);
+              for (const f of subjects) {
+                f.status = 'healed';
+                fixed.push(`${f.name} (${f.detail})`);
+              }
+            } catch (err) {
+              for (const f of subjects) f.detail += `; healing failed: ${describeError(err)}`;
+              problems.push(`${heal}: ${describeError(err)}`);
+            }
+          }
+          healed = fixed.length > 0;
+          await catalogue.recordEvent(db, {
+            instanceId,
+            actor: HEALTH_ACTOR,
+            action: 'heal',
+            outcome: problems.length === 0 ? 'succeeded' : 'failed',
+            message: [fixed.length ? `re-applied ${fixed.join(', ')}` : '', problems.length ? `could not heal ${problems.join('; ')}` : '']
+              .filter(Boolean)
+              .join('; '),
+          });
+        }
+      }
+
+      const checks: HealthCheck[] = findings.map(({ heal: _heal, ...check }) => check);
+      const health = healthOf(checks);
+      const before = instance.health;
+      const news: WebhookEventType[] = [];
+      if (healed) news.push('instance.healed');
+      if (health === 'unhealthy' && before !== 'unhealthy') news.push('instance.unhealthy');
+      if (health === 'healthy' && before === 'unhealthy') news.push('instance.recovered');
+      // Told before the verdict is stored, under a key that a retry of this activity repeats: a
+      // retry re-publishes the same event (dropped as a duplicate) rather than losing it.
+      const info = Context.current().info;
+      const key = `health:${info.workflowExecution?.workflowId}:${info.workflowExecution?.runId}:${info.activityId}:${instanceId}`;
+      const view = listedInstanceView(config, { instance: { ...instance, health }, running: undefined });
+      for (const type of news) {
+        await publishWebhookEvent(deps, { key, type, data: { instance: view, health: { health, checks } } });
+      }
+      await catalogue.recordHealth(db, instanceId, health, checks);
+      return { instanceId, health, checks, healed };
+    },
+  };
+}

@@ -1,0 +1,178 @@
+// Health sweeps end to end, with worker and API as real processes: objects deleted or changed
+// behind Shipyard's back are restored by a sweep and reported to a webhook; a suspended instance
+// is checked against 0 replicas; a spent heal budget stops healing and alerts once.
+import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { AppsV1Api, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostnameFor, namespaceFor } from '../../domain/instance';
+import { healthSweepScheduleId } from '../../worker/schedules';
+import { uniqueSuffix } from '../support/config';
+import { startReceiver, verifySignature, type Receiver } from '../support/receiver';
+import { startStack, type Stack } from '../support/stack';
+import { worldReader } from '../support/world';
+
+let stack: Stack;
+let world: ReturnType<typeof worldReader>;
+let receiver: Receiver;
+let hook: { id: string; secret: string };
+let kube: { core: CoreV1Api; apps: AppsV1Api; net: NetworkingV1Api };
+let route53: Route53Client;
+
+beforeAll(async () => {
+  stack = await startStack({
+    SHIPYARD_WEBHOOK_ALLOW_PRIVATE: 'true',
+    SHIPYARD_HEAL_BUDGET: '2',
+    // The test starts its sweeps itself; the schedule is only checked for existence.
+    SHIPYARD_HEALTH_INTERVAL_SECONDS: '3600',
+  });
+  world = worldReader(stack.config);
+  const config = new KubeConfig();
+  config.loadFromFile(stack.config.kubeconfig!);
+  kube = { core: config.makeApiClient(CoreV1Api), apps: config.makeApiClient(AppsV1Api), net: config.makeApiClient(NetworkingV1Api) };
+  route53 = new Route53Client({ region: stack.config.awsRegion, endpoint: stack.config.route53Endpoint });
+  receiver = await startReceiver();
+  const res = await stack.api.call('POST', '/v1/webhooks', { url: receiver.url, events: ['instance.healed', 'instance.unhealthy', 'instance.recovered'] });
+  expect(res.status).toBe(201);
+  hook = { id: res.body.webhook.id, secret: res.body.secret };
+});
+
+afterAll(async () => {
+  if (hook) await stack?.api.call('DELETE', `/v1/webhooks/${hook.id}`);
+  await stack?.stop();
+  await world?.close();
+  await receiver?.close();
+  route53?.destroy();
+});
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+async function deleteDnsRecord(slug: string): Promise<void> {
+  const hostname = hostnameFor(slug, stack.config.baseDomain);
+  const { ResourceRecordSets = [] } = await route53.send(
+    new ListResourceRecordSetsCommand({ HostedZoneId: stack.config.hostedZoneId, StartRecordName: hostname, MaxItems: 5 }),
+  );
+  const cname = ResourceRecordSets.find((r) => r.Type === 'CNAME' && r.Name?.replace(/\.$/, '') === hostname)!;
+  await route53.send(
+    new ChangeResourceRecordSetsCommand({ HostedZoneId: stack.config.hostedZoneId, ChangeBatch: { Changes: [{ Action: 'DELETE', ResourceRecordSet: cname }] } }),
+  );
+}
+
+const deleteService = (slug: string) => kube.core.deleteNamespacedService({ name: 'app', namespace: namespaceFor(slug) });
+const check = async (slug: string) => {
+  const res = await stack.api.call('POST', `/v1/instances/${slug}/health/check`);
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body as { health: string; checkedAt: string; checks: { name: string; status: string; detail?: string }[] };
+};
+const statusOf = (report: { checks: { name: string; status: string }[] }, name: string) => report.checks.filter((c) => c.name === name).map((c) => c.status);
+const healEvents = async (slug: string) =>
+  ((await stack.api.call('GET', `/v1/instances/${slug}/events?limit=100`)).body.items as any[]).filter((e) => e.actor === 'health-sweep' && e.action === 'heal');
+
+describe('health', () => {
+  it('the schedule exists with the configured interval, once, across a worker restart', async () => {
+    const connection = await Connection.connect({ address: stack.config.temporalAddress });
+    try {
+      const client = new Client({ connection, namespace: stack.config.temporalNamespace });
+      const id = healthSweepScheduleId(stack.config);
+      const described = await client.schedule.getHandle(id).describe();
+      expect(described.spec.intervals?.[0]?.every).toBe(3_600_000);
+      expect(described.action).toMatchObject({ workflowType: 'healthSweep', taskQueue: stack.config.taskQueue });
+      await stack.worker.stop();
+      stack.restartWorker();
+      await until('the restarted worker to keep one schedule', async () => {
+        const ids: string[] = [];
+        for await (const s of client.schedule.list()) if (s.scheduleId === id) ids.push(s.scheduleId);
+        return ids.length === 1 ? true : undefined;
+      }, 30_000);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('a sweep restores a deleted Service, Ingress and DNS record and a changed image; suspended stays at 0; a spent budget alerts once', async () => {
+    const slug = `heal-${uniqueSuffix()}`;
+    const created = await stack.api.call('POST', '/v1/instances', { name: 'Heal Co', slug, plan: 'starter', ownerEmail: 'ops@heal.test' });
+    expect(created.status).toBe(202);
+    expect((await stack.api.settled(created.body.operation.id)).status).toBe('succeeded');
+
+    const first = await check(slug);
+    expect(first.health, JSON.stringify(first.checks)).toBe('healthy');
+    expect(first.checks.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['namespace', 'quota', 'limit range', 'network policy', 'app secret', 'deployment', 'service', 'ingress', 'certificate', 'dns record', 'database']),
+    );
+
+    // Behind Shipyard's back.
+    const namespace = namespaceFor(slug);
+    await deleteService(slug);
+    await kube.net.deleteNamespacedIngress({ name: 'app', namespace });
+    await deleteDnsRecord(slug);
+    await kube.apps.patchNamespacedDeployment(
+      { name: 'app', namespace, body: [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: `${stack.config.appImage}:6.6.6` }] },
+    );
+
+    const started = await stack.api.call('POST', '/v1/health/sweeps');
+    expect(started.status).toBe(202);
+    const sweep = await until('the sweep to finish', async () => {
+      const { body } = await stack.api.call('GET', `/v1/health/sweeps/${started.body.sweep.id}`);
+      return body.status !== 'running' ? body : undefined;
+    });
+    expect(sweep).toMatchObject({ status: 'succeeded', healed: 1, errors: 0 });
+    expect(sweep.checked).toBeGreaterThanOrEqual(1);
+    expect((await stack.api.call('GET', '/v1/health/sweeps?limit=5')).body.items.map((s: { id: string }) => s.id)).toContain(sweep.id);
+
+    const after = await world.read(slug);
+    expect(after.services).toEqual(['app']);
+    expect(after.ingresses).toEqual(['app']);
+    expect(after.deployments[0]?.image).toBe(`${stack.config.appImage}:1.0.0`);
+    expect(after.dnsRecords.some((r) => r.type === 'CNAME')).toBe(true);
+    const report = (await stack.api.call('GET', `/v1/instances/${slug}/health`)).body;
+    expect(report.health).toBe('healthy');
+    for (const name of ['service', 'ingress', 'dns record', 'deployment']) expect(statusOf(report, name), name).toContain('healed');
+    const heals = await healEvents(slug);
+    expect(heals).toHaveLength(1);
+    expect(heals[0].message).toMatch(/service.*ingress.*dns record/s);
+    const instance = (await stack.api.call('GET', `/v1/instances/${slug}`)).body;
+    expect(instance).toMatchObject({ status: 'ready', health: 'healthy', healthCheckedAt: expect.any(String) });
+
+    const healed = await until('instance.healed at the receiver', async () => receiver.received.find((r) => r.headers['shipyard-event'] === 'instance.healed'));
+    expect(verifySignature(hook.secret, healed.headers['shipyard-signature'] as string, healed.body)).toBe(true);
+    expect(JSON.parse(healed.body)).toMatchObject({ type: 'instance.healed', data: { instance: { slug }, health: { health: 'healthy' } } });
+
+    // Suspended: checked against 0 replicas, and not "healed" back to running.
+    const suspend = await stack.api.call('POST', `/v1/instances/${slug}/suspend`);
+    expect((await stack.api.settled(suspend.body.operation.id)).status).toBe('succeeded');
+    const suspended = await check(slug);
+    expect(suspended.health, JSON.stringify(suspended.checks)).toBe('healthy');
+    expect(suspended.checks.find((c) => c.name === 'deployment')).toMatchObject({ status: 'pass', detail: expect.stringMatching(/0 replicas \(suspended\)/) });
+    expect((await world.read(slug)).deployments[0]?.replicas).toBe(0);
+    expect(await healEvents(slug)).toHaveLength(1);
+
+    // Budget 2: the second heal is allowed, the third is not — unhealthy, alerted once.
+    await deleteService(slug);
+    expect(statusOf(await check(slug), 'service')).toEqual(['healed']);
+    await deleteService(slug);
+    const spent = await check(slug);
+    expect(spent.health).toBe('unhealthy');
+    expect(spent.checks.find((c) => c.name === 'service')).toMatchObject({ status: 'fail', detail: expect.stringMatching(/heal budget/) });
+    expect((await check(slug)).health).toBe('unhealthy');
+    expect((await world.read(slug)).services).toEqual([]);
+    expect(await healEvents(slug)).toHaveLength(2);
+    const listed = (await stack.api.call('GET', '/v1/instances?health=unhealthy&limit=100')).body.items.map((i: { slug: string }) => i.slug);
+    expect(listed).toContain(slug);
+    await until('instance.unhealthy at the receiver', async () => receiver.received.find((r) => r.headers['shipyard-event'] === 'instance.unhealthy'));
+    // A delivery is recorded before the check that raised it answers: the log is complete now.
+    const log = (await stack.api.call('GET', `/v1/webhooks/${hook.id}/deliveries?limit=100`)).body.items as { type: string }[];
+    expect(log.filter((d) => d.type === 'instance.unhealthy')).toHaveLength(1);
+
+    const deleted = await stack.api.call('DELETE', `/v1/instances/${slug}`);
+    expect((await stack.api.settled(deleted.body.operation.id)).status).toBe('succeeded');
+  }, 400_000);
+});

@@ -1,0 +1,112 @@
+// The health sweep: settles operations whose runs closed without a result (the same reconcile
+// the `shipyard-reconcile` schedule runs), then checks every `ready` and `suspended` instance, a
+// bounded number at a time, each check an activity that also heals. A big fleet continues as new
+// between pages, carrying its place and totals, so no run's history grows without bound.
+import { ActivityFailure, ContinueAsNew, continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { InstanceHealth } from '../activities/health';
+import { noTotals, type SweepTotals } from '../domain/health';
+
+const bookkeeping = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
+const { reconcileRunningOperations } = proxyActivities<Activities>({
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '1m',
+  retry: { initialInterval: '5s', maximumAttempts: 3 },
+});
+
+// A check reads a dozen objects and may re-apply some (a DNS heal waits for INSYNC); a check that
+// keeps failing counts as an error of the sweep rather than holding it up.
+const { checkInstanceHealth } = proxyActivities<Activities>({
+  startToCloseTimeout: '5m',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+export interface SweepInput {
+  parallelism: number;
+  /** Set by the API (which records the sweep before starting it) and carried across continue-as-new. */
+  sweepId?: string;
+  /** The last instance id checked by the run before (continue-as-new). */
+  after?: string;
+  totals?: SweepTotals;
+}
+
+/** Pages per run before continuing as new, unless Temporal suggests it sooner. */
+const PAGES_PER_RUN = 10;
+
+export async function healthSweep(input: SweepInput): Promise<SweepTotals> {
+  const sweepId = input.sweepId ?? (await bookkeeping.openSweep(workflowInfo().workflowId));
+  const totals: SweepTotals = { ...(input.totals ?? noTotals) };
+  const parallelism = Math.max(1, input.parallelism);
+  try {
+    if (input.after === undefined) {
+      try {
+        await reconcileRunningOperations();
+      } catch (err) {
+        if (!(err instanceof ActivityFailure)) throw err;
+        totals.errors += 1;
+      }
+    }
+    let after = input.after;
+    for (let page = 0; ; page++) {
+      if (page >= PAGES_PER_RUN || workflowInfo().continueAsNewSuggested) {
+        await bookkeeping.updateSweep(sweepId, totals);
+        return await continueAsNew<typeof healthSweep>({ parallelism, sweepId, after, totals });
+      }
+      const ids = await bookkeeping.instancesToCheck(after, parallelism * 5);
+      if (ids.length === 0) break;
+      await slidingWindow(ids, parallelism, async (id) => count(totals, await checkOne(id)));
+      after = ids.at(-1);
+      await bookkeeping.updateSweep(sweepId, totals);
+    }
+    await bookkeeping.updateSweep(sweepId, totals, 'succeeded');
+    return totals;
+  } catch (err) {
+    // continueAsNew throws to end this run: that is not a failure of the sweep.
+    if (err instanceof ContinueAsNew) throw err;
+    await bookkeeping.updateSweep(sweepId, totals, 'failed');
+    throw err;
+  }
+}
+
+/** Checks (and heals) one instance now: `POST /v1/instances/{idOrSlug}/health/check`. */
+export async function checkInstanceNow(instanceId: string): Promise<InstanceHealth | null> {
+  return checkInstanceHealth(instanceId);
+}
+
+async function checkOne(id: string): Promise<InstanceHealth | null | 'error'> {
+  try {
+    return await checkInstanceHealth(id);
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    return 'error';
+  }
+}
+
+function count(totals: SweepTotals, result: InstanceHealth | null | 'error'): void {
+  if (result === null) return;
+  totals.checked += 1;
+  if (result === 'error') {
+    totals.errors += 1;
+    return;
+  }
+  if (result.healed) totals.healed += 1;
+  if (result.health === 'healthy') totals.healthy += 1;
+  else if (result.health === 'degraded') totals.degraded += 1;
+  else if (result.health === 'unhealthy') totals.unhealthy += 1;
+}
+
+/** Runs `work` over `items` with at most `width` in flight, starting the next as soon as one ends. */
+async function slidingWindow<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
+}
