@@ -13,6 +13,7 @@ import { createInvoicingActivities } from './invoicing';
 import { createHealthActivities } from './health';
 import { createKubernetesActivities } from './kubernetes';
 import { createMeteringActivities } from './metering';
+import { createOrphanActivities } from './orphans';
 import { createReconcileActivities } from './reconcile';
 import { createTenantDatabaseActivities } from './tenant-database';
 import { createWebhookActivities } from './webhooks';
@@ -41,6 +42,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createInvoicingActivities(deps),
     ...createWebhookActivities(deps),
     ...createHealthActivities(deps),
+    ...createOrphanActivities(deps),
   };
 }
 

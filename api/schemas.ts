@@ -172,6 +172,16 @@ export const Sweep = Type.Object(
   { $id: 'Sweep' },
 );
 
+export const Orphan = Type.Object(
+  {
+    kind: Type.Enum(['namespace', 'dns-record', 'database']),
+    name: Type.String({ description: 'the namespace, the DNS name, or the database (and role) name' }),
+    slug: Type.String({ description: 'the instance its ownership mark names' }),
+    removed: Type.Boolean({ description: 'removed by that sweep (SHIPYARD_ORPHAN_CLEANUP=true)' }),
+  },
+  { $id: 'Orphan' },
+);
+
 // ---- responses: each has a name in the OpenAPI document; routes refer to them with a description.
 
 const nextCursor = Type.Union([Type.String(), Type.Null()], { description: 'pass back as `cursor` for the next page; null on the last page' });
@@ -264,6 +274,15 @@ export const sharedSchemas = [
   Delivery,
   HealthReport,
   Sweep,
+  Orphan,
+  Type.Object(
+    {
+      items: Type.Array(Type.Ref('Orphan')),
+      sweepId: Type.Union([Type.String(), Type.Null()], { description: 'the sweep that found them; null before any sweep looked' }),
+      checkedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    },
+    { $id: 'OrphanList' },
+  ),
   Page('Sweep', 'SweepPage'),
   Type.Object({ sweep: Type.Ref('Sweep') }, { $id: 'SweepAccepted' }),
   List('Webhook', 'WebhookList'),

@@ -770,6 +770,16 @@ export async function updateSweepTotals(db: Database, id: string, totals: SweepT
   await db.update(healthSweeps).set(totals).where(eq(healthSweeps.id, id));
 }
 
+export async function recordSweepOrphans(db: Database, id: string, orphans: NonNullable<SweepRow['orphans']>): Promise<void> {
+  await db.update(healthSweeps).set({ orphans }).where(eq(healthSweeps.id, id));
+}
+
+/** The newest sweep that looked for orphans. */
+export async function lastOrphanSweep(db: Database): Promise<SweepRow | undefined> {
+  const [row] = await db.select().from(healthSweeps).where(isNotNull(healthSweeps.orphans)).orderBy(desc(healthSweeps.id)).limit(1);
+  return row;
+}
+
 export async function getSweep(db: Database, id: string): Promise<SweepRow | undefined> {
   const [row] = await db.select().from(healthSweeps).where(eq(healthSweeps.id, id));
   return row;

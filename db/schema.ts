@@ -353,6 +353,8 @@ export const healthSweeps = pgTable('health_sweeps', {
   unhealthy: integer('unhealthy').notNull().default(0),
   healed: integer('healed').notNull().default(0),
   errors: integer('errors').notNull().default(0),
+  // What carried Shipyard's marks with no live instance when this sweep looked (null until it has).
+  orphans: jsonb('orphans').$type<{ kind: string; name: string; slug: string; removed: boolean }[]>(),
   startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
   endedAt: timestamp('ended_at', { withTimezone: true }),
 });

@@ -66,6 +66,7 @@ const ConfigSchema = Type.Object({
   healthParallelism: Type.Integer({ minimum: 1, maximum: 200 }),
   certExpiryWarnDays: Type.Integer({ minimum: 0 }),
   healBudget: Type.Integer({ minimum: 0 }),
+  orphanCleanup: Type.Boolean(),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -123,6 +124,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     healthParallelism: integer(env.SHIPYARD_HEALTH_PARALLELISM, 20),
     certExpiryWarnDays: integer(env.SHIPYARD_CERT_EXPIRY_WARN_DAYS, 14),
     healBudget: integer(env.SHIPYARD_HEAL_BUDGET, 3),
+    orphanCleanup: boolean(env.SHIPYARD_ORPHAN_CLEANUP, false),
   };
   const errors = [...Value.Errors(ConfigSchema, raw)];
   const ownProblems = [...encryption.problems, ...corsOrigins.problems];
@@ -185,6 +187,7 @@ const variableFor: Record<keyof Config, string> = {
   healthParallelism: 'SHIPYARD_HEALTH_PARALLELISM',
   certExpiryWarnDays: 'SHIPYARD_CERT_EXPIRY_WARN_DAYS',
   healBudget: 'SHIPYARD_HEAL_BUDGET',
+  orphanCleanup: 'SHIPYARD_ORPHAN_CLEANUP',
 };
 
 const KEY_BYTES = 32;

@@ -1,6 +1,7 @@
 // The health sweep: settles operations whose runs closed without a result (the same reconcile
 // the `shipyard-reconcile` schedule runs), then checks every `ready` and `suspended` instance, a
-// bounded number at a time, each check an activity that also heals. A big fleet continues as new
+// bounded number at a time, each check an activity that also heals, and last removes orphans
+// when SHIPYARD_ORPHAN_CLEANUP=true. A big fleet continues as new
 // between pages, carrying its place and totals, so no run's history grows without bound.
 import { ActivityFailure, ContinueAsNew, continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -16,6 +17,12 @@ const { reconcileRunningOperations } = proxyActivities<Activities>({
   startToCloseTimeout: '10m',
   heartbeatTimeout: '1m',
   retry: { initialInterval: '5s', maximumAttempts: 3 },
+});
+
+// Looking for orphans lists namespaces, DNS records and roles; removing an orphan namespace waits until it is gone (heartbeating); a DNS record until INSYNC.
+const orphans = proxyActivities<Activities>({
+  startToCloseTimeout: '30m',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumAttempts: 3 },
 });
 
 // A check reads a dozen objects and may re-apply some (a DNS heal waits for INSYNC); a check that
@@ -61,6 +68,12 @@ export async function healthSweep(input: SweepInput): Promise<SweepTotals> {
       await slidingWindow(ids, parallelism, async (id) => count(totals, await checkOne(id)));
       after = ids.at(-1);
       await bookkeeping.updateSweep(sweepId, totals);
+    }
+    try {
+      await orphans.sweepOrphans(sweepId);
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      totals.errors += 1;
     }
     await bookkeeping.updateSweep(sweepId, totals, 'succeeded');
     return totals;

@@ -91,6 +91,24 @@ export const fleetHealthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { 
     },
   );
 
+  app.get(
+    '/health/orphans',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary: "Namespaces, DNS records and tenant databases with Shipyard's marks and no live instance, as the newest sweep found them",
+        tags: ['health'],
+        response: { 200: Type.Ref('OrphanList', { description: 'What the newest sweep found; removed by sweeps when SHIPYARD_ORPHAN_CLEANUP=true' }) },
+      },
+    },
+    async () => {
+      // The worker holds the Kubernetes, Route 53 and Postgres clients: every sweep looks, and
+      // this answers from the newest sweep that did.
+      const sweep = await catalogue.lastOrphanSweep(db);
+      return { items: sweep?.orphans ?? [], sweepId: sweep?.id ?? null, checkedAt: (sweep?.endedAt ?? sweep?.startedAt)?.toISOString() ?? null };
+    },
+  );
+
   const instanceOr404 = async (idOrSlug: string) => {
     const found = await catalogue.findInstance(db, idOrSlug);
     if (!found) throw new Problem(404, `no instance "${idOrSlug}"`);

@@ -45,6 +45,7 @@ export const v1Routes: RouteCase[] = [
   { method: 'GET', route: '/v1/webhooks/{id}/deliveries', url: '/v1/webhooks/whk_missing/deliveries', role: 'admin' },
   { method: 'POST', route: '/v1/health/sweeps', url: '/v1/health/sweeps', role: 'operator' },
   { method: 'GET', route: '/v1/health/sweeps', url: '/v1/health/sweeps?limit=1', role: 'viewer' },
+  { method: 'GET', route: '/v1/health/orphans', url: '/v1/health/orphans', role: 'viewer' },
   { method: 'GET', route: '/v1/health/sweeps/{id}', url: '/v1/health/sweeps/swp_missing', role: 'viewer' },
   { method: 'GET', route: '/v1/instances/{idOrSlug}/health', url: `/v1/instances/${missing}/health`, role: 'viewer' },
   { method: 'POST', route: '/v1/instances/{idOrSlug}/health/check', url: `/v1/instances/${missing}/health/check`, role: 'operator' },

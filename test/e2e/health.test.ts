@@ -5,7 +5,10 @@ import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53
 import { AppsV1Api, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectCatalogue } from '../../db/client';
+import * as catalogue from '../../db/catalogue';
 import { hostnameFor, namespaceFor } from '../../domain/instance';
+import { workflowIdFor } from '../../domain/operations';
 import { healthSweepScheduleId } from '../../worker/schedules';
 import { uniqueSuffix } from '../support/config';
 import { startReceiver, verifySignature, type Receiver } from '../support/receiver';
@@ -53,6 +56,15 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 300));
   }
+}
+
+async function sweepNow(): Promise<any> {
+  const started = await stack.api.call('POST', '/v1/health/sweeps');
+  expect(started.status).toBe(202);
+  return until('the sweep to finish', async () => {
+    const { body } = await stack.api.call('GET', `/v1/health/sweeps/${started.body.sweep.id}`);
+    return body.status !== 'running' ? body : undefined;
+  });
 }
 
 async function deleteDnsRecord(slug: string): Promise<void> {
@@ -118,12 +130,7 @@ describe('health', () => {
       { name: 'app', namespace, body: [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: `${stack.config.appImage}:6.6.6` }] },
     );
 
-    const started = await stack.api.call('POST', '/v1/health/sweeps');
-    expect(started.status).toBe(202);
-    const sweep = await until('the sweep to finish', async () => {
-      const { body } = await stack.api.call('GET', `/v1/health/sweeps/${started.body.sweep.id}`);
-      return body.status !== 'running' ? body : undefined;
-    });
+    const sweep = await sweepNow();
     expect(sweep).toMatchObject({ status: 'succeeded', healed: 1, errors: 0 });
     expect(sweep.checked).toBeGreaterThanOrEqual(1);
     expect((await stack.api.call('GET', '/v1/health/sweeps?limit=5')).body.items.map((s: { id: string }) => s.id)).toContain(sweep.id);
@@ -175,4 +182,34 @@ describe('health', () => {
     const deleted = await stack.api.call('DELETE', `/v1/instances/${slug}`);
     expect((await stack.api.settled(deleted.body.operation.id)).status).toBe('succeeded');
   }, 400_000);
+
+  it('a sweep settles an operation whose run was terminated, and lists orphans as it found them', async () => {
+    const db = connectCatalogue(stack.config.databaseUrl, { max: 1 });
+    const connection = await Connection.connect({ address: stack.config.temporalAddress });
+    try {
+      const slug = `term-${uniqueSuffix()}`;
+      const created = await stack.api.call('POST', '/v1/instances', { name: 'Term Co', slug, plan: 'starter', ownerEmail: 'ops@term.test' });
+      expect(created.status).toBe(202);
+      const operationId = created.body.operation.id as string;
+      // Read from the catalogue, not the API: an API read would settle the row itself.
+      await until('the run to be recorded', async () => ((await catalogue.getOperation(db, operationId))?.runId ? true : undefined));
+      const client = new Client({ connection, namespace: stack.config.temporalNamespace });
+      await client.workflow.getHandle(workflowIdFor(slug)).terminate('health test: terminated by hand');
+      expect((await catalogue.getOperation(db, operationId))?.status).toBe('running');
+
+      const sweep = await sweepNow();
+      expect(sweep.status).toBe('succeeded');
+      const settled = await catalogue.getOperation(db, operationId);
+      expect(settled).toMatchObject({ status: 'failed', error: expect.stringMatching(/terminated.*health test: terminated by hand/) });
+
+      const orphans = await stack.api.call('GET', '/v1/health/orphans');
+      expect(orphans.status).toBe(200);
+      expect(orphans.body).toMatchObject({ items: expect.any(Array), sweepId: sweep.id, checkedAt: expect.any(String) });
+      // The abandoned provision's instance has a live row (failed, being cleaned up): not an orphan.
+      expect(orphans.body.items.map((o: { slug: string }) => o.slug)).not.toContain(slug);
+    } finally {
+      await db.$client.end();
+      await connection.close();
+    }
+  }, 200_000);
 });
