@@ -3,7 +3,7 @@
 // listed and removed; a namespace and a role of the same shape without the marks are never
 // listed nor touched. (The removal runs one orphan at a time, on the test's own: on the shared
 // testbed, other test runs' instances live in other catalogues and would look orphaned too.)
-import { Client, Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDnsActivities } from '../../activities/dns';
@@ -14,6 +14,7 @@ import { connectCatalogue, type Database } from '../../db/client';
 import * as catalogue from '../../db/catalogue';
 import { migrateCatalogue } from '../../db/migrate';
 import { databaseNameFor, namespaceFor } from '../../domain/instance';
+import { connectTemporalClient } from '../../temporal/data-converter';
 import { inActivity } from './activity-context';
 import { testbedDeps, testPlan, uniqueSlug } from './testbed-deps';
 
@@ -30,8 +31,9 @@ const unmarked = uniqueSlug('orph');
 beforeAll(async () => {
   await migrateCatalogue(deps.config.databaseUrl);
   db = connectCatalogue(deps.config.databaseUrl, { max: 2 });
-  connection = await Connection.connect({ address: deps.config.temporalAddress });
-  const full = { ...deps, db, temporal: new Client({ connection, namespace: deps.config.temporalNamespace }) };
+  const temporal = await connectTemporalClient(deps.config);
+  connection = temporal.connection;
+  const full = { ...deps, db, temporal: temporal.client };
   orphans = createOrphanActivities(full);
 
   // What a provision cut short after its catalogue row was lost would leave: marked, no row.

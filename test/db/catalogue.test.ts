@@ -1,10 +1,11 @@
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCatalogueActivities } from '../../activities/catalogue';
 import type { Database } from '../../db/client';
 import { connectCatalogue } from '../../db/client';
 import * as catalogue from '../../db/catalogue';
 import { migrateCatalogue } from '../../db/migrate';
+import { connectTemporalClient } from '../../temporal/data-converter';
 import { testConfig, uniqueSuffix } from '../support/config';
 
 const config = testConfig();
@@ -16,8 +17,7 @@ beforeAll(async () => {
   // Twice at once, as two test files (or two deploys) may: the advisory lock serialises them.
   await Promise.all([migrateCatalogue(config.databaseUrl), migrateCatalogue(config.databaseUrl)]);
   db = connectCatalogue(config.databaseUrl, { max: 2 });
-  connection = await Connection.connect({ address: config.temporalAddress });
-  temporal = new Client({ connection, namespace: config.temporalNamespace });
+  ({ client: temporal, connection } = await connectTemporalClient(config));
 });
 
 afterAll(async () => {

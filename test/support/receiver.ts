@@ -19,6 +19,7 @@ export interface Receiver {
   listen(): Promise<void>;
 }
 
+/** `attempt` counts the requests carrying the same Shipyard-Delivery, this one included. */
 export async function startReceiver(answer: (request: { attempt: number }) => number = () => 200, port = 0): Promise<Receiver> {
   const received: Received[] = [];
   let server: Server | undefined;
@@ -31,7 +32,8 @@ export async function startReceiver(answer: (request: { attempt: number }) => nu
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => chunks.push(c));
         req.on('end', () => {
-          const status = answer({ attempt: received.length + 1 });
+          const delivery = req.headers['shipyard-delivery'];
+          const status = answer({ attempt: received.filter((r) => r.headers['shipyard-delivery'] === delivery).length + 1 });
           received.push({ headers: req.headers, body: Buffer.concat(chunks).toString(), status });
           res.writeHead(status).end();
         });

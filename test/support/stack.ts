@@ -48,6 +48,9 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     // Several stacks run side by side: each worker serves its metrics on ports of its own.
     SHIPYARD_WORKER_METRICS_PORT: String(await freePort()),
     SHIPYARD_TEMPORAL_METRICS_PORT: String(await freePort()),
+    // A sweep covers the whole catalogue, which every test file shares: a test deployment sweeps
+    // only when its test asks for one (POST /v1/health/sweeps), never on its own.
+    SHIPYARD_HEALTH_INTERVAL_SECONDS: '86400',
     ...overrides,
   };
   const quiet = process.env.SHIPYARD_TEST_VERBOSE ? undefined : () => () => {};
