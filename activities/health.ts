@@ -212,6 +212,12 @@ export function createHealthActivities(deps: ActivityDeps) {
     }
   }
 
+  /** Still as it was when the check began: same status and version, no operation running. */
+  async function stillCheckable(before: catalogue.InstanceRow): Promise<boolean> {
+    const now = await catalogue.findInstance(db, before.id);
+    return !!now && !now.running && now.instance.status === before.status && now.instance.version === before.version;
+  }
+
   return {
     /** The sweep run by this workflow id, recorded now if new (the API records the ones it starts before starting them). */
     async openSweep(workflowId: string): Promise<string> {
@@ -244,6 +250,9 @@ export function createHealthActivities(deps: ActivityDeps) {
       const findings = await inspect(instance.slug, instance.version, suspended, replicas);
       const heals = healOrder.filter((h) => findings.some((f) => f.status === 'fail' && f.heal === h));
       let healed = false;
+      // An operation that started while we looked owns the instance now: healing would fight it
+      // (an upgrade would see its image changed under it). Its result will be checked next time.
+      if (heals.length > 0 && !(await stillCheckable(instance))) return null;
       if (heals.length > 0) {
         const used = await catalogue.healsSince(db, instanceId, new Date(Date.now() - DAY_MS));
         if (used >= config.healBudget) {

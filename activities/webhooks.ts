@@ -227,13 +227,16 @@ export function createWebhookActivities(deps: Pick<ActivityDeps, 'db' | 'config'
         'shipyard-delivery': event.id,
         'shipyard-signature': signature(webhook.secret, body, Math.floor(Date.now() / 1000)),
       };
+      const target = new URL(webhook.url);
+      // For messages, which reach the workflow's history: without credentials or query string.
+      const shown = `${target.origin}${target.pathname}`;
       let statusCode: number;
       try {
-        statusCode = await post(new URL(webhook.url), headers, body, deps.config.webhookAllowPrivate);
+        statusCode = await post(target, headers, body, deps.config.webhookAllowPrivate);
       } catch (err) {
         await catalogue.recordDeliveryAttempt(deps.db, deliveryId, { error: describe(err), delivered: false });
         if (err instanceof ApplicationFailure) throw err;
-        throw new Error(`delivery to ${webhook.url} failed: ${describe(err)}`);
+        throw new Error(`delivery to ${shown} failed: ${describe(err)}`);
       }
       const delivered = statusCode >= 200 && statusCode < 300;
       await catalogue.recordDeliveryAttempt(deps.db, deliveryId, {
@@ -241,7 +244,7 @@ export function createWebhookActivities(deps: Pick<ActivityDeps, 'db' | 'config'
         ...(delivered ? {} : { error: `the receiver answered ${statusCode}` }),
         delivered,
       });
-      if (!delivered) throw new Error(`${webhook.url} answered ${statusCode}`);
+      if (!delivered) throw new Error(`${shown} answered ${statusCode}`);
       return 'delivered';
     },
 
