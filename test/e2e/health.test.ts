@@ -9,7 +9,7 @@ import * as catalogue from '../../db/catalogue';
 import { hostnameFor, namespaceFor } from '../../domain/instance';
 import { workflowIdFor } from '../../domain/operations';
 import { connectTemporalClient } from '../../temporal/data-converter';
-import { healthSweepScheduleId } from '../../worker/schedules';
+import { ensureSchedules, healthSweepScheduleId } from '../../worker/schedules';
 import { uniqueSuffix } from '../support/config';
 import { startReceiver, verifySignature, type Receiver } from '../support/receiver';
 import { startStack, type Stack } from '../support/stack';
@@ -26,8 +26,6 @@ beforeAll(async () => {
   stack = await startStack({
     SHIPYARD_WEBHOOK_ALLOW_PRIVATE: 'true',
     SHIPYARD_HEAL_BUDGET: '2',
-    // The test starts its sweeps itself; the schedule is only checked for existence.
-    SHIPYARD_HEALTH_INTERVAL_SECONDS: '3600',
   });
   world = worldReader(stack.config);
   const config = new KubeConfig();
@@ -89,20 +87,26 @@ const healEvents = async (slug: string) =>
   ((await stack.api.call('GET', `/v1/instances/${slug}/events?limit=100`)).body.items as any[]).filter((e) => e.actor === 'health-sweep' && e.action === 'heal');
 
 describe('health', () => {
-  it('the schedule exists with the configured interval, once, across a worker restart', async () => {
+  it('the schedule exists with the configured interval, once, across a worker restart; a new interval updates it', async () => {
     const { client, connection } = await connectTemporalClient(stack.config);
     try {
       const id = healthSweepScheduleId(stack.config);
+      const interval = async () => (await client.schedule.getHandle(id).describe()).spec.intervals?.[0]?.every;
       const described = await client.schedule.getHandle(id).describe();
-      expect(described.spec.intervals?.[0]?.every).toBe(3_600_000);
+      expect(described.spec.intervals?.[0]?.every).toBe(86_400_000);
       expect(described.action).toMatchObject({ workflowType: 'healthSweep', taskQueue: stack.config.taskQueue });
+
+      // What a worker does at start, with another interval: the same schedule, updated.
+      await ensureSchedules(client, { ...stack.config, healthIntervalSeconds: 7200 });
+      expect(await interval()).toBe(7_200_000);
+
+      // A restarted worker puts the configured interval back, and there is still one schedule.
       await stack.worker.stop();
       stack.restartWorker();
-      await until('the restarted worker to keep one schedule', async () => {
-        const ids: string[] = [];
-        for await (const s of client.schedule.list()) if (s.scheduleId === id) ids.push(s.scheduleId);
-        return ids.length === 1 ? true : undefined;
-      }, 30_000);
+      await until('the restarted worker to set the interval again', async () => ((await interval()) === 86_400_000 ? true : undefined), 60_000);
+      const ids: string[] = [];
+      for await (const s of client.schedule.list()) if (s.scheduleId === id) ids.push(s.scheduleId);
+      expect(ids).toEqual([id]);
     } finally {
       await connection.close();
     }
