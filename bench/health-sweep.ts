@@ -1,0 +1,84 @@
+// `npm run bench:health-sweep [-- N]`: provisions N instances (default 100, ten at a time) on the
+// local testbed, times one health sweep over them (POST /v1/health/sweeps → succeeded) while
+// sampling the worker's resident memory, then tears them down again. The sweep covers every
+// ready or suspended instance in the catalogue, so other instances there are counted too.
+import { readFileSync } from 'node:fs';
+import { startShipyard } from '../demo/dev';
+import { infraUp } from '../testbed/index';
+
+const count = Number(process.argv[2] ?? 100);
+const env = {
+  ...(await infraUp()),
+  ...process.env,
+  SHIPYARD_TASK_QUEUE: `bench-${Date.now().toString(36)}`,
+  // Only the sweep this bench starts.
+  SHIPYARD_HEALTH_INTERVAL_SECONDS: '86400',
+};
+const shipyard = await startShipyard(env, () => () => {});
+const headers = { authorization: `Bearer ${shipyard.config.adminKey}`, 'content-type': 'application/json' };
+
+async function call(method: string, path: string, body?: unknown) {
+  const res = await fetch(`${shipyard.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+async function settle(operationId: string): Promise<string> {
+  for (;;) {
+    const { body } = await call('GET', `/v1/operations/${operationId}`);
+    if (body.status !== 'running') return body.status;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The worker process's resident set, MiB (Linux). */
+function workerRssMiB(): number {
+  const status = readFileSync(`/proc/${shipyard.worker.child.pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+const slugs: string[] = [];
+const run = Date.now().toString(36);
+try {
+  const provisionStarted = performance.now();
+  for (let i = 0; i < count; i += 10) {
+    await Promise.all(
+      Array.from({ length: Math.min(10, count - i) }, async (_, j) => {
+        const slug = `sweep-${run}-${i + j}`;
+        const created = await call('POST', '/v1/instances', { name: `Sweep ${i + j}`, slug, plan: 'starter', ownerEmail: 'bench@shipyard.test' });
+        if (created.status !== 202) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
+        slugs.push(slug);
+        const status = await settle(created.body.operation.id);
+        if (status !== 'succeeded') throw new Error(`${slug}: provision ${status}`);
+      }),
+    );
+  }
+  console.log(`${count} instances provisioned in ${((performance.now() - provisionStarted) / 1000).toFixed(1)}s`);
+
+  const before = workerRssMiB();
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, workerRssMiB())), 200);
+  const started = performance.now();
+  const { body } = await call('POST', '/v1/health/sweeps');
+  let sweep = body.sweep;
+  while (sweep.status === 'running') {
+    await new Promise((r) => setTimeout(r, 250));
+    sweep = (await call('GET', `/v1/health/sweeps/${sweep.id}`)).body;
+  }
+  clearInterval(sampler);
+  const seconds = (performance.now() - started) / 1000;
+  console.log(
+    `sweep ${sweep.status} in ${seconds.toFixed(1)}s: checked ${sweep.checked}, healthy ${sweep.healthy}, degraded ${sweep.degraded}, ` +
+      `unhealthy ${sweep.unhealthy}, healed ${sweep.healed}, errors ${sweep.errors}; ` +
+      `worker RSS ${before.toFixed(0)} MiB before, ${peak.toFixed(0)} MiB peak (parallelism ${shipyard.config.healthParallelism})`,
+  );
+} finally {
+  for (let i = 0; i < slugs.length; i += 10) {
+    await Promise.all(
+      slugs.slice(i, i + 10).map(async (slug) => {
+        const res = await call('DELETE', `/v1/instances/${slug}`);
+        if (res.status === 202) await settle(res.body.operation.id);
+      }),
+    );
+  }
+  await shipyard.stop();
+}
