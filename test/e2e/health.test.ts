@@ -26,6 +26,8 @@ beforeAll(async () => {
   stack = await startStack({
     SHIPYARD_WEBHOOK_ALLOW_PRIVATE: 'true',
     SHIPYARD_HEAL_BUDGET: '2',
+    // Capacity is not what this file tests, and the shared testbed holds every other file's instances too.
+    SHIPYARD_OVERCOMMIT_RATIO: '100',
   });
   world = worldReader(stack.config);
   const config = new KubeConfig();
@@ -115,7 +117,7 @@ describe('health', () => {
   it('a sweep restores a deleted Service, Ingress and DNS record and a changed image; suspended stays at 0; a spent budget alerts once', async () => {
     const slug = `heal-${uniqueSuffix()}`;
     const created = await stack.api.call('POST', '/v1/instances', { name: 'Heal Co', slug, plan: 'starter', ownerEmail: 'ops@heal.test' });
-    expect(created.status).toBe(202);
+    expect(created.status, JSON.stringify(created.body)).toBe(202);
     expect((await stack.api.settled(created.body.operation.id)).status).toBe('succeeded');
 
     const first = await check(slug);
@@ -216,7 +218,7 @@ describe('health', () => {
     try {
       const slug = `term-${uniqueSuffix()}`;
       const created = await stack.api.call('POST', '/v1/instances', { name: 'Term Co', slug, plan: 'starter', ownerEmail: 'ops@term.test' });
-      expect(created.status).toBe(202);
+      expect(created.status, JSON.stringify(created.body)).toBe(202);
       const operationId = created.body.operation.id as string;
       // Read from the catalogue, not the API: an API read would settle the row itself.
       await until('the run to be recorded', async () => ((await catalogue.getOperation(db, operationId))?.runId ? true : undefined));

@@ -12,7 +12,11 @@ const receivers: Receiver[] = [];
 const webhookIds: string[] = [];
 
 beforeAll(async () => {
-  stack = await startStack({ SHIPYARD_WEBHOOK_ALLOW_PRIVATE: 'true' });
+  stack = await startStack({
+    SHIPYARD_WEBHOOK_ALLOW_PRIVATE: 'true',
+    // Capacity is not what this file tests, and the shared testbed holds every other file's instances too.
+    SHIPYARD_OVERCOMMIT_RATIO: '100',
+  });
 });
 
 afterAll(async () => {
