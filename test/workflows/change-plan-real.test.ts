@@ -14,7 +14,7 @@ import { type RealOperations, startRealOperations } from '../support/real-operat
 
 /** Far beyond any fake node: its one pod can never be scheduled. */
 const hugePlan = (name: string): Plan => ({
-  name, cpu: '4000', memory: '2Gi', pods: 1, replicas: 1, pricePerHourCents: 1, suspendedPricePerHourCents: 0, dbConnections: 5,
+  name, cpu: '100000', memory: '2Gi', pods: 1, replicas: 1, pricePerHourCents: 1, suspendedPricePerHourCents: 0, dbConnections: 5,
 });
 
 const db = connectCatalogue(testConfig().databaseUrl, { max: 2 });

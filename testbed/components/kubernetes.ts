@@ -48,7 +48,9 @@ export const fieldManager = 'shipyard-testbed';
 
 /** The fake nodes kwok manages; sized so plan quotas, not node capacity, are what limits tenants. */
 const fakeNodes = ['kwok-node-0', 'kwok-node-1', 'kwok-node-2'];
-const nodeCapacity = { cpu: '32', memory: '128Gi', pods: '110', 'ephemeral-storage': '1Ti' };
+// Room for a fleet of thousands of instances by CPU and memory (the capacity check adds up every
+// tenant's quota against this); pods per node stay at the kubelet's usual 110.
+const nodeCapacity = { cpu: '2000', memory: '8Ti', pods: '110', 'ephemeral-storage': '1Ti' };
 
 const nodeLeaseSeconds = 15;
 
