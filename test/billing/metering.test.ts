@@ -166,7 +166,9 @@ describe('schedules', () => {
       expect(invoicing.spec.calendars).toEqual([
         expect.objectContaining({ minute: [{ start: 30, end: 30, step: 1 }], hour: [{ start: 0, end: 0, step: 1 }], dayOfMonth: [{ start: 1, end: 1, step: 1 }] }),
       ]);
-      expect(desiredSchedules(custom).map((s) => s.scheduleId)).toEqual([reconcileScheduleId(custom), meteringScheduleId(custom), invoicingScheduleId(custom)]);
+      expect(desiredSchedules(custom).map((s) => s.scheduleId)).toEqual(
+        expect.arrayContaining([reconcileScheduleId(custom), meteringScheduleId(custom), invoicingScheduleId(custom)]),
+      );
     } finally {
       for (const s of desiredSchedules(custom)) await client.schedule.getHandle(s.scheduleId).delete().catch(() => undefined);
     }
