@@ -50,7 +50,7 @@ describe('graceful shutdown', () => {
     // A `fail-` version never becomes ready, so "wait for rollout" is reliably in flight.
     const slug = `drain-${uniqueSuffix()}`;
     const created = await stack.api.call('POST', '/v1/instances', { name: 'Drain Wait', slug, plan: 'starter', ownerEmail: 'd@drain.test', version: 'fail-1.0.0' });
-    expect(created.status).toBe(202);
+    expect(created.status, JSON.stringify(created.body)).toBe(202);
     const operationId = created.body.operation.id;
     await expect
       .poll(async () => (await stack.api.call('GET', `/v1/operations/${operationId}`)).body.steps.find((s: { name: string }) => s.name === 'wait for rollout')?.status, {
