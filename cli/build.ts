@@ -58,6 +58,8 @@ function deepImportsAsFiles(): Plugin {
     name: 'deep-imports-as-files',
     setup(b) {
       b.onResolve({ filter: /^(@[^/]+\/)?[^./@][^/]*\/.+/ }, (args) => {
+        // Node's own modules (`node:dns/promises`) are no package.
+        if (args.path.startsWith('node:')) return { path: args.path, external: true };
         const [, scope = '', rest] = /^(@[^/]+\/)?(.*)$/.exec(args.path)!;
         const name = scope + rest!.split('/')[0];
         // Our own imports only, so the top-level node_modules is where the package is.
