@@ -5,8 +5,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import * as invoices from '../db/invoices';
 import { firstUnmeteredHour } from '../db/metering';
 import type { ActivityDeps } from './index';
+import { publishWebhookEvent } from './webhooks';
 
-export function createInvoicingActivities({ db, config }: Pick<ActivityDeps, 'db' | 'config'>) {
+export function createInvoicingActivities(deps: Pick<ActivityDeps, 'db' | 'config' | 'temporal'>) {
+  const { db, config } = deps;
   return {
     /**
      * Owners to invoice for `period`. Fails (retryably: metering will get there) while the
@@ -24,9 +26,25 @@ export function createInvoicingActivities({ db, config }: Pick<ActivityDeps, 'db
       return invoices.draftInvoice(db, owner, period, config.currency);
     },
 
+    /** draft → issued, and `invoice.issued` to subscribed webhooks (keyed by the invoice: a retry sends nothing twice). */
     async issueInvoice(invoiceId: string): Promise<{ number: string }> {
       const row = await invoices.issueInvoice(db, invoiceId);
       if (!row) throw ApplicationFailure.nonRetryable(`invoice ${invoiceId} is not in the catalogue`, 'CatalogueRowMissing');
+      await publishWebhookEvent(deps, {
+        key: `${invoiceId}:issued`,
+        type: 'invoice.issued',
+        data: {
+          invoice: {
+            id: row.id,
+            number: row.number,
+            ownerEmail: row.ownerEmail,
+            period: row.period,
+            currency: row.currency,
+            subtotalCents: row.subtotalCents,
+            issuedAt: row.issuedAt?.toISOString(),
+          },
+        },
+      });
       return { number: row.number };
     },
   };

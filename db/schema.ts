@@ -283,6 +283,7 @@ export const webhookEventTypes = [
   'instance.unhealthy',
   'instance.healed',
   'instance.recovered',
+  'invoice.issued',
 ] as const;
 export type WebhookEventType = (typeof webhookEventTypes)[number];
 

@@ -49,7 +49,6 @@ export async function invoiceOwner(input: { owner: string; period: string }): Pr
   const invoiceId = await billing.draftInvoice(input.owner, input.period);
   if (!invoiceId) return { invoiceId: null };
   const { number } = await billing.issueInvoice(invoiceId);
-  // Hook point: an `invoice.issued` event for webhooks belongs here, once webhooks exist.
   return { invoiceId, number };
 }
 

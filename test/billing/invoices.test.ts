@@ -16,6 +16,7 @@ import { meteringScheduleId } from '../../worker/schedules';
 import { testbedDeps } from '../activities/testbed-deps';
 import { startHarness, type Harness } from '../api/harness';
 import { uniqueSuffix } from '../support/config';
+import { startReceiver, verifySignature } from '../support/receiver';
 
 let h: Harness;
 let bundle: WorkflowBundleWithSourceMap;
@@ -129,6 +130,39 @@ describe('invoices', () => {
     expect(adjusted.lines).toEqual([expect.objectContaining({ kind: 'adjustment', plan: 'standard', seconds: 3600, hours: '1.0000', amountCents: 15 })]);
     expect(adjusted.number).not.toBe(first.number);
   }, 60_000);
+
+  it('sends invoice.issued, signed, to the webhooks that subscribe to it, once per invoice', async () => {
+    const receiver = await startReceiver();
+    const created = await h.call('admin', { method: 'POST', url: '/v1/webhooks', payload: { url: receiver.url, events: ['invoice.issued'] } });
+    expect(created.statusCode, created.body).toBe(201);
+    const { webhook, secret: signingSecret } = created.json();
+    const carol = `carol-${uniqueSuffix()}@example.com`;
+    const id = await instance(carol);
+    await addLedger([[id, 'running_seconds', 'starter', 2, 1800]]);
+    try {
+      const { worker, connection } = await createWorker(h.config, createActivities({ ...deps, db: h.db, temporal: h.temporal, config: h.config }), {
+        workflowBundle: bundle,
+      });
+      try {
+        await worker.runUntil(async () => {
+          const accepted = await h.call('admin', { method: 'POST', url: '/v1/invoices/runs', payload: { period } });
+          expect(accepted.statusCode, accepted.body).toBe(202);
+          await h.temporal.workflow.getHandle(accepted.json().workflowId).result();
+          await expect.poll(() => receiver.received.filter((r) => r.body.includes(carol)).length, { timeout: 60_000, interval: 200 }).toBe(1);
+        });
+      } finally {
+        await connection.close();
+      }
+      const [delivery] = receiver.received.filter((r) => r.body.includes(carol));
+      expect(delivery!.headers['shipyard-event']).toBe('invoice.issued');
+      expect(verifySignature(signingSecret, delivery!.headers['shipyard-signature'] as string, delivery!.body)).toBe(true);
+      const [issued] = await invoicesOf(carol);
+      expect(JSON.parse(delivery!.body)).toMatchObject({ type: 'invoice.issued', data: { invoice: { id: issued.id, number: issued.number, ownerEmail: carol, period } } });
+    } finally {
+      await h.call('admin', { method: 'DELETE', url: `/v1/webhooks/${webhook.id}` });
+      await receiver.close();
+    }
+  });
 
   it('shows an invoice as CSV lines and as a printable page', async () => {
     const [invoice] = await invoicesOf(bob);
