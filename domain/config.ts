@@ -2,7 +2,7 @@
 // shared by the API and the worker. Nothing else reads process.env.
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
-import { defaultRolloutStrategy, type RolloutStrategy, wavesProblem } from './rollouts';
+import { defaultRolloutStrategy, type RolloutSelector, type RolloutStrategy, wavesProblem } from './rollouts';
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 
@@ -81,6 +81,12 @@ const ConfigSchema = Type.Object({
     pauseAfterCanary: Type.Boolean(),
     waitBetweenWavesSeconds: Type.Integer({ minimum: 0 }),
   }),
+  /** Which instances the webhook's rollouts select (e.g. a staging cohort); empty = the whole fleet. */
+  autoRolloutSelector: Type.Object({
+    plans: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+    slugs: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+    versions: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+  }, { additionalProperties: false }),
   /** History events past which a rollout run continues as new. */
   rolloutHistoryThreshold: Type.Integer({ minimum: 50 }),
   /** How often, and how far apart, a rollout tries again instances that were busy in their wave. */
@@ -148,6 +154,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     registryWebhookSecret: env.SHIPYARD_REGISTRY_WEBHOOK_SECRET || undefined,
     autoRolloutTags: env.SHIPYARD_AUTO_ROLLOUT_TAGS || undefined,
     autoRolloutStrategy: autoRollout.strategy,
+    autoRolloutSelector: autoRollout.selector,
     rolloutHistoryThreshold: integer(env.SHIPYARD_ROLLOUT_HISTORY_EVENTS, 10_000),
     rolloutBusyRetries: integer(env.SHIPYARD_ROLLOUT_BUSY_RETRIES, 10),
     rolloutBusyRetrySeconds: integer(env.SHIPYARD_ROLLOUT_BUSY_RETRY_SECONDS, 30),
@@ -217,6 +224,7 @@ const variableFor: Record<keyof Config, string> = {
   registryWebhookSecret: 'SHIPYARD_REGISTRY_WEBHOOK_SECRET',
   autoRolloutTags: 'SHIPYARD_AUTO_ROLLOUT_TAGS',
   autoRolloutStrategy: 'SHIPYARD_AUTO_ROLLOUT_STRATEGY',
+  autoRolloutSelector: 'SHIPYARD_AUTO_ROLLOUT_SELECTOR',
   rolloutHistoryThreshold: 'SHIPYARD_ROLLOUT_HISTORY_EVENTS',
   rolloutBusyRetries: 'SHIPYARD_ROLLOUT_BUSY_RETRIES',
   rolloutBusyRetrySeconds: 'SHIPYARD_ROLLOUT_BUSY_RETRY_SECONDS',
@@ -280,10 +288,11 @@ function corsOriginsFrom(raw: string | undefined): { origins: string[]; problems
 }
 
 /**
- * SHIPYARD_AUTO_ROLLOUT_TAGS must compile, and SHIPYARD_AUTO_ROLLOUT_STRATEGY (JSON, any of the
- * strategy's fields) is laid over the default strategy; the schema checks the result.
+ * SHIPYARD_AUTO_ROLLOUT_TAGS must compile, SHIPYARD_AUTO_ROLLOUT_STRATEGY (JSON, any of the
+ * strategy's fields) is laid over the default strategy, SHIPYARD_AUTO_ROLLOUT_SELECTOR is JSON;
+ * the schema checks the results.
  */
-function autoRolloutFrom(env: Record<string, string | undefined>): { strategy: RolloutStrategy; problems: string[] } {
+function autoRolloutFrom(env: Record<string, string | undefined>): { strategy: RolloutStrategy; selector: RolloutSelector; problems: string[] } {
   const problems: string[] = [];
   if (env.SHIPYARD_AUTO_ROLLOUT_TAGS) {
     try {
@@ -304,7 +313,15 @@ function autoRolloutFrom(env: Record<string, string | undefined>): { strategy: R
   }
   const waves = Array.isArray(strategy.waves) ? wavesProblem(strategy.waves) : undefined;
   if (waves) problems.push(`SHIPYARD_AUTO_ROLLOUT_STRATEGY: waves ${waves}`);
-  return { strategy, problems };
+  let selector: RolloutSelector = {};
+  if (env.SHIPYARD_AUTO_ROLLOUT_SELECTOR) {
+    try {
+      selector = JSON.parse(env.SHIPYARD_AUTO_ROLLOUT_SELECTOR) as RolloutSelector;
+    } catch (err) {
+      problems.push(`SHIPYARD_AUTO_ROLLOUT_SELECTOR: must be a JSON object like {"plans":["starter"]} (${(err as Error).message})`);
+    }
+  }
+  return { strategy, selector, problems };
 }
 
 function integer(raw: string | undefined, fallback: number): number {

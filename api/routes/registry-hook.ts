@@ -88,7 +88,7 @@ export const registryHookRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, d
       if (ignored) return reply.code(200).send({ ignored });
       const rollout = await startRollout(
         deps,
-        { version: request.body.tag, strategy: deps.config.autoRolloutStrategy },
+        { version: request.body.tag, selector: deps.config.autoRolloutSelector, strategy: deps.config.autoRolloutStrategy },
         `registry:${request.body.repository}`,
         rolloutIdFor(request.body),
       );
