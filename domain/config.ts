@@ -88,7 +88,7 @@ const ConfigSchema = Type.Object({
     versions: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
   }, { additionalProperties: false }),
   /** History events past which a rollout run continues as new. */
-  rolloutHistoryThreshold: Type.Integer({ minimum: 50 }),
+  rolloutHistoryThreshold: Type.Integer({ minimum: 20 }),
   /** How often, and how far apart, a rollout tries again instances that were busy in their wave. */
   rolloutBusyRetries: Type.Integer({ minimum: 0 }),
   rolloutBusyRetrySeconds: Type.Integer({ minimum: 1 }),
