@@ -15,6 +15,7 @@ import { createKubernetesActivities } from './kubernetes';
 import { createMeteringActivities } from './metering';
 import { createOrphanActivities } from './orphans';
 import { createReconcileActivities } from './reconcile';
+import { createRolloutActivities } from './rollouts';
 import { createTenantDatabaseActivities } from './tenant-database';
 import { createWebhookActivities } from './webhooks';
 
@@ -43,6 +44,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createWebhookActivities(deps),
     ...createHealthActivities(deps),
     ...createOrphanActivities(deps),
+    ...createRolloutActivities(deps),
   };
 }
 

@@ -19,6 +19,8 @@ import { invoiceRoutes } from './routes/invoices';
 import { operationRoutes } from './routes/operations';
 import { planRoutes } from './routes/plans';
 import { webhookRoutes } from './routes/webhooks';
+import { RegistryPushIgnored, registryHookRoutes } from './routes/registry-hook';
+import { Rollout, RolloutAccepted, RolloutPage, rolloutRoutes } from './routes/rollouts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -58,7 +60,7 @@ export async function build(
   installProblemHandlers(app);
   installObservability(app, deps.db, options.metrics);
   app.addSchema(ProblemSchema);
-  for (const schema of sharedSchemas) app.addSchema(schema);
+  for (const schema of [...sharedSchemas, Rollout, RolloutAccepted, RolloutPage, RegistryPushIgnored]) app.addSchema(schema);
 
   await app.register(swagger, {
     openapi: {
@@ -94,11 +96,14 @@ export async function build(
       await v1.register(instanceRoutes, deps);
       await v1.register(operationRoutes, deps);
       await v1.register(invoiceRoutes, deps);
+      await v1.register(rolloutRoutes, deps);
       await v1.register(apiKeyRoutes, deps);
       await v1.register(webhookRoutes, deps);
       await v1.register(fleetHealthRoutes, deps);
     },
     { prefix: '/v1' },
   );
+  // Signed by the registry, not by an API key: outside the /v1 key check.
+  await app.register(registryHookRoutes, { ...deps, prefix: '/v1/hooks' });
   return app;
 }

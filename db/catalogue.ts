@@ -134,6 +134,42 @@ export async function listInstances(
   };
 }
 
+/**
+ * The slugs a rollout to `version` would upgrade, oldest instance first: `ready` (with no
+ * operation running), matching every part of the selector given, not already at `version`.
+ */
+export async function rolloutTargets(
+  db: Database,
+  selector: { plans?: string[]; slugs?: string[]; versions?: string[] },
+  version: string,
+): Promise<string[]> {
+  const rows = await db
+    .select({ slug: instances.slug })
+    .from(instances)
+    .where(
+      and(
+        shownStatusIs('ready'),
+        sql`${instances.version} <> ${version}`,
+        selector.plans ? inArray(instances.plan, selector.plans) : undefined,
+        selector.slugs ? inArray(instances.slug, selector.slugs) : undefined,
+        selector.versions ? inArray(instances.version, selector.versions) : undefined,
+      ),
+    )
+    .orderBy(asc(instances.id));
+  return rows.map((r) => r.slug);
+}
+
+/** The operation of `kind` an actor (e.g. a rollout) started on an instance, newest first, if any. */
+export async function operationByActor(db: Database, instanceId: string, kind: OperationKind, actor: string): Promise<OperationRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(operations)
+    .where(and(eq(operations.instanceId, instanceId), eq(operations.kind, kind), eq(operations.actor, actor)))
+    .orderBy(desc(operations.startedAt))
+    .limit(1);
+  return row;
+}
+
 /** How many instances show each status (the status the API shows: a running operation's, else the stored one). */
 export async function countInstancesByStatus(db: Database): Promise<{ status: InstanceStatus; count: number }[]> {
   const running = db

@@ -2,6 +2,7 @@
 // shared by the API and the worker. Nothing else reads process.env.
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
+import { defaultRolloutStrategy, type RolloutSelector, type RolloutStrategy, wavesProblem } from './rollouts';
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 
@@ -67,6 +68,30 @@ const ConfigSchema = Type.Object({
   certExpiryWarnDays: Type.Integer({ minimum: 0 }),
   healBudget: Type.Integer({ minimum: 0 }),
   orphanCleanup: Type.Boolean(),
+  /** HMAC key of the registry webhook; unset = the webhook answers 401 to everything. */
+  registryWebhookSecret: Type.Optional(Type.String({ minLength: 16 })),
+  /** Tags of SHIPYARD_APP_IMAGE whose push starts a rollout (a regular expression); unset = off. */
+  autoRolloutTags: Type.Optional(Type.String({ minLength: 1 })),
+  /** The strategy of rollouts the webhook starts. */
+  autoRolloutStrategy: Type.Object({
+    canary: Type.Integer({ minimum: 0 }),
+    waves: Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), { minItems: 1 }),
+    maxParallel: Type.Integer({ minimum: 1 }),
+    failureBudget: Type.Integer({ minimum: 0 }),
+    pauseAfterCanary: Type.Boolean(),
+    waitBetweenWavesSeconds: Type.Integer({ minimum: 0 }),
+  }),
+  /** Which instances the webhook's rollouts select (e.g. a staging cohort); empty = the whole fleet. */
+  autoRolloutSelector: Type.Object({
+    plans: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+    slugs: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+    versions: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+  }, { additionalProperties: false }),
+  /** History events past which a rollout run continues as new. */
+  rolloutHistoryThreshold: Type.Integer({ minimum: 20 }),
+  /** How often, and how far apart, a rollout tries again instances that were busy in their wave. */
+  rolloutBusyRetries: Type.Integer({ minimum: 0 }),
+  rolloutBusyRetrySeconds: Type.Integer({ minimum: 1 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -77,6 +102,7 @@ export class ConfigError extends Error {}
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const encryption = encryptionKeysFrom(env);
   const corsOrigins = corsOriginsFrom(env.SHIPYARD_CODEC_CORS_ORIGINS);
+  const autoRollout = autoRolloutFrom(env);
   const baseDomain = env.SHIPYARD_BASE_DOMAIN ?? 'apps.shipyard.test';
   const raw = {
     databaseUrl: env.DATABASE_URL,
@@ -125,9 +151,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     certExpiryWarnDays: integer(env.SHIPYARD_CERT_EXPIRY_WARN_DAYS, 14),
     healBudget: integer(env.SHIPYARD_HEAL_BUDGET, 3),
     orphanCleanup: boolean(env.SHIPYARD_ORPHAN_CLEANUP, false),
+    registryWebhookSecret: env.SHIPYARD_REGISTRY_WEBHOOK_SECRET || undefined,
+    autoRolloutTags: env.SHIPYARD_AUTO_ROLLOUT_TAGS || undefined,
+    autoRolloutStrategy: autoRollout.strategy,
+    autoRolloutSelector: autoRollout.selector,
+    rolloutHistoryThreshold: integer(env.SHIPYARD_ROLLOUT_HISTORY_EVENTS, 10_000),
+    rolloutBusyRetries: integer(env.SHIPYARD_ROLLOUT_BUSY_RETRIES, 10),
+    rolloutBusyRetrySeconds: integer(env.SHIPYARD_ROLLOUT_BUSY_RETRY_SECONDS, 30),
   };
   const errors = [...Value.Errors(ConfigSchema, raw)];
-  const ownProblems = [...encryption.problems, ...corsOrigins.problems];
+  const ownProblems = [...encryption.problems, ...corsOrigins.problems, ...autoRollout.problems];
   if (errors.length > 0 || ownProblems.length > 0) {
     const schemaLines = errors.map((e) => {
       const key = e.instancePath.slice(1) || String((e.params as { requiredProperties?: string[] }).requiredProperties?.[0] ?? '');
@@ -188,6 +221,13 @@ const variableFor: Record<keyof Config, string> = {
   certExpiryWarnDays: 'SHIPYARD_CERT_EXPIRY_WARN_DAYS',
   healBudget: 'SHIPYARD_HEAL_BUDGET',
   orphanCleanup: 'SHIPYARD_ORPHAN_CLEANUP',
+  registryWebhookSecret: 'SHIPYARD_REGISTRY_WEBHOOK_SECRET',
+  autoRolloutTags: 'SHIPYARD_AUTO_ROLLOUT_TAGS',
+  autoRolloutStrategy: 'SHIPYARD_AUTO_ROLLOUT_STRATEGY',
+  autoRolloutSelector: 'SHIPYARD_AUTO_ROLLOUT_SELECTOR',
+  rolloutHistoryThreshold: 'SHIPYARD_ROLLOUT_HISTORY_EVENTS',
+  rolloutBusyRetries: 'SHIPYARD_ROLLOUT_BUSY_RETRIES',
+  rolloutBusyRetrySeconds: 'SHIPYARD_ROLLOUT_BUSY_RETRY_SECONDS',
 };
 
 const KEY_BYTES = 32;
@@ -245,6 +285,43 @@ function corsOriginsFrom(raw: string | undefined): { origins: string[]; problems
         : `SHIPYARD_CODEC_CORS_ORIGINS: "${o}" is not an origin (scheme://host[:port], no path or trailing slash)`,
     );
   return { origins, problems };
+}
+
+/**
+ * SHIPYARD_AUTO_ROLLOUT_TAGS must compile, SHIPYARD_AUTO_ROLLOUT_STRATEGY (JSON, any of the
+ * strategy's fields) is laid over the default strategy, SHIPYARD_AUTO_ROLLOUT_SELECTOR is JSON;
+ * the schema checks the results.
+ */
+function autoRolloutFrom(env: Record<string, string | undefined>): { strategy: RolloutStrategy; selector: RolloutSelector; problems: string[] } {
+  const problems: string[] = [];
+  if (env.SHIPYARD_AUTO_ROLLOUT_TAGS) {
+    try {
+      new RegExp(env.SHIPYARD_AUTO_ROLLOUT_TAGS);
+    } catch (err) {
+      problems.push(`SHIPYARD_AUTO_ROLLOUT_TAGS: is not a regular expression (${(err as Error).message})`);
+    }
+  }
+  let strategy: RolloutStrategy = { ...defaultRolloutStrategy };
+  if (env.SHIPYARD_AUTO_ROLLOUT_STRATEGY) {
+    try {
+      const given: unknown = JSON.parse(env.SHIPYARD_AUTO_ROLLOUT_STRATEGY);
+      if (typeof given !== 'object' || given === null || Array.isArray(given)) throw new Error('not a JSON object');
+      strategy = { ...strategy, ...(given as Partial<RolloutStrategy>) };
+    } catch (err) {
+      problems.push(`SHIPYARD_AUTO_ROLLOUT_STRATEGY: must be a JSON object of strategy fields (${(err as Error).message})`);
+    }
+  }
+  const waves = Array.isArray(strategy.waves) ? wavesProblem(strategy.waves) : undefined;
+  if (waves) problems.push(`SHIPYARD_AUTO_ROLLOUT_STRATEGY: waves ${waves}`);
+  let selector: RolloutSelector = {};
+  if (env.SHIPYARD_AUTO_ROLLOUT_SELECTOR) {
+    try {
+      selector = JSON.parse(env.SHIPYARD_AUTO_ROLLOUT_SELECTOR) as RolloutSelector;
+    } catch (err) {
+      problems.push(`SHIPYARD_AUTO_ROLLOUT_SELECTOR: must be a JSON object like {"plans":["starter"]} (${(err as Error).message})`);
+    }
+  }
+  return { strategy, selector, problems };
 }
 
 function integer(raw: string | undefined, fallback: number): number {

@@ -7,6 +7,7 @@ export { meterUsage } from './metering';
 export { provisionInstance } from './provision';
 export { reconcileOperations } from './reconcile';
 export { resumeInstance, suspendInstance } from './suspend-resume';
+export { rolloutFleet } from './rollout';
 export { cleanupInstance, teardownInstance } from './teardown';
 export { upgradeInstance } from './upgrade';
 export { deliverWebhook } from './webhooks';

@@ -10,4 +10,5 @@ export const activityNames: (keyof Activities)[] = [
   'applyCertificate', 'waitForCertificateReady', 'deleteCertificate', 'applyIngress', 'deleteIngress',
   'upsertDnsRecord', 'deleteDnsRecord', 'reconcileRunningOperations',
   'checkCapacity', 'sampleStorage', 'hoursToMeter', 'meterHour', 'ownersToInvoice', 'draftInvoice', 'issueInvoice',
+  'selectRolloutTargets', 'upgradeForRollout',
 ];

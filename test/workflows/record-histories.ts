@@ -11,6 +11,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { InstanceStatus, Plan } from '../../domain/instance';
+import type { RolloutInput } from '../../domain/rollouts';
 import { readEnvFile } from '../../testbed/index';
 import { loadConfig } from '../../domain/config';
 import { temporalCli } from '../../testbed/components/temporal';
@@ -71,12 +72,44 @@ const scenarios: Scenario[] = [
   { name: 'change-plan-no-capacity', workflowType: 'changeInstancePlan', fromStatus: 'suspended', activities: { checkCapacity: fails } },
   { name: 'metering', workflowType: 'meterUsage', input: { cursor: 'recorder', hoursPerRun: 48 } },
   { name: 'invoicing-period', workflowType: 'invoicePeriod', input: { period: '2026-01', meteringCursor: 'recorder' } },
+  { name: 'rollout-succeeded', workflowType: 'rolloutFleet', input: rolloutInput(10_000), activities: rolloutActivities() },
+  // A threshold this low continues as new after the canary: the file is the run carrying the state.
+  { name: 'rollout-continued-as-new', workflowType: 'rolloutFleet', input: rolloutInput(20), activities: rolloutActivities() },
   { name: 'invoicing-owner-nothing-new', workflowType: 'invoiceOwner', input: { owner: 'owner@example.com', period: '2026-01' }, activities: { draftInvoice: async () => null } },
 ];
 
 // Only these are recorded when given (`npm run histories:record -- change-plan-succeeded metering`),
 // so adding a workflow does not re-record the histories of the ones before it.
 const only = process.argv.slice(2);
+
+function rolloutInput(historyThreshold: number): RolloutInput {
+  return {
+    id: 'recorded',
+    version: '2.0.0',
+    selector: {},
+    strategy: { canary: 1, waves: [50, 100], maxParallel: 2, failureBudget: 1, pauseAfterCanary: false, waitBetweenWavesSeconds: 0 },
+    actor: 'recorder',
+    historyThreshold,
+    busyRetries: 2,
+    busyRetrySeconds: 1,
+  };
+}
+
+/** Four instances: one upgrades, one rolls back (within the budget), one is busy once, one upgrades. */
+function rolloutActivities(): Scenario['activities'] {
+  let busyOnce = true;
+  return {
+    selectRolloutTargets: async () => ['a', 'b', 'c', 'd'],
+    upgradeForRollout: async (_id: string, slug: string) => {
+      if (slug === 'b') return { status: 'rolled_back', operationId: `op_${slug}`, error: 'recorded rollback' };
+      if (slug === 'c' && busyOnce) {
+        busyOnce = false;
+        return { status: 'busy', error: 'operation op_x (suspend) is running on instance c' };
+      }
+      return { status: 'succeeded', operationId: `op_${slug}` };
+    },
+  };
+}
 
 function onlyFirstFails() {
   let calls = 0;

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { KubeConfig, KubernetesObjectApi, loadYaml, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, KubernetesObjectApi, loadYaml, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import {
   assertPortFree,
@@ -46,11 +46,24 @@ export const kubeconfigPath = join(stateDir, 'kubeconfig');
 /** Server-side apply field manager for everything the testbed itself creates in the cluster. */
 export const fieldManager = 'shipyard-testbed';
 
-/** The fake nodes kwok manages; sized so plan quotas, not node capacity, are what limits tenants. */
-const fakeNodes = ['kwok-node-0', 'kwok-node-1', 'kwok-node-2'];
-// Room for a fleet of thousands of instances by CPU and memory (the capacity check adds up every
-// tenant's quota against this); pods per node stay at the kubelet's usual 110.
-const nodeCapacity = { cpu: '2000', memory: '8Ti', pods: '110', 'ephemeral-storage': '1Ti' };
+/**
+ * The fake nodes kwok manages; sized so plan quotas, not node capacity, are what limits tenants:
+ * room for a fleet of thousands of instances by CPU and memory (the capacity check adds up every
+ * tenant's quota against this). The defaults (3 nodes × 700 pods) hold a fleet of 2,000
+ * single-pod instances; SHIPYARD_KWOK_NODES and SHIPYARD_KWOK_PODS_PER_NODE change them (a running
+ * testbed takes a new capacity when it starts again; surplus nodes of an earlier, larger setting
+ * are left alone).
+ */
+const fakeNodes = Array.from({ length: countFromEnv('SHIPYARD_KWOK_NODES', 3) }, (_, i) => `kwok-node-${i}`);
+const nodeCapacity = { cpu: '2000', memory: '8Ti', pods: String(countFromEnv('SHIPYARD_KWOK_PODS_PER_NODE', 700)), 'ephemeral-storage': '1Ti' };
+
+function countFromEnv(variable: string, fallback: number): number {
+  const raw = process.env[variable];
+  if (raw === undefined || raw === '') return fallback;
+  const count = Number(raw);
+  if (!Number.isInteger(count) || count < 1) throw new TestbedError(NAME, `${variable}=${raw} is not a positive whole number`);
+  return count;
+}
 
 const nodeLeaseSeconds = 15;
 
@@ -231,6 +244,17 @@ async function createIfAbsent(kc: KubeConfig, objects: KubernetesObject[]): Prom
   }
 }
 
+/** Nodes made by an earlier start keep the capacity they were created with: set the configured one. */
+async function setNodeCapacity(kc: KubeConfig): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  for (const name of fakeNodes) {
+    const node = await core.readNode({ name });
+    const current = node.status?.capacity ?? {};
+    if (Object.entries(nodeCapacity).every(([resource, quantity]) => current[resource] === quantity)) continue;
+    await core.replaceNodeStatus({ name, body: { ...node, status: { ...node.status, capacity: nodeCapacity, allocatable: nodeCapacity } } });
+  }
+}
+
 /**
  * Parses manifests into the client's typed models. KubernetesObjectApi serialises through those
  * models and silently drops keys it does not know by their wire names (a CRD's
@@ -403,6 +427,7 @@ export const kubernetes: Component = {
     try {
       await applyObjects(kc, bootstrapObjects());
       await createIfAbsent(kc, nodeObjects());
+      await setNodeCapacity(kc);
     } catch (err) {
       throw new TestbedError(NAME, `applying testbed/kube/cluster.yaml and fake nodes failed: ${describe(err)}`, undefined, apiLog);
     }

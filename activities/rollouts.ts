@@ -1,0 +1,60 @@
+// A rollout's I/O: which instances it upgrades, and one instance's upgrade started through the
+// same path an API call takes (api/operations.ts), so it shows in the instance's operations and
+// keeps one operation per instance.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Context } from '@temporalio/activity';
+import { reconcileOperation, startOnInstance } from '../api/operations';
+import { Problem } from '../api/problems';
+import * as catalogue from '../db/catalogue';
+import { rolloutActorFor, type RolloutSelector } from '../domain/rollouts';
+import type { ActivityDeps } from './index';
+
+const POLL_MS = 2_000;
+
+export type InstanceUpgradeOutcome =
+  | { status: 'succeeded' | 'rolled_back' | 'failed' | 'cancelled'; operationId: string; error?: string }
+  /** Another operation runs on the instance: nothing was started, try again later. */
+  | { status: 'busy'; error: string }
+  /** The instance may not be upgraded now (gone, moved to another status, already at the version). */
+  | { status: 'refused'; error: string };
+
+export function createRolloutActivities(deps: ActivityDeps) {
+  return {
+    /** The rollout's fixed target set: ready instances matching the selector, not at `version`. */
+    async selectRolloutTargets(selector: RolloutSelector, version: string): Promise<string[]> {
+      return catalogue.rolloutTargets(deps.db, selector, version);
+    },
+
+    /**
+     * Upgrades one instance for a rollout and waits for the operation's end, heartbeating. Safe to
+     * retry (a worker killed mid-wait): an upgrade this rollout already started on the instance
+     * (found by its actor, `rollout:<id>`) is waited on again, never started twice.
+     */
+    async upgradeForRollout(rolloutId: string, slug: string, version: string): Promise<InstanceUpgradeOutcome> {
+      const actor = rolloutActorFor(rolloutId);
+      const found = await catalogue.findInstance(deps.db, slug);
+      if (!found) return { status: 'refused', error: `instance ${slug} no longer exists` };
+      let operation = await catalogue.operationByActor(deps.db, found.instance.id, 'upgrade', actor);
+      if (!operation) {
+        try {
+          const started = await startOnInstance(deps, found, 'upgrade', actor, { version });
+          operation = (await catalogue.getOperation(deps.db, started.id))!;
+        } catch (err) {
+          if (!(err instanceof Problem) || err.status !== 409) throw err;
+          // Refused because another operation runs (busy, try later), or because of the status.
+          const busy = err.extra.operation !== undefined || (await catalogue.runningOperation(deps.db, found.instance.id)) !== undefined;
+          return { status: busy ? 'busy' : 'refused', error: err.detail };
+        }
+      }
+      for (;;) {
+        const { row } = await reconcileOperation(deps, operation);
+        if (row.status !== 'running') {
+          return { status: row.status, operationId: row.id, ...(row.error ? { error: row.error } : {}) };
+        }
+        Context.current().heartbeat({ detail: `waiting for operation ${row.id} on ${slug}` });
+        await sleep(POLL_MS, undefined, { signal: Context.current().cancellationSignal });
+        operation = (await catalogue.getOperation(deps.db, row.id)) ?? row;
+      }
+    },
+  };
+}

@@ -1,0 +1,285 @@
+// Starting, reading and steering fleet rollouts. A rollout's state lives in its workflow
+// (`rollout:<id>`): read live by a query while it runs, from its result once it has ended. The
+// list comes from Temporal's visibility store (the memo carries version and status): one call per
+// page, no query to any workflow.
+import { randomBytes } from 'node:crypto';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
+import { decodeMapFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import * as catalogue from '../db/catalogue';
+import {
+  abortUpdateName,
+  defaultRolloutStrategy,
+  pauseUpdateName,
+  resumeUpdateName,
+  rolloutStateQueryName,
+  rolloutWorkflowIdFor,
+  summarize,
+  wavesProblem,
+  type RolloutInput,
+  type RolloutMemo,
+  type RolloutSelector,
+  type RolloutState,
+  type RolloutStatus,
+  type RolloutStrategy,
+} from '../domain/rollouts';
+import type { rolloutFleet } from '../workflows/rollout';
+import type { Deps } from './operations';
+import { Problem } from './problems';
+
+const QUERY_DEADLINE_MS = 2_000;
+const WORKFLOW_TYPE = 'rolloutFleet';
+/** gRPC's status code for a request the server finds malformed (here: a page token it did not make). */
+const GRPC_INVALID_ARGUMENT = 3;
+
+export interface RolloutRequest {
+  version: string;
+  selector?: RolloutSelector;
+  strategy?: Partial<RolloutStrategy>;
+}
+
+export interface RolloutView extends ReturnType<typeof summarize> {
+  id: string;
+  version: string;
+  status: RolloutStatus;
+  strategy: RolloutStrategy;
+  startedAt: string;
+  endedAt?: string;
+  /** Why a rollout whose workflow ended outside its own code (terminated, failed) is `failed`. */
+  error?: string;
+}
+
+/** A new rollout id: time-ordered like the catalogue's ids. */
+export const newRolloutId = (): string => `ro_${Date.now().toString(36)}${randomBytes(6).toString('hex')}`;
+
+/**
+ * Starts a rollout of `request.version` under `id`. Starting an id that already exists (a
+ * webhook delivered twice) answers that rollout, running or ended, and starts nothing.
+ */
+export async function startRollout(deps: Deps, request: RolloutRequest, actor: string, id = newRolloutId()): Promise<RolloutView> {
+  const strategy: RolloutStrategy = { ...defaultRolloutStrategy, ...request.strategy };
+  const waves = wavesProblem(strategy.waves);
+  if (waves) throw new Problem(400, `strategy.waves ${waves}`, { errors: [{ field: 'strategy.waves', message: waves }] });
+  const existing = await findRollout(deps, id);
+  if (existing) return existing;
+
+  const selector = request.selector ?? {};
+  const targets = await catalogue.rolloutTargets(deps.db, selector, request.version);
+  if (targets.length === 0) {
+    throw new Problem(422, `no ready instance matches the selector ${JSON.stringify(selector)} and is not already at version ${request.version}`, {
+      errors: [{ field: 'selector', message: 'selects no instance' }],
+    });
+  }
+  const running = await runningRolloutOf(deps, request.version);
+  if (running) throw new Problem(409, `rollout ${running} of version ${request.version} is running; pause, abort or wait for it`);
+
+  const input: RolloutInput = {
+    id,
+    version: request.version,
+    selector,
+    strategy,
+    actor,
+    historyThreshold: deps.config.rolloutHistoryThreshold,
+    busyRetries: deps.config.rolloutBusyRetries,
+    busyRetrySeconds: deps.config.rolloutBusyRetrySeconds,
+  };
+  const memo: RolloutMemo = { rolloutId: id, version: request.version, status: 'running' };
+  try {
+    await deps.temporal.workflow.start<typeof rolloutFleet>(WORKFLOW_TYPE, {
+      workflowId: rolloutWorkflowIdFor(id),
+      taskQueue: deps.config.taskQueue,
+      args: [input],
+      memo: { ...memo },
+      // One rollout per id, ever: a second start of the same id finds the first.
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const raced = await findRollout(deps, id);
+    if (raced) return raced;
+    throw err;
+  }
+  // Its first task has not run yet: the state it will start from.
+  return view(id, request.version, {
+    status: 'running',
+    strategy,
+    targets: targets.map((slug) => ({ slug, status: 'pending' })),
+    wave: 0,
+    startedAt: new Date().toISOString(),
+    runs: 0,
+  });
+}
+
+/** The id of a running rollout of `version` on this deployment's task queue, if any. */
+async function runningRolloutOf(deps: Deps, version: string): Promise<string | undefined> {
+  // Visibility is eventually consistent: two requests for one version within its lag (about a
+  // second on Elasticsearch, none on the development server) may both start.
+  const query = `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND TaskQueue = '${deps.config.taskQueue}'`;
+  for await (const run of deps.temporal.workflow.list({ query })) {
+    const memo = run.memo as Partial<RolloutMemo> | undefined;
+    if (memo?.version === version && memo.rolloutId) return memo.rolloutId;
+  }
+  return undefined;
+}
+
+function view(id: string, version: string, state: RolloutState): RolloutView {
+  return {
+    id,
+    version,
+    status: state.status,
+    strategy: state.strategy,
+    ...summarize(state),
+    startedAt: state.startedAt,
+    ...(state.endedAt ? { endedAt: state.endedAt } : {}),
+  };
+}
+
+async function describe(deps: Deps, id: string): Promise<WorkflowExecutionDescription | undefined> {
+  try {
+    const description = await deps.temporal.workflow.getHandle(rolloutWorkflowIdFor(id)).describe();
+    // A workflow under this id that is not a rollout (no such id can be made by the API) is no rollout.
+    return (description.memo as Partial<RolloutMemo> | undefined)?.rolloutId === id ? description : undefined;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/** The rollout as it is now, or undefined when there is none with this id. */
+export async function findRollout(deps: Deps, id: string): Promise<RolloutView | undefined> {
+  const description = await describe(deps, id);
+  if (!description) return undefined;
+  const memo = description.memo as unknown as RolloutMemo;
+  const handle = deps.temporal.workflow.getHandle(rolloutWorkflowIdFor(id));
+  const fallback = (status: RolloutStatus, error?: string): RolloutView => ({
+    id,
+    version: memo.version,
+    status,
+    strategy: defaultRolloutStrategy,
+    ...summarize({ status, strategy: defaultRolloutStrategy, targets: [], wave: 0, startedAt: '', runs: 0 }),
+    startedAt: description.startTime.toISOString(),
+    ...(description.closeTime ? { endedAt: description.closeTime.toISOString() } : {}),
+    ...(error ? { error } : {}),
+  });
+  switch (description.status.name) {
+    case 'RUNNING':
+      try {
+        const state = await deps.temporal.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
+          handle.query<RolloutState>(rolloutStateQueryName),
+        );
+        return view(id, memo.version, state);
+      } catch {
+        // No worker has answered yet (or none is up): what the memo knows, without counts.
+        return fallback(memo.status ?? 'running');
+      }
+    case 'COMPLETED':
+      return view(id, memo.version, await handle.result());
+    case 'TERMINATED':
+      return fallback('failed', 'the rollout workflow was terminated');
+    case 'TIMED_OUT':
+      return fallback('failed', 'the rollout workflow timed out');
+    case 'CANCELLED':
+      return fallback('aborted', 'the rollout workflow was cancelled');
+    default:
+      return fallback('failed', 'the rollout workflow failed');
+  }
+}
+
+export async function getRollout(deps: Deps, id: string): Promise<RolloutView> {
+  const found = await findRollout(deps, id);
+  if (!found) throw new Problem(404, `no rollout "${id}"`);
+  return found;
+}
+
+export interface RolloutSummary {
+  id: string;
+  version: string;
+  status: RolloutStatus;
+  startedAt: string;
+  endedAt?: string;
+}
+
+/**
+ * A page of this deployment's rollouts in the visibility store's order (running ones first, then
+ * the most recently ended; not every store takes ORDER BY); the cursor is Temporal's page token.
+ */
+export async function listRollouts(deps: Deps, page: { limit: number; cursor?: string }): Promise<{ items: RolloutSummary[]; nextCursor: string | null }> {
+  const badCursor = () => new Problem(400, 'the cursor is not one this API returned', { errors: [{ field: 'cursor', message: 'is invalid' }] });
+  const token = page.cursor === undefined ? undefined : tokenOf(page.cursor);
+  if (token === null) throw badCursor();
+  let response;
+  try {
+    response = await deps.temporal.workflowService.listWorkflowExecutions({
+      namespace: deps.config.temporalNamespace,
+      pageSize: page.limit,
+      nextPageToken: token,
+      query: `WorkflowType = '${WORKFLOW_TYPE}' AND TaskQueue = '${deps.config.taskQueue}'`,
+    });
+  } catch (err) {
+    // A token of ours the store no longer takes (or a forged one) says nothing about Temporal's health.
+    if (token && (err as { code?: number }).code === GRPC_INVALID_ARGUMENT) throw badCursor();
+    throw err;
+  }
+  const items: RolloutSummary[] = [];
+  for (const run of response.executions ?? []) {
+    const memo = (await decodeMapFromPayloads(deps.temporal.options.loadedDataConverter, run.memo?.fields)) as Partial<RolloutMemo> | undefined;
+    if (!memo?.rolloutId || !memo.version) continue;
+    const closed = run.closeTime?.seconds != null;
+    const status: RolloutStatus = memo.status ?? 'running';
+    items.push({
+      id: memo.rolloutId,
+      version: memo.version,
+      // A run that closed while its memo said running ended outside its own code.
+      status: closed && (status === 'running' || status === 'paused' || status === 'halted') ? 'failed' : status,
+      startedAt: timestamp(run.startTime)!,
+      ...(closed ? { endedAt: timestamp(run.closeTime)! } : {}),
+    });
+  }
+  const next = response.nextPageToken;
+  return { items, nextCursor: next && next.length > 0 ? `${CURSOR_PREFIX}${Buffer.from(next).toString('base64url')}` : null };
+}
+
+// A cursor is Temporal's page token, marked as ours: anything else is refused before Temporal sees it.
+const CURSOR_PREFIX = 'rp.';
+function tokenOf(cursor: string): Buffer | null {
+  const encoded = cursor.startsWith(CURSOR_PREFIX) ? cursor.slice(CURSOR_PREFIX.length) : '';
+  return /^[A-Za-z0-9_-]+$/.test(encoded) ? Buffer.from(encoded, 'base64url') : null;
+}
+
+function timestamp(t: { seconds?: { toNumber(): number } | number | null; nanos?: number | null } | null | undefined): string | undefined {
+  if (!t?.seconds) return undefined;
+  const seconds = typeof t.seconds === 'number' ? t.seconds : t.seconds.toNumber();
+  return new Date(seconds * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString();
+}
+
+export type RolloutAction = 'pause' | 'resume' | 'abort';
+const updateNames: Record<RolloutAction, string> = { pause: pauseUpdateName, resume: resumeUpdateName, abort: abortUpdateName };
+
+/** Pauses, resumes or aborts a running rollout; answers its new state. A state that does not allow it is a 409. */
+export async function steerRollout(deps: Deps, id: string, action: RolloutAction, body: { failureBudget?: number } = {}): Promise<RolloutView> {
+  const description = await describe(deps, id);
+  if (!description) throw new Problem(404, `no rollout "${id}"`);
+  if (description.status.name !== 'RUNNING') {
+    const ended = await getRollout(deps, id);
+    throw new Problem(409, `rollout ${id} has ended (${ended.status})`);
+  }
+  const memo = description.memo as unknown as RolloutMemo;
+  const handle = deps.temporal.workflow.getHandle(rolloutWorkflowIdFor(id));
+  try {
+    const state =
+      action === 'resume'
+        ? await handle.executeUpdate<RolloutState, [{ failureBudget?: number }]>(updateNames[action], { args: [body] })
+        : await handle.executeUpdate<RolloutState, []>(updateNames[action]);
+    return view(id, memo.version, state);
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new Problem(409, err.cause instanceof Error ? err.cause.message : err.message);
+    }
+    throw err;
+  }
+}
