@@ -49,13 +49,14 @@ export const fieldManager = 'shipyard-testbed';
 /**
  * The fake nodes kwok manages; sized so plan quotas, not node capacity, are what limits tenants:
  * room for a fleet of thousands of instances by CPU and memory (the capacity check adds up every
- * tenant's quota against this). The defaults (3 nodes × 700 pods) hold a fleet of 2,000
- * single-pod instances; SHIPYARD_KWOK_NODES and SHIPYARD_KWOK_PODS_PER_NODE change them (a running
+ * tenant's quota against this). The defaults (3 nodes × 110 pods, the kubelet's usual) keep the
+ * test that fills every node quick; SHIPYARD_KWOK_PODS_PER_NODE=700 holds a fleet of 2,000
+ * single-pod instances. SHIPYARD_KWOK_NODES and SHIPYARD_KWOK_PODS_PER_NODE change them (a running
  * testbed takes a new capacity when it starts again; surplus nodes of an earlier, larger setting
  * are left alone).
  */
 const fakeNodes = Array.from({ length: countFromEnv('SHIPYARD_KWOK_NODES', 3) }, (_, i) => `kwok-node-${i}`);
-const nodeCapacity = { cpu: '2000', memory: '8Ti', pods: String(countFromEnv('SHIPYARD_KWOK_PODS_PER_NODE', 700)), 'ephemeral-storage': '1Ti' };
+const nodeCapacity = { cpu: '2000', memory: '8Ti', pods: String(countFromEnv('SHIPYARD_KWOK_PODS_PER_NODE', 110)), 'ephemeral-storage': '1Ti' };
 
 function countFromEnv(variable: string, fallback: number): number {
   const raw = process.env[variable];
