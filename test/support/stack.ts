@@ -105,5 +105,15 @@ export function apiClient(baseUrl: string, key: string) {
     }
   }
 
-  return { baseUrl, call, settled };
+  /** Waits until at least `count` steps of an operation are done: it is under way, not finished. */
+  async function underWay(operationId: string, count = 3): Promise<void> {
+    await expect
+      .poll(async () => (await call<Operation>('GET', `/v1/operations/${operationId}`)).body.steps.filter((s) => s.status === 'done').length, {
+        timeout: 60_000,
+        interval: 100,
+      })
+      .toBeGreaterThanOrEqual(count);
+  }
+
+  return { baseUrl, call, settled, underWay };
 }
