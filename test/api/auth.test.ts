@@ -46,6 +46,12 @@ export const v1Routes: RouteCase[] = [
   { method: 'GET', route: '/v1/invoices/{id}', url: '/v1/invoices/inv_missing', role: 'viewer' },
   { method: 'GET', route: '/v1/invoices/{id}.csv', url: '/v1/invoices/inv_missing.csv', role: 'viewer' },
   { method: 'GET', route: '/v1/invoices/{id}.html', url: '/v1/invoices/inv_missing.html', role: 'viewer' },
+  { method: 'POST', route: '/v1/rollouts', url: '/v1/rollouts', role: 'operator', payload: { version: '' } },
+  { method: 'GET', route: '/v1/rollouts', url: '/v1/rollouts?limit=1', role: 'viewer' },
+  { method: 'GET', route: '/v1/rollouts/{id}', url: '/v1/rollouts/ro_missing', role: 'viewer' },
+  { method: 'POST', route: '/v1/rollouts/{id}/pause', url: '/v1/rollouts/ro_missing/pause', role: 'operator' },
+  { method: 'POST', route: '/v1/rollouts/{id}/resume', url: '/v1/rollouts/ro_missing/resume', role: 'operator' },
+  { method: 'POST', route: '/v1/rollouts/{id}/abort', url: '/v1/rollouts/ro_missing/abort', role: 'operator' },
   { method: 'POST', route: '/v1/webhooks', url: '/v1/webhooks', role: 'admin', payload: { url: '', events: [] } },
   { method: 'GET', route: '/v1/webhooks', url: '/v1/webhooks', role: 'admin' },
   { method: 'DELETE', route: '/v1/webhooks/{id}', url: '/v1/webhooks/whk_missing', role: 'admin' },
@@ -162,14 +168,19 @@ describe('the OpenAPI document', () => {
     const documented = Object.entries(doc.paths as Record<string, Record<string, { responses: object }>>).flatMap(([path, ops]) =>
       Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
     );
-    const expected = [...v1Routes.map((r) => `${r.method} ${r.route}`), 'GET /healthz', 'GET /readyz', 'POST /codec/decode', 'POST /codec/encode'];
+    // The registry hook is signed by the registry (HMAC), not by an API key.
+    const expected = [
+      ...v1Routes.map((r) => `${r.method} ${r.route}`),
+      'GET /healthz', 'GET /readyz', 'POST /codec/decode', 'POST /codec/encode', 'POST /v1/hooks/registry',
+    ];
     expect(documented.sort()).toEqual(expected.sort());
     for (const entry of documented) {
       const [method, path] = entry.split(' ') as [HTTPMethods, string];
       expect(h.app.hasRoute({ method, url: path.replace(/\{(\w+)\}/g, ':$1') })).toBe(true);
       const op = doc.paths[path][method.toLowerCase()];
-      expect(Object.keys(op.responses)).toContain(method === 'POST' && !path.startsWith('/codec/') ? (/(api-keys|webhooks)$/.test(path) ? '201' : path.endsWith('/health/check') ? '200' : '202') : method === 'DELETE' && path.includes('instances') ? '202' : '200');
-      if (path.startsWith('/v1/')) expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['401', '403', '500']));
+      const answersAtOnce = path.endsWith('/health/check') || /\/rollouts\/\{id\}\/(pause|resume|abort)$/.test(path);
+      expect(Object.keys(op.responses)).toContain(method === 'POST' && !path.startsWith('/codec/') ? (/(api-keys|webhooks)$/.test(path) ? '201' : answersAtOnce ? '200' : '202') : method === 'DELETE' && path.includes('instances') ? '202' : '200');
+      if (path.startsWith('/v1/') && !path.startsWith('/v1/hooks/')) expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['401', '403', '500']));
     }
     // Problems are documented as problem+json against one shared schema.
     expect(doc.paths['/v1/instances'].post.responses['409'].content['application/problem+json'].schema.$ref).toMatch(/Problem$/);
