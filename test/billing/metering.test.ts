@@ -17,6 +17,7 @@ import { instanceStatusChanges, usageLedger } from '../../db/schema';
 import { HOUR_MS, hourOf } from '../../domain/metering';
 import { createWorker, workflowsPath } from '../../worker/index';
 import { desiredSchedules, ensureSchedules, invoicingScheduleId, meteringScheduleId, reconcileScheduleId } from '../../worker/schedules';
+import { newCatalogueInstance } from '../support/catalogue-rows';
 import { testConfig, uniqueSuffix } from '../support/config';
 
 const config = testConfig({ SHIPYARD_TASK_QUEUE: `metering-${uniqueSuffix()}`, SHIPYARD_METERING_HOURS_PER_RUN: '10' });
@@ -39,17 +40,7 @@ afterAll(async () => {
   await deps.tenantDb.end();
 });
 
-async function newInstance() {
-  const slug = `meter-${uniqueSuffix()}${uniqueSuffix()}`;
-  const instanceId = catalogue.newId('ins');
-  const operationId = catalogue.newId('op');
-  await catalogue.insertInstanceWithOperation(
-    db,
-    { id: instanceId, slug, name: slug, plan: 'starter', version: '1.0.0', ownerEmail: 'owner@example.com' },
-    { id: operationId, instanceId, kind: 'provision', workflowId: `instance:${slug}`, actor: 'test' },
-  );
-  return { slug, instanceId, operationId };
-}
+const newInstance = () => newCatalogueInstance(db, 'meter');
 
 const history = (instanceId: string) =>
   db

@@ -6,6 +6,7 @@ import { connectCatalogue } from '../../db/client';
 import * as catalogue from '../../db/catalogue';
 import { migrateCatalogue } from '../../db/migrate';
 import { connectTemporalClient } from '../../temporal/data-converter';
+import { newCatalogueInstance } from '../support/catalogue-rows';
 import { testConfig, uniqueSuffix } from '../support/config';
 
 const config = testConfig();
@@ -25,17 +26,7 @@ afterAll(async () => {
   await connection?.close();
 });
 
-async function newInstance() {
-  const slug = `db-${uniqueSuffix()}${uniqueSuffix()}`;
-  const instanceId = catalogue.newId('ins');
-  const operationId = catalogue.newId('op');
-  await catalogue.insertInstanceWithOperation(
-    db,
-    { id: instanceId, slug, name: slug, plan: 'starter', version: '1.0.0', ownerEmail: 'owner@example.com' },
-    { id: operationId, instanceId, kind: 'provision', workflowId: `instance:${slug}`, actor: 'test' },
-  );
-  return { slug, instanceId, operationId };
-}
+const newInstance = () => newCatalogueInstance(db, 'db');
 
 describe('migrations', () => {
   it('are idempotent and seed the three plans', async () => {

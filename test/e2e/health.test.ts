@@ -11,6 +11,7 @@ import { workflowIdFor } from '../../domain/operations';
 import { connectTemporalClient } from '../../temporal/data-converter';
 import { ensureSchedules, healthSweepScheduleId } from '../../worker/schedules';
 import { uniqueSuffix } from '../support/config';
+import { until } from '../support/until';
 import { startReceiver, verifySignature, type Receiver } from '../support/receiver';
 import { startStack, type Stack } from '../support/stack';
 import { worldReader } from '../support/world';
@@ -48,15 +49,6 @@ afterAll(async () => {
   route53?.destroy();
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 async function sweepNow(): Promise<any> {
   const started = await stack.api.call('POST', '/v1/health/sweeps');

@@ -4,6 +4,7 @@
 // restarted still gets it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueSuffix } from '../support/config';
+import { until } from '../support/until';
 import { startReceiver, verifySignature, type Receiver, type Received } from '../support/receiver';
 import { freePort, startStack, type Stack } from '../support/stack';
 
@@ -32,15 +33,6 @@ async function subscribe(url: string, events: string[]): Promise<{ id: string; s
   return { id: res.body.webhook.id, secret: res.body.secret };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 const deliveries = async (webhookId: string) => (await stack.api.call('GET', `/v1/webhooks/${webhookId}/deliveries`)).body.items as any[];
 
