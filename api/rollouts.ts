@@ -3,6 +3,7 @@
 // list comes from Temporal's visibility store (the memo carries version and status): one call per
 // page, no query to any workflow.
 import { randomBytes } from 'node:crypto';
+import { setTimeout } from 'node:timers/promises';
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -11,6 +12,7 @@ import {
 } from '@temporalio/client';
 import { decodeMapFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import * as catalogue from '../db/catalogue';
+import { serialised } from '../db/client';
 import {
   abortUpdateName,
   defaultRolloutStrategy,
@@ -32,6 +34,8 @@ import type { Deps } from './operations';
 import { Problem } from './problems';
 
 const QUERY_DEADLINE_MS = 2_000;
+const VISIBILITY_WAIT_MS = 10_000;
+const VISIBILITY_POLL_MS = 50;
 const WORKFLOW_TYPE = 'rolloutFleet';
 /** gRPC's status code for a request the server finds malformed (here: a page token it did not make). */
 const GRPC_INVALID_ARGUMENT = 3;
@@ -74,51 +78,69 @@ export async function startRollout(deps: Deps, request: RolloutRequest, actor: s
       errors: [{ field: 'selector', message: 'selects no instance' }],
     });
   }
-  const running = await runningRolloutOf(deps, request.version);
-  if (running) throw new Problem(409, `rollout ${running} of version ${request.version} is running; pause, abort or wait for it`);
+  // Under a lock per version, held until the new run is visible: the next request for the same
+  // version waits for it and then finds it running, on any API replica.
+  return serialised(deps.db, `rollout-version:${deps.config.taskQueue}:${request.version}`, async () => {
+    const running = await runningRolloutOf(deps, request.version);
+    if (running) throw new Problem(409, `rollout ${running} of version ${request.version} is running; pause, abort or wait for it`);
 
-  const input: RolloutInput = {
-    id,
-    version: request.version,
-    selector,
-    strategy,
-    actor,
-    historyThreshold: deps.config.rolloutHistoryThreshold,
-    busyRetries: deps.config.rolloutBusyRetries,
-    busyRetrySeconds: deps.config.rolloutBusyRetrySeconds,
-  };
-  const memo: RolloutMemo = { rolloutId: id, version: request.version, status: 'running' };
-  try {
-    await deps.temporal.workflow.start<typeof rolloutFleet>(WORKFLOW_TYPE, {
-      workflowId: rolloutWorkflowIdFor(id),
-      taskQueue: deps.config.taskQueue,
-      args: [input],
-      memo: { ...memo },
-      // One rollout per id, ever: a second start of the same id finds the first.
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    const input: RolloutInput = {
+      id,
+      version: request.version,
+      selector,
+      strategy,
+      actor,
+      historyThreshold: deps.config.rolloutHistoryThreshold,
+      busyRetries: deps.config.rolloutBusyRetries,
+      busyRetrySeconds: deps.config.rolloutBusyRetrySeconds,
+    };
+    const memo: RolloutMemo = { rolloutId: id, version: request.version, status: 'running' };
+    try {
+      await deps.temporal.workflow.start<typeof rolloutFleet>(WORKFLOW_TYPE, {
+        workflowId: rolloutWorkflowIdFor(id),
+        taskQueue: deps.config.taskQueue,
+        args: [input],
+        memo: { ...memo },
+        // One rollout per id, ever: a second start of the same id finds the first.
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      const raced = await findRollout(deps, id);
+      if (raced) return raced;
+      throw err;
+    }
+    await untilListed(deps, id);
+    // Its first task has not run yet: the state it will start from.
+    return view(id, request.version, {
+      status: 'running',
+      strategy,
+      targets: targets.map((slug) => ({ slug, status: 'pending' })),
+      wave: 0,
+      startedAt: new Date().toISOString(),
+      runs: 0,
     });
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    const raced = await findRollout(deps, id);
-    if (raced) return raced;
-    throw err;
-  }
-  // Its first task has not run yet: the state it will start from.
-  return view(id, request.version, {
-    status: 'running',
-    strategy,
-    targets: targets.map((slug) => ({ slug, status: 'pending' })),
-    wave: 0,
-    startedAt: new Date().toISOString(),
-    runs: 0,
   });
+}
+
+/**
+ * Waits until the visibility store lists the rollout's run (it lags the start: about a second on
+ * Elasticsearch, and under load on the development server too). Past the bound the start stands;
+ * only the duplicate check of a request arriving meanwhile is weaker.
+ */
+async function untilListed(deps: Deps, id: string): Promise<void> {
+  const deadline = Date.now() + VISIBILITY_WAIT_MS;
+  const query = `WorkflowId = '${rolloutWorkflowIdFor(id)}'`;
+  while (Date.now() < deadline) {
+    const { count } = await deps.temporal.workflow.count(query);
+    if (count > 0) return;
+    await setTimeout(VISIBILITY_POLL_MS);
+  }
 }
 
 /** The id of a running rollout of `version` on this deployment's task queue, if any. */
 async function runningRolloutOf(deps: Deps, version: string): Promise<string | undefined> {
-  // Visibility is eventually consistent: two requests for one version within its lag (about a
-  // second on Elasticsearch, none on the development server) may both start.
   const query = `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND TaskQueue = '${deps.config.taskQueue}'`;
   for await (const run of deps.temporal.workflow.list({ query })) {
     const memo = run.memo as Partial<RolloutMemo> | undefined;

@@ -7,7 +7,7 @@ import type { InstanceStatus, OperationKind, Plan } from '../domain/instance';
 import { statusWhileRunning } from '../domain/operation-kinds';
 import type { OperationResult } from '../domain/operations';
 import { slugFromName } from '../domain/validation';
-import type { Database } from './client';
+import type { Database, Transaction } from './client';
 import {
   apiKeys,
   events,
@@ -190,7 +190,6 @@ export async function countInstancesByStatus(db: Database): Promise<{ status: In
   return [...counts].map(([status, count]) => ({ status, count }));
 }
 
-type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 
 /**
  * Appends the instance's status and plan, as the transaction now has them, to its status history

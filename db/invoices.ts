@@ -3,7 +3,7 @@
 // finds the ledger moved since adds a new invoice of adjustment lines, one per difference.
 import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { amountCents, type Meter } from '../domain/metering';
-import type { Database } from './client';
+import { lockKey, type Database, type Transaction } from './client';
 import { listPlans, newId } from './catalogue';
 import { instances, invoiceLines, invoices, usageLedger } from './schema';
 
@@ -38,8 +38,6 @@ interface LineKey {
 }
 const keyOf = (l: LineKey) => `${l.instanceId}\u0000${l.plan}\u0000${l.meter}`;
 
-type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
-
 /**
  * Brings the owner's invoice for `period` in line with the ledger and returns the draft to issue,
  * or null when there is nothing (new) to bill. With no issued invoice yet, the draft has one usage
@@ -50,7 +48,7 @@ export async function draftInvoice(db: Database, owner: string, period: string, 
   const { start, end } = periodBounds(period);
   const prices = new Map((await listPlans(db)).map((p) => [p.name, p]));
   return db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`invoice:${owner}:${period}`}))`);
+    await lockKey(tx, `invoice:${owner}:${period}`);
     const totals = await tx
       .select({
         instanceId: usageLedger.instanceId,
@@ -120,8 +118,8 @@ export async function draftInvoice(db: Database, owner: string, period: string, 
 }
 
 /** A new draft numbered INV-YYYYMM-NNNN, the next number of its period. */
-async function insertInvoice(tx: Tx, i: { owner: string; period: string; currency: string; subtotalCents: number }): Promise<InvoiceRow> {
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`invoice-number:${i.period}`}))`);
+async function insertInvoice(tx: Transaction, i: { owner: string; period: string; currency: string; subtotalCents: number }): Promise<InvoiceRow> {
+  await lockKey(tx, `invoice-number:${i.period}`);
   const [{ count } = { count: 0 }] = await tx
     .select({ count: sql<number>`count(*)::int` })
     .from(invoices)

@@ -54,6 +54,19 @@ describe('POST /v1/rollouts', () => {
     expect(list.json().items.map((r: { id: string }) => r.id)).toContain(rollout.id);
   });
 
+  it('two requests for one version at the same moment start one rollout; the other is refused naming it', async () => {
+    const version = `1.2.${uniqueSuffix().replace(/\D/g, '').slice(0, 6) || '1'}`;
+    const answers = await Promise.all([0, 1, 2].map(() => post({ version, selector: { slugs: fleet } })));
+    const accepted = answers.filter((a) => a.statusCode === 202);
+    expect(accepted, answers.map((a) => a.body).join('\n')).toHaveLength(1);
+    const { id } = accepted[0]!.json().rollout;
+    started.add(id);
+    for (const refused of answers.filter((a) => a.statusCode !== 202)) {
+      expect(refused.statusCode, refused.body).toBe(409);
+      expect(refused.json().detail).toContain(id);
+    }
+  });
+
   it('422 naming the selector when it selects nothing; 400 for waves that do not end at 100; 403 for a viewer', async () => {
     const none = await post({ version: '9.9.9', selector: { slugs: [`nobody-${uniqueSuffix()}`] } });
     expect(none.statusCode, none.body).toBe(422);
