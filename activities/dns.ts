@@ -13,6 +13,7 @@ import {
 import { hostnameFor, managedByValue, type WaitHeartbeat } from '../domain/instance';
 import type { ActivityDeps } from './index';
 import { errorTypes, permanent, route53Error } from './errors';
+import { pollDelay } from './poll';
 
 export const ownerRecordNameFor = (hostname: string): string => `_shipyard-owner.${hostname}`;
 export const ownerRecordValueFor = (slug: string): string => `"heritage=${managedByValue},instance=${slug}"`;
@@ -64,12 +65,12 @@ export function createDnsActivities({ config, route53 }: Pick<ActivityDeps, 'con
     const ctx = Context.current();
     const submitted = Date.now();
     let status = 'PENDING';
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       const waited = Math.round((Date.now() - submitted) / 1000);
       ctx.heartbeat({
         detail: `waiting for Route 53 change ${changeId} (${what}) to be INSYNC: ${status} after ${waited}s`,
       } satisfies WaitHeartbeat);
-      await ctx.sleep(pollIntervalMs);
+      await pollDelay(attempt, pollIntervalMs);
       try {
         const { ChangeInfo } = await route53.send(new GetChangeCommand({ Id: changeId }));
         if (ChangeInfo?.Status === 'INSYNC') return;

@@ -17,6 +17,7 @@ import {
 import { databaseNameFor, databaseRoleFor, instanceLabel, managedByLabel, managedByValue, namespaceFor, type WaitHeartbeat } from '../domain/instance';
 import type { ActivityDeps } from './index';
 import { errorTypes, isKubeNotFound, kubeError, notOwned, permanent } from './errors';
+import { pollDelay } from './poll';
 import {
   appSecretManifest,
   appSelector,
@@ -36,7 +37,7 @@ import { setTenantRolePassword } from './tenant-database';
 export const fieldManager = 'shipyard';
 
 export interface KubernetesActivityOptions {
-  /** Pause between polls while waiting for a condition. */
+  /** The longest pause between polls while waiting for a condition (they start short; see poll.ts). */
   pollIntervalMs?: number;
 }
 
@@ -205,8 +206,6 @@ export function createKubernetesActivities(
     }
   }
 
-  const sleep = () => Context.current().sleep(pollIntervalMs);
-
   /**
    * The one wait loop: `check` answers true when done, throws to give up, or else says what it
    * is waiting for, which is heartbeated (so the live step shows it) before the next poll. The
@@ -214,11 +213,11 @@ export function createKubernetesActivities(
    */
   async function pollUntil<H extends WaitHeartbeat>(check: () => Promise<true | H>): Promise<void> {
     const ctx = Context.current();
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       const waiting = await check();
       if (waiting === true) return;
       ctx.heartbeat(waiting);
-      await sleep();
+      await pollDelay(attempt, pollIntervalMs);
     }
   }
 

@@ -1,13 +1,13 @@
 // A rollout's I/O: which instances it upgrades, and one instance's upgrade started through the
 // same path an API call takes (api/operations.ts), so it shows in the instance's operations and
 // keeps one operation per instance.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { reconcileOperation, startOnInstance } from '../api/operations';
 import { Problem } from '../api/problems';
 import * as catalogue from '../db/catalogue';
 import { rolloutActorFor, type RolloutSelector } from '../domain/rollouts';
 import type { ActivityDeps } from './index';
+import { pollDelay } from './poll';
 
 const POLL_MS = 2_000;
 
@@ -46,13 +46,13 @@ export function createRolloutActivities(deps: ActivityDeps) {
           return { status: busy ? 'busy' : 'refused', error: err.detail };
         }
       }
-      for (;;) {
+      for (let attempt = 0; ; attempt++) {
         const { row } = await reconcileOperation(deps, operation);
         if (row.status !== 'running') {
           return { status: row.status, operationId: row.id, ...(row.error ? { error: row.error } : {}) };
         }
         Context.current().heartbeat({ detail: `waiting for operation ${row.id} on ${slug}` });
-        await sleep(POLL_MS, undefined, { signal: Context.current().cancellationSignal });
+        await pollDelay(attempt, POLL_MS);
         operation = (await catalogue.getOperation(deps.db, row.id)) ?? row;
       }
     },

@@ -2,39 +2,13 @@
 // local testbed, times one health sweep over them (POST /v1/health/sweeps → succeeded) while
 // sampling the worker's resident memory, then tears them down again. The sweep covers every
 // ready or suspended instance in the catalogue, so other instances there are counted too.
-import { readFileSync } from 'node:fs';
-import { startShipyard } from '../demo/dev';
-import { infraUp } from '../testbed/index';
+import { rssMiB, startBenchShipyard } from './support';
 
 const count = Number(process.argv[2] ?? 100);
-const env = {
-  ...(await infraUp()),
-  ...process.env,
-  SHIPYARD_TASK_QUEUE: `bench-${Date.now().toString(36)}`,
-  // Only the sweep this bench starts.
-  SHIPYARD_HEALTH_INTERVAL_SECONDS: '86400',
-};
-const shipyard = await startShipyard(env, () => () => {});
-async function call(method: string, path: string, body?: unknown) {
-  // A JSON content type with no body is a 400: only say JSON when sending some.
-  const headers = { authorization: `Bearer ${shipyard.config.adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
-  const res = await fetch(`${shipyard.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as any };
-}
-
-async function settle(operationId: string): Promise<string> {
-  for (;;) {
-    const { body } = await call('GET', `/v1/operations/${operationId}`);
-    if (body.status !== 'running') return body.status;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** The worker process's resident set, MiB (Linux). */
-function workerRssMiB(): number {
-  const status = readFileSync(`/proc/${shipyard.worker.child.pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-}
+// Only the sweep this bench starts.
+const shipyard = await startBenchShipyard({ SHIPYARD_HEALTH_INTERVAL_SECONDS: '86400' });
+const { call, settle } = shipyard;
+const workerRssMiB = () => rssMiB(shipyard.worker.child.pid);
 
 const slugs: string[] = [];
 const run = Date.now().toString(36);

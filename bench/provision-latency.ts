@@ -1,26 +1,10 @@
 // `npm run bench:provision [-- N]`: time from `POST /v1/instances` to `ready` for N instances
 // (default 5) provisioned one after another on the local testbed; prints each and the median,
 // then tears them down again.
-import { startShipyard } from '../demo/dev';
-import { infraUp } from '../testbed/index';
+import { startBenchShipyard } from './support';
 
 const count = Number(process.argv[2] ?? 5);
-const env = { ...(await infraUp()), ...process.env, SHIPYARD_TASK_QUEUE: `bench-${Date.now().toString(36)}` };
-const shipyard = await startShipyard(env, () => () => {});
-const headers = { authorization: `Bearer ${shipyard.config.adminKey}`, 'content-type': 'application/json' };
-
-async function call(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${shipyard.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as any };
-}
-
-async function settle(operationId: string): Promise<string> {
-  for (;;) {
-    const { body } = await call('GET', `/v1/operations/${operationId}`);
-    if (body.status !== 'running') return body.status;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const { call, settle, stop } = await startBenchShipyard();
 
 const timings: number[] = [];
 const slugs: string[] = [];
@@ -44,5 +28,5 @@ try {
     const res = await call('DELETE', `/v1/instances/${slug}`);
     if (res.status === 202) await settle(res.body.operation.id);
   }
-  await shipyard.stop();
+  await stop();
 }

@@ -14,11 +14,12 @@ export function shipyardEnv(): NodeJS.ProcessEnv {
 export async function startShipyard(
   env: NodeJS.ProcessEnv,
   output: (name: 'worker' | 'api') => ((line: string) => void) | undefined = () => undefined,
+  shipyard?: Parameters<typeof startProcess>[3],
 ) {
   const config = loadConfig(env);
   await migrateCatalogue(config.databaseUrl);
-  const worker = startProcess('worker', env, output('worker'));
-  const api = startProcess('api', env, output('api'));
+  const worker = startProcess('worker', env, output('worker'), shipyard);
+  const api = startProcess('api', env, output('api'), shipyard);
   const baseUrl = `http://${config.apiHost}:${config.apiPort}`;
   await waitForHttp(`${baseUrl}/readyz`, 90_000, api);
   const stop = async () => {

@@ -20,8 +20,9 @@ export async function connectActivityDeps(config: Config): Promise<ActivityDeps 
     region: config.awsRegion,
     ...(config.route53Endpoint ? { endpoint: config.route53Endpoint } : {}),
   });
-  const tenantDb = postgres(config.tenantDatabaseUrl, { max: 4, onnotice: () => {} });
-  const db = connectCatalogue(config.databaseUrl, { max: 4 });
+  // Opened on demand up to the limit: an idle worker holds few.
+  const tenantDb = postgres(config.tenantDatabaseUrl, { max: config.workerDatabaseConnections, onnotice: () => {} });
+  const db = connectCatalogue(config.databaseUrl, { max: config.workerDatabaseConnections });
   const { client: temporal, connection: temporalConnection } = await connectTemporalClient(config);
   return {
     config,

@@ -130,8 +130,8 @@ export interface RealOperations {
 const actor = 'real-saga-test';
 
 /**
- * Connects to the testbed and bundles the workflows once (per test file). Operations run on a
- * task queue of the file's own, with a short rollout timeout.
+ * Connects to the testbed and bundles the workflows once (per test file). Each operation runs on
+ * a task queue of its own, with a short rollout timeout.
  */
 export async function startRealOperations(overrides: Record<string, string> = {}): Promise<RealOperations> {
   const config = testConfig({
@@ -146,9 +146,13 @@ export async function startRealOperations(overrides: Record<string, string> = {}
   const world = worldReader(config);
   const bundle: WorkflowBundleWithSourceMap = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
 
-  async function run(injection: Injection | undefined, start: () => Promise<Started>): Promise<Outcome> {
+  let runs = 0;
+  async function run(injection: Injection | undefined, start: (runDeps: typeof deps) => Promise<Started>): Promise<Outcome> {
     const point = injection && new InjectionPoint(injection);
-    const { worker, connection } = await createWorker(config, inject(real, point), {
+    // A task queue per run: its worker (with its injection) takes only its own run's tasks, so
+    // runs on different instances may go on at the same time.
+    const runConfig = { ...config, taskQueue: `${config.taskQueue}.${++runs}` };
+    const { worker, connection } = await createWorker(runConfig, inject(real, point), {
       workflowBundle: bundle,
       // The cancel reaches an activity on its next heartbeat: do not let the SDK hold heartbeats back.
       maxHeartbeatThrottleInterval: '200ms',
@@ -157,7 +161,7 @@ export async function startRealOperations(overrides: Record<string, string> = {}
     let started!: Started;
     try {
       await worker.runUntil(async () => {
-        started = await start();
+        started = await start({ ...deps, config: runConfig });
         const row = (await getOperation(deps.db, started.operationId))!;
         const handle = deps.temporal.workflow.getHandle(workflowIdFor(started.slug), row.runId ?? undefined);
         const ended = handle.result().then(
@@ -186,9 +190,9 @@ export async function startRealOperations(overrides: Record<string, string> = {}
     config,
     world,
     provision(slug, { plan = 'starter', version = config.defaultVersion, injection } = {}) {
-      return run(injection, async () => {
+      return run(injection, async (runDeps) => {
         const { operation } = await provision(
-          deps,
+          runDeps,
           { name: `Real saga ${slug}`, slug, plan, ownerEmail: 'saga@shipyard.test', version },
           actor,
         );
@@ -196,10 +200,10 @@ export async function startRealOperations(overrides: Record<string, string> = {}
       });
     },
     operate(slug, kind, { request = {}, injection } = {}) {
-      return run(injection, async () => {
+      return run(injection, async (runDeps) => {
         const found = await findInstance(deps.db, slug);
         if (!found) throw new Error(`no instance ${slug} in the catalogue`);
-        const operation = await startOnInstance(deps, found, kind, actor, request);
+        const operation = await startOnInstance(runDeps, found, kind, actor, request);
         return { slug, operationId: operation.id };
       });
     },

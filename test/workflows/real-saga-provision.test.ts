@@ -29,7 +29,8 @@ describe('provision against the real testbed', () => {
     expect(steps.map(([step]) => step)).toEqual([...provisionSteps]);
   });
 
-  it.each(cases)('%s at "%s" (%s) → instance failed, nothing left', async (mode, step, activity) => {
+  // Each case provisions an instance of its own on a task queue of its own: they run side by side.
+  it.concurrent.each(cases)('%s at "%s" (%s) → instance failed, nothing left', async (mode, step, activity) => {
     const slug = `rsp-${uniqueSuffix()}`;
     const { operation, instance, injected } = await ops.provision(slug, { injection: { activity, mode } });
 

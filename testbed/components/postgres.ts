@@ -369,6 +369,8 @@ export const postgres: Component = {
         '-c', 'fsync=off',
         '-c', 'synchronous_commit=off',
         '-c', 'full_page_writes=off',
+        // Every test file's worker and API, and a fleet bench's pools, share this one server.
+        '-c', 'max_connections=400',
       ],
       { logFile, uid: account?.uid, gid: account?.gid, cwd: pgData },
     );
