@@ -247,6 +247,18 @@ export function createKubernetesActivities(
     /** Deletes the namespace (and so everything in it) and waits until it is really gone. */
     async deleteNamespace(slug: string): Promise<void> {
       const ref = refs.namespace(slug);
+      const namespace = await readOwned<V1Namespace>(slug, ref);
+      if (!namespace) return;
+      if (!namespace.metadata?.deletionTimestamp) {
+        // Pods end gracefully; a namespace controller that finds them still there retries with a
+        // growing backoff (seconds, then tens of seconds) long after they are gone. With the app
+        // stopped first, its first pass empties the namespace.
+        await remove(slug, refs.deployment(slug));
+        await pollUntil(async () => {
+          const pods = await listAppPods(slug);
+          return pods.length === 0 || { detail: `waiting for ${pods.length} app pod(s) in ${namespaceFor(slug)} to stop before deleting it` };
+        });
+      }
       if (!(await remove(slug, ref))) return;
       await pollUntil(async () => {
         const ns = await read<V1Namespace>(ref);

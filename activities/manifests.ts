@@ -283,6 +283,9 @@ export function certificateManifest(slug: string, config: Pick<ManifestConfig, '
       secretName: names.tlsSecret,
       dnsNames: [hostnameFor(slug, config.baseDomain)],
       issuerRef: { group: 'cert-manager.io', kind: 'ClusterIssuer', name: config.certIssuer },
+      // P-256 instead of cert-manager's default RSA 2048: a key costs a fraction of the CPU to
+      // make (it adds up over a fleet provisioned at once), and every current client accepts it.
+      privateKey: { algorithm: 'ECDSA', size: 256 },
       // cert-manager creates the TLS Secret; this stamps our ownership on it so teardown may delete it.
       secretTemplate: { labels: ownerLabels(slug) },
     },

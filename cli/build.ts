@@ -7,9 +7,9 @@
 //                           (temporal/data-converter.ts looks next to its code)
 // Bundling (not plain tsc) because the sources use extensionless relative imports, which only
 // a bundler or tsx resolves; Node's ESM loader does not.
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { chmod, cp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { build, type Plugin } from 'esbuild';
@@ -67,7 +67,8 @@ function deepImportsAsFiles(): Plugin {
         const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { exports?: unknown };
         if (manifest.exports) return { path: args.path, external: true };
         const file = require.resolve(args.path);
-        return { path: `${name}/${file.slice(packageDir.length + 1)}`, external: true };
+        // resolve() answers real paths: node_modules may be a symlink (a worktree sharing one).
+        return { path: `${name}/${relative(realpathSync(packageDir), file)}`, external: true };
       });
     },
   };

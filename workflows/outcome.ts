@@ -7,7 +7,7 @@ import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio
 import type { InstanceStatus } from '../domain/instance';
 import { kindSpec } from '../domain/operation-kinds';
 import type { OperationInputBase, OperationResult } from '../domain/operations';
-import { quick } from './activities';
+import { closing, quick } from './activities';
 import { describeError, finallyRecord, type Runbook } from './runbook';
 
 /**
@@ -44,8 +44,8 @@ export async function recordOutcome(
   message?: string,
 ): Promise<OperationResult> {
   await finallyRecord(async () => {
-    if (instance) await quick.markInstance(input.instanceId, instance);
-    await quick.recordEvent({
+    if (instance) await closing.markInstance(input.instanceId, instance);
+    await closing.recordEvent({
       instanceId: input.instanceId,
       operationId: input.operationId,
       actor: input.actor,
@@ -53,7 +53,7 @@ export async function recordOutcome(
       outcome: result.status,
       message: message ?? result.error,
     });
-    await quick.finishOperation(input.operationId, result);
+    await closing.finishOperation(input.operationId, result);
   });
   return result;
 }

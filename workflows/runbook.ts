@@ -4,6 +4,7 @@
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, log } from '@temporalio/workflow';
 import type { OperationKind, Step } from '../domain/instance';
 import type { OperationProgress } from '../domain/operations';
+import { atPriority, HIGHEST_PRIORITY, stepPriority } from './activities';
 
 type Undo = () => Promise<unknown>;
 
@@ -36,7 +37,7 @@ export class Runbook {
     delete step.error;
     if (undo) this.compensations.push({ step, undo });
     try {
-      const result = await action();
+      const result = await atPriority(stepPriority(this.steps.indexOf(step), this.steps.length), action);
       step.status = 'done';
       step.endedAt = now();
       return result;
@@ -58,7 +59,7 @@ export class Runbook {
       while (this.compensations.length > 0) {
         const { step, undo } = this.compensations.pop()!;
         try {
-          await undo();
+          await atPriority(HIGHEST_PRIORITY, undo);
           // The step that failed keeps saying so (with its error); the ones before it were undone.
           if (step.status !== 'failed') step.status = 'compensated';
           step.endedAt = now();

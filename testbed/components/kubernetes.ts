@@ -55,8 +55,9 @@ export const fieldManager = 'shipyard-testbed';
  * testbed takes a new capacity when it starts again; surplus nodes of an earlier, larger setting
  * are left alone).
  */
-const fakeNodes = Array.from({ length: countFromEnv('SHIPYARD_KWOK_NODES', 3) }, (_, i) => `kwok-node-${i}`);
-const nodeCapacity = { cpu: '2000', memory: '8Ti', pods: String(countFromEnv('SHIPYARD_KWOK_PODS_PER_NODE', 110)), 'ephemeral-storage': '1Ti' };
+// Read when the testbed starts, not when this module loads: a caller (a bench) may set them first.
+const fakeNodeNames = () => Array.from({ length: countFromEnv('SHIPYARD_KWOK_NODES', 3) }, (_, i) => `kwok-node-${i}`);
+const fakeNodeCapacity = () => ({ cpu: '2000', memory: '8Ti', pods: String(countFromEnv('SHIPYARD_KWOK_PODS_PER_NODE', 110)), 'ephemeral-storage': '1Ti' });
 
 function countFromEnv(variable: string, fallback: number): number {
   const raw = process.env[variable];
@@ -248,7 +249,8 @@ async function createIfAbsent(kc: KubeConfig, objects: KubernetesObject[]): Prom
 /** Nodes made by an earlier start keep the capacity they were created with: set the configured one. */
 async function setNodeCapacity(kc: KubeConfig): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
-  for (const name of fakeNodes) {
+  const nodeCapacity = fakeNodeCapacity();
+  for (const name of fakeNodeNames()) {
     const node = await core.readNode({ name });
     const current = node.status?.capacity ?? {};
     if (Object.entries(nodeCapacity).every(([resource, quantity]) => current[resource] === quantity)) continue;
@@ -273,7 +275,8 @@ function bootstrapObjects(): KubernetesObject[] {
 }
 
 function nodeObjects(): KubernetesObject[] {
-  return fakeNodes.map((name) => ({
+  const nodeCapacity = fakeNodeCapacity();
+  return fakeNodeNames().map((name) => ({
     apiVersion: 'v1',
     kind: 'Node',
     metadata: {
@@ -371,6 +374,11 @@ export const kubernetes: Component = {
         `--cluster-signing-key-file=${pki('ca.key')}`,
         '--use-service-account-credentials=false',
         `--cert-dir=${ensureDir(join(stateDir, 'kube', 'controller-manager'))}`,
+        // Its client's default budget (20 requests/s) is what a namespace deletion waits on (one
+        // list and one delete per resource type: about 5 s) and what a fleet's Deployments,
+        // ReplicaSets and Pods queue behind. One local apiserver takes far more.
+        '--kube-api-qps=500',
+        '--kube-api-burst=1000',
       ]);
     });
     await startIfStopped(daemons.scheduler, p.scheduler, 'SHIPYARD_KUBE_SCHEDULER_PORT', say, () => {
@@ -381,6 +389,8 @@ export const kubernetes: Component = {
         `--secure-port=${p.scheduler}`,
         '--leader-elect=false',
         `--cert-dir=${ensureDir(join(stateDir, 'kube', 'scheduler'))}`,
+        '--kube-api-qps=500',
+        '--kube-api-burst=1000',
       ]);
     });
     const kwokBinary = onPath('kwok');
@@ -433,7 +443,7 @@ export const kubernetes: Component = {
       throw new TestbedError(NAME, `applying testbed/kube/cluster.yaml and fake nodes failed: ${describe(err)}`, undefined, apiLog);
     }
 
-    say(`waiting for ${fakeNodes.length} kwok nodes to be Ready`);
+    say(`waiting for ${fakeNodeNames().length} kwok nodes to be Ready`);
     // A node's Ready condition outlives the kwok that set it by the controller-manager's grace
     // period, so what proves kwok is managing a node (and will run its pods) is a lease it renewed.
     const renewedSince = kwokStarted ? kwokStartedAt - 1000 : Date.now() - nodeLeaseSeconds * 1000;
@@ -502,13 +512,13 @@ async function nodesReady(kc: KubeConfig, leasesRenewedSince: number): Promise<b
       (c) => c.type === 'Ready' && c.status === 'True',
     ),
   );
-  if (ready.length < fakeNodes.length) return false;
+  if (ready.length < fakeNodeNames().length) return false;
   const leases = await client.list('coordination.k8s.io/v1', 'Lease', 'kube-node-lease');
   const renewed = leases.items.filter((l) => {
     const renewTime = (l as { spec?: { renewTime?: Date | string } }).spec?.renewTime;
-    return fakeNodes.includes(l.metadata?.name ?? '') && renewTime !== undefined && new Date(renewTime).getTime() >= leasesRenewedSince;
+    return fakeNodeNames().includes(l.metadata?.name ?? '') && renewTime !== undefined && new Date(renewTime).getTime() >= leasesRenewedSince;
   });
-  return renewed.length >= fakeNodes.length;
+  return renewed.length >= fakeNodeNames().length;
 }
 
 async function defaultServiceAccountExists(kc: KubeConfig): Promise<boolean> {
