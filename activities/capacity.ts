@@ -14,7 +14,16 @@ export interface CapacityView {
 
 const scalar = (quantity: string | undefined): number => (quantity ? Number(quantityToScalar(quantity)) : 0);
 
-export async function readCapacity(kube: KubeConfig, excludeSlug?: string): Promise<CapacityView> {
+/**
+ * What the cluster has and what is promised. `pending` are instances accepted but perhaps not yet
+ * given their namespace's quota (a provision in its first steps): each counts with its plan until
+ * its quota is there, so instances accepted at the same moment do not all fit into the same room.
+ */
+export async function readCapacity(
+  kube: KubeConfig,
+  excludeSlug?: string,
+  pending: { slug: string; cpu: string; memory: string }[] = [],
+): Promise<CapacityView> {
   const core = kube.makeApiClient(CoreV1Api);
   let nodes, quotas;
   try {
@@ -25,10 +34,18 @@ export async function readCapacity(kube: KubeConfig, excludeSlug?: string): Prom
   }
   const excluded = excludeSlug ? namespaceFor(excludeSlug) : undefined;
   const promised = { cpu: 0, memoryBytes: 0 };
+  const withQuota = new Set<string>();
   for (const q of quotas) {
+    if (q.metadata?.namespace) withQuota.add(q.metadata.namespace);
     if (q.metadata?.namespace === excluded) continue;
     promised.cpu += scalar(q.spec?.hard?.['requests.cpu']);
     promised.memoryBytes += scalar(q.spec?.hard?.['requests.memory']);
+  }
+  for (const p of pending) {
+    const namespace = namespaceFor(p.slug);
+    if (namespace === excluded || withQuota.has(namespace)) continue;
+    promised.cpu += scalar(p.cpu);
+    promised.memoryBytes += scalar(p.memory);
   }
   const allocatable = { cpu: 0, memoryBytes: 0 };
   for (const n of nodes) {

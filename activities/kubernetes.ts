@@ -251,13 +251,9 @@ export function createKubernetesActivities(
       if (!namespace) return;
       if (!namespace.metadata?.deletionTimestamp) {
         // Pods end gracefully; a namespace controller that finds them still there retries with a
-        // growing backoff (seconds, then tens of seconds) long after they are gone. With the app
-        // stopped first, its first pass empties the namespace.
+        // growing backoff (seconds, then tens of seconds) long after they are gone. Stopping the
+        // app first gives its pods the controller's own 5 s delay before its first pass to end in.
         await remove(slug, refs.deployment(slug));
-        await pollUntil(async () => {
-          const pods = await listAppPods(slug);
-          return pods.length === 0 || { detail: `waiting for ${pods.length} app pod(s) in ${namespaceFor(slug)} to stop before deleting it` };
-        });
       }
       if (!(await remove(slug, ref))) return;
       await pollUntil(async () => {

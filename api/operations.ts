@@ -35,7 +35,7 @@ import {
   type OperationProgress,
   type OperationSettings,
 } from '../domain/operations';
-import type { Database } from '../db/client';
+import { lockKey, type Database, type Transaction } from '../db/client';
 import * as catalogue from '../db/catalogue';
 import type { InstanceRow, InstanceWithOperation, OperationRow } from '../db/catalogue';
 import { Problem } from './problems';
@@ -466,12 +466,6 @@ export async function provision(
   actor: string,
 ): Promise<{ instance: InstanceView; operation: OperationView }> {
   const plan = await knownPlan(deps.db, request.plan);
-  // Quotas are validated before anything is created: a new instance that does not fit next to
-  // every other instance's quota is refused here, not half-provisioned.
-  if (deps.kube) {
-    const shortfall = capacityShortfall(await readCapacity(deps.kube), plan, deps.config.overcommitRatio);
-    if (shortfall) throw new Problem(409, shortfall);
-  }
   const slug = request.slug ?? (await deriveSlug(deps, request.name));
   const version = request.version ?? deps.config.defaultVersion;
   const instanceId = catalogue.newId('ins');
@@ -482,6 +476,7 @@ export async function provision(
       deps.db,
       { id: instanceId, slug, name: request.name, plan: plan.name, version, ownerEmail: request.ownerEmail },
       { id: operationId, instanceId, kind: 'provision', workflowId: workflowIdFor(slug), actor },
+      deps.kube && ((tx) => admitByCapacity(deps.kube!, tx, plan, deps.config.overcommitRatio)),
     );
   } catch (err) {
     if (isUniqueViolation(err, 'instances_slug_unique')) {
@@ -498,6 +493,18 @@ export async function provision(
   await requested(deps, operation, actor, `provision ${slug} on plan ${plan.name} at version ${version}`);
   const view = await operationView(deps, operation, { status: 'running', steps: operation.steps });
   return { instance: await instanceView(deps, { instance: rows.instance, running: operation }, view), operation: view };
+}
+
+/**
+ * Quotas are validated before anything is created: a new instance that does not fit next to every
+ * other instance's quota (and every instance accepted before it, its quota perhaps not applied
+ * yet) is refused here, not half-provisioned. Serialised across API replicas until the new
+ * instance's row is committed, so the next check counts it.
+ */
+async function admitByCapacity(kube: KubeConfig, tx: Transaction, plan: Plan, overcommitRatio: number): Promise<void> {
+  await lockKey(tx, 'instance-capacity');
+  const shortfall = capacityShortfall(await readCapacity(kube, undefined, await catalogue.provisioningPlans(tx)), plan, overcommitRatio);
+  if (shortfall) throw new Problem(409, shortfall);
 }
 
 async function deriveSlug(deps: Deps, name: string): Promise<string> {

@@ -304,8 +304,11 @@ export async function insertInstanceWithOperation(
   db: Database,
   instance: Omit<typeof instances.$inferInsert, 'status' | 'createdAt' | 'updatedAt'>,
   operation: NewOperation,
+  /** Runs first in the inserting transaction; throwing refuses the instance, and locks it takes last until the rows are committed. */
+  admit?: (tx: Transaction) => Promise<void>,
 ): Promise<{ instance: InstanceRow; operation: OperationRow }> {
   return db.transaction(async (tx) => {
+    if (admit) await admit(tx);
     const [ins] = await tx
       .insert(instances)
       .values({ ...instance, status: 'provisioning' })
@@ -317,6 +320,15 @@ export async function insertInstanceWithOperation(
     await recordStatusChange(tx, ins!.id);
     return { instance: ins!, operation: op! };
   });
+}
+
+/** The plan of every instance still being provisioned: its quota may not be in the cluster yet. */
+export async function provisioningPlans(db: Database | Transaction): Promise<{ slug: string; cpu: string; memory: string }[]> {
+  return db
+    .select({ slug: instances.slug, cpu: plans.cpu, memory: plans.memory })
+    .from(instances)
+    .innerJoin(plans, eq(plans.name, instances.plan))
+    .where(eq(instances.status, 'provisioning'));
 }
 
 /**

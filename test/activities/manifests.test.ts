@@ -167,13 +167,14 @@ describe('secret, certificate and ingress', () => {
     expect(Buffer.from(secret.data.APP_SECRET, 'base64').toString()).toBe('s3cret');
   });
 
-  it('asks the cluster issuer for the hostname and labels the issued Secret as ours', () => {
+  it('asks the cluster issuer for the hostname with a P-256 key, and labels the issued Secret as ours', () => {
     const cert = certificateManifest('acme', config) as Loose;
     expect(cert).toMatchObject({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate' });
     expect(cert.spec).toEqual({
       secretName: 'app-tls',
       dnsNames: ['acme.apps.shipyard.test'],
       issuerRef: { group: 'cert-manager.io', kind: 'ClusterIssuer', name: 'shipyard-ca' },
+      privateKey: { algorithm: 'ECDSA', size: 256 },
       secretTemplate: { labels: owner },
     });
   });

@@ -4,7 +4,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../../api/app';
 import { createCapacityActivities, readCapacity } from '../../activities/capacity';
+import { eq } from 'drizzle-orm';
 import * as catalogue from '../../db/catalogue';
+import { instances, plans } from '../../db/schema';
+import { workflowIdFor } from '../../domain/operations';
+import { testPlan } from '../support/catalogue-rows';
+import { uniqueSuffix } from '../support/config';
 import { failure, testbedDeps } from '../activities/testbed-deps';
 import { startHarness, type Harness } from '../api/harness';
 
@@ -33,6 +38,41 @@ describe('capacity', () => {
     const tiny = createCapacityActivities({ kube, config: { overcommitRatio: 0.000001 } });
     const message = await failure(tiny.checkCapacity('too-big', starter), 'InsufficientCapacity');
     expect(message).toMatch(/insufficient capacity for plan starter: quotas would request cpu .* allocatable \(overcommit ratio 0.000001\)/);
+  });
+
+  it('admits one of two provisions that arrive together when there is room for one', async () => {
+    const half = testPlan(`test-half-${uniqueSuffix()}`, '1000');
+    await h.db.insert(plans).values(half);
+    const view = await readCapacity(kube, undefined, await catalogue.provisioningPlans(h.db));
+    // Room for one and a half: the first fits and the second does not, whatever the few small
+    // instances other tests add meanwhile.
+    const ratio = (view.promised.cpu + 1.5 * 1000) / view.allocatable.cpu;
+    const app = await build({ config: { ...h.config, overcommitRatio: ratio }, db: h.db, temporal: h.temporal, kube });
+    const slugs = [h.slug('cap-a'), h.slug('cap-b')];
+    try {
+      const answers = await Promise.all(
+        slugs.map((slug) =>
+          app.inject({
+            method: 'POST',
+            url: '/v1/instances',
+            headers: { authorization: `Bearer ${h.keys.operator}` },
+            payload: { name: 'Half', slug, plan: half.name, ownerEmail: 'owner@example.com' },
+          }),
+        ),
+      );
+      expect(answers.map((a) => a.statusCode).sort(), answers.map((a) => a.body).join('\n')).toEqual([202, 409]);
+      const refused = slugs[answers.findIndex((a) => a.statusCode === 409)]!;
+      expect(answers.find((a) => a.statusCode === 409)!.json().detail).toMatch(/insufficient capacity for plan test-half/);
+      expect(await catalogue.findInstance(h.db, refused)).toBeUndefined();
+    } finally {
+      await app.close();
+      // No worker runs the admitted provision: end it, so it stops counting against other checks.
+      // (Its plan stays: the instance's status history names it. Plan lists in tests skip `test-…`.)
+      for (const slug of slugs) {
+        await h.temporal.workflow.getHandle(workflowIdFor(slug)).terminate('capacity test cleanup').catch(() => undefined);
+        await h.db.update(instances).set({ status: 'failed' }).where(eq(instances.slug, slug));
+      }
+    }
   });
 
   it('refuses a provision with 409 before anything is created', async () => {

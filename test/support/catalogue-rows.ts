@@ -1,7 +1,8 @@
 // Catalogue rows made directly, for tests of the catalogue itself: an instance with its provision
-// operation, as the API inserts them, under a slug no other test uses.
+// operation, as the API inserts them, under a slug no other test uses; a plan of a given size.
 import * as catalogue from '../../db/catalogue';
 import type { Database } from '../../db/client';
+import type { Plan } from '../../domain/instance';
 import { uniqueSuffix } from './config';
 
 export async function newCatalogueInstance(db: Database, prefix: string) {
@@ -15,3 +16,8 @@ export async function newCatalogueInstance(db: Database, prefix: string) {
   );
   return { slug, instanceId, operationId };
 }
+
+/** A one-pod plan with `cpu` CPUs, for a test that inserts it (under a name of its own) and deletes it after. */
+export const testPlan = (name: string, cpu: string): Plan => ({
+  name, cpu, memory: '2Gi', pods: 1, replicas: 1, pricePerHourCents: 1, suspendedPricePerHourCents: 0, dbConnections: 5,
+});

@@ -9,14 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectCatalogue } from '../../db/client';
 import * as catalogue from '../../db/catalogue';
 import { plans } from '../../db/schema';
-import type { Plan } from '../../domain/instance';
 import { namespaceFor } from '../../domain/instance';
+import { testPlan } from '../support/catalogue-rows';
 import { testConfig, uniqueSuffix } from '../support/config';
 import { type RealOperations, startRealOperations } from '../support/real-operations';
 
-const testPlan = (name: string, cpu: string): Plan => ({
-  name, cpu, memory: '2Gi', pods: 1, replicas: 1, pricePerHourCents: 1, suspendedPricePerHourCents: 0, dbConnections: 5,
-});
 
 const db = connectCatalogue(testConfig().databaseUrl, { max: 2 });
 /** More than the three fake nodes hold together (2,000 CPUs each). */
