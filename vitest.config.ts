@@ -1,13 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
 // Three projects, run one after the other by `npm test`: pure unit tests first, without waiting for
-// the testbed; then everything that needs the real parts, two files at a time; last, the few tests
+// the testbed; then everything that needs the real parts, three files at a time; last, the few tests
 // that take the whole shared cluster for themselves (filling every node), alone.
 export default defineConfig({
   test: {
     pool: 'forks',
-    // Two cores: files run two at a time; each file isolates itself (own task queue, own slugs).
-    maxWorkers: 2,
+    // Three files at a time, on two cores: the files that need the testbed mostly wait on it
+    // (controllers, timers, rollouts), so a third keeps the cores busier — the integration project
+    // took 389 s of wall time instead of 464 s. Each file isolates itself (own task queue, own slugs).
+    maxWorkers: 3,
     minWorkers: 1,
     reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [

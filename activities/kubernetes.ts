@@ -253,7 +253,9 @@ export function createKubernetesActivities(
         // Pods end gracefully; a namespace controller that finds them still there retries with a
         // growing backoff (seconds, then tens of seconds) long after they are gone. Stopping the
         // app first gives its pods the controller's own 5 s delay before its first pass to end in.
-        await remove(slug, refs.deployment(slug));
+        // (A Deployment that is not ours is left for the namespace's deletion to take, as before.)
+        const app = await read(refs.deployment(slug));
+        if (app && !ownership(app, slug)) await remove(slug, refs.deployment(slug));
       }
       if (!(await remove(slug, ref))) return;
       await pollUntil(async () => {
