@@ -33,7 +33,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'exclusive',
-          // One file: it fills the cluster, so nothing may run beside it.
+          // Files that take the whole testbed (filling every node, removing every orphan): nothing
+          // may run beside them, nor beside each other (npm test passes --no-file-parallelism).
           include: ['test/exclusive/**/*.test.ts'],
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 300_000,

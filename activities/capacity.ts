@@ -1,7 +1,7 @@
 // Whether the cluster can hold one more instance's quota (or a bigger one): the ResourceQuotas
 // Shipyard stamped on tenant namespaces are what is promised, the nodes' allocatable is what
 // there is. Reads only; a shortfall is permanent for this request (InsufficientCapacity).
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1Node, type V1ResourceQuota } from '@kubernetes/client-node';
 import { quantityToScalar } from '@kubernetes/client-node/dist/util.js';
 import { managedByLabel, managedByValue, namespaceFor, type Plan } from '../domain/instance';
 import { errorTypes, kubeError, permanent } from './errors';
@@ -14,24 +14,41 @@ export interface CapacityView {
 
 const scalar = (quantity: string | undefined): number => (quantity ? Number(quantityToScalar(quantity)) : 0);
 
-/**
- * What the cluster has and what is promised. `pending` are instances accepted but perhaps not yet
- * given their namespace's quota (a provision in its first steps): each counts with its plan until
- * its quota is there, so instances accepted at the same moment do not all fit into the same room.
- */
-export async function readCapacity(
-  kube: KubeConfig,
-  excludeSlug?: string,
-  pending: { slug: string; cpu: string; memory: string }[] = [],
-): Promise<CapacityView> {
+/** The nodes and the quotas of Shipyard's namespaces, as listed at one moment. */
+export interface ClusterListing {
+  nodes: V1Node[];
+  quotas: V1ResourceQuota[];
+}
+
+/** An instance's plan requests, counted while its namespace has no quota in a listing. */
+export interface PlannedQuota {
+  slug: string;
+  cpu: string;
+  memory: string;
+}
+
+export async function listCluster(kube: KubeConfig): Promise<ClusterListing> {
   const core = kube.makeApiClient(CoreV1Api);
-  let nodes, quotas;
   try {
-    nodes = (await core.listNode()).items;
-    quotas = (await core.listResourceQuotaForAllNamespaces({ labelSelector: `${managedByLabel}=${managedByValue}` })).items;
+    const nodes = (await core.listNode()).items;
+    const quotas = (await core.listResourceQuotaForAllNamespaces({ labelSelector: `${managedByLabel}=${managedByValue}` })).items;
+    return { nodes, quotas };
   } catch (err) {
     throw kubeError('read nodes and tenant quotas', err);
   }
+}
+
+/** What the cluster has and what is promised, read now (see capacityView). */
+export async function readCapacity(kube: KubeConfig, excludeSlug?: string, planned: PlannedQuota[] = []): Promise<CapacityView> {
+  return capacityView(await listCluster(kube), excludeSlug, planned);
+}
+
+/**
+ * What `listing` says is there and promised, plus each of `planned` whose namespace had no quota
+ * when it was listed (an instance in its first steps, or one accepted after the listing): it
+ * counts with its plan, so instances accepted at the same moment do not all fit into the same room.
+ */
+export function capacityView({ nodes, quotas }: ClusterListing, excludeSlug?: string, planned: PlannedQuota[] = []): CapacityView {
   const excluded = excludeSlug ? namespaceFor(excludeSlug) : undefined;
   const promised = { cpu: 0, memoryBytes: 0 };
   const withQuota = new Set<string>();
@@ -41,7 +58,7 @@ export async function readCapacity(
     promised.cpu += scalar(q.spec?.hard?.['requests.cpu']);
     promised.memoryBytes += scalar(q.spec?.hard?.['requests.memory']);
   }
-  for (const p of pending) {
+  for (const p of planned) {
     const namespace = namespaceFor(p.slug);
     if (namespace === excluded || withQuota.has(namespace)) continue;
     promised.cpu += scalar(p.cpu);

@@ -6,6 +6,7 @@
 import { CoreV1Api } from '@kubernetes/client-node';
 import { ListResourceRecordSetsCommand, type ResourceRecordSet } from '@aws-sdk/client-route-53';
 import { inArray } from 'drizzle-orm';
+import pLimit from 'p-limit';
 import { instances } from '../db/schema';
 import * as catalogue from '../db/catalogue';
 import { databaseNameFor, instanceLabel, managedByLabel, managedByValue } from '../domain/instance';
@@ -124,10 +125,16 @@ export function createOrphanActivities(deps: ActivityDeps) {
       const orphans = await findOrphans();
       const found = orphans.map((o) => ({ ...o, removed: false }));
       if (config.orphanCleanup) {
-        for (const orphan of found) {
-          await removeOrphan(orphan);
-          orphan.removed = true;
-        }
+        // A namespace takes seconds to go: as many at once as a sweep checks instances.
+        const limit = pLimit(config.healthParallelism);
+        await Promise.all(
+          found.map((orphan) =>
+            limit(async () => {
+              await removeOrphan(orphan);
+              orphan.removed = true;
+            }),
+          ),
+        );
       }
       await catalogue.recordSweepOrphans(db, sweepId, found);
       return orphans.length;

@@ -18,7 +18,7 @@ import type * as workflows from '../workflows';
 import type { Config } from '../domain/config';
 import { failureMessage } from '../temporal/data-converter';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { capacityShortfall, readCapacity } from '../activities/capacity';
+import { capacityShortfall, capacityView, listCluster, type ClusterListing } from '../activities/capacity';
 import { hostnameFor, namespaceFor, type OperationKind, type Plan, type OperationStatus, type Step, type WaitHeartbeat } from '../domain/instance';
 import {
   kindSpec,
@@ -470,13 +470,15 @@ export async function provision(
   const version = request.version ?? deps.config.defaultVersion;
   const instanceId = catalogue.newId('ins');
   const operationId = catalogue.newId('op');
+  // Listed before the lock below, many requests at once; what it cannot know yet, the catalogue adds.
+  const cluster = deps.kube && (await listCluster(deps.kube));
   let rows: Awaited<ReturnType<typeof catalogue.insertInstanceWithOperation>>;
   try {
     rows = await catalogue.insertInstanceWithOperation(
       deps.db,
       { id: instanceId, slug, name: request.name, plan: plan.name, version, ownerEmail: request.ownerEmail },
       { id: operationId, instanceId, kind: 'provision', workflowId: workflowIdFor(slug), actor },
-      deps.kube && ((tx) => admitByCapacity(deps.kube!, tx, plan, deps.config.overcommitRatio)),
+      cluster && ((tx) => admitByCapacity(cluster, tx, plan, deps.config.overcommitRatio)),
     );
   } catch (err) {
     if (isUniqueViolation(err, 'instances_slug_unique')) {
@@ -499,11 +501,12 @@ export async function provision(
  * Quotas are validated before anything is created: a new instance that does not fit next to every
  * other instance's quota (and every instance accepted before it, its quota perhaps not applied
  * yet) is refused here, not half-provisioned. Serialised across API replicas until the new
- * instance's row is committed, so the next check counts it.
+ * instance's row is committed, so the next check counts it; under the lock only the catalogue is
+ * read (the cluster was listed before), so admissions stay quick when a fleet arrives at once.
  */
-async function admitByCapacity(kube: KubeConfig, tx: Transaction, plan: Plan, overcommitRatio: number): Promise<void> {
+async function admitByCapacity(cluster: ClusterListing, tx: Transaction, plan: Plan, overcommitRatio: number): Promise<void> {
   await lockKey(tx, 'instance-capacity');
-  const shortfall = capacityShortfall(await readCapacity(kube, undefined, await catalogue.provisioningPlans(tx)), plan, overcommitRatio);
+  const shortfall = capacityShortfall(capacityView(cluster, undefined, await catalogue.livePlans(tx)), plan, overcommitRatio);
   if (shortfall) throw new Problem(409, shortfall);
 }
 

@@ -322,13 +322,16 @@ export async function insertInstanceWithOperation(
   });
 }
 
-/** The plan of every instance still being provisioned: its quota may not be in the cluster yet. */
-export async function provisioningPlans(db: Database | Transaction): Promise<{ slug: string; cpu: string; memory: string }[]> {
+/**
+ * The plan of every instance that holds or is about to hold a namespace quota (not deleted, not
+ * failed — a failed instance that kept its namespace shows in the cluster's own quotas).
+ */
+export async function livePlans(db: Database | Transaction): Promise<{ slug: string; cpu: string; memory: string }[]> {
   return db
     .select({ slug: instances.slug, cpu: plans.cpu, memory: plans.memory })
     .from(instances)
     .innerJoin(plans, eq(plans.name, instances.plan))
-    .where(eq(instances.status, 'provisioning'));
+    .where(and(sql`${instances.status} <> 'deleted'`, sql`${instances.status} <> 'failed'`));
 }
 
 /**

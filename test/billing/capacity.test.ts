@@ -43,7 +43,7 @@ describe('capacity', () => {
   it('admits one of two provisions that arrive together when there is room for one', async () => {
     const half = testPlan(`test-half-${uniqueSuffix()}`, '1000');
     await h.db.insert(plans).values(half);
-    const view = await readCapacity(kube, undefined, await catalogue.provisioningPlans(h.db));
+    const view = await readCapacity(kube, undefined, await catalogue.livePlans(h.db));
     // Room for one and a half: the first fits and the second does not, whatever the few small
     // instances other tests add meanwhile.
     const ratio = (view.promised.cpu + 1.5 * 1000) / view.allocatable.cpu;

@@ -1,4 +1,4 @@
-"""moto's server, with two changes for the Shipyard testbed.
+"""moto's server, with three changes for the Shipyard testbed.
 
 1. Response request ids come from a generator of their own instead of moto's seedable one.
 
@@ -25,6 +25,9 @@ its own zone without slowing everybody sharing the server):
 These settings are not part of moto's recording (they are not Route 53 state), and change ids
 come from the unseeded generator too, so replaying the recording is unaffected. A change id
 the server does not know (e.g. from before a restart) reads INSYNC, as moto answers.
+
+3. One request at a time (see _one_at_a_time below): moto's threaded server can lose a change
+batch that runs beside another.
 
 Written against the pinned moto version; if moto moves a patched function, this fails at
 start-up instead of silently losing a guarantee.
@@ -192,11 +195,28 @@ def _sync_seconds_endpoint(environ, start_response):
 _Dispatcher = _require(moto_server, "DomainDispatcherApplication")
 
 
+# moto keeps a zone's records in plain lists that a change rebuilds (filter, then assign), and its
+# server answers on many threads: two change batches at once can lose one of them (a record a
+# teardown deleted came back when another teardown's batch was assigned over it — seen with 200
+# teardowns at once). Route 53 applies each batch atomically; here, one request at a time.
+_one_at_a_time = threading.Lock()
+
+
 class _WithShipyardEndpoint(_Dispatcher):
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == SYNC_SECONDS_PATH:
             return _sync_seconds_endpoint(environ, start_response)
-        return super().__call__(environ, start_response)
+        if environ.get("PATH_INFO", "").startswith("/moto-api/"):
+            # Replaying the recording sends each request to this server again, over HTTP.
+            return super().__call__(environ, start_response)
+        with _one_at_a_time:
+            response = super().__call__(environ, start_response)
+            try:
+                return [b"".join(response)]
+            finally:
+                close = getattr(response, "close", None)
+                if close is not None:
+                    close()
 
 
 moto_server.DomainDispatcherApplication = _WithShipyardEndpoint

@@ -1,8 +1,9 @@
 // Orphans against the real Kubernetes, Route 53 and Postgres: a namespace, DNS record and tenant
 // database + role made with Shipyard's marks for an instance the catalogue does not have are
-// listed and removed; a namespace and a role of the same shape without the marks are never
-// listed nor touched. (The removal runs one orphan at a time, on the test's own: on the shared
-// testbed, other test runs' instances live in other catalogues and would look orphaned too.)
+// listed, and removed by a sweep with SHIPYARD_ORPHAN_CLEANUP=true; a namespace and a role of the
+// same shape without the marks are never listed nor touched. Alone (the exclusive project): the
+// cleanup removes every orphan on the testbed, and a file running beside it may have objects
+// whose catalogue row is not written yet.
 import type { Connection } from '@temporalio/client';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,13 +16,14 @@ import * as catalogue from '../../db/catalogue';
 import { migrateCatalogue } from '../../db/migrate';
 import { databaseNameFor, namespaceFor } from '../../domain/instance';
 import { connectTemporalClient } from '../../temporal/data-converter';
-import { inActivity } from './activity-context';
-import { testbedDeps, testPlan, uniqueSlug } from './testbed-deps';
+import { inActivity } from '../activities/activity-context';
+import { testbedDeps, testPlan, uniqueSlug } from '../activities/testbed-deps';
 
 const deps = testbedDeps();
 let db: Database;
 let connection: Connection;
 let orphans: ReturnType<typeof createOrphanActivities>;
+let cleaning: ReturnType<typeof createOrphanActivities>;
 const core = deps.kube.makeApiClient(CoreV1Api);
 const run = <T>(fn: () => Promise<T>) => inActivity(fn).then((r) => r.result);
 
@@ -35,6 +37,7 @@ beforeAll(async () => {
   connection = temporal.connection;
   const full = { ...deps, db, temporal: temporal.client };
   orphans = createOrphanActivities(full);
+  cleaning = createOrphanActivities({ ...full, config: { ...deps.config, orphanCleanup: true } });
 
   // What a provision cut short after its catalogue row was lost would leave: marked, no row.
   const tenantDb = createTenantDatabaseActivities(deps);
@@ -59,7 +62,7 @@ afterAll(async () => {
 const ours = (list: Orphan[]) => list.filter((o) => o.slug === orphan || o.slug === unmarked);
 
 describe('orphans', () => {
-  it('are listed by their marks, recorded on the sweep, removed one by one; unmarked objects are never touched', async () => {
+  it('are listed by their marks and recorded on the sweep; a sweep with cleanup on removes them; unmarked objects are never touched', async () => {
     const found = ours(await orphans.findOrphans());
     expect(found).toEqual([
       { kind: 'database', name: databaseNameFor(orphan), slug: orphan },
@@ -75,7 +78,12 @@ describe('orphans', () => {
     expect(ours(recorded as Orphan[])).toEqual(found.map((o) => ({ ...o, removed: false })));
     expect(ours(await orphans.findOrphans())).toHaveLength(3);
 
-    for (const o of found) await run(() => orphans.removeOrphan(o));
+    // With cleanup on, the sweep removes them (the teardown's own activities, which check the
+    // marks again) and records that it did.
+    const cleanup = await catalogue.openSweep(db, `test-orphan-cleanup-${orphan}`);
+    await run(() => cleaning.sweepOrphans(cleanup.id));
+    const removed = (await catalogue.getSweep(db, cleanup.id))!.orphans!;
+    expect(ours(removed as Orphan[])).toEqual(found.map((o) => ({ ...o, removed: true })));
     expect(ours(await orphans.findOrphans())).toEqual([]);
     expect(await core.readNamespace({ name: namespaceFor(orphan) }).then(() => 'still there', (err: { code?: number }) => err.code)).toBe(404);
     const [db1] = await deps.tenantDb`select count(*)::int as n from pg_database where datname = ${databaseNameFor(orphan)}`;
