@@ -27,6 +27,22 @@ export interface PlannedQuota {
   memory: string;
 }
 
+const inFlight = new WeakMap<KubeConfig, Promise<ClusterListing>>();
+
+/**
+ * A listing started now, or the one already under way: requests that arrive together share one
+ * (a fleet's worth of provisions would otherwise each list every quota at once). Sound for the
+ * capacity check because what a listing misses — instances accepted since — the catalogue adds.
+ */
+export function sharedClusterListing(kube: KubeConfig): Promise<ClusterListing> {
+  let listing = inFlight.get(kube);
+  if (!listing) {
+    listing = listCluster(kube).finally(() => inFlight.delete(kube));
+    inFlight.set(kube, listing);
+  }
+  return listing;
+}
+
 export async function listCluster(kube: KubeConfig): Promise<ClusterListing> {
   const core = kube.makeApiClient(CoreV1Api);
   try {

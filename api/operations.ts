@@ -18,7 +18,7 @@ import type * as workflows from '../workflows';
 import type { Config } from '../domain/config';
 import { failureMessage } from '../temporal/data-converter';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { capacityShortfall, capacityView, listCluster, type ClusterListing } from '../activities/capacity';
+import { capacityShortfall, capacityView, sharedClusterListing, type ClusterListing } from '../activities/capacity';
 import { hostnameFor, namespaceFor, type OperationKind, type Plan, type OperationStatus, type Step, type WaitHeartbeat } from '../domain/instance';
 import {
   kindSpec,
@@ -471,7 +471,7 @@ export async function provision(
   const instanceId = catalogue.newId('ins');
   const operationId = catalogue.newId('op');
   // Listed before the lock below, many requests at once; what it cannot know yet, the catalogue adds.
-  const cluster = deps.kube && (await listCluster(deps.kube));
+  const cluster = deps.kube && (await sharedClusterListing(deps.kube));
   let rows: Awaited<ReturnType<typeof catalogue.insertInstanceWithOperation>>;
   try {
     rows = await catalogue.insertInstanceWithOperation(
