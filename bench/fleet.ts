@@ -33,10 +33,6 @@ const maxParallel = Number(args['max-parallel']);
 if (!Number.isInteger(count) || count < 1) throw new Error(`--instances must be a positive whole number, not "${args.instances}"`);
 if (!Number.isInteger(maxParallel) || maxParallel < 1) throw new Error(`--max-parallel must be a positive whole number, not "${args['max-parallel']}"`);
 
-// The testbed's default fake nodes (3 × 110 pods) suit the tests; a fleet needs more room, which
-// the testbed takes on its next start (so as infraUp runs below), unless set otherwise.
-process.env.SHIPYARD_KWOK_PODS_PER_NODE ??= String(Math.max(110, Math.ceil((count + 400) / 3)));
-
 const built = join(repoRoot, 'dist', 'shipyard.js');
 if (!args['from-source']) {
   console.log('building dist/ (npm run build) so the bench runs what the image runs');

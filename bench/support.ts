@@ -11,6 +11,9 @@ export async function startBenchShipyard(
   overrides: NodeJS.ProcessEnv = {},
   shipyard?: Parameters<typeof startShipyard>[2],
 ): Promise<Shipyard & { call: ApiCall; settle: (operationId: string) => Promise<string> }> {
+  // The testbed's default fake nodes (3 × 110 pods) suit the tests; a bench's fleet, next to what
+  // tests left on a shared testbed, needs more room, which the testbed takes as infraUp runs.
+  process.env.SHIPYARD_KWOK_PODS_PER_NODE ??= '700';
   const env = { ...(await infraUp()), ...process.env, SHIPYARD_TASK_QUEUE: `bench-${Date.now().toString(36)}`, ...overrides };
   const started = await startShipyard(env, () => () => {}, shipyard);
   const call: ApiCall = async (method, path, body) => {
