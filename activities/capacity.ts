@@ -4,6 +4,8 @@
 import { CoreV1Api, type KubeConfig, type V1Node, type V1ResourceQuota } from '@kubernetes/client-node';
 import { quantityToScalar } from '@kubernetes/client-node/dist/util.js';
 import { managedByLabel, managedByValue, namespaceFor, type Plan } from '../domain/instance';
+import * as catalogue from '../db/catalogue';
+import type { Database } from '../db/client';
 import { errorTypes, kubeError, permanent } from './errors';
 
 export interface CapacityView {
@@ -105,11 +107,15 @@ export function capacityShortfall(view: CapacityView, plan: Pick<Plan, 'name' | 
 const round = (n: number) => Math.round(n * 100) / 100;
 const gib = (bytes: number) => `${round(bytes / 2 ** 30)}Gi`;
 
-export function createCapacityActivities({ kube, config }: { kube: KubeConfig; config: { overcommitRatio: number } }) {
+export function createCapacityActivities({ kube, db, config }: { kube: KubeConfig; db: Database; config: { overcommitRatio: number } }) {
   return {
-    /** Fails (non-retryable InsufficientCapacity) when `plan` for `slug` does not fit; `slug`'s own current quota is not counted. */
+    /**
+     * Fails (non-retryable InsufficientCapacity) when `plan` for `slug` does not fit; `slug`'s own
+     * current quota is not counted, and instances accepted but without a quota yet are.
+     */
     async checkCapacity(slug: string, plan: Pick<Plan, 'name' | 'cpu' | 'memory'>): Promise<void> {
-      const shortfall = capacityShortfall(await readCapacity(kube, slug), plan, config.overcommitRatio);
+      const listing = await listCluster(kube);
+      const shortfall = capacityShortfall(capacityView(listing, slug, await catalogue.livePlans(db)), plan, config.overcommitRatio);
       if (shortfall) throw permanent(shortfall, errorTypes.insufficientCapacity);
     },
   };

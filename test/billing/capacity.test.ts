@@ -31,11 +31,11 @@ describe('capacity', () => {
     const view = await readCapacity(kube);
     expect(view.allocatable.cpu).toBeGreaterThan(0);
     expect(view.allocatable.memoryBytes).toBeGreaterThan(0);
-    await createCapacityActivities({ kube, config: { overcommitRatio: 1 } }).checkCapacity('fits', starter);
+    await createCapacityActivities({ kube, db: h.db, config: { overcommitRatio: 1 } }).checkCapacity('fits', starter);
   });
 
   it('refuses a plan that does not fit, saying by how much (non-retryable InsufficientCapacity)', async () => {
-    const tiny = createCapacityActivities({ kube, config: { overcommitRatio: 0.000001 } });
+    const tiny = createCapacityActivities({ kube, db: h.db, config: { overcommitRatio: 0.000001 } });
     const message = await failure(tiny.checkCapacity('too-big', starter), 'InsufficientCapacity');
     expect(message).toMatch(/insufficient capacity for plan starter: quotas would request cpu .* allocatable \(overcommit ratio 0.000001\)/);
   });
