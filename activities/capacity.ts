@@ -45,7 +45,7 @@ export function sharedClusterListing(kube: KubeConfig): Promise<ClusterListing> 
   return listing;
 }
 
-export async function listCluster(kube: KubeConfig): Promise<ClusterListing> {
+async function listCluster(kube: KubeConfig): Promise<ClusterListing> {
   const core = kube.makeApiClient(CoreV1Api);
   try {
     const nodes = (await core.listNode()).items;
@@ -56,9 +56,13 @@ export async function listCluster(kube: KubeConfig): Promise<ClusterListing> {
   }
 }
 
-/** What the cluster has and what is promised, read now (see capacityView). */
-export async function readCapacity(kube: KubeConfig, excludeSlug?: string, planned: PlannedQuota[] = []): Promise<CapacityView> {
-  return capacityView(await listCluster(kube), excludeSlug, planned);
+/**
+ * What the cluster has and what is promised, read now (see capacityView). The catalogue is read
+ * after the listing, so an instance accepted in between is counted by one or the other.
+ */
+export async function readCapacity(kube: KubeConfig, db: Database, excludeSlug?: string): Promise<CapacityView> {
+  const listing = await listCluster(kube);
+  return capacityView(listing, excludeSlug, await catalogue.livePlans(db));
 }
 
 /**
@@ -114,8 +118,7 @@ export function createCapacityActivities({ kube, db, config }: { kube: KubeConfi
      * current quota is not counted, and instances accepted but without a quota yet are.
      */
     async checkCapacity(slug: string, plan: Pick<Plan, 'name' | 'cpu' | 'memory'>): Promise<void> {
-      const listing = await listCluster(kube);
-      const shortfall = capacityShortfall(capacityView(listing, slug, await catalogue.livePlans(db)), plan, config.overcommitRatio);
+      const shortfall = capacityShortfall(await readCapacity(kube, db, slug), plan, config.overcommitRatio);
       if (shortfall) throw permanent(shortfall, errorTypes.insufficientCapacity);
     },
   };

@@ -164,6 +164,11 @@ export function createKubernetesActivities(
     if (!existing) return false;
     const problem = isOurs(existing);
     if (problem) throw notOwned(describe(ref), problem);
+    return removeRead(ref, existing);
+  }
+
+  /** Deletes `existing`, just read from `ref` and found to be ours. */
+  async function removeRead(ref: Ref, existing: KubernetesObject): Promise<boolean> {
     // Already on its way out (e.g. a retry after a crash): deleting again would only earn a 409.
     if (existing.metadata?.deletionTimestamp) return true;
     try {
@@ -255,7 +260,7 @@ export function createKubernetesActivities(
         // app first gives its pods the controller's own 5 s delay before its first pass to end in.
         // (A Deployment that is not ours is left for the namespace's deletion to take, as before.)
         const app = await read(refs.deployment(slug));
-        if (app && !ownership(app, slug)) await remove(slug, refs.deployment(slug));
+        if (app && !ownership(app, slug)) await removeRead(refs.deployment(slug), app);
       }
       if (!(await remove(slug, ref))) return;
       await pollUntil(async () => {

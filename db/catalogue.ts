@@ -190,7 +190,6 @@ export async function countInstancesByStatus(db: Database): Promise<{ status: In
   return [...counts].map(([status, count]) => ({ status, count }));
 }
 
-
 /**
  * Appends the instance's status and plan, as the transaction now has them, to its status history
  * — unless they are what the history already ends with (a retried write). Called in the same

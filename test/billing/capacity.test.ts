@@ -28,7 +28,7 @@ const starter = { name: 'starter', cpu: '1', memory: '2Gi' };
 
 describe('capacity', () => {
   it('reads the nodes and the tenant quotas, and lets a plan that fits through', async () => {
-    const view = await readCapacity(kube);
+    const view = await readCapacity(kube, h.db);
     expect(view.allocatable.cpu).toBeGreaterThan(0);
     expect(view.allocatable.memoryBytes).toBeGreaterThan(0);
     await createCapacityActivities({ kube, db: h.db, config: { overcommitRatio: 1 } }).checkCapacity('fits', starter);
@@ -43,7 +43,7 @@ describe('capacity', () => {
   it('admits one of two provisions that arrive together when there is room for one', async () => {
     const half = testPlan(`test-half-${uniqueSuffix()}`, '1000');
     await h.db.insert(plans).values(half);
-    const view = await readCapacity(kube, undefined, await catalogue.livePlans(h.db));
+    const view = await readCapacity(kube, h.db);
     // Room for one and a half: the first fits and the second does not, whatever the few small
     // instances other tests add meanwhile.
     const ratio = (view.promised.cpu + 1.5 * 1000) / view.allocatable.cpu;

@@ -6,6 +6,7 @@ import { connectTemporalClient, failureConverterPath } from '../../temporal/data
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities } from '../../activities';
+import { type ActivityBehaviour, type ActivityCall, recordingActivities } from '../support/activity-names';
 import type { InstanceStatus, Plan } from '../../domain/instance';
 import { type ChangePlanInput, workflowIdFor } from '../../domain/operations';
 import { createWorker, workflowsPath } from '../../worker/index';
@@ -27,25 +28,17 @@ afterAll(async () => {
   await connection?.close();
 });
 
-type Call = { name: keyof Activities; args: unknown[] };
+type Call = ActivityCall;
 const stubbed: (keyof Activities)[] = [
   'claimInstance', 'markInstance', 'finishOperation', 'recordEvent', 'checkCapacity',
   'ensureTenantDatabase', 'applyNamespace', 'applyWorkload', 'readWorkload', 'waitForRollout',
 ];
 
-async function changePlan(fromStatus: InstanceStatus, behaviour: Partial<Record<keyof Activities, (...args: any[]) => Promise<unknown>>> = {}) {
-  const calls: Call[] = [];
-  const activities = Object.fromEntries(
-    stubbed.map((name) => [
-      name,
-      async (...args: unknown[]) => {
-        calls.push({ name, args });
-        if (behaviour[name]) return behaviour[name]!(...args);
-        if (name === 'readWorkload') return { version: '1.0.0', replicas: fromStatus === 'suspended' ? 0 : 1 };
-        return undefined;
-      },
-    ]),
-  );
+async function changePlan(fromStatus: InstanceStatus, behaviour: ActivityBehaviour = {}) {
+  const { activities, calls } = recordingActivities(stubbed, {
+    readWorkload: async () => ({ version: '1.0.0', replicas: fromStatus === 'suspended' ? 0 : 1 }),
+    ...behaviour,
+  });
   const slug = `cp-${uniqueSuffix()}`;
   const input: ChangePlanInput = {
     operationId: `op_${slug}`,

@@ -10,7 +10,7 @@ import { type OperationProgress, progressQueryName, type ProvisionInput, workflo
 import { connectTemporalClient, failureConverterPath } from '../../temporal/data-converter';
 import { createWorker, workflowsPath } from '../../worker/index';
 import { provisionSteps } from '../../workflows/provision';
-import { activityNames } from '../support/activity-names';
+import { type ActivityBehaviour, type ActivityCall, activityNames, recordingActivities } from '../support/activity-names';
 import { testConfig, uniqueSuffix } from '../support/config';
 
 const plan: Plan = { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, suspendedPricePerHourCents: 1, dbConnections: 5 };
@@ -28,24 +28,11 @@ afterAll(async () => {
   await connection?.close();
 });
 
-type Call = { name: keyof Activities; args: unknown[] };
+type Call = ActivityCall;
 
 /** Stub activities that log every call; `behaviour` overrides single activities. */
-function stubActivities(behaviour: Partial<Record<keyof Activities, (...args: any[]) => Promise<unknown>>> = {}) {
-  const calls: Call[] = [];
-  const activities = Object.fromEntries(
-    activityNames.map((name) => [
-      name,
-      async (...args: unknown[]) => {
-        calls.push({ name, args });
-        const override = behaviour[name];
-        if (override) return override(...args);
-        if (name === 'readWorkload') return { version: '1.0.0', replicas: 1 };
-        return undefined;
-      },
-    ]),
-  );
-  return { activities, calls };
+function stubActivities(behaviour: ActivityBehaviour = {}) {
+  return recordingActivities(activityNames, { readWorkload: async () => ({ version: '1.0.0', replicas: 1 }), ...behaviour });
 }
 
 /** Input for provision and upgrade alike: both carry the plan and a version. */
