@@ -2,9 +2,10 @@
 // same path an API call takes (api/operations.ts), so it shows in the instance's operations and
 // keeps one operation per instance.
 import { Context } from '@temporalio/activity';
-import { reconcileOperation, startOnInstance } from '../api/operations';
+import { neverStarted, reconcileOperation, startOnInstance } from '../api/operations';
 import { Problem } from '../api/problems';
 import * as catalogue from '../db/catalogue';
+import type { OperationRow } from '../db/catalogue';
 import { rolloutActorFor, type RolloutSelector } from '../domain/rollouts';
 import type { ActivityDeps } from './index';
 import { pollDelay } from './poll';
@@ -28,33 +29,45 @@ export function createRolloutActivities(deps: ActivityDeps) {
     /**
      * Upgrades one instance for a rollout and waits for the operation's end, heartbeating. Safe to
      * retry (a worker killed mid-wait): an upgrade this rollout already started on the instance
-     * (found by its actor, `rollout:<id>`) is waited on again, never started twice.
+     * (found by its actor, `rollout:<id>`) is waited on again, never started twice; one whose run
+     * never started (the worker died between the row and the start) is settled by the reconcile,
+     * which leaves the instance as it was, and then requested again.
      */
     async upgradeForRollout(rolloutId: string, slug: string, version: string): Promise<InstanceUpgradeOutcome> {
       const actor = rolloutActorFor(rolloutId);
-      const found = await catalogue.findInstance(deps.db, slug);
-      if (!found) return { status: 'refused', error: `instance ${slug} no longer exists` };
-      let operation = await catalogue.operationByActor(deps.db, found.instance.id, 'upgrade', actor);
-      if (!operation) {
-        try {
-          const started = await startOnInstance(deps, found, 'upgrade', actor, { version });
-          operation = (await catalogue.getOperation(deps.db, started.id))!;
-        } catch (err) {
-          if (!(err instanceof Problem) || err.status !== 409) throw err;
-          // Refused because another operation runs (busy, try later), or because of the status.
-          const busy = err.extra.operation !== undefined || (await catalogue.runningOperation(deps.db, found.instance.id)) !== undefined;
-          return { status: busy ? 'busy' : 'refused', error: err.detail };
+      for (;;) {
+        const found = await catalogue.findInstance(deps.db, slug);
+        if (!found) return { status: 'refused', error: `instance ${slug} no longer exists` };
+        let operation = await catalogue.operationByActor(deps.db, found.instance.id, 'upgrade', actor);
+        if (!operation || neverStarted(operation)) {
+          try {
+            const started = await startOnInstance(deps, found, 'upgrade', actor, { version });
+            operation = (await catalogue.getOperation(deps.db, started.id))!;
+          } catch (err) {
+            if (!(err instanceof Problem) || err.status !== 409) throw err;
+            // Refused because another operation runs (busy, try later), or because of the status.
+            const busy = err.extra.operation !== undefined || (await catalogue.runningOperation(deps.db, found.instance.id)) !== undefined;
+            return { status: busy ? 'busy' : 'refused', error: err.detail };
+          }
         }
-      }
-      for (let attempt = 0; ; attempt++) {
-        const { row } = await reconcileOperation(deps, operation);
-        if (row.status !== 'running') {
-          return { status: row.status, operationId: row.id, ...(row.error ? { error: row.error } : {}) };
+        const ended = await operationEnd(deps, operation, slug);
+        if (!neverStarted(ended)) {
+          return { status: ended.status, operationId: ended.id, ...(ended.error ? { error: ended.error } : {}) };
         }
-        Context.current().heartbeat({ detail: `waiting for operation ${row.id} on ${slug}` });
-        await pollDelay(attempt, POLL_MS);
-        operation = (await catalogue.getOperation(deps.db, row.id)) ?? row;
       }
     },
   };
+}
+
+type EndedOperation = OperationRow & { status: Exclude<OperationRow['status'], 'running'> };
+
+/** Waits, heartbeating, until `operation` has ended (settling it if its run closed without saying). */
+async function operationEnd(deps: ActivityDeps, operation: OperationRow, slug: string): Promise<EndedOperation> {
+  for (let attempt = 0; ; attempt++) {
+    const { row } = await reconcileOperation(deps, operation);
+    if (row.status !== 'running') return { ...row, status: row.status };
+    Context.current().heartbeat({ detail: `waiting for operation ${row.id} on ${slug}` });
+    await pollDelay(attempt, POLL_MS);
+    operation = (await catalogue.getOperation(deps.db, row.id)) ?? row;
+  }
 }

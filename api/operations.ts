@@ -90,7 +90,7 @@ export async function reconcileOperation(
   const ours = run !== 'not-found' && (run.memo as Partial<OperationMemo> | undefined)?.operationId === row.id;
   if (!ours) {
     if (!row.runId && Date.now() - row.startedAt.getTime() < START_GRACE_MS) return { row };
-    return { row: await abandon(deps, row, 'failed', 'the workflow of this operation never started') };
+    return { row: await abandon(deps, row, 'failed', NEVER_STARTED, { started: false }) };
   }
   if (run.status.name === 'RUNNING') return { row, running: run };
   // The workflow writes its row before it completes; re-read in case we raced that write.
@@ -132,9 +132,31 @@ async function closeReason(deps: Deps, row: OperationRow, run: WorkflowExecution
   }
 }
 
-async function abandon(deps: Deps, row: OperationRow, status: 'failed' | 'cancelled', error: string): Promise<OperationRow> {
+/** The error of an operation whose run never started: nothing of it ran, so it may simply be requested again. */
+export const NEVER_STARTED = 'the workflow of this operation never started';
+
+/** Whether `row` was settled because its run never started (see NEVER_STARTED). */
+export function neverStarted(row: OperationRow): boolean {
+  return row.status === 'failed' && row.error === NEVER_STARTED;
+}
+
+async function abandon(
+  deps: Deps,
+  row: OperationRow,
+  status: 'failed' | 'cancelled',
+  error: string,
+  { started = true }: { started?: boolean } = {},
+): Promise<OperationRow> {
   const spec: OperationKindSpec = kindSpec(row.kind);
-  const finished = await catalogue.finishAbandonedOperation(deps.db, row, { status, error, instanceStatus: spec.abandoned.status });
+  // A run that never started never claimed its instance (the claim is its first step), so the
+  // instance keeps its status — unless the request itself put it in the running status (a new
+  // instance is inserted provisioning), which nothing will now move on.
+  const finished = await catalogue.finishAbandonedOperation(deps.db, row, {
+    status,
+    error,
+    instanceStatus: spec.abandoned.status,
+    ...(started ? {} : { onlyFrom: spec.runningStatus }),
+  });
   // Another reader finished it first: its row is the truth.
   if (!finished) return (await catalogue.getOperation(deps.db, row.id)) ?? row;
   if (spec.abandoned.cleanup) {

@@ -369,13 +369,14 @@ function isUniqueViolation(err: unknown, constraint: string): boolean {
 
 /**
  * Finishes a running operation whose run closed without recording its result, and gives its
- * instance `instanceStatus`, with an audit event, in one transaction. Returns the finished row, or
- * undefined when the row was no longer running (someone settled it first).
+ * instance `instanceStatus` (only if it shows `onlyFrom`, when given), with an audit event, in one
+ * transaction. Returns the finished row, or undefined when the row was no longer running (someone
+ * settled it first).
  */
 export async function finishAbandonedOperation(
   db: Database,
   row: OperationRow,
-  outcome: { status: Exclude<OperationResult['status'], 'succeeded'>; error: string; instanceStatus: InstanceStatus },
+  outcome: { status: Exclude<OperationResult['status'], 'succeeded'>; error: string; instanceStatus: InstanceStatus; onlyFrom?: InstanceStatus },
 ): Promise<OperationRow | undefined> {
   return db.transaction(async (tx) => {
     const steps = row.steps.map((step) =>
@@ -387,11 +388,12 @@ export async function finishAbandonedOperation(
       .where(and(eq(operations.id, row.id), eq(operations.status, 'running')))
       .returning();
     if (!finished) return undefined;
-    await tx
+    const moved = await tx
       .update(instances)
       .set({ status: outcome.instanceStatus, updatedAt: new Date() })
-      .where(eq(instances.id, row.instanceId));
-    await recordStatusChange(tx, row.instanceId);
+      .where(and(eq(instances.id, row.instanceId), outcome.onlyFrom ? eq(instances.status, outcome.onlyFrom) : undefined))
+      .returning({ status: instances.status });
+    if (moved.length > 0) await recordStatusChange(tx, row.instanceId);
     await tx
       .insert(events)
       .values({
@@ -401,7 +403,7 @@ export async function finishAbandonedOperation(
         actor: 'reconciler',
         action: row.kind,
         outcome: outcome.status,
-        message: `${outcome.error}; instance set to ${outcome.instanceStatus}`,
+        message: moved.length > 0 ? `${outcome.error}; instance set to ${outcome.instanceStatus}` : `${outcome.error}; instance left as it was`,
       })
       .onConflictDoNothing({ target: events.key });
     return finished;

@@ -2,7 +2,9 @@
 // queue, so a started operation stays `running` until the test terminates it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BODY_LIMIT } from '../../api/app';
-import { findInstance, finishOperation, getOperation, listOperations, markInstance } from '../../db/catalogue';
+import { eq } from 'drizzle-orm';
+import { findInstance, finishOperation, getOperation, insertOperationIfAllowed, listOperations, markInstance, newId } from '../../db/catalogue';
+import { operations } from '../../db/schema';
 import { build } from '../../api/app';
 import { connectCatalogue } from '../../db/client';
 import type { InstanceStatus } from '../../domain/instance';
@@ -321,6 +323,28 @@ describe('GET /v1/operations/{id} and cancel', () => {
     const listed = await h.call('viewer', { method: 'GET', url: `/v1/instances/${slug}/operations` });
     expect(listed.json().items.map((o: { kind: string }) => o.kind)).toEqual(['cleanup', 'provision']);
     expect(listed.json().items[1]).toEqual(after.json());
+  });
+
+  it('settles an operation whose run never started as failed, leaves its instance as it was, and accepts the next request', async () => {
+    const { slug, id } = await settledInstance('ready');
+    // What a process that died between inserting the row and starting the run leaves behind,
+    // longer ago than any start takes.
+    const inserted = await insertOperationIfAllowed(
+      h.db,
+      { id: newId('op'), instanceId: id, kind: 'upgrade', workflowId: workflowIdFor(slug), actor: 'test-lost-start' },
+      () => undefined,
+    );
+    if (!('operation' in inserted)) throw new Error('the operation row was not inserted');
+    await h.db.update(operations).set({ startedAt: new Date(Date.now() - 10 * 60_000) }).where(eq(operations.id, inserted.operation.id));
+
+    const settled = await h.call('viewer', { method: 'GET', url: `/v1/operations/${inserted.operation.id}` });
+    expect(settled.json()).toMatchObject({ status: 'failed', error: 'the workflow of this operation never started' });
+    expect((await h.call('viewer', { method: 'GET', url: `/v1/instances/${slug}` })).json()).toMatchObject({ status: 'ready' });
+    const events = (await h.call('viewer', { method: 'GET', url: `/v1/instances/${slug}/events` })).json().items;
+    expect(events.at(-1)).toMatchObject({ actor: 'reconciler', outcome: 'failed', message: expect.stringContaining('instance left as it was') });
+    const next = await h.call('operator', { method: 'POST', url: `/v1/instances/${slug}/upgrade`, payload: { version: '2.0.0' } });
+    expect(next.statusCode).toBe(202);
+    await h.terminate(slug);
   });
 
   it('cancels a running operation (202) and refuses one that is not running (409)', async () => {
