@@ -374,9 +374,10 @@ export const kubernetes: Component = {
         `--cluster-signing-key-file=${pki('ca.key')}`,
         '--use-service-account-credentials=false',
         `--cert-dir=${ensureDir(join(stateDir, 'kube', 'controller-manager'))}`,
-        // Its client's default budget (20 requests/s) is what a namespace deletion waits on (one
-        // list and one delete per resource type: about 5 s) and what a fleet's Deployments,
-        // ReplicaSets and Pods queue behind. One local apiserver takes far more.
+        // Its client's default budget (20 requests/s) is what a fleet's Deployments, ReplicaSets
+        // and Pods queue behind. One local apiserver takes far more. (Namespaces are deleted by
+        // the testbed's own loop inside this process, without upstream's 5 s grace: see
+        // testbed/go/kube/namespaces.go.)
         '--kube-api-qps=500',
         '--kube-api-burst=1000',
       ]);
