@@ -78,6 +78,7 @@ describe('charts/shipyard', () => {
     await expect(render('--set', 'worker.drainSeconds=0')).rejects.toThrow(/drainSeconds/);
     await expect(render('--set', 'api.replicaz=2')).rejects.toThrow(/replicaz/);
     await expect(render('--set', 'config.logLevel=loud')).rejects.toThrow(/logLevel/);
+    await expect(render('--set', 'config.codecCorsOrigins={*}')).rejects.toThrow(/codecCorsOrigins/);
   });
 
   it('renders what a platform team expects: probes, a grace period beyond the drain, a hook Job, exact RBAC', async () => {
@@ -103,6 +104,11 @@ describe('charts/shipyard', () => {
       expect(byKind('NetworkPolicy')).toHaveLength(1);
     }
     const full = await render('--values', fullValues);
+    // The Temporal UIs that may call the codec server (a browser reads the answer only if allowed).
+    expect((full.find((o) => o.kind === 'ConfigMap') as any).data).toMatchObject({
+      SHIPYARD_CODEC_CORS_ORIGINS: 'https://temporal.example.com,https://cloud.temporal.io',
+      SHIPYARD_CODEC_AUTH: 'api-key',
+    });
     expect(full.map((o) => o.kind)).toEqual(expect.arrayContaining(['Ingress', 'ServiceMonitor', 'PodMonitor']));
     const monitor = full.find((o) => o.kind === 'ServiceMonitor') as any;
     expect(monitor.spec.endpoints.map((e: { port: string }) => e.port)).toEqual(['http', 'metrics']);

@@ -18,6 +18,7 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
   environment?: Record<string, string>;
+  ports?: string[];
 }
 const services = compose.services as Record<string, Service>;
 
@@ -63,5 +64,15 @@ describe('docker-compose.yml', () => {
       );
     }
     expect(compose.secrets.kubeconfig.file).toContain('KUBECONFIG_FILE');
+  });
+
+  it("points the Temporal UI at the API's codec server, which admits exactly the UI's origins", () => {
+    const codec = new URL(services['temporal-ui']!.environment!.TEMPORAL_CODEC_ENDPOINT!);
+    expect(codec.pathname).toBe('/codec');
+    const published = (service: string) => services[service]!.ports!.map((p) => String(p).split(':').slice(0, 2).join(':'));
+    expect(published('api')).toContain(`${codec.hostname}:${codec.port}`);
+    const origins = String(services.api!.environment!.SHIPYARD_CODEC_CORS_ORIGINS).split(',');
+    for (const origin of origins) expect(published('temporal-ui')).toContain(`127.0.0.1:${new URL(origin).port}`);
+    expect(origins).not.toContain('*');
   });
 });

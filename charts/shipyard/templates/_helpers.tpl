@@ -54,6 +54,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
   "AWS_REGION" $c.awsRegion
   "ROUTE53_ENDPOINT" $c.route53Endpoint
   "SHIPYARD_LOG_LEVEL" $c.logLevel
+  "SHIPYARD_CODEC_AUTH" $c.codecAuth
+  "SHIPYARD_CODEC_CORS_ORIGINS" (join "," $c.codecCorsOrigins)
   "SHIPYARD_API_HOST" "0.0.0.0"
   "SHIPYARD_API_PORT" (toString .Values.api.port)
   "SHIPYARD_WORKER_METRICS_HOST" "0.0.0.0"
