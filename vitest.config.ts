@@ -9,7 +9,7 @@ export default defineConfig({
     // Three files at a time, on two cores: the files that need the testbed mostly wait on it
     // (controllers, timers, rollouts), so a third keeps the cores busier — the integration project
     // took 389 s of wall time instead of 464 s. Each file isolates itself (own task queue, own slugs).
-    maxWorkers: 3,
+    maxWorkers: 5,
     minWorkers: 1,
     reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [

@@ -78,6 +78,29 @@ describe('catalogue activities', () => {
     expect(await catalogue.runningOperation(db, instanceId)).toBeUndefined();
   });
 
+  it('a write that finds no row fails the step for good, naming the row', async () => {
+    const missing = async (write: Promise<unknown>) => {
+      const err = await write.then(() => undefined, (e: unknown) => e as { type?: string; nonRetryable?: boolean; message: string });
+      expect(err).toMatchObject({ type: 'CatalogueRowMissing', nonRetryable: true });
+      return err!.message;
+    };
+    expect(await missing(activities().markInstance('ins_00000000000000000000000000', { status: 'ready' }))).toContain('instance ins_00000000000000000000000000');
+    expect(await missing(activities().finishOperation('op_00000000000000000000000000', { status: 'succeeded', steps: [] }))).toContain(
+      'operation op_00000000000000000000000000',
+    );
+  });
+
+  it('claimInstance moves the instance only from the status the request saw, and fails for good when it moved', async () => {
+    const { instanceId, operationId } = await newInstance();
+    await activities().claimInstance({ instanceId, operationId, from: 'provisioning', to: 'upgrading' });
+    await activities().claimInstance({ instanceId, operationId, from: 'provisioning', to: 'upgrading' }); // a retry
+    const moved = await activities()
+      .claimInstance({ instanceId, operationId: catalogue.newId('op'), from: 'ready', to: 'suspending' })
+      .then(() => undefined, (e: unknown) => e as { type?: string; nonRetryable?: boolean; message: string });
+    expect(moved).toMatchObject({ type: 'InstanceMoved', nonRetryable: true, message: expect.stringContaining('is upgrading, no longer ready') });
+    expect((await catalogue.findInstance(db, instanceId))!.instance.status).toBe('upgrading');
+  });
+
   it('recordEvent writes a retried event once', async () => {
     const { instanceId, operationId } = await newInstance();
     const event = { instanceId, operationId, actor: 'alice', action: 'provision', outcome: 'succeeded', message: 'ready' };
