@@ -3,7 +3,7 @@
 // `npm run infra:up`, the vitest globalSetup and the demo all call.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { certManager } from './components/cert-manager';
 import { kubernetes } from './components/kubernetes';
 import { postgres } from './components/postgres';
@@ -143,22 +143,38 @@ async function upUnlocked(): Promise<TestbedEnv> {
 function appEnv(): TestbedEnv {
   const previous = readEnvFile();
   const kept = (name: string, fresh: () => string) => process.env[name] ?? previous[name] ?? fresh();
+  const encryptionKeys = keptEncryptionKeys(previous);
   return {
     SHIPYARD_API_URL: kept('SHIPYARD_API_URL', () => 'http://127.0.0.1:8080'),
     SHIPYARD_ADMIN_KEY: kept('SHIPYARD_ADMIN_KEY', () => `sy_admin_${randomBytes(24).toString('base64url')}`),
-    ...(process.env.SHIPYARD_ENCRYPTION === 'off'
-      ? {}
-      : {
-          SHIPYARD_ENCRYPTION_KEYS: kept(
-            'SHIPYARD_ENCRYPTION_KEYS',
-            () => `testbed-${Date.now().toString(36)}:${randomBytes(32).toString('base64')}`,
-          ),
-        }),
+    // Kept even by a process that runs with encryption off, which must not export them.
+    ...(process.env.SHIPYARD_ENCRYPTION === 'off' ? {} : { SHIPYARD_ENCRYPTION_KEYS: encryptionKeys }),
     // The local UI has no login whose token it could forward; the codec is reachable on 127.0.0.1 only.
     SHIPYARD_CODEC_AUTH: kept('SHIPYARD_CODEC_AUTH', () => 'none'),
     // Everything on the testbed is on 127.0.0.1, webhook receivers in tests too.
     SHIPYARD_WEBHOOK_ALLOW_PRIVATE: kept('SHIPYARD_WEBHOOK_ALLOW_PRIVATE', () => 'true'),
   };
+}
+
+const encryptionKeysFile = join(stateDir, 'secrets', 'encryption-keys');
+
+/**
+ * The testbed's payload encryption keys: the ones given, else the ones kept, else a new key. They
+ * are also kept apart from `.shipyard/env`, which a run with SHIPYARD_ENCRYPTION=off writes
+ * without them: losing them would leave every history written before unreadable.
+ */
+function keptEncryptionKeys(previous: TestbedEnv): string {
+  const stored = existsSync(encryptionKeysFile) ? readFileSync(encryptionKeysFile, 'utf8').trim() : '';
+  const keys =
+    process.env.SHIPYARD_ENCRYPTION_KEYS ||
+    previous.SHIPYARD_ENCRYPTION_KEYS ||
+    stored ||
+    `testbed-${Date.now().toString(36)}:${randomBytes(32).toString('base64')}`;
+  if (keys !== stored) {
+    ensureDir(dirname(encryptionKeysFile));
+    writeFileSync(encryptionKeysFile, `${keys}\n`, { mode: 0o600 });
+  }
+  return keys;
 }
 
 export function readEnvFile(path = envFile): TestbedEnv {
