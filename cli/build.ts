@@ -1,5 +1,6 @@
 // `npm run build`: the production build in dist/, which the image copies as is.
-//   dist/shipyard.js        the `shipyard` command: our TypeScript bundled into one ESM file,
+//   dist/shipyard.js        the `shipyard` command: our TypeScript bundled as ESM, with the parts
+//   dist/*-<hash>.js        only some commands load (API server, worker) split into chunks;
 //                           node_modules left as imports (installed with `npm ci --omit=dev`)
 //   dist/workflow-bundle.js the workflows, bundled once here instead of at every worker start
 //   dist/migrations/        the catalogue's SQL migrations (db/migrate.ts looks next to its code)
@@ -24,8 +25,13 @@ await rm(dist, { recursive: true, force: true });
 await mkdir(dist, { recursive: true });
 
 await build({
-  entryPoints: [join(repoRoot, 'cli/main.ts')],
-  outfile: join(dist, 'shipyard.js'),
+  entryPoints: { shipyard: join(repoRoot, 'cli/main.ts') },
+  outdir: dist,
+  // The commands import their parts lazily (cli/main.ts); split chunks keep those imports lazy.
+  // Chunks sit beside shipyard.js: code that finds files next to itself (migrations, the failure
+  // converter) may land in any of them.
+  splitting: true,
+  chunkNames: '[name]-[hash]',
   bundle: true,
   platform: 'node',
   format: 'esm',

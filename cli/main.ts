@@ -2,13 +2,13 @@
 // `npm run build` bundles this file to dist/shipyard.js; from a clone, `tsx cli/main.ts <command>`.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Runtime, type Logger as TemporalLogger, type LogLevel } from '@temporalio/worker';
+import type { Logger as TemporalLogger, LogLevel } from '@temporalio/worker';
 import { pino, type Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { migrateCatalogue } from '../db/migrate';
 import { type Config, ConfigError, loadConfig } from '../domain/config';
-import { serveApi, type RunningApi } from '../api/server';
-import { startWorker, type RunningWorker } from '../worker/run';
+import type { RunningApi } from '../api/server';
+import type { RunningWorker } from '../worker/run';
 import { temporalSdkMetrics } from '../worker/metrics';
 
 const usage = `usage: shipyard <command>
@@ -48,8 +48,11 @@ const sdkMetrics = temporalSdkMetrics(config.temporalMetricsPort);
 
 let worker: RunningWorker | undefined;
 let api: RunningApi | undefined;
+// Each command loads only what it runs: the API never loads the worker's native Temporal core
+// (and the worker not the API's server), which keeps each process's memory to its own part.
 if (command === 'worker' || command === 'all') {
-  installTemporalRuntime(config, log);
+  const { startWorker } = await import('../worker/run');
+  await installTemporalRuntime(config, log);
   const workflowBundlePath = existsSync(prebuiltWorkflowBundle) ? prebuiltWorkflowBundle : undefined;
   const started = Date.now();
   worker = await startWorker(config, { registry, workflowBundlePath, serveMetrics: command === 'worker' });
@@ -65,6 +68,7 @@ if (command === 'worker' || command === 'all') {
   );
 }
 if (command === 'api' || command === 'all') {
+  const { serveApi } = await import('../api/server');
   // In `all`, the API's /metrics also answers for the worker and the Temporal SDK: one target.
   api = await serveApi(config, { metrics: { registry, ...(command === 'all' ? { extraText: sdkMetrics } : {}) } });
 }
@@ -108,7 +112,8 @@ void worker?.done.then(
  * (core's native logs forwarded too), its metrics to a loopback Prometheus endpoint that the
  * worker's /metrics merges in, and signals are ours to handle (so `all` stops API and worker together).
  */
-function installTemporalRuntime(config: Config, logger: Logger): void {
+async function installTemporalRuntime(config: Config, logger: Logger): Promise<void> {
+  const { Runtime } = await import('@temporalio/worker');
   const at = (level: LogLevel) => (message: string, meta?: Record<string, unknown>) =>
     logger[level.toLowerCase() as 'info'](meta ?? {}, message);
   const temporalLogger: TemporalLogger = {
