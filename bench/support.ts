@@ -14,7 +14,11 @@ export async function startBenchShipyard(
   // The testbed's default fake nodes (3 × 110 pods) suit the tests; a bench's fleet, next to what
   // tests left on a shared testbed, needs more room, which the testbed takes as infraUp runs.
   process.env.SHIPYARD_KWOK_PODS_PER_NODE ??= '700';
-  const env = { ...(await infraUp()), ...process.env, SHIPYARD_TASK_QUEUE: `bench-${Date.now().toString(36)}`, ...overrides };
+  const testbed = await infraUp();
+  // The bench's own clients (its leftover checks) talk to the same testbed as the processes it
+  // starts; the AWS SDK, for one, reads its credentials from the environment.
+  for (const [name, value] of Object.entries(testbed)) process.env[name] ??= value;
+  const env = { ...process.env, SHIPYARD_TASK_QUEUE: `bench-${Date.now().toString(36)}`, ...overrides };
   const started = await startShipyard(env, () => () => {}, shipyard);
   const call: ApiCall = async (method, path, body) => {
     // A JSON content type with no body is a 400: only say JSON when sending some.
