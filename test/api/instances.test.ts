@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BODY_LIMIT } from '../../api/app';
 import { eq } from 'drizzle-orm';
-import { findInstance, finishOperation, getOperation, insertOperationIfAllowed, listOperations, markInstance, newId } from '../../db/catalogue';
+import { findInstance, finishOperation, getOperation, insertOperationIfAllowed, listOperations, markInstance, newId, setRunId } from '../../db/catalogue';
 import { operations } from '../../db/schema';
 import { build } from '../../api/app';
 import { connectCatalogue } from '../../db/client';
@@ -345,6 +345,31 @@ describe('GET /v1/operations/{id} and cancel', () => {
     const next = await h.call('operator', { method: 'POST', url: `/v1/instances/${slug}/upgrade`, payload: { version: '2.0.0' } });
     expect(next.statusCode).toBe(202);
     await h.terminate(slug);
+  });
+
+  it('settles an operation whose run timed out as failed with that reason, and its instance failed (it may be half-changed)', async () => {
+    const { slug, id } = await settledInstance('ready');
+    const inserted = await insertOperationIfAllowed(
+      h.db,
+      { id: newId('op'), instanceId: id, kind: 'upgrade', workflowId: workflowIdFor(slug), actor: 'test-timeout' },
+      () => undefined,
+    );
+    if (!('operation' in inserted)) throw new Error('the operation row was not inserted');
+    const { operation } = inserted;
+    // No worker polls this queue: the run times out, as one whose workers were all gone would.
+    const handle = await h.temporal.workflow.start('upgradeInstance', {
+      workflowId: workflowIdFor(slug),
+      taskQueue: h.config.taskQueue,
+      args: [{}],
+      memo: { operationId: operation.id, instanceId: id, kind: 'upgrade' },
+      workflowExecutionTimeout: '1s',
+    });
+    await setRunId(h.db, operation.id, handle.firstExecutionRunId);
+    await expect.poll(async () => (await handle.describe()).status.name, { timeout: 30_000, interval: 250 }).toBe('TIMED_OUT');
+
+    const settled = await h.call('viewer', { method: 'GET', url: `/v1/operations/${operation.id}` });
+    expect(settled.json()).toMatchObject({ status: 'failed', error: 'the workflow timed out', endedAt: expect.any(String) });
+    expect((await h.call('viewer', { method: 'GET', url: `/v1/instances/${slug}` })).json()).toMatchObject({ status: 'failed' });
   });
 
   it('cancels a running operation (202) and refuses one that is not running (409)', async () => {
