@@ -30,6 +30,17 @@ async function create(body: Record<string, unknown>, headers: Record<string, str
 /** A provisioned-looking instance in `status`, with no operation running. */
 const settledInstance = (status: InstanceStatus, version?: string) => h.settledInstance(status, version);
 
+/** A running upgrade's row, as the API inserts it before it starts the run. */
+async function upgradeRow(slug: string, instanceId: string, actor: string) {
+  const inserted = await insertOperationIfAllowed(
+    h.db,
+    { id: newId('op'), instanceId, kind: 'upgrade', workflowId: workflowIdFor(slug), actor },
+    () => undefined,
+  );
+  if (!('operation' in inserted)) throw new Error('the operation row was not inserted');
+  return inserted.operation;
+}
+
 describe('POST /v1/instances', () => {
   it('accepts a provision: 202, Location, the instance shown provisioning, a running operation', async () => {
     const slug = h.slug('acme');
@@ -329,15 +340,10 @@ describe('GET /v1/operations/{id} and cancel', () => {
     const { slug, id } = await settledInstance('ready');
     // What a process that died between inserting the row and starting the run leaves behind,
     // longer ago than any start takes.
-    const inserted = await insertOperationIfAllowed(
-      h.db,
-      { id: newId('op'), instanceId: id, kind: 'upgrade', workflowId: workflowIdFor(slug), actor: 'test-lost-start' },
-      () => undefined,
-    );
-    if (!('operation' in inserted)) throw new Error('the operation row was not inserted');
-    await h.db.update(operations).set({ startedAt: new Date(Date.now() - 10 * 60_000) }).where(eq(operations.id, inserted.operation.id));
+    const operation = await upgradeRow(slug, id, 'test-lost-start');
+    await h.db.update(operations).set({ startedAt: new Date(Date.now() - 10 * 60_000) }).where(eq(operations.id, operation.id));
 
-    const settled = await h.call('viewer', { method: 'GET', url: `/v1/operations/${inserted.operation.id}` });
+    const settled = await h.call('viewer', { method: 'GET', url: `/v1/operations/${operation.id}` });
     expect(settled.json()).toMatchObject({ status: 'failed', error: 'the workflow of this operation never started' });
     expect((await h.call('viewer', { method: 'GET', url: `/v1/instances/${slug}` })).json()).toMatchObject({ status: 'ready' });
     const events = (await h.call('viewer', { method: 'GET', url: `/v1/instances/${slug}/events` })).json().items;
@@ -349,13 +355,7 @@ describe('GET /v1/operations/{id} and cancel', () => {
 
   it('settles an operation whose run timed out as failed with that reason, and its instance failed (it may be half-changed)', async () => {
     const { slug, id } = await settledInstance('ready');
-    const inserted = await insertOperationIfAllowed(
-      h.db,
-      { id: newId('op'), instanceId: id, kind: 'upgrade', workflowId: workflowIdFor(slug), actor: 'test-timeout' },
-      () => undefined,
-    );
-    if (!('operation' in inserted)) throw new Error('the operation row was not inserted');
-    const { operation } = inserted;
+    const operation = await upgradeRow(slug, id, 'test-timeout');
     // No worker polls this queue: the run times out, as one whose workers were all gone would.
     const handle = await h.temporal.workflow.start('upgradeInstance', {
       workflowId: workflowIdFor(slug),

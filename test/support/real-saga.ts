@@ -1,9 +1,10 @@
-// What the real-saga files share: one provisioned instance per kind of case, and what "restored"
-// and "whole" look like in the world (README, "What an operation does").
-import { expect } from 'vitest';
+// What the real-saga files share: their setup, one provisioned instance per kind of case, and
+// what "restored" and "whole" look like in the world (README, "What an operation does").
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { World } from './world';
 import { uniqueSuffix } from './config';
-import { injectedError, modes, type Outcome, type RealOperations, stepActivities } from './real-operations';
+import { injectedError, modes, type Outcome, type RealOperations, startRealOperations, stepActivities } from './real-operations';
 import { nothingLeft } from './world';
 
 export const plan = { name: 'standard', replicas: 2 };
@@ -13,7 +14,27 @@ export const version = '1.0.0';
 export const cases = <K extends keyof typeof stepActivities>(kind: K) =>
   modes.flatMap((mode) => Object.entries(stepActivities[kind]).map(([step, activity]) => [mode, step, activity] as const));
 
-export function realSaga(ops: () => RealOperations) {
+/**
+ * A real-saga file's setup, registered as its hooks: the real operations (environment
+ * `overrides` on top of the testbed's), and at the end how many failure/cancel points the file
+ * exercised (each case calls `pointExercised` once it has checked its end state).
+ */
+export function realSagaFile(label: string, overrides: Record<string, string> = {}) {
+  let started: RealOperations | undefined;
+  let exercised = 0;
+  beforeAll(async () => {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    started = await startRealOperations(overrides);
+  });
+  afterAll(async () => {
+    console.log(`real saga, ${label}: ${exercised} failure/cancel points exercised`);
+    await started?.close();
+  });
+  const ops = () => started!;
+  return { ops, pointExercised: () => void exercised++, ...instanceHelpers(ops) };
+}
+
+function instanceHelpers(ops: () => RealOperations) {
   /** A ready instance on the standard plan at `version`. */
   async function readyInstance(label: string): Promise<string> {
     const slug = `${label}-${uniqueSuffix()}`;

@@ -2,27 +2,16 @@
 // step's side effect, and a cancel caught by each step while it works, must both end with the
 // operation failed/cancelled, the instance `failed`, and nothing left in Kubernetes, Route 53 or
 // Postgres (namespace, CNAME and owner TXT, database, role).
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { provisionSteps } from '../../workflows/provision';
 import { uniqueSuffix } from '../support/config';
-import { injectedError, modes, type RealOperations, startRealOperations, stepActivities } from '../support/real-operations';
+import { injectedError, stepActivities } from '../support/real-operations';
+import { cases, realSagaFile } from '../support/real-saga';
 import { nothingLeft } from '../support/world';
 
-let ops: RealOperations;
-let exercised = 0;
-
-beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
-  ops = await startRealOperations();
-});
-afterAll(async () => {
-  console.log(`real saga, provision: ${exercised} failure/cancel points exercised`);
-  await ops?.close();
-});
+const { ops, pointExercised } = realSagaFile('provision');
 
 const steps = Object.entries(stepActivities.provision);
-const cases = modes.flatMap((mode) => steps.map(([step, activity]) => [mode, step, activity] as const));
 
 describe('provision against the real testbed', () => {
   it('covers every provisioning step', () => {
@@ -30,9 +19,9 @@ describe('provision against the real testbed', () => {
   });
 
   // Each case provisions an instance of its own on a task queue of its own: they run side by side.
-  it.concurrent.each(cases)('%s at "%s" (%s) → instance failed, nothing left', async (mode, step, activity) => {
+  it.concurrent.each(cases('provision'))('%s at "%s" (%s) → instance failed, nothing left', async (mode, step, activity) => {
     const slug = `rsp-${uniqueSuffix()}`;
-    const { operation, instance, injected } = await ops.provision(slug, { injection: { activity, mode } });
+    const { operation, instance, injected } = await ops().provision(slug, { injection: { activity, mode } });
 
     expect(injected?.reached, `${activity} was never called`).toBe(true);
     if (mode === 'fail-after') expect(injected?.sideEffectDone).toBe(true);
@@ -41,7 +30,7 @@ describe('provision against the real testbed', () => {
     expect(operation.steps.find((s) => s.name === step)?.status).toBe('failed');
     expect(operation.steps.filter((s) => s.status === 'running')).toEqual([]);
     expect(instance.status).toBe('failed');
-    expect(await ops.world.readSettled(slug)).toMatchObject(nothingLeft);
-    exercised += 1;
+    expect(await ops().world.readSettled(slug)).toMatchObject(nothingLeft);
+    pointExercised();
   });
 });

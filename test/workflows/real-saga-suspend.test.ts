@@ -3,23 +3,10 @@
 // documented state (README, "What an operation does"), checked in the catalogue and in Kubernetes,
 // Route 53 and Postgres. One provisioned instance serves every case whose end state allows the
 // next case to start. (Each kind has a file of its own so that they run side by side.)
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RealOperations, startRealOperations } from '../support/real-operations';
-import { cases, expectInjected, expectWhole, plan, realSaga, version } from '../support/real-saga';
+import { cases, expectInjected, expectWhole, plan, realSagaFile, version } from '../support/real-saga';
 
-let ops: RealOperations;
-let exercised = 0;
-const { readyInstance, tearDown, expectDeployment } = realSaga(() => ops);
-
-beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
-  ops = await startRealOperations({ SHIPYARD_ROLLOUT_TIMEOUT_SECONDS: '15' });
-});
-afterAll(async () => {
-  console.log(`real saga, suspend/resume: ${exercised} failure/cancel points exercised`);
-  await ops?.close();
-});
+const { ops, pointExercised, readyInstance, tearDown, expectDeployment } = realSagaFile('suspend/resume', { SHIPYARD_ROLLOUT_TIMEOUT_SECONDS: '15' });
 
 describe('suspend and resume', () => {
   let slug: string;
@@ -29,30 +16,30 @@ describe('suspend and resume', () => {
   afterAll(() => tearDown(slug));
 
   it.each(cases('suspend'))('suspend: %s at "%s" (%s) → instance ready, replicas back', async (mode, step, activity) => {
-    const outcome = await ops.operate(slug, 'suspend', { injection: { activity, mode } });
+    const outcome = await ops().operate(slug, 'suspend', { injection: { activity, mode } });
     expectInjected(outcome, mode, step);
     expect(outcome.operation.status).toBe(mode === 'cancel' ? 'cancelled' : 'failed');
     if (step !== 'record suspending') expect(outcome.operation.steps.find((s) => s.name === 'scale to zero')?.status).toMatch(/^(compensated|failed)$/);
     expect(outcome.instance).toMatchObject({ status: 'ready', version });
     await expectDeployment(slug, { image: version, replicas: plan.replicas });
-    expectWhole(await ops.world.read(slug));
-    exercised += 1;
+    expectWhole(await ops().world.read(slug));
+    pointExercised();
   });
 
   it('suspends for real, ready for the resume cases', async () => {
-    const { operation, instance } = await ops.operate(slug, 'suspend');
+    const { operation, instance } = await ops().operate(slug, 'suspend');
     expect(operation.status, operation.error ?? '').toBe('succeeded');
     expect(instance.status).toBe('suspended');
     await expectDeployment(slug, { image: version, replicas: 0 });
   });
 
   it.each(cases('resume'))('resume: %s at "%s" (%s) → instance suspended, 0 replicas', async (mode, step, activity) => {
-    const outcome = await ops.operate(slug, 'resume', { injection: { activity, mode } });
+    const outcome = await ops().operate(slug, 'resume', { injection: { activity, mode } });
     expectInjected(outcome, mode, step);
     expect(outcome.operation.status).toBe(mode === 'cancel' ? 'cancelled' : 'failed');
     expect(outcome.instance).toMatchObject({ status: 'suspended', version });
     await expectDeployment(slug, { image: version, replicas: 0 });
-    expectWhole(await ops.world.read(slug));
-    exercised += 1;
+    expectWhole(await ops().world.read(slug));
+    pointExercised();
   });
 });

@@ -3,25 +3,13 @@
 // documented state (README, "What an operation does"), checked in the catalogue and in Kubernetes,
 // Route 53 and Postgres. One provisioned instance serves every case whose end state allows the
 // next case to start. (Each kind has a file of its own so that they run side by side.)
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { World } from '../support/world';
-import { modes, type RealOperations, startRealOperations, stepActivities } from '../support/real-operations';
-import { expectInjected, realSaga } from '../support/real-saga';
+import { modes, stepActivities } from '../support/real-operations';
+import { expectInjected, realSagaFile } from '../support/real-saga';
 import { nothingLeft } from '../support/world';
 
-let ops: RealOperations;
-let exercised = 0;
-const { readyInstance, tearDown, expectDeployment } = realSaga(() => ops);
-
-beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
-  ops = await startRealOperations({ SHIPYARD_ROLLOUT_TIMEOUT_SECONDS: '15' });
-});
-afterAll(async () => {
-  console.log(`real saga, teardown: ${exercised} failure/cancel points exercised`);
-  await ops?.close();
-});
+const { ops, pointExercised, readyInstance, tearDown, expectDeployment } = realSagaFile('teardown', { SHIPYARD_ROLLOUT_TIMEOUT_SECONDS: '15' });
 
 /** What each teardown step removes, as seen in the world. */
 const removedBy: Record<Exclude<keyof typeof stepActivities.teardown, 'record deleting'>, (w: World) => boolean> = {
@@ -41,22 +29,22 @@ describe.each(modes)('teardown, %s at each delete', (mode) => {
   });
 
   it.each(Object.entries(stepActivities.teardown))(`${mode} at "%s" (%s) → instance failed (back where it was at the claim), everything before it gone`, async (step, activity) => {
-    const outcome = await ops.operate(slug, 'teardown', { injection: { activity, mode } });
+    const outcome = await ops().operate(slug, 'teardown', { injection: { activity, mode } });
     expectInjected(outcome, mode, step);
     expect(outcome.operation.status).toBe(mode === 'cancel' ? 'cancelled' : 'failed');
     // A teardown stopped at its claim removed nothing: the instance is back where it was (ready, the first case).
     expect(outcome.instance.status).toBe(step === 'record deleting' ? 'ready' : 'failed');
-    const w = await ops.world.readSettled(slug);
+    const w = await ops().world.readSettled(slug);
     const names = Object.keys(removedBy) as (keyof typeof removedBy)[];
     const upTo = names.indexOf(step as keyof typeof removedBy);
     expect(names.map((s) => removedBy[s](w))).toEqual(names.map((_, i) => i <= upTo));
-    exercised += 1;
+    pointExercised();
   });
 
   it('a teardown of the failed instance then finishes: deleted, nothing left', async () => {
-    const { operation, instance } = await ops.operate(slug, 'teardown');
+    const { operation, instance } = await ops().operate(slug, 'teardown');
     expect(operation.status, operation.error ?? '').toBe('succeeded');
     expect(instance.status).toBe('deleted');
-    expect(await ops.world.readSettled(slug)).toMatchObject(nothingLeft);
+    expect(await ops().world.readSettled(slug)).toMatchObject(nothingLeft);
   });
 });

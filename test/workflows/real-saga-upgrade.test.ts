@@ -3,23 +3,10 @@
 // documented state (README, "What an operation does"), checked in the catalogue and in Kubernetes,
 // Route 53 and Postgres. One provisioned instance serves every case whose end state allows the
 // next case to start. (Each kind has a file of its own so that they run side by side.)
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RealOperations, startRealOperations } from '../support/real-operations';
-import { cases, expectInjected, expectWhole, plan, realSaga, version } from '../support/real-saga';
+import { cases, expectInjected, expectWhole, plan, realSagaFile, version } from '../support/real-saga';
 
-let ops: RealOperations;
-let exercised = 0;
-const { readyInstance, tearDown, expectDeployment } = realSaga(() => ops);
-
-beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
-  ops = await startRealOperations({ SHIPYARD_ROLLOUT_TIMEOUT_SECONDS: '10' });
-});
-afterAll(async () => {
-  console.log(`real saga, upgrade: ${exercised} failure/cancel points exercised`);
-  await ops?.close();
-});
+const { ops, pointExercised, readyInstance, tearDown, expectDeployment } = realSagaFile('upgrade', { SHIPYARD_ROLLOUT_TIMEOUT_SECONDS: '10' });
 
 describe('upgrade', () => {
   let slug: string;
@@ -30,7 +17,7 @@ describe('upgrade', () => {
   afterAll(() => tearDown(slug));
 
   it.each(cases('upgrade'))('%s at "%s" (%s) → restored: instance ready at the old version', async (mode, step, activity) => {
-    const outcome = await ops.operate(slug, 'upgrade', { request: { version: `1.1.${n++}` }, injection: { activity, mode } });
+    const outcome = await ops().operate(slug, 'upgrade', { request: { version: `1.1.${n++}` }, injection: { activity, mode } });
     expectInjected(outcome, mode, step);
     // Before the claim is through nothing has changed: there is nothing to roll back.
     const claim = step === 'record upgrading';
@@ -38,8 +25,8 @@ describe('upgrade', () => {
     expect(outcome.operation.steps.filter((s) => s.name.includes('previous')).map((s) => s.status)).toEqual(claim ? ['pending', 'pending'] : ['done', 'done']);
     expect(outcome.instance).toMatchObject({ status: 'ready', version });
     await expectDeployment(slug, { image: version, replicas: plan.replicas });
-    expectWhole(await ops.world.read(slug));
-    exercised += 1;
+    expectWhole(await ops().world.read(slug));
+    pointExercised();
   });
 
   // The way back has side effects too. A version that never becomes ready makes the rollback run.
@@ -47,7 +34,7 @@ describe('upgrade', () => {
     ['restore previous version', 'applyWorkload'],
     ['wait for previous version', 'waitForRollout'],
   ] as const)('fail-after at "%s" (%s, during the rollback) → instance failed; a later upgrade repairs it', async (step, activity) => {
-    const outcome = await ops.operate(slug, 'upgrade', {
+    const outcome = await ops().operate(slug, 'upgrade', {
       request: { version: `fail-2.0.${n++}` },
       injection: { activity, mode: 'fail-after', call: 2 },
     });
@@ -58,10 +45,10 @@ describe('upgrade', () => {
     expect(outcome.instance.status).toBe('failed');
     // What the restore applied stays: the old version, which rolls out on its own.
     await expectDeployment(slug, { image: version, replicas: plan.replicas });
-    exercised += 1;
+    pointExercised();
 
     // A failed instance with a workload can be upgraded, and that makes it ready again.
-    const repaired = await ops.operate(slug, 'upgrade', { request: { version } });
+    const repaired = await ops().operate(slug, 'upgrade', { request: { version } });
     expect(repaired.operation.status, repaired.operation.error ?? '').toBe('succeeded');
     expect(repaired.instance).toMatchObject({ status: 'ready', version });
   });
