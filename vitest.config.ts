@@ -10,7 +10,7 @@ export default defineConfig({
     // (controllers, timers, rollouts), so a third keeps the cores busier — the integration project
     // took 389 s of wall time instead of 464 s. Five took 303 s but saturated the cores so far that
     // vitest's own worker RPC timed out. Each file isolates itself (own task queue, own slugs).
-    maxWorkers: 3,
+    maxWorkers: 5,
     minWorkers: 1,
     reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
@@ -26,6 +26,11 @@ export default defineConfig({
           exclude: ['test/unit/**', 'test/exclusive/**'],
           // One testbed for the whole run, brought up by the same code as `npm run infra:up`.
           globalSetup: ['test/global-setup.ts'],
+          setupFiles: ['test/support/temporal-runtime.ts'],
+          // Files share their three processes, so the heavy imports (Temporal, the Kubernetes and
+          // AWS clients) load three times, not once per file. Files keep no state between them
+          // but the Temporal runtime, which the setup file installs once per process.
+          isolate: false,
           testTimeout: 180_000,
           hookTimeout: 300_000,
         },
@@ -38,6 +43,7 @@ export default defineConfig({
           // may run beside them, nor beside each other (npm test passes --no-file-parallelism).
           include: ['test/exclusive/**/*.test.ts'],
           globalSetup: ['test/global-setup.ts'],
+          setupFiles: ['test/support/temporal-runtime.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },

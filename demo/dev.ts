@@ -10,7 +10,7 @@ export function shipyardEnv(): NodeJS.ProcessEnv {
   return { ...readEnvFile(envFile), ...process.env };
 }
 
-/** Migrates the catalogue, then starts worker and API and waits until the API is ready. */
+/** Migrates the catalogue, then starts worker and API and waits until both are ready. */
 export async function startShipyard(
   env: NodeJS.ProcessEnv,
   output: (name: 'worker' | 'api') => ((line: string) => void) | undefined = () => undefined,
@@ -21,10 +21,19 @@ export async function startShipyard(
   const worker = startProcess('worker', env, output('worker'), shipyard);
   const api = startProcess('api', env, output('api'), shipyard);
   const baseUrl = `http://${config.apiHost}:${config.apiPort}`;
-  await waitForHttp(`${baseUrl}/readyz`, 90_000, api);
   const stop = async () => {
     await Promise.all([api.stop(), worker.stop()]);
   };
+  try {
+    // The worker answers /healthz once its schedules are ensured and it polls the task queue.
+    await Promise.all([
+      waitForHttp(`${baseUrl}/readyz`, 90_000, api),
+      waitForHttp(`http://${config.workerMetricsHost}:${config.workerMetricsPort}/healthz`, 90_000, worker),
+    ]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
   return { config, worker, api, baseUrl, stop };
 }
 

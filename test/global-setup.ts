@@ -1,14 +1,16 @@
 // Brings the real local parts up once for the whole run and hands their addresses to the
-// test processes through the environment (forks inherit it).
+// test processes through the environment (forks inherit it); makes the production build the
+// end-to-end tests run, meanwhile.
 import { helmBinary } from '../testbed/helm';
 import { infraUp } from '../testbed/index';
+import { buildForTests } from './support/build';
 
 export default async function setup(): Promise<void> {
   let env: Record<string, string>;
   try {
     // helm (for the chart tests) builds from Go side by side with the testbed's own builds on a
     // cold machine; once cached this costs nothing.
-    [env] = await Promise.all([infraUp(), helmBinary((m) => console.log(`[helm] ${m}`))]);
+    [env] = await Promise.all([infraUp(), helmBinary((m) => console.log(`[helm] ${m}`)), buildForTests()]);
   } catch (err) {
     // vitest would otherwise report only "no test files found" and hide which part broke.
     console.error(`\nThe testbed did not come up, so no test can run:\n${err instanceof Error ? err.message : String(err)}\n`);

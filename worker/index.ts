@@ -39,8 +39,8 @@ export async function connectActivityDeps(config: Config): Promise<ActivityDeps 
 }
 
 /**
- * Creates a worker for `config.taskQueue`. Tests pass a prebuilt `workflowBundle` (bundling once
- * per file) and may replace activities; production bundles from `workflows/` at start-up.
+ * Creates a worker for `config.taskQueue`. A prebuilt `workflowBundle` (dist/workflow-bundle.js,
+ * which tests load too) spares the bundling of `workflows/` at start-up; tests may replace activities.
  */
 export async function createWorker(
   config: Config,

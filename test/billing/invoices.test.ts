@@ -2,8 +2,7 @@
 // add up to the cent across instances and a plan change, reruns that add adjustments only when
 // the ledger changed, and the JSON, CSV and HTML views.
 import { randomInt } from 'node:crypto';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { failureConverterPath } from '../../temporal/data-converter';
+import { prebuiltWorkflowBundle } from '../support/build';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import * as catalogue from '../../db/catalogue';
@@ -11,7 +10,7 @@ import { periodBounds } from '../../db/invoices';
 import * as metering from '../../db/metering';
 import { usageLedger } from '../../db/schema';
 import { HOUR_MS } from '../../domain/metering';
-import { createWorker, workflowsPath } from '../../worker/index';
+import { createWorker } from '../../worker/index';
 import { meteringScheduleId } from '../../worker/schedules';
 import { testbedDeps } from '../activities/testbed-deps';
 import { startHarness, type Harness } from '../api/harness';
@@ -19,7 +18,6 @@ import { uniqueSuffix } from '../support/config';
 import { startReceiver, verifySignature } from '../support/receiver';
 
 let h: Harness;
-let bundle: WorkflowBundleWithSourceMap;
 const deps = testbedDeps();
 // A month of its own, so reruns of this file never meet each other's invoices.
 const period = `${1990 + randomInt(30)}-${String(1 + randomInt(12)).padStart(2, '0')}`;
@@ -28,7 +26,6 @@ const hour = (n: number) => new Date(start.getTime() + n * HOUR_MS);
 
 beforeAll(async () => {
   h = await startHarness();
-  bundle = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
   // Metering has closed the period.
   await metering.setMeteringCursor(h.db, meteringScheduleId(h.config), periodBounds(period).end);
 });
@@ -54,7 +51,7 @@ const addLedger = (rows: Ledger[]) =>
 
 async function invoiceRun() {
   const { worker, connection } = await createWorker(h.config, createActivities({ ...deps, db: h.db, temporal: h.temporal, config: h.config }), {
-    workflowBundle: bundle,
+    workflowBundle: prebuiltWorkflowBundle,
   });
   try {
     return await worker.runUntil(async () => {
@@ -141,7 +138,7 @@ describe('invoices', () => {
     await addLedger([[id, 'running_seconds', 'starter', 2, 1800]]);
     try {
       const { worker, connection } = await createWorker(h.config, createActivities({ ...deps, db: h.db, temporal: h.temporal, config: h.config }), {
-        workflowBundle: bundle,
+        workflowBundle: prebuiltWorkflowBundle,
       });
       try {
         await worker.runUntil(async () => {

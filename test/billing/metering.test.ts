@@ -2,9 +2,9 @@
 // the metering workflow (real activities) closes every hour it missed, and closing an hour again
 // changes nothing.
 import type { Client, Connection } from '@temporalio/client';
-import { connectTemporalClient, failureConverterPath } from '../../temporal/data-converter';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { connectTemporalClient } from '../../temporal/data-converter';
 import { and, asc, eq } from 'drizzle-orm';
+import { prebuiltWorkflowBundle } from '../support/build';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { testbedDeps } from '../activities/testbed-deps';
@@ -15,23 +15,20 @@ import * as metering from '../../db/metering';
 import { migrateCatalogue } from '../../db/migrate';
 import { instanceStatusChanges, usageLedger } from '../../db/schema';
 import { HOUR_MS, hourOf } from '../../domain/metering';
-import { createWorker, workflowsPath } from '../../worker/index';
+import { createWorker } from '../../worker/index';
 import { desiredSchedules, ensureSchedules, invoicingScheduleId, meteringScheduleId, reconcileScheduleId } from '../../worker/schedules';
 import { newCatalogueInstance } from '../support/catalogue-rows';
 import { testConfig, uniqueSuffix } from '../support/config';
 
 const config = testConfig({ SHIPYARD_TASK_QUEUE: `metering-${uniqueSuffix()}`, SHIPYARD_METERING_HOURS_PER_RUN: '10' });
 let db: Database;
-let bundle: WorkflowBundleWithSourceMap;
 let connection: Connection;
 let client: Client;
 const deps = testbedDeps();
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
   await migrateCatalogue(config.databaseUrl);
   db = connectCatalogue(config.databaseUrl, { max: 4 });
-  bundle = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
   ({ client, connection } = await connectTemporalClient(config));
 });
 afterAll(async () => {
@@ -99,7 +96,7 @@ describe('the metering workflow', () => {
     await metering.setMeteringCursor(db, cursor, start);
 
     const { worker, connection: workerConnection } = await createWorker(config, createActivities({ ...deps, db, temporal: client, config }), {
-      workflowBundle: bundle,
+      workflowBundle: prebuiltWorkflowBundle,
     });
     const runOnce = () =>
       client.workflow.execute('meterUsage', {

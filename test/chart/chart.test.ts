@@ -23,6 +23,7 @@ import { parseAllDocuments } from 'yaml';
 import { KUBERNETES_VERSION } from '../../testbed/components/kubernetes';
 import { helmBinary } from '../../testbed/helm';
 import { repoRoot } from '../../testbed/runtime';
+import { shipyardFromBuild } from '../support/build';
 import { uniqueSuffix } from '../support/config';
 import { type Stack, startStack } from '../support/stack';
 
@@ -246,9 +247,9 @@ async function playKubeletForMigrationJob(): Promise<void> {
     for (const [key, value] of Object.entries(secret.data ?? {})) env[key] = Buffer.from(value, 'base64').toString('utf8');
   }
   for (const variable of container.env ?? []) env[variable.name] = variable.value ?? '';
-  // From source: dist/ belongs to the image-layout test, which may be rebuilding it right now.
-  const migrated = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...container.args!], {
-    cwd: repoRoot,
+  const [program, ...args] = shipyardFromBuild.command;
+  const migrated = spawnSync(program!, [...args, ...container.args!], {
+    cwd: shipyardFromBuild.cwd,
     env: { PATH: process.env.PATH, ...env },
     encoding: 'utf8',
   });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workflowIdFor } from '../../domain/operations';
 import { uniqueSuffix } from '../support/config';
 import { payloadsIn, rawHistory, type WirePayload } from '../support/history';
+import { until } from '../support/until';
 import { type Stack, startStack } from '../support/stack';
 import { History } from '../../temporal/proto';
 
@@ -39,7 +40,11 @@ describe('workflow history encryption', () => {
     const stepError = op.steps.find((s) => s.name === 'wait for rollout')?.error;
     expect(stepError).toContain(version);
 
-    const history = await rawHistory(plainConnection, stack.config.temporalNamespace, workflowIdFor(slug));
+    // The catalogue shows the operation failed a moment before Temporal records the run's end.
+    const history = await until('the run to be closed', async () => {
+      const events = await rawHistory(plainConnection, stack.config.temporalNamespace, workflowIdFor(slug));
+      return events.events.some((e) => e.workflowExecutionFailedEventAttributes) ? events : undefined;
+    });
     const stored = Buffer.from(History.encode(history).finish());
     for (const secret of [name, ownerEmail, version, stepError!, marker]) expect(stored.includes(secret), secret).toBe(false);
 

@@ -5,14 +5,14 @@
 // a cancel while it works — the two ways a step can leave something behind.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { type Activities, createActivities } from '../../activities';
 import { cancel, type InstanceOperationKind, provision, startOnInstance } from '../../api/operations';
 import { findInstance, getOperation, type InstanceRow, type OperationRow } from '../../db/catalogue';
 import { migrateCatalogue } from '../../db/migrate';
 import type { OperationRequest } from '../../domain/operation-kinds';
 import { workflowIdFor } from '../../domain/operations';
-import { connectActivityDeps, createWorker, workflowsPath } from '../../worker/index';
+import { connectActivityDeps, createWorker } from '../../worker/index';
+import { prebuiltWorkflowBundle } from './build';
 import { testConfig, uniqueSuffix } from './config';
 import { worldReader } from './world';
 
@@ -130,7 +130,7 @@ export interface RealOperations {
 const actor = 'real-saga-test';
 
 /**
- * Connects to the testbed and bundles the workflows once (per test file). Each operation runs on
+ * Connects to the testbed; workers load the test run's prebuilt workflow bundle. Each operation runs on
  * a task queue of its own, with a short rollout timeout.
  */
 export async function startRealOperations(overrides: Record<string, string> = {}): Promise<RealOperations> {
@@ -144,7 +144,6 @@ export async function startRealOperations(overrides: Record<string, string> = {}
   const deps = await connectActivityDeps(config);
   const real = createActivities(deps);
   const world = worldReader(config);
-  const bundle: WorkflowBundleWithSourceMap = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
 
   let runs = 0;
   async function run(injection: Injection | undefined, start: (runDeps: typeof deps) => Promise<Started>): Promise<Outcome> {
@@ -153,7 +152,7 @@ export async function startRealOperations(overrides: Record<string, string> = {}
     // runs on different instances may go on at the same time.
     const runConfig = { ...config, taskQueue: `${config.taskQueue}.${++runs}` };
     const { worker, connection } = await createWorker(runConfig, inject(real, point), {
-      workflowBundle: bundle,
+      workflowBundle: prebuiltWorkflowBundle,
       // The cancel reaches an activity on its next heartbeat: do not let the SDK hold heartbeats back.
       maxHeartbeatThrottleInterval: '200ms',
       defaultHeartbeatThrottleInterval: '200ms',
@@ -213,10 +212,6 @@ export async function startRealOperations(overrides: Record<string, string> = {}
     },
   };
 }
-
-const quietLogger = {
-  log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {},
-};
 
 /**
  * The activity that does each step with a side effect (or waits on one), per operation kind. The

@@ -1,6 +1,5 @@
 // What the real-saga files share: their setup, one provisioned instance per kind of case, and
 // what "restored" and "whole" look like in the world (README, "What an operation does").
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { afterAll, beforeAll, expect } from 'vitest';
 import type { World } from './world';
 import { uniqueSuffix } from './config';
@@ -23,7 +22,6 @@ export function realSagaFile(label: string, overrides: Record<string, string> = 
   let started: RealOperations | undefined;
   let exercised = 0;
   beforeAll(async () => {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
     started = await startRealOperations(overrides);
   });
   afterAll(async () => {

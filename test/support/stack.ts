@@ -1,10 +1,11 @@
-// A whole Shipyard (worker + API as real child processes) for end-to-end tests, on a task
-// queue and port of its own, plus a tiny client for its HTTP API.
+// A whole Shipyard (worker + API as real child processes of the production build) for
+// end-to-end tests, on a task queue and port of its own, plus a tiny client for its HTTP API.
 import { createServer } from 'node:net';
 import { expect } from 'vitest';
 import { startShipyard } from '../../demo/dev';
 import { startProcess, type ShipyardProcess } from '../../demo/processes';
 import type { Config } from '../../domain/config';
+import { shipyardFromBuild } from './build';
 import { uniqueSuffix } from './config';
 import { connectTemporalClient } from '../../temporal/data-converter';
 import { desiredSchedules } from '../../worker/schedules';
@@ -53,15 +54,23 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     SHIPYARD_HEALTH_INTERVAL_SECONDS: '86400',
     ...overrides,
   };
-  const quiet = process.env.SHIPYARD_TEST_VERBOSE ? undefined : () => () => {};
-  const shipyard = await startShipyard(env, quiet);
+  // Quiet unless SHIPYARD_TEST_VERBOSE; the last lines are kept to explain a start that fails.
+  const lastLines: string[] = [];
+  const quiet = process.env.SHIPYARD_TEST_VERBOSE
+    ? undefined
+    : () => (line: string) => {
+        if (lastLines.push(line) > 40) lastLines.shift();
+      };
+  const shipyard = await startShipyard(env, quiet, shipyardFromBuild).catch((err: Error) => {
+    throw new Error(`${err.message}; its last output:\n${lastLines.join('\n')}`);
+  });
   const stack: Stack = {
     config: shipyard.config,
     env,
     api: apiClient(shipyard.baseUrl, shipyard.config.adminKey!),
     worker: shipyard.worker,
     restartWorker() {
-      stack.worker = startProcess('worker', env, quiet?.());
+      stack.worker = startProcess('worker', env, quiet?.(), shipyardFromBuild);
       return stack.worker;
     },
     async stop() {

@@ -11,7 +11,7 @@ import {
   Route53Client,
 } from '@aws-sdk/client-route-53';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -71,7 +71,6 @@ describe('Temporal server', () => {
 
   beforeAll(async () => {
     // Each test file runs in a fork of its own, so this process-wide setting touches no other file.
-    Runtime.install({ logger: new DefaultLogger('WARN') });
     bundle = await bundleWorkflowCode({
       workflowsPath: fileURLToPath(new URL('./greet-workflow.ts', import.meta.url)),
       logger: quietLogger,

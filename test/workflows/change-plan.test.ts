@@ -2,26 +2,23 @@
 // in which order, and how it restores the previous plan when the new size does not roll out.
 import { ApplicationFailure } from '@temporalio/activity';
 import { type Client, type Connection, WorkflowFailedError } from '@temporalio/client';
-import { connectTemporalClient, failureConverterPath } from '../../temporal/data-converter';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { connectTemporalClient } from '../../temporal/data-converter';
+import { prebuiltWorkflowBundle } from '../support/build';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities } from '../../activities';
 import { type ActivityBehaviour, type ActivityCall, recordingActivities } from '../support/activity-names';
 import type { InstanceStatus, Plan } from '../../domain/instance';
 import { type ChangePlanInput, workflowIdFor } from '../../domain/operations';
-import { createWorker, workflowsPath } from '../../worker/index';
+import { createWorker } from '../../worker/index';
 import { testConfig, uniqueSuffix } from '../support/config';
 
 const starter: Plan = { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, suspendedPricePerHourCents: 1, dbConnections: 5 };
 const pro: Plan = { name: 'pro', cpu: '4', memory: '8Gi', pods: 40, replicas: 3, pricePerHourCents: 40, suspendedPricePerHourCents: 4, dbConnections: 20 };
 const config = testConfig({ SHIPYARD_TASK_QUEUE: `change-plan-${uniqueSuffix()}` });
-let bundle: WorkflowBundleWithSourceMap;
 let connection: Connection;
 let client: Client;
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  bundle = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
   ({ client, connection } = await connectTemporalClient(config));
 });
 afterAll(async () => {
@@ -50,7 +47,7 @@ async function changePlan(fromStatus: InstanceStatus, behaviour: ActivityBehavio
     plan: starter,
     newPlan: pro,
   };
-  const { worker, connection: workerConnection } = await createWorker(config, activities, { workflowBundle: bundle });
+  const { worker, connection: workerConnection } = await createWorker(config, activities, { workflowBundle: prebuiltWorkflowBundle });
   try {
     const outcome = await worker.runUntil(
       client.workflow.execute('changeInstancePlan', { workflowId: workflowIdFor(slug), taskQueue: config.taskQueue, args: [input] }).then(

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../domain/config';
 import { connectTemporalClient, failureConverterPath } from '../../temporal/data-converter';
@@ -22,7 +22,6 @@ let plain: Connection;
 
 beforeAll(async () => {
   // ERROR: workers without activities warn that they poll no activity queue.
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
   bundle = await bundleWorkflowCode({
     workflowsPath: fileURLToPath(new URL('../testbed/greet-workflow.ts', import.meta.url)),
     failureConverterPath,

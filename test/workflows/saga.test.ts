@@ -2,26 +2,23 @@
 // are undone and in what order, for every failure branch.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { type Client, type Connection, WorkflowFailedError } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { prebuiltWorkflowBundle } from '../support/build';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities } from '../../activities';
 import type { InstanceStatus, Plan } from '../../domain/instance';
 import { type OperationProgress, progressQueryName, type ProvisionInput, workflowIdFor } from '../../domain/operations';
-import { connectTemporalClient, failureConverterPath } from '../../temporal/data-converter';
-import { createWorker, workflowsPath } from '../../worker/index';
+import { connectTemporalClient } from '../../temporal/data-converter';
+import { createWorker } from '../../worker/index';
 import { provisionSteps } from '../../workflows/provision';
 import { type ActivityBehaviour, type ActivityCall, activityNames, recordingActivities } from '../support/activity-names';
 import { testConfig, uniqueSuffix } from '../support/config';
 
 const plan: Plan = { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, suspendedPricePerHourCents: 1, dbConnections: 5 };
 const config = testConfig({ SHIPYARD_TASK_QUEUE: `saga-${uniqueSuffix()}` });
-let bundle: WorkflowBundleWithSourceMap;
 let connection: Connection;
 let client: Client;
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  bundle = await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: quietLogger });
   ({ client, connection } = await connectTemporalClient(config));
 });
 afterAll(async () => {
@@ -50,7 +47,7 @@ function operationInput(slug: string, version = '1.0.0', fromStatus: InstanceSta
 }
 
 async function runWorkflow<T>(activities: object, body: () => Promise<T>): Promise<T> {
-  const { worker, connection: workerConnection } = await createWorker(config, activities, { workflowBundle: bundle });
+  const { worker, connection: workerConnection } = await createWorker(config, activities, { workflowBundle: prebuiltWorkflowBundle });
   try {
     return await worker.runUntil(body());
   } finally {
@@ -307,7 +304,3 @@ describe('cancel while an activity is still working', () => {
     expect(calls.filter((c) => c.name === 'markInstance').at(-1)?.args[1]).toEqual({ status: 'ready', version: '1.0.0' });
   });
 });
-
-const quietLogger = {
-  log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {},
-};

@@ -1,0 +1,11 @@
+// Setup file of the testbed projects: one Temporal runtime per test process, logging errors only
+// (SHIPYARD_TEST_VERBOSE=1 for everything). Test files share their process (isolate: false),
+// and the runtime is a process-wide singleton that can be installed once.
+import { IllegalStateError } from '@temporalio/common';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+
+try {
+  Runtime.install({ logger: new DefaultLogger(process.env.SHIPYARD_TEST_VERBOSE ? 'INFO' : 'ERROR') });
+} catch (err) {
+  if (!(err instanceof IllegalStateError)) throw err;
+}
