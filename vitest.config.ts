@@ -1,15 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
 // Three projects, run one after the other by `npm test`: pure unit tests first, without waiting for
-// the testbed; then everything that needs the real parts, three files at a time; last, the few tests
+// the testbed; then everything that needs the real parts, five files at a time; last, the few tests
 // that take the whole shared cluster for themselves (filling every node), alone.
 export default defineConfig({
   test: {
     pool: 'forks',
-    // Three files at a time, on two cores: the files that need the testbed mostly wait on it
-    // (controllers, timers, rollouts), so a third keeps the cores busier — the integration project
-    // took 389 s of wall time instead of 464 s. Five took 303 s but saturated the cores so far that
-    // vitest's own worker RPC timed out. Each file isolates itself (own task queue, own slugs).
+    // Five files at a time, on two cores: the files that need the testbed mostly wait on it
+    // (controllers, timers, rollouts). With Shipyard's processes started from the build and the
+    // imports loaded once per process, three at a time left a third of the CPU idle; five took the
+    // integration project from 296 s to 246 s. Each file isolates itself (own task queue, own slugs).
     maxWorkers: 5,
     minWorkers: 1,
     reporters: ['default', './test/support/summary-reporter.ts'],
