@@ -8,9 +8,14 @@ import { buildForTests } from './support/build';
 export default async function setup(): Promise<void> {
   let env: Record<string, string>;
   try {
-    // helm (for the chart tests) builds from Go side by side with the testbed's own builds on a
-    // cold machine; once cached this costs nothing.
-    [env] = await Promise.all([infraUp(), helmBinary((m) => console.log(`[helm] ${m}`)), buildForTests()]);
+    // helm (for the chart tests) is built with the testbed's Kubernetes binaries, by infraUp here
+    // or by an `infra:up` already under way (whose lock infraUp waits for).
+    const testbed = async () => {
+      const up = await infraUp();
+      await helmBinary((m) => console.log(`[helm] ${m}`));
+      return up;
+    };
+    [env] = await Promise.all([testbed(), buildForTests()]);
   } catch (err) {
     // vitest would otherwise report only "no test files found" and hide which part broke.
     console.error(`\nThe testbed did not come up, so no test can run:\n${err instanceof Error ? err.message : String(err)}\n`);

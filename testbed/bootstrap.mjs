@@ -15,5 +15,6 @@ if (stale) {
   // of the lockfile and `npm ci` then refuses it as out of sync; install still honours the
   // locked versions.
   console.log('bootstrap: installing npm dependencies (npm install)');
-  execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  // --prefer-offline: what npm's cache holds is used without asking the registry again.
+  execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 }

@@ -3,7 +3,7 @@
 // Pods become Ready without containers. Everything runs from one multi-call binary built from
 // testbed/go/kube and cached outside the checkout.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, KubernetesObjectApi, loadYaml, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
@@ -93,30 +93,54 @@ const daemons = {
 // The binary
 
 /**
- * Path of the multi-call binary for the current wrapper module. The key covers the sources and
+ * Directory of the binaries built from the current wrapper module. The key covers the sources and
  * go.sum, so a version bump builds anew and the previous build stays usable until then.
  */
-function binaryPath(): string {
+function buildDir(): string {
   const hash = createHash('sha256');
   for (const file of readdirSync(moduleDir).sort()) {
     if (file === 'go.mod' || file === 'go.sum' || file.endsWith('.go')) {
       hash.update(file).update(readFileSync(join(moduleDir, file)));
     }
   }
-  return join(cacheDir, 'kube', `${KUBERNETES_VERSION}-${hash.digest('hex').slice(0, 12)}`, 'shipyard-kube');
+  return join(cacheDir, 'kube', `${KUBERNETES_VERSION}-${hash.digest('hex').slice(0, 12)}`);
 }
 
-/** Builds the binary when the cache has none; shared by cert-manager, which lives in the same binary. */
-export async function ensureBinary(component: string, say: (m: string) => void): Promise<string> {
-  const binary = binaryPath();
+/** The version of a module the wrapper module requires (go.mod is the lock). */
+function requiredModuleVersion(module: string): string {
+  const found = new RegExp(`^\\s*${module.replaceAll('.', '\\.')} (v\\S+)`, 'm').exec(readFileSync(join(moduleDir, 'go.mod'), 'utf8'));
+  if (!found) throw new Error(`testbed/go/kube/go.mod does not require ${module}`);
+  return found[1]!;
+}
+
+let building: Promise<void> | undefined;
+
+/**
+ * Path of `program` (`shipyard-kube`, the multi-call binary, or `helm`), both built when the
+ * cache has none. One `go build` makes both: helm (a tool of the wrapper module) then compiles
+ * against the same k8s.io packages, once, instead of a second copy of them in a build of its own.
+ */
+export async function ensureBinary(component: string, say: (m: string) => void, program: 'shipyard-kube' | 'helm' = 'shipyard-kube'): Promise<string> {
+  const dir = buildDir();
+  const binary = join(dir, program);
   if (existsSync(binary)) return binary;
+  // Callers in one process (the testbed's parts, the chart tests' helm) wait for the same build.
+  building ??= build(component, dir, say).finally(() => {
+    building = undefined;
+  });
+  await building;
+  return binary;
+}
+
+async function build(component: string, dir: string, say: (m: string) => void): Promise<void> {
+  if (existsSync(join(dir, 'shipyard-kube')) && existsSync(join(dir, 'helm'))) return;
   if (!onPath('go')) throw new TestbedError(component, 'Go is needed to build the Kubernetes binaries but is not on PATH');
-  ensureDir(join(binary, '..'));
   const log = logFileFor('kube-build');
-  say(`building Kubernetes ${KUBERNETES_VERSION}, kwok and cert-manager into ${binary} (cold: ~10 min on 2 cores; log ${log})`);
+  const helm = requiredModuleVersion('helm.sh/helm/v3');
+  say(`building Kubernetes ${KUBERNETES_VERSION}, kwok, cert-manager and helm ${helm} into ${dir} (cold: ~6 min on 2 cores; log ${log})`);
   const started = Date.now();
-  // Per-process name: two `up`s racing (two terminals, a test run) must not write one file.
-  const partial = `${binary}.${process.pid}.partial`;
+  // Per-process directory: two `up`s racing (two terminals, a test run) must not write one file.
+  const partial = ensureDir(`${dir}.${process.pid}.partial`);
   const version = 'k8s.io/component-base/version';
   const [major, minor] = KUBERNETES_VERSION.slice(1).split('.');
   await run(
@@ -124,11 +148,12 @@ export async function ensureBinary(component: string, say: (m: string) => void):
     'go',
     [
       'build',
-      // Stamp the version the components report, which kwok and clients compare against.
-      `-ldflags=-s -w -X ${version}.gitVersion=${KUBERNETES_VERSION} -X ${version}.gitMajor=${major} -X ${version}.gitMinor=${minor}`,
+      // Stamp the versions the programs report: kwok and clients compare Kubernetes'; helm's shows in `helm version`.
+      `-ldflags=-s -w -X ${version}.gitVersion=${KUBERNETES_VERSION} -X ${version}.gitMajor=${major} -X ${version}.gitMinor=${minor} -X helm.sh/helm/v3/internal/version.version=${helm}`,
       '-o',
-      partial,
+      `${partial}/`,
       '.',
+      'helm.sh/helm/v3/cmd/helm',
     ],
     // -mod=readonly: the committed go.sum is the lock file; a build never rewrites it. No VCS
     // stamping: the module sits inside the project's checkout, whose state is not the binary's.
@@ -139,9 +164,12 @@ export async function ensureBinary(component: string, say: (m: string) => void):
       timeoutMs: 60 * 60_000,
     },
   );
-  renameSync(partial, binary);
+  // go names each binary after its package: the wrapper module's is `kube`.
+  ensureDir(dir);
+  renameSync(join(partial, 'helm'), join(dir, 'helm'));
+  renameSync(join(partial, 'kube'), join(dir, 'shipyard-kube'));
+  rmSync(partial, { recursive: true, force: true });
   say(`built in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
-  return binary;
 }
 
 // ---------------------------------------------------------------------------------------------
