@@ -491,13 +491,11 @@ export const kubernetes: Component = {
   },
 
   async down() {
-    // Clients of the apiserver first (side by side, they are independent), etcd last, so nothing
-    // writes to etcd while it stops.
-    // The apiserver and the controller-manager hold no state of their own (etcd has it all) but
-    // take 15 s and more to drain on SIGTERM, which every `down` and every CI run would wait for.
-    const stateless = 3_000;
-    await Promise.all([daemons.kwok, daemons.scheduler, daemons.controllerManager].map((d) => stopDaemon(d, stateless)));
-    await stopDaemon(daemons.apiserver, stateless);
+    // Everything but etcd holds no state of its own (etcd has it all), so all of it stops side by
+    // side, etcd last, gracefully. The controller-manager would take 15 s and more to drain on
+    // SIGTERM, the others about 2 s, which every `down` and every CI run would wait for.
+    const stateless = 1_000;
+    await Promise.all([daemons.kwok, daemons.scheduler, daemons.controllerManager, daemons.apiserver].map((d) => stopDaemon(d, stateless)));
     await stopDaemon(daemons.etcd);
   },
 
