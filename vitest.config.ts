@@ -13,9 +13,10 @@ export default defineConfig({
   test: {
     pool: 'forks',
     // Five files at a time, on two cores: the files that need the testbed mostly wait on it
-    // (controllers, timers, rollouts). With Shipyard's processes started from the build and the
-    // imports loaded once per process, three at a time left a third of the CPU idle; five took the
-    // integration project from 296 s to 246 s. Each file isolates itself (own task queue, own slugs).
+    // (controllers, timers, rollouts). With Shipyard's processes started from the build, three at
+    // a time left a third of the CPU idle; five took the integration project from 296 s to 246 s.
+    // Each file isolates itself (own task queue, own slugs). Sharing processes between files
+    // (isolate: false) was tried: forks hung at the end of a run.
     maxWorkers: 5,
     minWorkers: 1,
     reporters: ['default', './test/support/summary-reporter.ts'],
@@ -33,10 +34,6 @@ export default defineConfig({
           // One testbed for the whole run, brought up by the same code as `npm run infra:up`.
           globalSetup: ['test/global-setup.ts'],
           setupFiles: ['test/support/temporal-runtime.ts'],
-          // Files share their three processes, so the heavy imports (Temporal, the Kubernetes and
-          // AWS clients) load three times, not once per file. Files keep no state between them
-          // but the Temporal runtime, which the setup file installs once per process.
-          isolate: false,
           testTimeout: 180_000,
           hookTimeout: 300_000,
         },

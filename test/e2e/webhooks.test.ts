@@ -81,7 +81,11 @@ describe('outbound webhooks', () => {
     expect(flakyOurs().map((r) => r.status)).toEqual([500, 500, 200]);
     expect(new Set(flakyOurs().map((r) => r.headers['shipyard-delivery']))).toEqual(new Set([event.id]));
     expect(flakyOurs().every((r) => verifySignature(flakyHook.secret, r.headers['shipyard-signature'] as string, r.body))).toBe(true);
-    const flakyDelivery = (await deliveries(flakyHook.id)).find((d) => d.eventId === event.id);
+    // The delivery log is written once the answer is in, a moment after the receiver answered.
+    const flakyDelivery = await until('the delivery to be logged delivered', async () => {
+      const d = (await deliveries(flakyHook.id)).find((x) => x.eventId === event.id);
+      return d?.status === 'delivered' ? d : undefined;
+    });
     expect(flakyDelivery).toMatchObject({ type: 'instance.ready', status: 'delivered', attempts: 3, lastStatusCode: 200 });
 
     // The receiver that is down: an attempt has failed; kill the worker, bring the receiver up,
