@@ -5,9 +5,9 @@
 // their /metrics then count. Nothing from the repository's node_modules or sources is reachable.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProcess, waitForHttp, type ShipyardProcess } from '../../demo/processes';
 import { cacheDir, ensureDir, repoRoot } from '../../testbed/runtime';
@@ -47,7 +47,7 @@ beforeAll(async () => {
       const from = copy.from ? stageDirs[copy.from]! : { dir: repoRoot, workdir: '' };
       const sourcePath = copy.from ? join(from.dir, relative(from.workdir, source)) : join(repoRoot, source);
       const dest = copy.dest.endsWith('/') && !copy.from ? join(layout, copy.dest, source) : join(layout, copy.dest);
-      cpSync(sourcePath, dest, { recursive: true });
+      copyInto(sourcePath, dest);
     }
   }
 
@@ -71,6 +71,15 @@ afterAll(async () => {
   await Promise.all(processes.map((p) => p.stop()));
   if (layout) rmSync(layout, { recursive: true, force: true });
 });
+
+/**
+ * A COPY into the layout: hard links where the filesystem allows (the layout is only read, and
+ * copying node_modules file by file cost some 20 s of CPU a run), else a copy.
+ */
+function copyInto(source: string, dest: string): void {
+  mkdirSync(dirname(dest), { recursive: true });
+  if (spawnSync('cp', ['-al', source, dest]).status !== 0) cpSync(source, dest, { recursive: true, force: true });
+}
 
 /**
  * The deps stage, as written: copy what it copies, run what it runs. Its result depends only on
