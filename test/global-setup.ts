@@ -1,7 +1,7 @@
 // Brings the real local parts up once for the whole run and hands their addresses to the
 // test processes through the environment (forks inherit it); makes the production build the
 // end-to-end tests run, meanwhile.
-import { helmBinary } from '../testbed/helm';
+import { ensureBinary } from '../testbed/components/kubernetes';
 import { infraUp } from '../testbed/index';
 import { buildForTests } from './support/build';
 
@@ -12,7 +12,7 @@ export default async function setup(): Promise<void> {
     // or by an `infra:up` already under way (whose lock infraUp waits for).
     const testbed = async () => {
       const up = await infraUp();
-      await helmBinary((m) => console.log(`[helm] ${m}`));
+      await ensureBinary('helm', (m) => console.log(`[helm] ${m}`), 'helm');
       return up;
     };
     [env] = await Promise.all([testbed(), buildForTests()]);

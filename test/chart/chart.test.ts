@@ -20,8 +20,7 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { KUBERNETES_VERSION } from '../../testbed/components/kubernetes';
-import { helmBinary } from '../../testbed/helm';
+import { ensureBinary, KUBERNETES_VERSION } from '../../testbed/components/kubernetes';
 import { repoRoot } from '../../testbed/runtime';
 import { shipyardFromBuild } from '../support/build';
 import { uniqueSuffix } from '../support/config';
@@ -55,7 +54,7 @@ const render = async (...args: string[]) =>
   documents(await helmRun('template', release, chart, '--namespace', namespace, '--kube-version', kubeVersion, ...args));
 
 beforeAll(async () => {
-  helm = await helmBinary();
+  helm = await ensureBinary('helm', console.log, 'helm');
   admin = new KubeConfig();
   admin.loadFromFile(process.env.KUBECONFIG!);
   workDir = mkdtempSync(join(tmpdir(), 'shipyard-chart-'));

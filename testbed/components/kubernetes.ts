@@ -116,9 +116,11 @@ function requiredModuleVersion(module: string): string {
 let building: Promise<void> | undefined;
 
 /**
- * Path of `program` (`shipyard-kube`, the multi-call binary, or `helm`), both built when the
- * cache has none. One `go build` makes both: helm (a tool of the wrapper module) then compiles
- * against the same k8s.io packages, once, instead of a second copy of them in a build of its own.
+ * Path of `program` (`shipyard-kube`, the multi-call binary, or `helm` for the chart tests), both
+ * built when the cache has none. One `go build` makes both: helm (a tool of the wrapper module,
+ * whose go.mod pins its version) then compiles against the same k8s.io packages, once, instead of
+ * a second copy of them in a build of its own. A source-built helm reports a low default
+ * Kubernetes version, so pass `--kube-version` to `template`/`lint`.
  */
 export async function ensureBinary(component: string, say: (m: string) => void, program: 'shipyard-kube' | 'helm' = 'shipyard-kube'): Promise<string> {
   const dir = buildDir();
@@ -133,7 +135,6 @@ export async function ensureBinary(component: string, say: (m: string) => void, 
 }
 
 async function build(component: string, dir: string, say: (m: string) => void): Promise<void> {
-  if (existsSync(join(dir, 'shipyard-kube')) && existsSync(join(dir, 'helm'))) return;
   if (!onPath('go')) throw new TestbedError(component, 'Go is needed to build the Kubernetes binaries but is not on PATH');
   const log = logFileFor('kube-build');
   const helm = requiredModuleVersion('helm.sh/helm/v3');
