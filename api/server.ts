@@ -1,12 +1,12 @@
 // Listens and closes: the API as a long-running server (`shipyard api`, or part of `shipyard all`).
 // Migrations are a separate, explicit step (`shipyard migrate`).
-import { KubeConfig } from '@kubernetes/client-node';
 import type { FastifyInstance } from 'fastify';
 import { connectCatalogue } from '../db/client';
 import type { Config } from '../domain/config';
 import { connectTemporalClient } from '../temporal/data-converter';
 import { build } from './app';
 import type { ApiMetricsOptions } from './observability';
+import { loadKubeConfig } from '../activities/kube-config';
 
 export interface RunningApi {
   app: FastifyInstance;
@@ -18,9 +18,7 @@ export async function serveApi(config: Config, options: { metrics?: ApiMetricsOp
   const db = connectCatalogue(config.databaseUrl);
   const { client: temporal, connection } = await connectTemporalClient(config);
   // Read for the capacity check before a provision.
-  const kube = new KubeConfig();
-  if (config.kubeconfig) kube.loadFromFile(config.kubeconfig);
-  else kube.loadFromDefault();
+  const kube = loadKubeConfig(config.kubeconfig);
   const app = await build(
     { config, db, temporal, kube },
     // JSON lines; `apiKey` in request logs is a key's name, and no serializer here prints headers.

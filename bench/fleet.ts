@@ -11,13 +11,14 @@ import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { ListResourceRecordSetsCommand, Route53Client, type RRType } from '@aws-sdk/client-route-53';
 import { and, eq, gte, inArray } from 'drizzle-orm';
 import postgres from 'postgres';
 import { connectCatalogue } from '../db/client';
 import { instances, operations } from '../db/schema';
 import { databaseNameFor, instanceLabel, managedByLabel, managedByValue } from '../domain/instance';
+import { loadKubeConfig } from '../activities/kube-config';
 import { repoRoot } from '../testbed/runtime';
 import { rssMiB, startBenchShipyard } from './support';
 
@@ -133,9 +134,7 @@ async function tearDown(targets: string[]): Promise<string[]> {
 async function leftovers(of: string[]): Promise<string[]> {
   const wanted = new Set(of);
   const found: string[] = [];
-  const kube = new KubeConfig();
-  if (config.kubeconfig) kube.loadFromFile(config.kubeconfig);
-  else kube.loadFromDefault();
+  const kube = loadKubeConfig(config.kubeconfig);
   const namespaces = await kube.makeApiClient(CoreV1Api).listNamespace({ labelSelector: `${managedByLabel}=${managedByValue}` });
   for (const ns of namespaces.items) if (wanted.has(ns.metadata?.labels?.[instanceLabel] ?? '')) found.push(`namespace ${ns.metadata!.name}`);
 

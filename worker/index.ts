@@ -1,21 +1,19 @@
 // The Temporal worker: runs Shipyard's workflows and activities on one task queue.
 import { fileURLToPath } from 'node:url';
 import { Route53Client } from '@aws-sdk/client-route-53';
-import { KubeConfig } from '@kubernetes/client-node';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import postgres from 'postgres';
 import { type ActivityDeps, createActivities } from '../activities';
 import { connectCatalogue } from '../db/client';
 import type { Config } from '../domain/config';
 import { connectTemporalClient, shipyardDataConverter } from '../temporal/data-converter';
+import { loadKubeConfig } from '../activities/kube-config';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 /** The real clients the activities use, from config. `close` releases the pooled connections. */
 export async function connectActivityDeps(config: Config): Promise<ActivityDeps & { close(): Promise<void> }> {
-  const kube = new KubeConfig();
-  if (config.kubeconfig) kube.loadFromFile(config.kubeconfig);
-  else kube.loadFromDefault();
+  const kube = loadKubeConfig(config.kubeconfig);
   const route53 = new Route53Client({
     region: config.awsRegion,
     ...(config.route53Endpoint ? { endpoint: config.route53Endpoint } : {}),

@@ -1,7 +1,9 @@
 // Kubernetes activities against the testbed's real API server, controllers, kwok and cert-manager.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CoreV1Api, KubernetesObjectApi, type KubernetesObject, type V1Secret } from '@kubernetes/client-node';
 import postgres from 'postgres';
+import { loadKubeConfig } from '../../activities/kube-config';
 import { createKubernetesActivities } from '../../activities/kubernetes';
 import { createTenantDatabaseActivities } from '../../activities/tenant-database';
 import { inActivity } from './activity-context';
@@ -314,5 +316,22 @@ describe('certificate and ingress', () => {
 
   it('says clearly when the namespace is missing', async () => {
     await failure(run(() => k8s.applyIngress(uniqueSlug('none'))), 'MissingDependency');
+  });
+});
+
+describe('connections', () => {
+  it('reuses its connections to the API server instead of a TLS handshake per request', async () => {
+    const connect = vi.spyOn(tls, 'connect');
+    try {
+      const client = loadKubeConfig(deps.config.kubeconfig).makeApiClient(CoreV1Api);
+      for (let i = 0; i < 20; i++) await client.readNamespace({ name: ns });
+      expect(connect).toHaveBeenCalledTimes(1);
+      // The activities' client too (its connection may be open already from the tests before).
+      connect.mockClear();
+      for (let i = 0; i < 5; i++) await run(() => k8s.applyNamespace(slug, testPlan));
+      expect(connect.mock.calls.length).toBeLessThanOrEqual(1);
+    } finally {
+      connect.mockRestore();
+    }
   });
 });

@@ -2,16 +2,14 @@
 // process.env), built the same way for every activity test file.
 import { randomBytes } from 'node:crypto';
 import { Route53Client } from '@aws-sdk/client-route-53';
-import { KubeConfig } from '@kubernetes/client-node';
 import postgres from 'postgres';
 import { loadConfig } from '../../domain/config';
 import type { Plan } from '../../domain/instance';
+import { loadKubeConfig } from '../../activities/kube-config';
 
 export function testbedDeps() {
   const config = loadConfig(process.env);
-  const kube = new KubeConfig();
-  if (config.kubeconfig) kube.loadFromFile(config.kubeconfig);
-  else kube.loadFromDefault();
+  const kube = loadKubeConfig(config.kubeconfig);
   const route53 = new Route53Client({ region: config.awsRegion, endpoint: config.route53Endpoint });
   const tenantDb = postgres(config.tenantDatabaseUrl, { max: 4, onnotice: () => undefined });
   return { config, kube, route53, tenantDb };

@@ -1,10 +1,11 @@
 // What exists in the outside world for one instance, read straight from the real parts:
 // Kubernetes, Route 53 and Postgres. Tests compare these snapshots; nothing here goes through Shipyard.
 import { ListResourceRecordSetsCommand, type ResourceRecordSet, Route53Client, type RRType } from '@aws-sdk/client-route-53';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, NetworkingV1Api } from '@kubernetes/client-node';
 import postgres from 'postgres';
 import type { Config } from '../../domain/config';
 import { databaseNameFor, databaseRoleFor, hostnameFor, namespaceFor } from '../../domain/instance';
+import { loadKubeConfig } from '../../activities/kube-config';
 
 export interface World {
   namespace: boolean;
@@ -22,9 +23,7 @@ export interface World {
 }
 
 export function worldReader(config: Config) {
-  const kube = new KubeConfig();
-  if (config.kubeconfig) kube.loadFromFile(config.kubeconfig);
-  else kube.loadFromDefault();
+  const kube = loadKubeConfig(config.kubeconfig);
   const core = kube.makeApiClient(CoreV1Api);
   const apps = kube.makeApiClient(AppsV1Api);
   const net = kube.makeApiClient(NetworkingV1Api);
