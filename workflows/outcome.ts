@@ -32,7 +32,9 @@ export async function claim(run: Runbook, input: OperationInputBase): Promise<vo
 }
 
 function instanceMoved(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'InstanceMoved';
+  // A local activity's failure reaches the workflow as it was thrown; an activity task's, wrapped.
+  const failure = err instanceof ActivityFailure ? err.cause : err;
+  return failure instanceof ApplicationFailure && failure.type === 'InstanceMoved';
 }
 
 export async function recordOutcome(
