@@ -24,6 +24,16 @@ const roleComment = (slug: string): string => `managed-by=${managedByValue} inst
 export const tenantRoleGroup = 'shipyard_tenant_roles';
 const groupComment = `managed-by=${managedByValue} tenant-role-group`;
 
+/**
+ * A create that lost to another session making the same object: `duplicate_object` (42710) or
+ * `duplicate_database` (42P04) when the other one had committed, a unique violation (23505) on the
+ * system catalogue when both were inserting at once.
+ */
+function madeMeanwhile(err: unknown, code: '42710' | '42P04'): boolean {
+  const actual = err instanceof Error ? (err as { code?: string }).code : undefined;
+  return actual === code || actual === '23505';
+}
+
 export interface TenantDatabaseLimits {
   /** Sessions the tenant role may hold at once (the plan's dbConnections). */
   connectionLimit: number;
@@ -105,8 +115,8 @@ async function ensureRoleGroup(sql: Sql): Promise<void> {
         await tx.unsafe(`comment on role "${tenantRoleGroup}" is ${quoteLiteral(groupComment)}`);
       });
     } catch (err) {
-      // Another activity made it between our check and our create.
-      if (!(err instanceof Error && (err as { code?: string }).code === '42710')) throw err;
+      // Another activity made it between our check and our create (two first provisions at once).
+      if (!madeMeanwhile(err, '42710')) throw err;
     }
     row = await readRole(sql, tenantRoleGroup);
   }
@@ -170,7 +180,7 @@ export function createTenantDatabaseActivities({ tenantDb: sql }: Pick<ActivityD
             });
           } catch (err) {
             // Another attempt created it between our check and our create; its comment decides below.
-            if (!(err instanceof Error && (err as { code?: string }).code === '42710')) throw err;
+            if (!madeMeanwhile(err, '42710')) throw err;
             await assertRoleOwned(sql, slug, role);
           }
         }
@@ -189,7 +199,7 @@ export function createTenantDatabaseActivities({ tenantDb: sql }: Pick<ActivityD
           try {
             await sql`create database ${sql(name)} owner ${sql(role)}`;
           } catch (err) {
-            if (!(err instanceof Error && (err as { code?: string }).code === '42P04')) throw err;
+            if (!madeMeanwhile(err, '42P04')) throw err;
           }
         }
         const ownerNow = await databaseOwner(sql, name);

@@ -1,6 +1,7 @@
 // Tenant databases against the testbed's real Postgres, as the non-superuser tenant admin role,
 // and what a tenant role can then do with its password: log into its own database, and nowhere else.
 import { randomBytes } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/activity';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTenantDatabaseActivities, scramSha256Verifier, setTenantRolePassword, tenantRoleGroup } from '../../activities/tenant-database';
@@ -15,7 +16,8 @@ const nameOf = (slug: string) => `tenant_${slug.replaceAll('-', '_')}`;
 const slug = uniqueSlug('db');
 const name = nameOf(slug);
 const neighbour = uniqueSlug('db');
-const created = [slug, neighbour];
+const racer = uniqueSlug('db');
+const created = [slug, neighbour, racer];
 
 async function describeDatabase() {
   return sql<{ owner: string; acl: string | null }[]>`
@@ -70,6 +72,18 @@ describe('tenant database', () => {
       select g.rolname from pg_auth_members m join pg_roles g on g.oid = m.roleid join pg_roles r on r.oid = m.member
       where r.rolname = ${name}`;
     expect(groups.map((g) => g.rolname)).toEqual([tenantRoleGroup]);
+  });
+
+  it('runs at once with itself: no run fails for good, and a retry finds one role and one database', async () => {
+    // A create that loses to another run of the same name ("already exists", or a unique violation
+    // on the system catalogue when both insert at once) means the other run made it; two updates
+    // of one role at once ("tuple concurrently updated") are retried by Temporal.
+    const results = await Promise.allSettled(Array.from({ length: 6 }, () => ensureTenantDatabase(racer, limits)));
+    const permanentFailures = results.flatMap((r) => (r.status === 'rejected' && r.reason instanceof ApplicationFailure ? [r.reason.message] : []));
+    expect(permanentFailures).toEqual([]);
+    await ensureTenantDatabase(racer, limits);
+    expect(await sql`select 1 from pg_database where datname = ${nameOf(racer)}`).toHaveLength(1);
+    expect(await sql`select rolcanlogin from pg_roles where rolname = ${nameOf(racer)}`).toEqual([{ rolcanlogin: true }]);
   });
 
   it('logs the tenant role into its own database only: not postgres, the catalogue, or a neighbour', async () => {
