@@ -78,6 +78,15 @@ const provisionActivity: Record<string, { act: keyof Activities; undo?: keyof Ac
 };
 const undoNames = new Set(Object.values(provisionActivity).flatMap((s) => (s.undo ? [s.undo] : [])));
 
+/** A wait that never ends by itself: it heartbeats (which brings it the cancel) until cancelled. */
+async function untilCancelled(): Promise<never> {
+  const ctx = Context.current();
+  for (;;) {
+    ctx.heartbeat();
+    await ctx.sleep(200);
+  }
+}
+
 describe('provision saga', () => {
   it('runs every step and marks the instance ready', async () => {
     const slug = `ok-${uniqueSuffix()}`;
@@ -122,11 +131,7 @@ describe('provision saga', () => {
       // Stands in for a rollout that never finishes; returns only when cancelled.
       waitForRollout: async () => {
         rolloutStarted();
-        const ctx = Context.current();
-        for (;;) {
-          ctx.heartbeat();
-          await ctx.sleep(200);
-        }
+        await untilCancelled();
       },
     });
     await runWorkflow(activities, async () => {
