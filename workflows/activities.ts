@@ -68,9 +68,8 @@ const quickOptions: ActivityOptions = { startToCloseTimeout: '30s', scheduleToCl
 /**
  * The patch under which quick calls run as local activities: inside the worker that runs the
  * workflow, their results recorded in the workflow's own next task. As activity tasks, each quick
- * call cost a round trip through the task queue and a workflow task of its own; with 200
- * provisions at once that was most of the Temporal server's CPU, and throughput went from 3.2 to
- * 4.7 instances/s without it. Runs whose histories schedule them as activity tasks keep doing so
+ * call cost a round trip through the task queue and a workflow task of its own, work for the
+ * Temporal server that a fleet of operations multiplies. Runs whose histories schedule them as activity tasks keep doing so
  * up to where their histories end (`patched`), so runs in flight replay.
  */
 export const LOCAL_QUICK_CALLS = 'local-quick-calls';
