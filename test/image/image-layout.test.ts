@@ -26,13 +26,14 @@ let depsDir: string;
 let env: NodeJS.ProcessEnv;
 const processes: ShipyardProcess[] = [];
 const logs: Record<string, string[]> = { worker: [], api: [] };
+const execFileAsync = promisify(execFile);
 
 /**
  * Runs a RUN line. Never synchronously: a cold `npm ci` takes a minute, and a test process whose
  * event loop is blocked that long misses vitest's own RPC deadline (60 s) and fails the run.
  */
 async function sh(command: string, cwd: string): Promise<void> {
-  await promisify(execFile)('sh', ['-c', command], { cwd, env: { ...process.env, NODE_OPTIONS: '' }, maxBuffer: 64 * 1024 * 1024 });
+  await execFileAsync('sh', ['-c', command], { cwd, env: { ...process.env, NODE_OPTIONS: '' }, maxBuffer: 64 * 1024 * 1024 });
 }
 
 beforeAll(async () => {
@@ -123,7 +124,7 @@ describe('the image layout (Dockerfile without Docker)', () => {
 
   it('migrates, runs worker and API, provisions and tears down an instance, and counts it on /metrics', async () => {
     const [program, ...args] = entrypoint;
-    await promisify(execFile)(program!, [...args, 'migrate'], { cwd: layout, env });
+    await execFileAsync(program!, [...args, 'migrate'], { cwd: layout, env });
 
     const shipyard = { command: entrypoint, cwd: layout };
     const worker = startProcess('worker', env, (line) => logs.worker!.push(line), shipyard);
