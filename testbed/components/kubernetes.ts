@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { CoreV1Api, KubeConfig, KubernetesObjectApi, loadYaml, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, KubernetesObjectApi, loadYaml, PatchStrategy, setHeaderOptions, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import {
   assertPortFree,
@@ -283,7 +283,12 @@ async function setNodeCapacity(kc: KubeConfig): Promise<void> {
     const node = await core.readNode({ name });
     const current = node.status?.capacity ?? {};
     if (Object.entries(nodeCapacity).every(([resource, quantity]) => current[resource] === quantity)) continue;
-    await core.replaceNodeStatus({ name, body: { ...node, status: { ...node.status, capacity: nodeCapacity, allocatable: nodeCapacity } } });
+    // A patch, not a replace of what was read: kwok writes the same status (heartbeats), and a
+    // replace carrying the read's resourceVersion lost that race with a 409 Conflict.
+    await core.patchNodeStatus(
+      { name, body: { status: { capacity: nodeCapacity, allocatable: nodeCapacity } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
   }
 }
 
