@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { startShipyard } from '../demo/dev';
 import { infraUp } from '../testbed/index';
+import { removeSchedules } from '../worker/schedules';
 
 export type Shipyard = Awaited<ReturnType<typeof startShipyard>>;
 
@@ -33,7 +34,12 @@ export async function startBenchShipyard(
       await new Promise((r) => setTimeout(r, 100));
     }
   };
-  return { ...started, call, settle };
+  // The bench's deployment, on a task queue of its own, goes away with its schedules.
+  const stop = async () => {
+    await started.stop();
+    await removeSchedules(started.config);
+  };
+  return { ...started, stop, call, settle };
 }
 
 export type ApiCall = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;

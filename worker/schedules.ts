@@ -1,8 +1,9 @@
 // Server-side Temporal objects the worker needs, created or brought up to date when it starts:
 // running this any number of times, from any number of workers, leaves exactly one of each, set
 // as the current config says.
-import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
+import { type Client, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
 import type { Config } from '../domain/config';
+import { connectTemporalClient } from '../temporal/data-converter';
 
 /**
  * A schedule belongs to the deployment whose workers poll its task queue: the default queue keeps
@@ -93,5 +94,25 @@ export async function ensureSchedules(client: Client, config: Config): Promise<v
         policies: { ...current.policies, ...desired.policies },
       }));
     }
+  }
+}
+
+/**
+ * Removes a deployment's schedules, for a deployment that goes away for good (a test's or a
+ * bench's, on a task queue of its own): left behind, they would keep starting runs that no
+ * worker takes. Absent ones count as removed.
+ */
+export async function removeSchedules(config: Config): Promise<void> {
+  const { client, connection } = await connectTemporalClient(config);
+  try {
+    for (const { scheduleId } of desiredSchedules(config)) {
+      try {
+        await client.schedule.getHandle(scheduleId).delete();
+      } catch (err) {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+      }
+    }
+  } finally {
+    await connection.close();
   }
 }

@@ -7,18 +7,7 @@ import { startProcess, type ShipyardProcess } from '../../demo/processes';
 import type { Config } from '../../domain/config';
 import { shipyardFromBuild } from './build';
 import { uniqueSuffix } from './config';
-import { connectTemporalClient } from '../../temporal/data-converter';
-import { desiredSchedules } from '../../worker/schedules';
-
-/** A test deployment's schedules go with it (its task queue is gone after the run). */
-async function deleteSchedules(config: Config): Promise<void> {
-  const { client, connection } = await connectTemporalClient(config);
-  try {
-    for (const { scheduleId } of desiredSchedules(config)) await client.schedule.getHandle(scheduleId).delete().catch(() => undefined);
-  } finally {
-    await connection.close();
-  }
-}
+import { removeSchedules } from '../../worker/schedules';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -75,7 +64,8 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     },
     async stop() {
       await Promise.all([shipyard.api.stop(), stack.worker.stop()]);
-      await deleteSchedules(shipyard.config);
+      // A test deployment's schedules go with it (its task queue is gone after the run).
+      await removeSchedules(shipyard.config);
     },
   };
   return stack;
