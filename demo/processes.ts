@@ -14,6 +14,12 @@ export interface ShipyardProcess {
 
 export type ShipyardCommand = 'worker' | 'api' | 'all';
 
+/**
+ * The environment the image gives Shipyard's processes beyond its configuration (the Dockerfile's
+ * ENV; test/image checks that the two agree), so local runs and benches measure what deploys.
+ */
+export const imageProcessEnv: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+
 export function startProcess(
   name: ShipyardCommand,
   env: NodeJS.ProcessEnv,
@@ -24,7 +30,7 @@ export function startProcess(
   const [program, ...args] = shipyard.command;
   const child = spawn(program!, [...args, name], {
     cwd: shipyard.cwd,
-    env,
+    env: { ...imageProcessEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   for (const stream of [child.stdout!, child.stderr!]) {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProcess, waitForHttp, type ShipyardProcess } from '../../demo/processes';
+import { imageProcessEnv, startProcess, waitForHttp, type ShipyardProcess } from '../../demo/processes';
 import { cacheDir, ensureDir, repoRoot } from '../../testbed/runtime';
 import { uniqueSuffix } from '../support/config';
 import { instructionsOf, parseCopy, parseDockerfile, parseEnv, shellOf, type Stage, stageNamed } from '../support/dockerfile';
@@ -114,6 +114,8 @@ describe('the image layout (Dockerfile without Docker)', () => {
     expect(instructionsOf(image, 'USER').at(-1)).not.toMatch(/^(root|0)$/);
     expect(instructionsOf(image, 'HEALTHCHECK').join()).toContain('/healthz');
     expect(instructionsOf(image, 'LABEL').join()).toContain('org.opencontainers.image.title=');
+    // Local runs and benches (demo/processes.ts) start Shipyard's processes as the image does.
+    expect(Object.assign({}, ...instructionsOf(image, 'ENV').map(parseEnv))).toMatchObject(imageProcessEnv);
     const du = (path: string) => execFileSync('du', ['-sm', path], { encoding: 'utf8' }).split('\t')[0];
     console.log(`image layout: ${du(layout)} MB (node_modules ${du(join(layout, 'node_modules'))} MB, dist ${du(join(layout, 'dist'))} MB)`);
     expect(spawnSync('test', ['-f', join(layout, 'dist/workflow-bundle.js')]).status).toBe(0);
