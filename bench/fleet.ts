@@ -3,10 +3,12 @@
 // new version in one rollout (at most M upgrades in flight, default 50), then tears them all down
 // at once. For each phase it prints the total time, instances per minute, p50/p95 of each
 // instance's own operation (catalogue start → end), when the first instance was done, failures,
-// and the peak resident memory of the worker, the API and both together; at the end, whatever
+// the peak resident memory of the worker, the API and both together, and the CPU seconds each of
+// Shipyard's processes and each part of the testbed used in the phase; at the end, whatever
 // the bench's instances left in Kubernetes, Route 53 or Postgres. Runs the production build
 // (dist/, made first) unless --from-source; one instance is provisioned alone first, the
 // baseline for "the first of N ready in about the time of one alone".
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -20,7 +22,7 @@ import { instances, operations } from '../db/schema';
 import { databaseNameFor, instanceLabel, managedByLabel, managedByValue } from '../domain/instance';
 import { loadKubeConfig } from '../activities/kube-config';
 import { repoRoot } from '../testbed/runtime';
-import { rssMiB, startBenchShipyard } from './support';
+import { cpuAccount, rssMiB, startBenchShipyard } from './support';
 
 const { values: args } = parseArgs({
   options: {
@@ -93,6 +95,7 @@ const results: PhaseResult[] = [];
 /** Runs one phase, timing each instance's operation from the catalogue's own timestamps. */
 async function phase(name: string, start: () => Promise<string[]>): Promise<void> {
   const stopSampling = memorySampler();
+  const cpu = cpuAccount(shipyard);
   const began = Date.now();
   const operationIds = await start();
   const rows = await settled(operationIds);
@@ -107,8 +110,13 @@ async function phase(name: string, start: () => Promise<string[]>): Promise<void
     `per instance p50 ${seconds(quantile(durations, 0.5))}, p95 ${seconds(quantile(durations, 0.95))}; first done after ${seconds(firstDone)}; ` +
     `failures ${failures.length}${failures.length ? ` (${[...new Set(failures.map((f) => f.status))].join(', ')})` : ''}; ` +
     `peak RSS worker ${peak.worker.toFixed(0)} MiB, api ${peak.api.toFixed(0)} MiB, together ${peak.both.toFixed(0)} MiB`;
-  console.log(line);
-  results.push({ phase: name, line });
+  const used = cpu.since();
+  const busy = used.reduce((sum, part) => sum + part.seconds, 0);
+  const cpuLine =
+    `${''.padEnd(9)} CPU ${busy.toFixed(0)} s of ${((availableParallelism() * total) / 1000).toFixed(0)} core-seconds: ` +
+    used.map((part) => `${part.name} ${part.seconds.toFixed(1)}`).join(', ');
+  console.log(`${line}\n${cpuLine}`);
+  results.push({ phase: name, line: `${line}\n  ${cpuLine}` });
 }
 
 const run = Date.now().toString(36);

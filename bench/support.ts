@@ -1,9 +1,10 @@
 // What every bench shares: Shipyard's two processes on the local testbed (on a task queue of
 // their own, so a dev worker elsewhere takes none of the bench's work), a client for its API,
 // and the resident memory of a process.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { startShipyard } from '../demo/dev';
 import { infraUp } from '../testbed/index';
+import { runningDaemons } from '../testbed/runtime';
 import { removeSchedules } from '../worker/schedules';
 
 export type Shipyard = Awaited<ReturnType<typeof startShipyard>>;
@@ -52,4 +53,63 @@ export function rssMiB(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+
+const ticksPerSecond = 100; // USER_HZ, 100 on every Linux that Node supports
+
+/** /proc/<pid>/stat's fields after the command: [state, ppid, ..., utime, stime, cutime, cstime, ...]. */
+function statFields(pid: number | string): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds a process and its descendants have used so far (Linux): the live ones' own time plus
+ * what ended children left in their parents' accounts, so a Postgres backend that came and went
+ * still counts. 0 once the process has gone.
+ */
+export function cpuSeconds(root: number | undefined): number {
+  if (!root) return 0;
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const ppid = Number(statFields(entry)?.[1]);
+    if (ppid) children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  let ticks = 0;
+  const pending = [root];
+  while (pending.length > 0) {
+    const pid = pending.pop()!;
+    const fields = statFields(pid);
+    if (!fields) continue;
+    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    pending.push(...(children.get(pid) ?? []));
+  }
+  return ticks / ticksPerSecond;
+}
+
+/**
+ * Where the machine's CPU goes while `shipyard` works: Shipyard's two processes and each part of
+ * the testbed, as CPU seconds between a start and an end. Read with `since()` at the end.
+ */
+export function cpuAccount(shipyard: Pick<Shipyard, 'worker' | 'api'>) {
+  const parts = () => [
+    { name: 'worker', pid: shipyard.worker.child.pid },
+    { name: 'api', pid: shipyard.api.child.pid },
+    ...runningDaemons(),
+  ];
+  const read = () => new Map(parts().map(({ name, pid }) => [name, cpuSeconds(pid)]));
+  const start = read();
+  return {
+    /** Each part's CPU seconds since the account opened, most first. */
+    since(): { name: string; seconds: number }[] {
+      return [...read()]
+        .map(([name, now]) => ({ name, seconds: now - (start.get(name) ?? 0) }))
+        .sort((a, b) => b.seconds - a.seconds);
+    },
+  };
 }

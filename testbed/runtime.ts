@@ -2,7 +2,7 @@
 // how to run a build step, how to start/stop a daemon tracked by a pid file,
 // and bounded waits. Components never find processes by name.
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -148,6 +148,15 @@ export function isAlive(pid: number | undefined): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Every daemon the testbed has recorded and that still runs, by name (`temporal`, `kube-apiserver`, ...). */
+export function runningDaemons(): { name: string; pid: number }[] {
+  if (!existsSync(pidDir)) return [];
+  return readdirSync(pidDir)
+    .filter((file) => file.endsWith('.pid'))
+    .map((file) => ({ name: file.slice(0, -'.pid'.length), pid: readPid(file.slice(0, -'.pid'.length)) }))
+    .filter((d): d is { name: string; pid: number } => isAlive(d.pid));
 }
 
 /** True when the daemon recorded under `name` is still running. */
