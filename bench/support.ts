@@ -1,6 +1,6 @@
 // What every bench shares: Shipyard's two processes on the local testbed (on a task queue of
 // their own, so a dev worker elsewhere takes none of the bench's work), a client for its API,
-// and the resident memory of a process.
+// and the resident memory and CPU time of processes.
 import { readdirSync, readFileSync } from 'node:fs';
 import { startShipyard } from '../demo/dev';
 import { infraUp } from '../testbed/index';
@@ -78,7 +78,10 @@ export function cpuSeconds(root: number | undefined): number {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const ppid = Number(statFields(entry)?.[1]);
-    if (ppid) children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    if (!ppid) continue;
+    const siblings = children.get(ppid);
+    if (siblings) siblings.push(Number(entry));
+    else children.set(ppid, [Number(entry)]);
   }
   let ticks = 0;
   const pending = [root];
