@@ -67,27 +67,39 @@ function statFields(pid: number | string): string[] | undefined {
   }
 }
 
+interface ProcessTable {
+  stats: Map<number, string[]>;
+  children: Map<number, number[]>;
+}
+
+/** Every process's stat fields and children, by pid: one read of /proc serves every tree summed from it. */
+function processTable(): ProcessTable {
+  const stats = new Map<number, string[]>();
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(entry);
+    if (!fields) continue;
+    const pid = Number(entry);
+    stats.set(pid, fields);
+    const siblings = children.get(Number(fields[1]));
+    if (siblings) siblings.push(pid);
+    else children.set(Number(fields[1]), [pid]);
+  }
+  return { stats, children };
+}
+
 /**
  * CPU seconds a process and its descendants have used so far (Linux): the live ones' own time plus
  * what ended children left in their parents' accounts, so a Postgres backend that came and went
  * still counts. 0 once the process has gone.
  */
-export function cpuSeconds(root: number | undefined): number {
-  if (!root) return 0;
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const ppid = Number(statFields(entry)?.[1]);
-    if (!ppid) continue;
-    const siblings = children.get(ppid);
-    if (siblings) siblings.push(Number(entry));
-    else children.set(ppid, [Number(entry)]);
-  }
+function cpuSeconds({ stats, children }: ProcessTable, root: number | undefined): number {
   let ticks = 0;
-  const pending = [root];
+  const pending = root ? [root] : [];
   while (pending.length > 0) {
     const pid = pending.pop()!;
-    const fields = statFields(pid);
+    const fields = stats.get(pid);
     if (!fields) continue;
     ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
     pending.push(...(children.get(pid) ?? []));
@@ -105,7 +117,10 @@ export function cpuAccount(shipyard: Pick<Shipyard, 'worker' | 'api'>) {
     { name: 'api', pid: shipyard.api.child.pid },
     ...runningDaemons(),
   ];
-  const read = () => new Map(parts().map(({ name, pid }) => [name, cpuSeconds(pid)]));
+  const read = () => {
+    const table = processTable();
+    return new Map(parts().map(({ name, pid }) => [name, cpuSeconds(table, pid)]));
+  };
   const start = read();
   return {
     /** Each part's CPU seconds since the account opened, most first. */

@@ -155,7 +155,8 @@ export function runningDaemons(): { name: string; pid: number }[] {
   if (!existsSync(pidDir)) return [];
   return readdirSync(pidDir)
     .filter((file) => file.endsWith('.pid'))
-    .map((file) => ({ name: file.slice(0, -'.pid'.length), pid: readPid(file.slice(0, -'.pid'.length)) }))
+    .map((file) => file.slice(0, -'.pid'.length))
+    .map((name) => ({ name, pid: readPid(name) }))
     .filter((d): d is { name: string; pid: number } => isAlive(d.pid));
 }
 
