@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { listedInstanceView } from '../api/operations';
@@ -18,69 +18,10 @@ import type { InstanceStatus } from '../domain/instance';
 import { webhookEventsFor } from '../domain/webhooks';
 import { errorTypes, permanent } from './errors';
 import type { ActivityDeps } from './index';
+import { isPrivateAddress } from './webhook-targets';
 
 /** A receiver that has not answered within this is counted as a failed attempt, and retried. */
 export const DELIVERY_TIMEOUT_MS = 10_000;
-
-// ---- where a webhook may point
-
-// Addresses a webhook must not reach unless SHIPYARD_WEBHOOK_ALLOW_PRIVATE=true: the control
-// plane's own network, the cloud metadata service (169.254.169.254), the host itself. IPv4-mapped
-// IPv6 addresses are checked against the IPv4 rules by BlockList.
-const privateAddresses = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  privateAddresses.addSubnet(net, prefix, 'ipv4');
-}
-for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-] as const) {
-  privateAddresses.addSubnet(net, prefix, 'ipv6');
-}
-
-export function isPrivateAddress(address: string): boolean {
-  const family = isIP(address);
-  return family === 0 || privateAddresses.check(address, family === 4 ? 'ipv4' : 'ipv6');
-}
-
-/** Why `url` may not be a webhook target, or undefined when it may. Resolves the host and checks every address. */
-export async function refusedTarget(url: string, allowPrivate: boolean): Promise<string | undefined> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return 'is not a URL';
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'must be an http or https URL';
-  if (allowPrivate) return undefined;
-  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
-  let addresses: string[];
-  try {
-    addresses = isIP(host) ? [host] : (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
-  } catch {
-    return `its host "${host}" does not resolve`;
-  }
-  const refused = addresses.filter(isPrivateAddress);
-  if (refused.length > 0) {
-    return `its host resolves to a private, loopback or link-local address (${refused.join(', ')}); set SHIPYARD_WEBHOOK_ALLOW_PRIVATE=true to allow that`;
-  }
-  return undefined;
-}
 
 /**
  * A DNS lookup for the request itself that refuses private addresses: the name is resolved once,

@@ -17,8 +17,7 @@ import protos from '@temporalio/proto';
 import type * as workflows from '../workflows';
 import type { Config } from '../domain/config';
 import { failureMessage } from '../temporal/data-converter';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { capacityShortfall, capacityView, sharedClusterListing, type ClusterListing } from '../activities/capacity';
+import { capacityShortfall, capacityView, type ClusterListing } from '../domain/capacity';
 import { hostnameFor, namespaceFor, type OperationKind, type Plan, type OperationStatus, type Step, type WaitHeartbeat } from '../domain/instance';
 import {
   kindSpec,
@@ -45,8 +44,8 @@ export interface Deps {
   config: Config;
   db: Database;
   temporal: Client;
-  /** The cluster, read for the capacity check before a provision; the API server always has one. */
-  kube?: KubeConfig;
+  /** The cluster, read for the capacity check before a provision (api/capacity.ts); the API server always has one. */
+  listCluster?: () => Promise<ClusterListing>;
 }
 
 /** How long a read waits on Temporal before falling back to what the catalogue knows. */
@@ -493,7 +492,7 @@ export async function provision(
   const instanceId = catalogue.newId('ins');
   const operationId = catalogue.newId('op');
   // Listed before the lock below, many requests at once; what it cannot know yet, the catalogue adds.
-  const cluster = deps.kube && (await sharedClusterListing(deps.kube));
+  const cluster = deps.listCluster && (await deps.listCluster());
   let rows: Awaited<ReturnType<typeof catalogue.insertInstanceWithOperation>>;
   try {
     rows = await catalogue.insertInstanceWithOperation(

@@ -5,8 +5,8 @@ import { connectCatalogue } from '../db/client';
 import type { Config } from '../domain/config';
 import { connectTemporalClient } from '../temporal/data-converter';
 import { build } from './app';
+import { clusterListingFromWorkers } from './capacity';
 import type { ApiMetricsOptions } from './observability';
-import { loadKubeConfig } from '../activities/kube-config';
 
 export interface RunningApi {
   app: FastifyInstance;
@@ -17,10 +17,8 @@ export interface RunningApi {
 export async function serveApi(config: Config, options: { metrics?: ApiMetricsOptions } = {}): Promise<RunningApi> {
   const db = connectCatalogue(config.databaseUrl);
   const { client: temporal, connection } = await connectTemporalClient(config);
-  // Read for the capacity check before a provision.
-  const kube = loadKubeConfig(config.kubeconfig);
   const app = await build(
-    { config, db, temporal, kube },
+    { config, db, temporal, listCluster: clusterListingFromWorkers(temporal, config) },
     // JSON lines; `apiKey` in request logs is a key's name, and no serializer here prints headers.
     { logger: { level: config.logLevel, base: { component: 'api' } }, metrics: options.metrics },
   );

@@ -1,6 +1,8 @@
 // The workflow bundle's entry point: every operation Shipyard runs on an instance, and the
 // scheduled reconciliation of operations whose runs closed without recording their result,
-// metering and invoicing, the delivery of outbound webhooks, and the health sweep.
+// metering and invoicing, the delivery of outbound webhooks, the health sweep, and the cluster
+// listing the API's capacity check asks for.
+export { listClusterForAdmission } from './capacity';
 export { changeInstancePlan } from './change-plan';
 export { invoiceOwner, invoicePeriod } from './invoicing';
 export { meterUsage } from './metering';

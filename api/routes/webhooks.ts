@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
-import { refusedTarget } from '../../activities/webhooks';
+import { refusedTarget } from '../../activities/webhook-targets';
 import * as catalogue from '../../db/catalogue';
 import type { Deps } from '../operations';
 import { Problem, problems } from '../problems';

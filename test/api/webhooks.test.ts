@@ -2,7 +2,7 @@
 // private, loopback and link-local addresses unless allowed), and the delivery log is readable.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../../api/app';
-import { isPrivateAddress } from '../../activities/webhooks';
+import { isPrivateAddress } from '../../activities/webhook-targets';
 import { type Harness, startHarness } from './harness';
 
 let h: Harness;

@@ -1,6 +1,7 @@
 // The capacity check against the real cluster: the quotas Shipyard's namespaces hold plus the
 // requested plan must fit the nodes' allocatable × SHIPYARD_OVERCOMMIT_RATIO. A provision that
-// does not fit is refused before anything is created.
+// does not fit is refused before anything is created. Here the API lists the cluster in-process;
+// the API server asks a worker for the same listing (test/e2e/failures.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../../api/app';
 import { createCapacityActivities, readCapacity } from '../../activities/capacity';
@@ -14,6 +15,8 @@ import { failure, testbedDeps } from '../activities/testbed-deps';
 import { startHarness, type Harness } from '../api/harness';
 
 const { kube, tenantDb } = testbedDeps();
+/** The listing a worker would answer the API server with. */
+const listCluster = () => createCapacityActivities({ kube, db: h.db, config: { overcommitRatio: 1 } }).listClusterCapacity();
 let h: Harness;
 
 beforeAll(async () => {
@@ -47,7 +50,7 @@ describe('capacity', () => {
     // Room for one and a half: the first fits and the second does not, whatever the few small
     // instances other tests add meanwhile.
     const ratio = (view.promised.cpu + 1.5 * 1000) / view.allocatable.cpu;
-    const app = await build({ config: { ...h.config, overcommitRatio: ratio }, db: h.db, temporal: h.temporal, kube });
+    const app = await build({ config: { ...h.config, overcommitRatio: ratio }, db: h.db, temporal: h.temporal, listCluster });
     const slugs = [h.slug('cap-a'), h.slug('cap-b')];
     try {
       const answers = await Promise.all(
@@ -76,7 +79,7 @@ describe('capacity', () => {
   });
 
   it('refuses a provision with 409 before anything is created', async () => {
-    const app = await build({ config: { ...h.config, overcommitRatio: 0.000001 }, db: h.db, temporal: h.temporal, kube });
+    const app = await build({ config: { ...h.config, overcommitRatio: 0.000001 }, db: h.db, temporal: h.temporal, listCluster });
     try {
       const slug = h.slug('full');
       const res = await app.inject({

@@ -1,6 +1,11 @@
-// Failures a customer would meet, end to end: a version that never becomes ready, and a
-// worker process killed in the middle of a provision.
+// Failures a customer would meet, end to end: a version that never becomes ready, a worker
+// process killed in the middle of a provision, and a plan the cluster has no room for.
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as catalogue from '../../db/catalogue';
+import { connectCatalogue } from '../../db/client';
+import { plans } from '../../db/schema';
+import { testPlan } from '../support/catalogue-rows';
 import { uniqueSuffix } from '../support/config';
 import { type Stack, startStack } from '../support/stack';
 import { nothingLeft, worldReader } from '../support/world';
@@ -58,5 +63,22 @@ describe('failures', () => {
     const teardown = await stack.api.call('DELETE', `/v1/instances/${slug}`);
     expect((await stack.api.settled(teardown.body.operation.id)).status).toBe('succeeded');
     expect(await world.read(slug)).toMatchObject(nothingLeft);
+  });
+
+  it('a plan the cluster has no room for: 409 naming the shortfall, and nothing created (the worker lists the cluster for the API)', async () => {
+    const db = connectCatalogue(stack.config.databaseUrl, { max: 1 });
+    const huge = testPlan(`test-huge-${uniqueSuffix()}`, '100000');
+    await db.insert(plans).values(huge);
+    try {
+      const slug = `huge-${uniqueSuffix()}`;
+      const refused = await stack.api.call('POST', '/v1/instances', { name: 'Huge', slug, plan: huge.name, ownerEmail: 'h@huge.test' });
+      expect(refused.status, JSON.stringify(refused.body)).toBe(409);
+      expect(refused.body.detail).toMatch(new RegExp(`insufficient capacity for plan ${huge.name}: quotas would request cpu [\\d.]+ of [\\d.]+ allocatable`));
+      expect(await catalogue.findInstance(db, slug)).toBeUndefined();
+      expect(await world.read(slug)).toMatchObject(nothingLeft);
+    } finally {
+      await db.delete(plans).where(eq(plans.name, huge.name));
+      await db.$client.end();
+    }
   });
 });
