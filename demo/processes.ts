@@ -18,7 +18,7 @@ export type ShipyardCommand = 'worker' | 'api' | 'all';
  * The environment the image gives Shipyard's processes beyond its configuration (the Dockerfile's
  * ENV; test/image checks that the two agree), so local runs and benches measure what deploys.
  */
-export const imageProcessEnv: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+export const imageProcessEnv: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-semi-space-size=2' };
 
 export function startProcess(
   name: ShipyardCommand,

@@ -40,13 +40,15 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       config: { role: 'operator' },
       schema: {
         summary: 'Provision a new instance',
-        description: 'Starts a provision operation. The slug is derived from the name when not given.',
+        description:
+          'Starts a provision operation. The slug is derived from the name when not given. A plan the cluster has no room for is ' +
+          'refused (409) before anything is created; 503 when no worker lists the cluster for that check within 30 s.',
         tags: ['instances'],
         headers: IdempotencyHeaders,
         body: CreateInstance,
         response: {
           202: Type.Ref('ProvisionAccepted', { description: 'Provision started; Location names the instance' }),
-          ...problems(400, 409, 422),
+          ...problems(400, 409, 422, 503),
         },
       },
     },
