@@ -16,17 +16,21 @@ const LISTING_DEADLINE_MS = 30_000;
  * (a fleet's worth of provisions would otherwise each list every quota at once). Sound for the
  * capacity check because what a listing misses — instances accepted since — the catalogue adds.
  */
-export function clusterListingFromWorkers(temporal: Client, config: Pick<Config, 'taskQueue'>): () => Promise<ClusterListing> {
+export function clusterListingFromWorkers(
+  temporal: Client,
+  config: Pick<Config, 'taskQueue'>,
+  deadlineMs = LISTING_DEADLINE_MS,
+): () => Promise<ClusterListing> {
   let inFlight: Promise<ClusterListing> | undefined;
   return () => {
-    inFlight ??= listThroughWorker(temporal, config).finally(() => {
+    inFlight ??= listThroughWorker(temporal, config, deadlineMs).finally(() => {
       inFlight = undefined;
     });
     return inFlight;
   };
 }
 
-async function listThroughWorker(temporal: Client, config: Pick<Config, 'taskQueue'>): Promise<ClusterListing> {
+async function listThroughWorker(temporal: Client, config: Pick<Config, 'taskQueue'>, deadlineMs: number): Promise<ClusterListing> {
   const handle = await temporal.workflow.start('listClusterForAdmission', {
     workflowId: `cluster-listing:${randomUUID()}`,
     taskQueue: config.taskQueue,
@@ -34,13 +38,13 @@ async function listThroughWorker(temporal: Client, config: Pick<Config, 'taskQue
     // queue full, and this request is waiting on it.
     priority: { priorityKey: 1 },
     // With no worker to take it, the run ends instead of lingering.
-    workflowExecutionTimeout: `${LISTING_DEADLINE_MS * 2}ms`,
+    workflowExecutionTimeout: `${deadlineMs * 2}ms`,
   });
   try {
-    return await temporal.withDeadline(Date.now() + LISTING_DEADLINE_MS, () => handle.result() as Promise<ClusterListing>);
+    return await temporal.withDeadline(Date.now() + deadlineMs, () => handle.result() as Promise<ClusterListing>);
   } catch (err) {
     if (err instanceof WorkflowFailedError) throw new Problem(503, `the capacity check could not list the cluster: ${innermostMessage(err)}`);
-    throw new Problem(503, `no worker listed the cluster for the capacity check within ${LISTING_DEADLINE_MS / 1000}s; is a worker polling task queue "${config.taskQueue}"?`);
+    throw new Problem(503, `no worker listed the cluster for the capacity check within ${deadlineMs / 1000}s; is a worker polling task queue "${config.taskQueue}"?`);
   }
 }
 

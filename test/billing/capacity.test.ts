@@ -4,6 +4,7 @@
 // the API server asks a worker for the same listing (test/e2e/failures.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../../api/app';
+import { clusterListingFromWorkers } from '../../api/capacity';
 import { createCapacityActivities, readCapacity } from '../../activities/capacity';
 import { eq } from 'drizzle-orm';
 import * as catalogue from '../../db/catalogue';
@@ -91,6 +92,26 @@ describe('capacity', () => {
       expect(res.statusCode).toBe(409);
       expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
       expect(res.json().detail).toMatch(/insufficient capacity/);
+      expect(await catalogue.findInstance(h.db, slug)).toBeUndefined();
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers 503 naming the task queue when no worker lists the cluster in time, and creates nothing', async () => {
+    // The harness's task queue has no worker: the listing run is never picked up.
+    const app = await build({ config: h.config, db: h.db, temporal: h.temporal, listCluster: clusterListingFromWorkers(h.temporal, h.config, 1_000) });
+    try {
+      const slug = h.slug('no-worker');
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/instances',
+        headers: { authorization: `Bearer ${h.keys.operator}` },
+        payload: { name: 'No Worker', slug, plan: 'starter', ownerEmail: 'owner@example.com' },
+      });
+      expect(res.statusCode, res.body).toBe(503);
+      expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect(res.json().detail).toBe(`no worker listed the cluster for the capacity check within 1s; is a worker polling task queue "${h.config.taskQueue}"?`);
       expect(await catalogue.findInstance(h.db, slug)).toBeUndefined();
     } finally {
       await app.close();
