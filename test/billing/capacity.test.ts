@@ -20,6 +20,15 @@ const { kube, tenantDb } = testbedDeps();
 const listCluster = () => createCapacityActivities({ kube, db: h.db, config: { overcommitRatio: 1 } }).listClusterCapacity();
 let h: Harness;
 
+/** `POST /v1/instances` to `app` as an operator. */
+const provisionThrough = (app: Awaited<ReturnType<typeof build>>, slug: string, plan: string, name: string) =>
+  app.inject({
+    method: 'POST',
+    url: '/v1/instances',
+    headers: { authorization: `Bearer ${h.keys.operator}` },
+    payload: { name, slug, plan, ownerEmail: 'owner@example.com' },
+  });
+
 beforeAll(async () => {
   h = await startHarness();
 });
@@ -54,16 +63,7 @@ describe('capacity', () => {
     const app = await build({ config: { ...h.config, overcommitRatio: ratio }, db: h.db, temporal: h.temporal, listCluster });
     const slugs = [h.slug('cap-a'), h.slug('cap-b')];
     try {
-      const answers = await Promise.all(
-        slugs.map((slug) =>
-          app.inject({
-            method: 'POST',
-            url: '/v1/instances',
-            headers: { authorization: `Bearer ${h.keys.operator}` },
-            payload: { name: 'Half', slug, plan: half.name, ownerEmail: 'owner@example.com' },
-          }),
-        ),
-      );
+      const answers = await Promise.all(slugs.map((slug) => provisionThrough(app, slug, half.name, 'Half')));
       expect(answers.map((a) => a.statusCode).sort(), answers.map((a) => a.body).join('\n')).toEqual([202, 409]);
       const refused = slugs[answers.findIndex((a) => a.statusCode === 409)]!;
       expect(answers.find((a) => a.statusCode === 409)!.json().detail).toMatch(/insufficient capacity for plan test-half/);
@@ -83,12 +83,7 @@ describe('capacity', () => {
     const app = await build({ config: { ...h.config, overcommitRatio: 0.000001 }, db: h.db, temporal: h.temporal, listCluster });
     try {
       const slug = h.slug('full');
-      const res = await app.inject({
-        method: 'POST',
-        url: '/v1/instances',
-        headers: { authorization: `Bearer ${h.keys.operator}` },
-        payload: { name: 'No Room', slug, plan: 'starter', ownerEmail: 'owner@example.com' },
-      });
+      const res = await provisionThrough(app, slug, 'starter', 'No Room');
       expect(res.statusCode).toBe(409);
       expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
       expect(res.json().detail).toMatch(/insufficient capacity/);
@@ -103,12 +98,7 @@ describe('capacity', () => {
     const app = await build({ config: h.config, db: h.db, temporal: h.temporal, listCluster: clusterListingFromWorkers(h.temporal, h.config, 1_000) });
     try {
       const slug = h.slug('no-worker');
-      const res = await app.inject({
-        method: 'POST',
-        url: '/v1/instances',
-        headers: { authorization: `Bearer ${h.keys.operator}` },
-        payload: { name: 'No Worker', slug, plan: 'starter', ownerEmail: 'owner@example.com' },
-      });
+      const res = await provisionThrough(app, slug, 'starter', 'No Worker');
       expect(res.statusCode, res.body).toBe(503);
       expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
       expect(res.json().detail).toBe(`no worker listed the cluster for the capacity check within 1s; is a worker polling task queue "${h.config.taskQueue}"?`);
