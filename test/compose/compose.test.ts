@@ -18,6 +18,7 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
   environment?: Record<string, string>;
+  secrets?: string[];
   ports?: string[];
 }
 const services = compose.services as Record<string, Service>;
@@ -57,11 +58,17 @@ describe('docker-compose.yml', () => {
     expect(services.worker!.healthcheck!.test.join(' ')).toContain(':9464/healthz');
   });
 
-  it('gives Shipyard the settings it cannot start without, and the kubeconfig as a mounted file', () => {
+  it('gives Shipyard the settings it cannot start without, and the kubeconfig as a mounted file to the worker alone', () => {
     for (const name of ['migrate', 'api', 'worker']) {
       expect(Object.keys(services[name]!.environment!), name).toEqual(
-        expect.arrayContaining(['DATABASE_URL', 'TENANT_DATABASE_URL', 'TEMPORAL_ADDRESS', 'SHIPYARD_HOSTED_ZONE_ID', 'SHIPYARD_ENCRYPTION_KEYS', 'KUBECONFIG']),
+        expect.arrayContaining(['DATABASE_URL', 'TENANT_DATABASE_URL', 'TEMPORAL_ADDRESS', 'SHIPYARD_HOSTED_ZONE_ID', 'SHIPYARD_ENCRYPTION_KEYS']),
       );
+    }
+    expect(services.worker!.environment!.KUBECONFIG).toBe('/run/secrets/kubeconfig');
+    expect(services.worker!.secrets).toEqual(['kubeconfig']);
+    for (const name of ['migrate', 'api']) {
+      expect(services[name]!.environment!.KUBECONFIG, name).toBeUndefined();
+      expect(services[name]!.secrets, name).toBeUndefined();
     }
     expect(compose.secrets.kubeconfig.file).toContain('KUBECONFIG_FILE');
   });
