@@ -33,7 +33,6 @@ export default defineConfig({
           exclude: ['test/unit/**', 'test/exclusive/**'],
           // One testbed for the whole run, brought up by the same code as `npm run infra:up`.
           globalSetup: ['test/global-setup.ts'],
-          setupFiles: ['test/support/temporal-runtime.ts'],
           testTimeout: 180_000,
           hookTimeout: 300_000,
         },
@@ -46,7 +45,6 @@ export default defineConfig({
           // may run beside them, nor beside each other (npm test passes --no-file-parallelism).
           include: ['test/exclusive/**/*.test.ts'],
           globalSetup: ['test/global-setup.ts'],
-          setupFiles: ['test/support/temporal-runtime.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },

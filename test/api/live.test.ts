@@ -1,5 +1,6 @@
 // Reading operations whose workflow a worker actually runs: live steps from the progress query,
 // and runs that close without writing their row (cancelled, or completed by a buggy workflow).
+import '../support/temporal-runtime';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';

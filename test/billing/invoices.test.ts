@@ -1,6 +1,7 @@
 // Invoicing against the real catalogue and Temporal (real activities): invoices per owner that
 // add up to the cent across instances and a plan change, reruns that add adjustments only when
 // the ledger changed, and the JSON, CSV and HTML views.
+import '../support/temporal-runtime';
 import { randomInt } from 'node:crypto';
 import { prebuiltWorkflowBundle } from '../support/build';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

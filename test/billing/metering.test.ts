@@ -1,6 +1,7 @@
 // Metering against the real catalogue and Temporal: every status write leaves a history row,
 // the metering workflow (real activities) closes every hour it missed, and closing an hour again
 // changes nothing.
+import '../support/temporal-runtime';
 import type { Client, Connection } from '@temporalio/client';
 import { connectTemporalClient } from '../../temporal/data-converter';
 import { and, asc, eq } from 'drizzle-orm';

@@ -2,18 +2,24 @@
 // both and for the Temporal SDK, and SIGTERM stops both cleanly.
 import { afterAll, describe, expect, it } from 'vitest';
 import { startProcess, waitForHttp, type ShipyardProcess } from '../../demo/processes';
+import { loadConfig } from '../../domain/config';
+import { removeSchedules } from '../../worker/schedules';
 import { uniqueSuffix } from '../support/config';
 import { apiClient, freePort } from '../support/stack';
 
 let all: ShipyardProcess | undefined;
+let env: NodeJS.ProcessEnv | undefined;
 afterAll(async () => {
   await all?.stop();
+  // The worker made its schedules on the shared Temporal: left behind, they would fire for the
+  // rest of the run, starting runs that no worker takes.
+  if (env) await removeSchedules(loadConfig(env));
 });
 
 describe('shipyard all', () => {
   it('serves the API, runs operations, exposes every metric on one /metrics, and stops on SIGTERM', async () => {
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = {
+    env = {
       ...process.env,
       SHIPYARD_TASK_QUEUE: `all-${uniqueSuffix()}`,
       SHIPYARD_API_PORT: String(port),

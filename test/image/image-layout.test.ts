@@ -11,7 +11,9 @@ import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imageProcessEnv, startProcess, waitForHttp, type ShipyardProcess } from '../../demo/processes';
+import { loadConfig } from '../../domain/config';
 import { cacheDir, ensureDir, repoRoot } from '../../testbed/runtime';
+import { removeSchedules } from '../../worker/schedules';
 import { uniqueSuffix } from '../support/config';
 import { instructionsOf, parseCopy, parseDockerfile, parseEnv, shellOf, type Stage, stageNamed } from '../support/dockerfile';
 import { apiClient, freePort } from '../support/stack';
@@ -75,6 +77,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(processes.map((p) => p.stop()));
+  // As every stack does: the worker's schedules go with it.
+  if (env) await removeSchedules(loadConfig(env));
   if (layout) rmSync(layout, { recursive: true, force: true });
 });
 

@@ -3,6 +3,7 @@
 // same functions the API calls (api/operations.ts: catalogue rows, the kind table's input, memo,
 // run id). One activity of a run can be made to fail *after* it did its work, or to be caught by
 // a cancel while it works — the two ways a step can leave something behind.
+import './temporal-runtime';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { type Activities, createActivities } from '../../activities';

@@ -1,6 +1,7 @@
-// Setup file of the testbed projects: the Temporal runtime of a test process (each file has a
-// process of its own), logging errors only (SHIPYARD_TEST_VERBOSE=1 for everything), installed in
-// one place rather than by each file that runs a worker.
+// The Temporal runtime of a test process that runs a worker in itself, logging errors only
+// (SHIPYARD_TEST_VERBOSE=1 for everything). Imported for its effect by those files alone: loading
+// @temporalio/worker costs a test process most of a CPU-second, which the files that only talk to
+// Temporal, or start Shipyard as processes, need not pay.
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 
 Runtime.install({ logger: new DefaultLogger(process.env.SHIPYARD_TEST_VERBOSE ? 'INFO' : 'ERROR') });

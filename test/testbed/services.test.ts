@@ -1,6 +1,7 @@
 // The testbed's Postgres, Temporal and Route 53 parts answer the way Shipyard uses them:
 // record changes show up in listings and report their sync status, workflows run to
 // completion, and both database URLs log in, the tenant one with the right to create databases.
+import '../support/temporal-runtime';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import {

@@ -1,5 +1,6 @@
 // The change_plan workflow on the real Temporal server with stubbed activities: what it changes,
 // in which order, and how it restores the previous plan when the new size does not roll out.
+import '../support/temporal-runtime';
 import { ApplicationFailure } from '@temporalio/activity';
 import { type Client, type Connection, WorkflowFailedError } from '@temporalio/client';
 import { connectTemporalClient } from '../../temporal/data-converter';

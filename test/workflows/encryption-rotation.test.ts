@@ -1,6 +1,7 @@
 // Key rotation as an operator does it, on the real Temporal server with Shipyard's worker and
 // client: runs written under key A stay readable once B is put first, new runs use B, and a
 // process that lacks a run's key says which key id it needs.
+import '../support/temporal-runtime';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';

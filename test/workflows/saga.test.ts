@@ -1,5 +1,6 @@
 // Workflow logic on the real Temporal server with stubbed activities: which steps run, which
 // are undone and in what order, for every failure branch.
+import '../support/temporal-runtime';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { type Client, type Connection, WorkflowFailedError } from '@temporalio/client';
 import { prebuiltWorkflowBundle } from '../support/build';
