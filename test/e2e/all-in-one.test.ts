@@ -5,7 +5,7 @@ import { startProcess, waitForHttp, type ShipyardProcess } from '../../demo/proc
 import { loadConfig } from '../../domain/config';
 import { removeSchedules } from '../../worker/schedules';
 import { uniqueSuffix } from '../support/config';
-import { apiClient, freePort } from '../support/stack';
+import { apiClient, freePort, onDemandSweeps } from '../support/stack';
 
 let all: ShipyardProcess | undefined;
 let env: NodeJS.ProcessEnv | undefined;
@@ -21,6 +21,7 @@ describe('shipyard all', () => {
     const port = await freePort();
     env = {
       ...process.env,
+      ...onDemandSweeps,
       SHIPYARD_TASK_QUEUE: `all-${uniqueSuffix()}`,
       SHIPYARD_API_PORT: String(port),
       SHIPYARD_TEMPORAL_METRICS_PORT: String(await freePort()),

@@ -16,7 +16,7 @@ import { cacheDir, ensureDir, repoRoot } from '../../testbed/runtime';
 import { removeSchedules } from '../../worker/schedules';
 import { uniqueSuffix } from '../support/config';
 import { instructionsOf, parseCopy, parseDockerfile, parseEnv, shellOf, type Stage, stageNamed } from '../support/dockerfile';
-import { apiClient, freePort } from '../support/stack';
+import { apiClient, freePort, onDemandSweeps } from '../support/stack';
 
 const stages = parseDockerfile(join(repoRoot, 'Dockerfile'));
 const image = stages.at(-1)!;
@@ -70,6 +70,7 @@ beforeAll(async () => {
     SHIPYARD_API_PORT: String(apiPort),
     SHIPYARD_WORKER_METRICS_PORT: String(await freePort()),
     SHIPYARD_TEMPORAL_METRICS_PORT: String(await freePort()),
+    ...onDemandSweeps,
     SHIPYARD_TASK_QUEUE: `image-${uniqueSuffix()}`,
     SHIPYARD_ROLLOUT_TIMEOUT_SECONDS: '30',
   };

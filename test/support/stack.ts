@@ -30,6 +30,14 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/**
+ * A sweep and a reconcile cover the whole catalogue, which every test file shares: a test
+ * deployment runs them only when its test asks (or sets an interval of its own), never on its own
+ * schedule. Else one file's deployment would act on another's instances, starting the follow-up
+ * on its own task queue, where nothing runs it once that file has stopped its worker.
+ */
+export const onDemandSweeps = { SHIPYARD_HEALTH_INTERVAL_SECONDS: '86400', SHIPYARD_RECONCILE_INTERVAL_SECONDS: '86400' } as const;
+
 export async function startStack(overrides: Record<string, string> = {}): Promise<Stack> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -38,9 +46,7 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     // Several stacks run side by side: each worker serves its metrics on ports of its own.
     SHIPYARD_WORKER_METRICS_PORT: String(await freePort()),
     SHIPYARD_TEMPORAL_METRICS_PORT: String(await freePort()),
-    // A sweep covers the whole catalogue, which every test file shares: a test deployment sweeps
-    // only when its test asks for one (POST /v1/health/sweeps), never on its own.
-    SHIPYARD_HEALTH_INTERVAL_SECONDS: '86400',
+    ...onDemandSweeps,
     ...overrides,
   };
   // Quiet unless SHIPYARD_TEST_VERBOSE; the last lines are kept to explain a start that fails.

@@ -4,4 +4,11 @@
 // Temporal, or start Shipyard as processes, need not pay.
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 
-Runtime.install({ logger: new DefaultLogger(process.env.SHIPYARD_TEST_VERBOSE ? 'INFO' : 'ERROR') });
+const level = process.env.SHIPYARD_TEST_VERBOSE ? 'INFO' : 'ERROR';
+Runtime.install({
+  logger: new DefaultLogger(level),
+  // The core's own log goes through the same logger; left to itself it prints its warnings
+  // straight to stderr (over a thousand lines a run, e.g. each heartbeat of a test activity that
+  // waits to be cancelled while running as a local activity).
+  telemetryOptions: { logging: { filter: { core: level, other: 'ERROR' }, forward: {} } },
+});
