@@ -1,11 +1,11 @@
 // Tests that fill every node of the shared cluster with pods, so no other test may run beside
 // them (vitest project `exclusive`, run alone after the others): a rollout whose pods find no
 // node fails early with the scheduler's reason, and a provision into a full cluster leaves nothing.
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKubernetesActivities } from '../../activities/kubernetes';
 import { inActivity } from '../activities/activity-context';
 import { failure, testbedDeps, testPlan, uniqueSlug } from '../activities/testbed-deps';
-import { fillCluster } from '../support/full-cluster';
+import { type FullCluster, fillCluster } from '../support/full-cluster';
 import { startRealOperations } from '../support/real-operations';
 import { nothingLeft } from '../support/world';
 
@@ -13,7 +13,14 @@ const deps = testbedDeps();
 const k8s = createKubernetesActivities(deps, { pollIntervalMs: 250 });
 const run = <T>(fn: () => Promise<T>) => inActivity(fn).then((r) => r.result);
 
+// Filled once for both cases (filling and releasing some two thousand pod slots takes a while).
+let cluster: FullCluster | undefined;
+beforeAll(async () => {
+  cluster = await fillCluster(deps.kube);
+});
+
 afterAll(async () => {
+  await cluster?.release();
   await deps.tenantDb.end();
 });
 
@@ -21,7 +28,6 @@ describe('a cluster with no room left', () => {
   it('fails a rollout whose pods find no node within the grace period, with the scheduler\'s reason', async () => {
     const full = uniqueSlug('full');
     await run(() => k8s.applyNamespace(full, testPlan));
-    const cluster = await fillCluster(deps.kube);
     try {
       await run(() => k8s.applyWorkload(full, { plan: testPlan, version: '1.0.0', replicas: 1 }));
       const graceSeconds = 5;
@@ -52,18 +58,15 @@ describe('a cluster with no room left', () => {
       );
       expect(Date.now() - retried).toBeLessThan(5_000);
     } finally {
-      await cluster.release();
       await run(() => k8s.deleteNamespace(full));
     }
   });
 });
 
-
 describe('a provision into a full cluster', () => {
   it('fails within the grace period with the scheduler\'s reason in its step, and leaves nothing', async () => {
     const graceSeconds = 5;
     const ops = await startRealOperations({ SHIPYARD_UNSCHEDULABLE_GRACE_SECONDS: String(graceSeconds), SHIPYARD_ROLLOUT_TIMEOUT_SECONDS: '120' });
-    const cluster = await fillCluster(deps.kube);
     try {
       const slug = uniqueSlug('fullp');
       const started = Date.now();
@@ -78,7 +81,6 @@ describe('a provision into a full cluster', () => {
       console.log(`full cluster: provision failed Unschedulable after ${elapsed} ms (grace ${graceSeconds}s, rollout timeout 120s)`);
       expect(await ops.world.read(slug)).toMatchObject(nothingLeft);
     } finally {
-      await cluster.release();
       await ops.close();
     }
   });
