@@ -13,9 +13,6 @@ export async function startBenchShipyard(
   overrides: NodeJS.ProcessEnv = {},
   shipyard?: Parameters<typeof startShipyard>[2],
 ): Promise<Shipyard & { call: ApiCall; settle: (operationId: string) => Promise<string> }> {
-  // The testbed's default fake nodes (3 × 110 pods) suit the tests; a bench's fleet, next to what
-  // tests left on a shared testbed, needs more room, which the testbed takes as infraUp runs.
-  process.env.SHIPYARD_KWOK_PODS_PER_NODE ??= '700';
   const testbed = await infraUp();
   // The bench's own clients (its leftover checks) talk to the same testbed as the processes it
   // starts; the AWS SDK, for one, reads its credentials from the environment.

@@ -1,78 +1,64 @@
-// A cluster with no room left: throwaway pods fill every fake node up to its pod capacity, so
-// the next pod is refused by the scheduler ("0/3 nodes are available: 3 Too many pods"), as in a
-// real cluster at its limit. It holds the whole (shared) cluster, so keep the window short:
-// fill, run the one thing that must meet a full cluster, release.
-import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment, type V1Namespace } from '@kubernetes/client-node';
+// A cluster with no room left: every fake node's pod capacity is lowered to the pods it already
+// holds, so the next pod is refused by the scheduler ("0/3 nodes are available: 3 Too many pods"),
+// as in a real cluster at its limit. Lowering the capacity, rather than filling the nodes with
+// throwaway pods, costs the same however large the testbed's nodes are (room for 2,000 pods by
+// default). It holds the whole (shared) cluster, so keep the window short: fill, run what must meet
+// a full cluster, release.
+import { CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions, type V1Namespace, type V1Pod } from '@kubernetes/client-node';
 import { uniqueSuffix } from './config';
 
 const fillerLabel = 'shipyard.dev/test-filler';
+/** On a node while it is held full: the pod capacity to give back. */
+const savedPodsAnnotation = 'shipyard.dev/test-filler-saved-pods';
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 export interface FullCluster {
-  /** Deletes the filler pods and waits until their namespace is gone (the room is back). */
+  /** Gives every node its pod capacity back. */
   release(): Promise<void>;
 }
 
-export async function fillCluster(kube: KubeConfig, { timeoutMs = 180_000 } = {}): Promise<FullCluster> {
+export async function fillCluster(kube: KubeConfig, { timeoutMs = 60_000 } = {}): Promise<FullCluster> {
   const core = kube.makeApiClient(CoreV1Api);
-  const apps = kube.makeApiClient(AppsV1Api);
 
-  async function deleteNamespaceAndWait(name: string): Promise<void> {
-    await core.deleteNamespace({ name }).catch((err: { code?: number }) => {
-      if (err.code !== 404) throw err;
-    });
-    await until(`namespace ${name} to be gone`, timeoutMs, async () =>
-      core.readNamespace({ name }).then(
-        () => false,
-        (err: { code?: number }) => err.code === 404,
-      ),
-    );
+  async function setPods(name: string, pods: string, saved: string | null): Promise<void> {
+    // The annotation first when filling and last when releasing: a run that dies in between
+    // leaves a node that says what to give back.
+    const annotate = () => core.patchNode({ name, body: { metadata: { annotations: { [savedPodsAnnotation]: saved } } } }, mergePatch);
+    if (saved !== null) await annotate();
+    await core.patchNodeStatus({ name, body: { status: { capacity: { pods }, allocatable: { pods } } } }, mergePatch);
+    if (saved === null) await annotate();
+  }
+
+  async function release(): Promise<void> {
+    for (const node of (await core.listNode()).items) {
+      const saved = node.metadata?.annotations?.[savedPodsAnnotation];
+      if (saved !== undefined) await setPods(node.metadata!.name!, saved, null);
+    }
+    for (const ns of (await core.listNamespace({ labelSelector: `${fillerLabel}=true` })).items) {
+      await core.deleteNamespace({ name: ns.metadata!.name! }).catch((err: { code?: number }) => {
+        if (err.code !== 404) throw err;
+      });
+    }
   }
 
   // A run that died before releasing left the cluster full; nothing else could run meanwhile.
-  const stale = await core.listNamespace({ labelSelector: `${fillerLabel}=true` });
-  for (const ns of stale.items) await deleteNamespaceAndWait(ns.metadata!.name!);
+  await release();
 
-  /** Free pod slots per schedulable node. */
-  async function room(): Promise<Map<string, number>> {
-    const [nodes, pods] = await Promise.all([core.listNode(), core.listPodForAllNamespaces()]);
-    const free = new Map<string, number>();
-    for (const node of nodes.items) {
-      if (node.spec?.unschedulable) continue;
-      free.set(node.metadata!.name!, Number(node.status?.allocatable?.pods ?? 0));
-    }
-    for (const pod of pods.items) {
-      const node = pod.spec?.nodeName;
-      if (!node || !free.has(node) || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
-      free.set(node, free.get(node)! - 1);
-    }
-    return free;
+  const [nodes, pods] = await Promise.all([core.listNode(), core.listPodForAllNamespaces()]);
+  const held = new Map<string, number>();
+  for (const node of nodes.items) if (!node.spec?.unschedulable) held.set(node.metadata!.name!, 0);
+  for (const pod of pods.items) {
+    const node = pod.spec?.nodeName;
+    // A pod on its way out still takes its slot until it is gone, and leaves the node full after.
+    if (!node || !held.has(node) || pod.metadata?.deletionTimestamp || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
+    held.set(node, held.get(node)! + 1);
   }
-
-  const namespace = `shipyard-test-filler-${uniqueSuffix()}`;
-  const free = [...(await room()).values()].reduce((a, b) => a + Math.max(b, 0), 0);
-  await core.createNamespace({ body: { metadata: { name: namespace, labels: { [fillerLabel]: 'true' } } } satisfies V1Namespace });
-  const release = () => deleteNamespaceAndWait(namespace);
   try {
-    const labels = { [fillerLabel]: 'true' };
-    await apps.createNamespacedDeployment({
-      namespace,
-      body: {
-        metadata: { name: 'filler', labels },
-        spec: {
-          // A few more than fit: they wait Pending and take any slot another test frees meanwhile.
-          replicas: free + 3,
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: {
-              terminationGracePeriodSeconds: 0,
-              containers: [{ name: 'filler', image: 'registry.shipyard.test/filler:1' }],
-            },
-          },
-        },
-      } satisfies V1Deployment,
-    });
-    await until('every node to be at its pod capacity', timeoutMs, async () => [...(await room()).values()].every((n) => n <= 0));
+    for (const node of nodes.items) {
+      const name = node.metadata!.name!;
+      if (held.has(name)) await setPods(name, String(held.get(name)), node.status?.capacity?.pods ?? '0');
+    }
+    await untilTheSchedulerRefuses(core, timeoutMs);
   } catch (err) {
     await release();
     throw err;
@@ -80,10 +66,24 @@ export async function fillCluster(kube: KubeConfig, { timeoutMs = 180_000 } = {}
   return { release };
 }
 
-async function until(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+/** The scheduler works from its own cache of the nodes: full is when it refuses a pod. */
+async function untilTheSchedulerRefuses(core: CoreV1Api, timeoutMs: number): Promise<void> {
+  const namespace = `shipyard-test-filler-${uniqueSuffix()}`;
+  await core.createNamespace({ body: { metadata: { name: namespace, labels: { [fillerLabel]: 'true' } } } satisfies V1Namespace });
+  await core.createNamespacedPod({
+    namespace,
+    body: {
+      metadata: { name: 'probe' },
+      spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'probe', image: 'registry.shipyard.test/filler:1' }] },
+    } satisfies V1Pod,
+  });
   const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+  for (;;) {
+    const probe = await core.readNamespacedPod({ name: 'probe', namespace });
+    const scheduled = probe.status?.conditions?.find((c) => c.type === 'PodScheduled');
+    if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') return;
+    if (probe.spec?.nodeName) throw new Error(`the cluster is not full: the probe pod was scheduled on ${probe.spec.nodeName}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for the scheduler to refuse a pod`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }

@@ -1,5 +1,5 @@
-// The testbed cluster behaves the way Shipyard's Kubernetes activities rely on: Deployments roll
-// out on kwok nodes, images tagged `fail-…` never become Ready, cert-manager issues from the
+// The testbed cluster behaves the way Shipyard's Kubernetes activities rely on: room for a fleet,
+// Deployments roll out on kwok nodes, images tagged `fail-…` never become Ready, cert-manager issues from the
 // `shipyard-ca` ClusterIssuer, and deleting a Namespace really removes it.
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
@@ -94,6 +94,12 @@ afterAll(async () => {
 });
 
 describe('testbed Kubernetes cluster', () => {
+  it('has fake nodes with room for a fleet of 2,000 single-pod instances', async () => {
+    const nodes = (await client.list('v1', 'Node')).items as (KubernetesObject & { status?: { allocatable?: Record<string, string> } })[];
+    const pods = nodes.filter((n) => n.metadata?.name?.startsWith('kwok-node-')).reduce((sum, n) => sum + Number(n.status?.allocatable?.pods ?? 0), 0);
+    expect(pods).toBeGreaterThanOrEqual(2000);
+  });
+
   it('rolls a Deployment out on kwok nodes', async () => {
     await expect
       .poll(async () => conditionStatus(await read('apps/v1', 'Deployment', 'web', ns), 'Available'), { timeout: 60_000, interval: 500 })

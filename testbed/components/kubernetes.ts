@@ -8,6 +8,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, KubernetesObjectApi, loadYaml, PatchStrategy, setHeaderOptions, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
+import { quantityValue } from '../../domain/capacity';
 import {
   assertPortFree,
   cacheDir,
@@ -49,15 +50,14 @@ export const fieldManager = 'shipyard-testbed';
 /**
  * The fake nodes kwok manages; sized so plan quotas, not node capacity, are what limits tenants:
  * room for a fleet of thousands of instances by CPU and memory (the capacity check adds up every
- * tenant's quota against this). The defaults (3 nodes × 110 pods, the kubelet's usual) keep the
- * test that fills every node quick; SHIPYARD_KWOK_PODS_PER_NODE=700 holds a fleet of 2,000
+ * tenant's quota against this). The defaults, 3 nodes × 700 pods, hold a fleet of 2,000
  * single-pod instances. SHIPYARD_KWOK_NODES and SHIPYARD_KWOK_PODS_PER_NODE change them (a running
  * testbed takes a new capacity when it starts again; surplus nodes of an earlier, larger setting
  * are left alone).
  */
 // Read when the testbed starts, not when this module loads: a caller (a bench) may set them first.
 const fakeNodeNames = () => Array.from({ length: countFromEnv('SHIPYARD_KWOK_NODES', 3) }, (_, i) => `kwok-node-${i}`);
-const fakeNodeCapacity = () => ({ cpu: '2000', memory: '8Ti', pods: String(countFromEnv('SHIPYARD_KWOK_PODS_PER_NODE', 110)), 'ephemeral-storage': '1Ti' });
+const fakeNodeCapacity = () => ({ cpu: '2000', memory: '8Ti', pods: String(countFromEnv('SHIPYARD_KWOK_PODS_PER_NODE', 700)), 'ephemeral-storage': '1Ti' });
 
 function countFromEnv(variable: string, fallback: number): number {
   const raw = process.env[variable];
@@ -282,7 +282,8 @@ async function setNodeCapacity(kc: KubeConfig): Promise<void> {
   for (const name of fakeNodeNames()) {
     const node = await core.readNode({ name });
     const current = node.status?.capacity ?? {};
-    if (Object.entries(nodeCapacity).every(([resource, quantity]) => current[resource] === quantity)) continue;
+    // By value: the apiserver writes quantities back in its own form ("2000" reads back as "2k").
+    if (Object.entries(nodeCapacity).every(([resource, quantity]) => quantityValue(current[resource]) === quantityValue(quantity))) continue;
     // A patch, not a replace of what was read: kwok writes the same status (heartbeats), and a
     // replace carrying the read's resourceVersion lost that race with a 409 Conflict.
     await core.patchNodeStatus(
