@@ -1,4 +1,4 @@
-// Tests that fill every node of the shared cluster with pods, so no other test may run beside
+// Tests that leave no room on any node of the shared cluster, so no other test may run beside
 // them (vitest project `exclusive`, run alone after the others): a rollout whose pods find no
 // node fails early with the scheduler's reason, and a provision into a full cluster leaves nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ const deps = testbedDeps();
 const k8s = createKubernetesActivities(deps, { pollIntervalMs: 250 });
 const run = <T>(fn: () => Promise<T>) => inActivity(fn).then((r) => r.result);
 
-// Filled once for both cases (filling and releasing some two thousand pod slots takes a while).
+// Full for both cases, from the first to the last: the window in which nothing else may run.
 let cluster: FullCluster | undefined;
 beforeAll(async () => {
   cluster = await fillCluster(deps.kube);
