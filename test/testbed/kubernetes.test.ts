@@ -1,6 +1,6 @@
 // The testbed cluster behaves the way Shipyard's Kubernetes activities rely on: room for a fleet,
-// Deployments roll out on kwok nodes, images tagged `fail-…` never become Ready, cert-manager issues from the
-// `shipyard-ca` ClusterIssuer, and deleting a Namespace really removes it.
+// Deployments roll out on kwok nodes, images tagged `fail-…` never become Ready, cert-manager
+// issues from the `shipyard-ca` ClusterIssuer, and deleting a Namespace really removes it.
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
