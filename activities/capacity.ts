@@ -4,7 +4,7 @@
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { capacityShortfall, capacityView, type CapacityView, type ClusterListing, quantityValue } from '../domain/capacity';
 import { managedByLabel, managedByValue, type Plan } from '../domain/instance';
-import * as catalogue from '../db/catalogue';
+import { livePlans } from '../db/plans';
 import type { Database } from '../db/client';
 import { errorTypes, kubeError, permanent } from './errors';
 
@@ -38,7 +38,7 @@ async function listCluster(kube: KubeConfig): Promise<ClusterListing> {
  */
 export async function readCapacity(kube: KubeConfig, db: Database, excludeSlug?: string): Promise<CapacityView> {
   const listing = await listCluster(kube);
-  return capacityView(listing, excludeSlug, await catalogue.livePlans(db));
+  return capacityView(listing, excludeSlug, await livePlans(db));
 }
 
 export function createCapacityActivities({ kube, db, config }: { kube: KubeConfig; db: Database; config: { overcommitRatio: number } }) {

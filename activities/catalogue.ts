@@ -4,7 +4,9 @@
 // subscribers are one fact, and every runbook already ends here.
 import type { InstanceStatus } from '../domain/instance';
 import type { OperationResult } from '../domain/operations';
-import * as catalogue from '../db/catalogue';
+import { markInstance } from '../db/instances';
+import { claimInstance, finishOperation } from '../db/operations';
+import { recordEvent } from '../db/events';
 import { errorTypes, permanent } from './errors';
 import type { ActivityDeps } from './index';
 import { publishOutcome } from './webhooks';
@@ -14,7 +16,7 @@ export function createCatalogueActivities(deps: Pick<ActivityDeps, 'db' | 'tempo
   return {
     /** The first step of every operation: the instance must still be where the request saw it. */
     async claimInstance(claim: { instanceId: string; operationId: string; from: InstanceStatus; to: InstanceStatus }): Promise<void> {
-      const outcome = await catalogue.claimInstance(db, claim);
+      const outcome = await claimInstance(db, claim);
       if (outcome.claimed) return;
       throw permanent(
         outcome.status === undefined
@@ -25,13 +27,13 @@ export function createCatalogueActivities(deps: Pick<ActivityDeps, 'db' | 'tempo
     },
 
     async markInstance(instanceId: string, patch: { status: InstanceStatus; version?: string; plan?: string }): Promise<void> {
-      if (!(await catalogue.markInstance(db, instanceId, patch))) {
+      if (!(await markInstance(db, instanceId, patch))) {
         throw permanent(`cannot set instance ${instanceId} to ${patch.status}: it is not in the catalogue`, errorTypes.catalogueRowMissing);
       }
     },
 
     async finishOperation(operationId: string, result: OperationResult): Promise<void> {
-      if (!(await catalogue.finishOperation(db, operationId, result))) {
+      if (!(await finishOperation(db, operationId, result))) {
         throw permanent(`cannot record the result of operation ${operationId}: it is not in the catalogue`, errorTypes.catalogueRowMissing);
       }
     },
@@ -47,7 +49,7 @@ export function createCatalogueActivities(deps: Pick<ActivityDeps, 'db' | 'tempo
       // Without an operation there is nothing stable to key a retry on, so such events are
       // recorded as they come.
       const key = event.operationId ? `${event.operationId}:${event.action}:${event.outcome}` : undefined;
-      await catalogue.recordEvent(db, { ...event, key });
+      await recordEvent(db, { ...event, key });
       if (key && event.operationId) await publishOutcome(deps, { ...event, key, operationId: event.operationId });
     },
   };

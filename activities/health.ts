@@ -8,8 +8,11 @@ import { Context } from '@temporalio/activity';
 import { KubernetesObjectApi, type KubernetesObject, type V1Deployment, type V1Ingress, type V1Secret } from '@kubernetes/client-node';
 import postgres from 'postgres';
 import { listedInstanceView } from '../api/operations';
-import * as catalogue from '../db/catalogue';
-import type { WebhookEventType } from '../db/schema';
+import { getPlan } from '../db/plans';
+import { findInstance, type InstanceRow } from '../db/instances';
+import { recordEvent } from '../db/events';
+import { closeSweep, healsSince, instancesToCheck, openSweep, recordHealth, updateSweepTotals } from '../db/sweeps';
+import type { WebhookEventType } from '../domain/webhooks';
 import { healthOf, type Health, type HealthCheck, type SweepTotals } from '../domain/health';
 import { hostnameFor, instanceLabel, managedByLabel, managedByValue, namespaceFor } from '../domain/instance';
 import { createDnsActivities } from './dns';
@@ -191,7 +194,7 @@ export function createHealthActivities(deps: ActivityDeps) {
     }
   }
 
-  async function applyHeal(heal: Heal, slug: string, plan: NonNullable<Awaited<ReturnType<typeof catalogue.getPlan>>>, version: string, replicas: number): Promise<void> {
+  async function applyHeal(heal: Heal, slug: string, plan: NonNullable<Awaited<ReturnType<typeof getPlan>>>, version: string, replicas: number): Promise<void> {
     switch (heal) {
       case 'namespace':
         return kubernetes.applyNamespace(slug, plan);
@@ -213,24 +216,24 @@ export function createHealthActivities(deps: ActivityDeps) {
   }
 
   /** Still as it was when the check began: same status and version, no operation running. */
-  async function stillCheckable(before: catalogue.InstanceRow): Promise<boolean> {
-    const now = await catalogue.findInstance(db, before.id);
+  async function stillCheckable(before: InstanceRow): Promise<boolean> {
+    const now = await findInstance(db, before.id);
     return !!now && !now.running && now.instance.status === before.status && now.instance.version === before.version;
   }
 
   return {
     /** The sweep run by this workflow id, recorded now if new (the API records the ones it starts before starting them). */
     async openSweep(workflowId: string): Promise<string> {
-      return (await catalogue.openSweep(db, workflowId)).id;
+      return (await openSweep(db, workflowId)).id;
     },
 
     async instancesToCheck(after: string | undefined, limit: number): Promise<string[]> {
-      return catalogue.instancesToCheck(db, after, limit);
+      return instancesToCheck(db, after, limit);
     },
 
     async updateSweep(sweepId: string, totals: SweepTotals, end?: 'succeeded' | 'failed'): Promise<void> {
-      if (end) await catalogue.closeSweep(db, sweepId, end, totals);
-      else await catalogue.updateSweepTotals(db, sweepId, totals);
+      if (end) await closeSweep(db, sweepId, end, totals);
+      else await updateSweepTotals(db, sweepId, totals);
     },
 
     /**
@@ -239,10 +242,10 @@ export function createHealthActivities(deps: ActivityDeps) {
      * longer) ready or suspended, or has an operation running, is left to that operation.
      */
     async checkInstanceHealth(instanceId: string): Promise<InstanceHealth | null> {
-      const found = await catalogue.findInstance(db, instanceId);
+      const found = await findInstance(db, instanceId);
       if (!found || found.running || (found.instance.status !== 'ready' && found.instance.status !== 'suspended')) return null;
       const { instance } = found;
-      const plan = await catalogue.getPlan(db, instance.plan);
+      const plan = await getPlan(db, instance.plan);
       if (!plan) return null;
       const suspended = instance.status === 'suspended';
       const replicas = suspended ? 0 : plan.replicas;
@@ -254,7 +257,7 @@ export function createHealthActivities(deps: ActivityDeps) {
       // (an upgrade would see its image changed under it). Its result will be checked next time.
       if (heals.length > 0 && !(await stillCheckable(instance))) return null;
       if (heals.length > 0) {
-        const used = await catalogue.healsSince(db, instanceId, new Date(Date.now() - DAY_MS));
+        const used = await healsSince(db, instanceId, new Date(Date.now() - DAY_MS));
         if (used >= config.healBudget) {
           for (const f of findings) if (f.heal && f.status === 'fail') f.detail += `; not healed: the heal budget (${config.healBudget} per 24 h) is spent`;
         } else {
@@ -274,7 +277,7 @@ export function createHealthActivities(deps: ActivityDeps) {
             }
           }
           healed = fixed.length > 0;
-          await catalogue.recordEvent(db, {
+          await recordEvent(db, {
             instanceId,
             actor: HEALTH_ACTOR,
             action: 'heal',
@@ -301,7 +304,7 @@ export function createHealthActivities(deps: ActivityDeps) {
       for (const type of news) {
         await publishWebhookEvent(deps, { key, type, data: { instance: view, health: { health, checks } } });
       }
-      await catalogue.recordHealth(db, instanceId, health, checks);
+      await recordHealth(db, instanceId, health, checks);
       return { instanceId, health, checks, healed };
     },
   };

@@ -8,7 +8,8 @@ import { ListResourceRecordSetsCommand, type ResourceRecordSet } from '@aws-sdk/
 import { inArray } from 'drizzle-orm';
 import pLimit from 'p-limit';
 import { instances } from '../db/schema';
-import * as catalogue from '../db/catalogue';
+import { recordEvent } from '../db/events';
+import { recordSweepOrphans } from '../db/sweeps';
 import { databaseNameFor, instanceLabel, managedByLabel, managedByValue } from '../domain/instance';
 import { createDnsActivities, ownerRecordNameFor } from './dns';
 import { kubeError, route53Error } from './errors';
@@ -110,7 +111,7 @@ export function createOrphanActivities(deps: ActivityDeps) {
         await tenantDatabase.dropTenantDatabase(orphan.slug);
         break;
     }
-    await catalogue.recordEvent(db, { actor: HEALTH_ACTOR, action: 'orphan.remove', outcome: 'succeeded', message: `${orphan.kind} ${orphan.name} (instance ${orphan.slug})` });
+    await recordEvent(db, { actor: HEALTH_ACTOR, action: 'orphan.remove', outcome: 'succeeded', message: `${orphan.kind} ${orphan.name} (instance ${orphan.slug})` });
   }
 
   return {
@@ -136,7 +137,7 @@ export function createOrphanActivities(deps: ActivityDeps) {
           ),
         );
       }
-      await catalogue.recordSweepOrphans(db, sweepId, found);
+      await recordSweepOrphans(db, sweepId, found);
       return orphans.length;
     },
   };

@@ -3,7 +3,7 @@
 // behind them, are made true. The rules live with the operations they reconcile (api/operations.ts).
 import { Context } from '@temporalio/activity';
 import { reconcileOperation, reconcileStuckInstance } from '../api/operations';
-import * as catalogue from '../db/catalogue';
+import { instancesStuckWithoutOperation, runningOperationsToReconcile } from '../db/operations';
 import type { ActivityDeps } from './index';
 
 /** A row without a run id younger than this is a start still in flight; an instance changed more recently is mid-transition. */
@@ -25,14 +25,14 @@ export function createReconcileActivities(deps: Pick<ActivityDeps, 'config' | 'd
     async reconcileRunningOperations(): Promise<ReconcileSummary> {
       const ctx = Context.current();
       const before = new Date(Date.now() - SETTLE_AFTER_MS);
-      const rows = await catalogue.runningOperationsToReconcile(deps.db, before, BATCH);
+      const rows = await runningOperationsToReconcile(deps.db, before, BATCH);
       let settled = 0;
       for (const [index, row] of rows.entries()) {
         ctx.heartbeat({ detail: `reconciling running operation ${index + 1} of ${rows.length}` });
         const { row: after } = await reconcileOperation(deps, row);
         if (after.status !== 'running') settled += 1;
       }
-      const stuck = await catalogue.instancesStuckWithoutOperation(deps.db, before, BATCH);
+      const stuck = await instancesStuckWithoutOperation(deps.db, before, BATCH);
       for (const instance of stuck) await reconcileStuckInstance(deps, instance);
       return { checked: rows.length, settled, unstuck: stuck.length };
     },

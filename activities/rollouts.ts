@@ -4,8 +4,8 @@
 import { Context } from '@temporalio/activity';
 import { neverStarted, reconcileOperation, startOnInstance } from '../api/operations';
 import { Problem } from '../api/problems';
-import * as catalogue from '../db/catalogue';
-import type { OperationRow } from '../db/catalogue';
+import { findInstance, rolloutTargets, runningOperation } from '../db/instances';
+import { getOperation, operationByActor, type OperationRow } from '../db/operations';
 import { rolloutActorFor, type RolloutSelector } from '../domain/rollouts';
 import type { ActivityDeps } from './index';
 import { pollDelay } from './poll';
@@ -23,7 +23,7 @@ export function createRolloutActivities(deps: ActivityDeps) {
   return {
     /** The rollout's fixed target set: ready instances matching the selector, not at `version`. */
     async selectRolloutTargets(selector: RolloutSelector, version: string): Promise<string[]> {
-      return catalogue.rolloutTargets(deps.db, selector, version);
+      return rolloutTargets(deps.db, selector, version);
     },
 
     /**
@@ -36,17 +36,17 @@ export function createRolloutActivities(deps: ActivityDeps) {
     async upgradeForRollout(rolloutId: string, slug: string, version: string): Promise<InstanceUpgradeOutcome> {
       const actor = rolloutActorFor(rolloutId);
       for (;;) {
-        const found = await catalogue.findInstance(deps.db, slug);
+        const found = await findInstance(deps.db, slug);
         if (!found) return { status: 'refused', error: `instance ${slug} no longer exists` };
-        let operation = await catalogue.operationByActor(deps.db, found.instance.id, 'upgrade', actor);
+        let operation = await operationByActor(deps.db, found.instance.id, 'upgrade', actor);
         if (!operation || neverStarted(operation)) {
           try {
             const started = await startOnInstance(deps, found, 'upgrade', actor, { version });
-            operation = (await catalogue.getOperation(deps.db, started.id))!;
+            operation = (await getOperation(deps.db, started.id))!;
           } catch (err) {
             if (!(err instanceof Problem) || err.status !== 409) throw err;
             // Refused because another operation runs (busy, try later), or because of the status.
-            const busy = err.extra.operation !== undefined || (await catalogue.runningOperation(deps.db, found.instance.id)) !== undefined;
+            const busy = err.extra.operation !== undefined || (await runningOperation(deps.db, found.instance.id)) !== undefined;
             return { status: busy ? 'busy' : 'refused', error: err.detail };
           }
         }
@@ -68,6 +68,6 @@ async function operationEnd(deps: ActivityDeps, operation: OperationRow, slug: s
     if (row.status !== 'running') return { ...row, status: row.status };
     Context.current().heartbeat({ detail: `waiting for operation ${row.id} on ${slug}` });
     await pollDelay(attempt, POLL_MS);
-    operation = (await catalogue.getOperation(deps.db, row.id)) ?? row;
+    operation = (await getOperation(deps.db, row.id)) ?? row;
   }
 }

@@ -11,11 +11,11 @@ import { isIP, type LookupFunction } from 'node:net';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { listedInstanceView } from '../api/operations';
-import * as catalogue from '../db/catalogue';
-import type { WebhookEventType } from '../db/schema';
+import { findInstance } from '../db/instances';
+import { countDeliveryAttempt, deliveryToSend, ensureDelivery, ensureWebhookEvent, giveUpDelivery, recordDeliveryAttempt, webhooksFor } from '../db/webhooks';
 import type { Config } from '../domain/config';
 import type { InstanceStatus } from '../domain/instance';
-import { webhookEventsFor } from '../domain/webhooks';
+import { webhookEventsFor, type WebhookEventType } from '../domain/webhooks';
 import { errorTypes, permanent } from './errors';
 import type { ActivityDeps } from './index';
 import { isPrivateAddress } from './webhook-targets';
@@ -101,15 +101,15 @@ export async function publishWebhookEvent(
   deps: Pick<ActivityDeps, 'db' | 'temporal' | 'config'>,
   event: { key: string; type: WebhookEventType; data: Record<string, unknown> },
 ): Promise<void> {
-  const subscribed = await catalogue.webhooksFor(deps.db, event.type);
+  const subscribed = await webhooksFor(deps.db, event.type);
   if (subscribed.length === 0) return;
-  const row = await catalogue.ensureWebhookEvent(deps.db, {
+  const row = await ensureWebhookEvent(deps.db, {
     key: `${event.key}:${event.type}`,
     type: event.type,
     payload: (id) => ({ id, type: event.type, createdAt: new Date().toISOString(), data: event.data }),
   });
   for (const webhook of subscribed) {
-    const delivery = await catalogue.ensureDelivery(deps.db, row.id, webhook.id);
+    const delivery = await ensureDelivery(deps.db, row.id, webhook.id);
     await startDelivery(deps.temporal, deps.config, deliveryWorkflowId(row.id, webhook.id), {
       deliveryId: delivery.id,
       retryHours: deps.config.webhookRetryHours,
@@ -132,7 +132,7 @@ export async function publishOutcome(
   deps: Pick<ActivityDeps, 'db' | 'temporal' | 'config'>,
   audit: { key: string; instanceId: string; operationId: string; action: string; outcome: string; message?: string },
 ): Promise<void> {
-  const found = await catalogue.findInstance(deps.db, audit.instanceId);
+  const found = await findInstance(deps.db, audit.instanceId);
   const types = webhookEventsFor({ action: audit.action, outcome: audit.outcome, instanceStatus: found?.instance.status as InstanceStatus | undefined });
   if (!found || types.length === 0) return;
   const instance = listedInstanceView(deps.config, { instance: found.instance, running: undefined });
@@ -156,11 +156,11 @@ export function createWebhookActivities(deps: Pick<ActivityDeps, 'db' | 'config'
      * refused for good.
      */
     async deliverWebhook(deliveryId: string): Promise<'delivered' | 'webhook-deleted'> {
-      const found = await catalogue.deliveryToSend(deps.db, deliveryId);
+      const found = await deliveryToSend(deps.db, deliveryId);
       if (!found) return 'webhook-deleted';
       if (found.delivery.status === 'delivered') return 'delivered';
       const { webhook, event } = found;
-      await catalogue.countDeliveryAttempt(deps.db, deliveryId);
+      await countDeliveryAttempt(deps.db, deliveryId);
       const body = JSON.stringify(event.payload);
       const headers = {
         'user-agent': 'Shipyard-Webhooks/1',
@@ -175,12 +175,12 @@ export function createWebhookActivities(deps: Pick<ActivityDeps, 'db' | 'config'
       try {
         statusCode = await post(target, headers, body, deps.config.webhookAllowPrivate);
       } catch (err) {
-        await catalogue.recordDeliveryAttempt(deps.db, deliveryId, { error: describe(err), delivered: false });
+        await recordDeliveryAttempt(deps.db, deliveryId, { error: describe(err), delivered: false });
         if (err instanceof ApplicationFailure) throw err;
         throw new Error(`delivery to ${shown} failed: ${describe(err)}`);
       }
       const delivered = statusCode >= 200 && statusCode < 300;
-      await catalogue.recordDeliveryAttempt(deps.db, deliveryId, {
+      await recordDeliveryAttempt(deps.db, deliveryId, {
         statusCode,
         ...(delivered ? {} : { error: `the receiver answered ${statusCode}` }),
         delivered,
@@ -191,7 +191,7 @@ export function createWebhookActivities(deps: Pick<ActivityDeps, 'db' | 'config'
 
     /** The retry window closed: the delivery log says so. */
     async giveUpWebhookDelivery(deliveryId: string): Promise<void> {
-      await catalogue.giveUpDelivery(deps.db, deliveryId);
+      await giveUpDelivery(deps.db, deliveryId);
     },
   };
 }

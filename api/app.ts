@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { registerAjvFormats, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { ApiRole } from '../db/schema';
+import type { ApiRole } from '../domain/api-keys';
 import { authenticate, authorize, type Caller } from './auth';
 import type { Deps } from './operations';
 import { installObservability, type ApiMetricsOptions } from './observability';

@@ -3,8 +3,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Database } from '../db/client';
-import { findLiveApiKeyByHash } from '../db/catalogue';
-import type { ApiRole } from '../db/schema';
+import { findLiveApiKeyByHash } from '../db/api-keys';
+import type { ApiRole } from '../domain/api-keys';
 import { Problem } from './problems';
 
 export interface Caller {

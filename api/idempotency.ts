@@ -6,7 +6,7 @@
 // SHIPYARD_IDEMPOTENCY_TTL_HOURS.
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { claimIdempotency, completeIdempotency, releaseIdempotency } from '../db/catalogue';
+import { claimIdempotency, completeIdempotency, releaseIdempotency } from '../db/idempotency';
 import type { Deps } from './operations';
 import { Type } from '@fastify/type-provider-typebox';
 import { Problem } from './problems';

@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from '../db/client';
-import { countInstancesByStatus } from '../db/catalogue';
+import { countInstancesByStatus } from '../db/instances';
 import { instanceStatuses } from '../domain/instance';
 
 export interface ApiMetricsOptions {

@@ -35,8 +35,12 @@ import {
   type OperationSettings,
 } from '../domain/operations';
 import { lockKey, type Database, type Transaction } from '../db/client';
-import * as catalogue from '../db/catalogue';
-import type { InstanceRow, InstanceWithOperation, OperationRow } from '../db/catalogue';
+import { isUniqueViolation } from '../db/errors';
+import { newId } from '../db/ids';
+import { getPlan, listPlans, livePlans } from '../db/plans';
+import { findInstance, type InstanceRow, type InstanceWithOperation, slugFromNameFree } from '../db/instances';
+import { claimInstance, discardOperation, finishAbandonedOperation, getOperation, insertInstanceWithOperation, insertOperationIfAllowed, type OperationRow, setRunId } from '../db/operations';
+import { recordEvent } from '../db/events';
 import { Problem } from './problems';
 import type { InstanceView, OperationView } from './schemas';
 
@@ -93,7 +97,7 @@ export async function reconcileOperation(
   }
   if (run.status.name === 'RUNNING') return { row, running: run };
   // The workflow writes its row before it completes; re-read in case we raced that write.
-  const fresh = (await catalogue.getOperation(deps.db, row.id)) ?? row;
+  const fresh = (await getOperation(deps.db, row.id)) ?? row;
   if (fresh.status !== 'running') return { row: fresh };
   const status = run.status.name === 'CANCELLED' ? 'cancelled' : 'failed';
   return { row: await abandon(deps, row, status, await closeReason(deps, row, run)) };
@@ -150,16 +154,16 @@ async function abandon(
   // A run that never started never claimed its instance (the claim is its first step), so the
   // instance keeps its status — unless the request itself put it in the running status (a new
   // instance is inserted provisioning), which nothing will now move on.
-  const finished = await catalogue.finishAbandonedOperation(deps.db, row, {
+  const finished = await finishAbandonedOperation(deps.db, row, {
     status,
     error,
     instanceStatus: spec.abandoned.status,
     ...(started ? {} : { onlyFrom: spec.runningStatus }),
   });
   // Another reader finished it first: its row is the truth.
-  if (!finished) return (await catalogue.getOperation(deps.db, row.id)) ?? row;
+  if (!finished) return (await getOperation(deps.db, row.id)) ?? row;
   if (spec.abandoned.cleanup) {
-    const found = await catalogue.findInstance(deps.db, row.instanceId);
+    const found = await findInstance(deps.db, row.instanceId);
     if (found) {
       try {
         await startOperation(deps, found, 'cleanup', RECONCILER, {});
@@ -178,9 +182,9 @@ const RECONCILER = 'reconciler';
  * it is `failed`, and if it was being provisioned, a cleanup removes what the run may have made.
  */
 export async function reconcileStuckInstance(deps: Deps, instance: InstanceRow): Promise<void> {
-  const marked = await catalogue.claimInstance(deps.db, { instanceId: instance.id, operationId: '', from: instance.status, to: 'failed' });
+  const marked = await claimInstance(deps.db, { instanceId: instance.id, operationId: '', from: instance.status, to: 'failed' });
   if (!marked.claimed) return;
-  await catalogue.recordEvent(deps.db, {
+  await recordEvent(deps.db, {
     instanceId: instance.id,
     actor: RECONCILER,
     action: 'reconcile',
@@ -188,7 +192,7 @@ export async function reconcileStuckInstance(deps: Deps, instance: InstanceRow):
     message: `instance was ${instance.status} with no operation running; set to failed`,
   });
   if (instance.status !== kindSpec('provision').runningStatus) return;
-  const found = await catalogue.findInstance(deps.db, instance.id);
+  const found = await findInstance(deps.db, instance.id);
   if (found) await startOperation(deps, found, 'cleanup', RECONCILER, {}).catch(() => undefined);
 }
 
@@ -301,7 +305,7 @@ export async function instanceView(
   if (!current && found.running) {
     current = await operationView(deps, found.running);
     // Reconciling may have settled the instance too.
-    if (current.status !== 'running') instance = (await catalogue.findInstance(deps.db, instance.id))?.instance ?? instance;
+    if (current.status !== 'running') instance = (await findInstance(deps.db, instance.id))?.instance ?? instance;
   }
   return toInstanceView(deps.config, instance, current?.status === 'running' ? current : null);
 }
@@ -385,14 +389,14 @@ async function startWorkflow<W extends keyof Workflows>(
   discardInstance: boolean,
 ): Promise<OperationRow> {
   const memo: OperationMemo = { operationId: operation.id, instanceId: instance.id, kind: operation.kind };
-  const discard = () => catalogue.discardOperation(deps.db, operation.id, discardInstance ? instance.id : undefined);
+  const discard = () => discardOperation(deps.db, operation.id, discardInstance ? instance.id : undefined);
   try {
     const handle = await startRun(deps, spec, instance.slug, input, memo).catch(async (err) => {
       // The previous operation wrote its row and is closing its run: give it a moment, then start.
       if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !(await previousRunClosing(deps, instance))) throw err;
       return startRun(deps, spec, instance.slug, input, memo);
     });
-    return await catalogue.setRunId(deps.db, operation.id, handle.firstExecutionRunId);
+    return await setRunId(deps.db, operation.id, handle.firstExecutionRunId);
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       // A run of another operation holds the id, so ours certainly did not start.
@@ -401,7 +405,7 @@ async function startWorkflow<W extends keyof Workflows>(
     }
     const run = await describeRun(deps, operation);
     if (run !== 'not-found' && run !== 'unreachable' && (run.memo as Partial<OperationMemo> | undefined)?.operationId === operation.id) {
-      return catalogue.setRunId(deps.db, operation.id, run.runId);
+      return setRunId(deps.db, operation.id, run.runId);
     }
     if (run === 'unreachable') {
       throw new Problem(503, `Temporal did not confirm that operation ${operation.id} started; its status will show once Temporal answers`);
@@ -422,7 +426,7 @@ async function previousRunClosing(deps: Deps, instance: InstanceRow): Promise<bo
   const handle = deps.temporal.workflow.getHandle(workflowIdFor(instance.slug));
   try {
     const memo = (await handle.describe()).memo as Partial<OperationMemo> | undefined;
-    const previous = memo?.operationId ? await catalogue.getOperation(deps.db, memo.operationId) : undefined;
+    const previous = memo?.operationId ? await getOperation(deps.db, memo.operationId) : undefined;
     if (!previous || previous.status === 'running') return false;
     await deps.temporal.withDeadline(Date.now() + CLOSING_RUN_WAIT_MS, () => handle.result()).catch(() => undefined);
     return true;
@@ -454,7 +458,7 @@ function runningConflict(slug: string, other: { id: string; kind: string } | und
 }
 
 async function requested(deps: Deps, operation: OperationRow, actor: string, message?: string): Promise<void> {
-  await catalogue.recordEvent(deps.db, {
+  await recordEvent(deps.db, {
     key: `${operation.id}:${operation.kind}:requested`,
     instanceId: operation.instanceId,
     operationId: operation.id,
@@ -475,9 +479,9 @@ export interface ProvisionRequest {
 
 /** The plan named `name`, or a 422 listing the plans there are. */
 export async function knownPlan(db: Database, name: string): Promise<Plan> {
-  const plan = await catalogue.getPlan(db, name);
+  const plan = await getPlan(db, name);
   if (plan) return plan;
-  const known = (await catalogue.listPlans(db)).map((p) => p.name).join(', ');
+  const known = (await listPlans(db)).map((p) => p.name).join(', ');
   throw new Problem(422, `unknown plan "${name}" (plans: ${known})`, { errors: [{ field: 'plan', message: 'is not a known plan' }] });
 }
 
@@ -489,13 +493,13 @@ export async function provision(
   const plan = await knownPlan(deps.db, request.plan);
   const slug = request.slug ?? (await deriveSlug(deps, request.name));
   const version = request.version ?? deps.config.defaultVersion;
-  const instanceId = catalogue.newId('ins');
-  const operationId = catalogue.newId('op');
+  const instanceId = newId('ins');
+  const operationId = newId('op');
   // Listed before the lock below, many requests at once; what it cannot know yet, the catalogue adds.
   const cluster = deps.listCluster && (await deps.listCluster());
-  let rows: Awaited<ReturnType<typeof catalogue.insertInstanceWithOperation>>;
+  let rows: Awaited<ReturnType<typeof insertInstanceWithOperation>>;
   try {
-    rows = await catalogue.insertInstanceWithOperation(
+    rows = await insertInstanceWithOperation(
       deps.db,
       { id: instanceId, slug, name: request.name, plan: plan.name, version, ownerEmail: request.ownerEmail },
       { id: operationId, instanceId, kind: 'provision', workflowId: workflowIdFor(slug), actor },
@@ -527,24 +531,18 @@ export async function provision(
  */
 async function admitByCapacity(cluster: ClusterListing, tx: Transaction, plan: Plan, overcommitRatio: number): Promise<void> {
   await lockKey(tx, 'instance-capacity');
-  const shortfall = capacityShortfall(capacityView(cluster, undefined, await catalogue.livePlans(tx)), plan, overcommitRatio);
+  const shortfall = capacityShortfall(capacityView(cluster, undefined, await livePlans(tx)), plan, overcommitRatio);
   if (shortfall) throw new Problem(409, shortfall);
 }
 
 async function deriveSlug(deps: Deps, name: string): Promise<string> {
   try {
-    return await catalogue.slugFromNameFree(deps.db, name);
+    return await slugFromNameFree(deps.db, name);
   } catch (err) {
     throw new Problem(409, err instanceof Error ? err.message : String(err), {
       errors: [{ field: 'slug', message: 'could not be derived from the name; give one' }],
     });
   }
-}
-
-function isUniqueViolation(err: unknown, constraint: string): boolean {
-  const e = err as { code?: string; constraint_name?: string; cause?: unknown };
-  if (e?.code === '23505' && e.constraint_name === constraint) return true;
-  return e?.cause !== undefined && isUniqueViolation(e.cause, constraint);
 }
 
 /** Operations an API caller may start on an existing instance (provision makes a new one; cleanup is the reconciler's). */
@@ -569,7 +567,7 @@ async function refusalsAudited<T>(deps: Deps, instanceId: string, action: string
     return await fn();
   } catch (err) {
     if (err instanceof Problem && err.status === 409) {
-      await catalogue.recordEvent(deps.db, { instanceId, actor, action, outcome: 'refused', message: err.detail });
+      await recordEvent(deps.db, { instanceId, actor, action, outcome: 'refused', message: err.detail });
     }
     throw err;
   }
@@ -594,11 +592,11 @@ async function startOperation(
     const { row } = await reconcileOperation(deps, found.running);
     if (row.status === 'running') throw runningConflict(instance.slug, { id: row.id, kind: row.kind });
   }
-  const plan = await catalogue.getPlan(deps.db, instance.plan);
+  const plan = await getPlan(deps.db, instance.plan);
   if (!plan) throw new Error(`instance ${instance.slug} has plan ${instance.plan}, which is not in the catalogue`);
-  const inserted = await catalogue.insertOperationIfAllowed(
+  const inserted = await insertOperationIfAllowed(
     deps.db,
-    { id: catalogue.newId('op'), instanceId: instance.id, kind, workflowId: workflowIdFor(instance.slug), actor },
+    { id: newId('op'), instanceId: instance.id, kind, workflowId: workflowIdFor(instance.slug), actor },
     (current) => startRefusal(kind, current, request),
   );
   if ('refusal' in inserted) throw new Problem(409, inserted.refusal);
@@ -624,7 +622,7 @@ async function cancelRunning(deps: Deps, row: OperationRow, actor: string): Prom
   const view = await operationView(deps, row);
   if (view.status !== 'running') throw new Problem(409, `operation ${row.id} is not running (it is ${view.status})`);
   await deps.temporal.workflow.getHandle(row.workflowId, row.runId ?? undefined).cancel();
-  await catalogue.recordEvent(deps.db, {
+  await recordEvent(deps.db, {
     key: `${row.id}:cancel:requested`,
     instanceId: row.instanceId,
     operationId: row.id,

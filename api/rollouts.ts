@@ -11,7 +11,7 @@ import {
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import { decodeMapFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
-import * as catalogue from '../db/catalogue';
+import { rolloutTargets } from '../db/instances';
 import { serialised } from '../db/client';
 import {
   abortUpdateName,
@@ -72,7 +72,7 @@ export async function startRollout(deps: Deps, request: RolloutRequest, actor: s
   if (existing) return existing;
 
   const selector = request.selector ?? {};
-  const targets = await catalogue.rolloutTargets(deps.db, selector, request.version);
+  const targets = await rolloutTargets(deps.db, selector, request.version);
   if (targets.length === 0) {
     throw new Problem(422, `no ready instance matches the selector ${JSON.stringify(selector)} and is not already at version ${request.version}`, {
       errors: [{ field: 'selector', message: 'selects no instance' }],

@@ -1,10 +1,12 @@
 // The API's resources as TypeBox schemas: they validate requests, serialize responses and
 // become the OpenAPI document. Rules come from domain/ so the API and workflows agree.
 import { Type, type Static } from '@fastify/type-provider-typebox';
-import { checkStatuses, healths } from '../domain/health';
+import { apiRoles } from '../domain/api-keys';
+import { checkStatuses, healths, sweepStatuses } from '../domain/health';
 import { instanceStatuses, operationKinds, operationStatuses, stepStatuses } from '../domain/instance';
+import { invoiceStatuses } from '../domain/invoices';
 import { SLUG_MAX, SLUG_MIN, slugPattern, versionPattern } from '../domain/validation';
-import { apiRoles, deliveryStatuses, webhookEventTypes } from '../db/schema';
+import { deliveryStatuses, webhookEventTypes } from '../domain/webhooks';
 import { meters } from '../domain/metering';
 import { Problem } from './problems';
 
@@ -159,7 +161,7 @@ export const HealthReport = Type.Object(
 export const Sweep = Type.Object(
   {
     id: Type.String(),
-    status: Type.Enum(['running', 'succeeded', 'failed']),
+    status: Type.Enum(sweepStatuses),
     startedAt: Type.String({ format: 'date-time' }),
     endedAt: Type.Optional(Type.String({ format: 'date-time' })),
     checked: Type.Integer(),
@@ -228,7 +230,7 @@ const InvoiceFields = {
   number: Type.String({ description: 'INV-YYYYMM-NNNN' }),
   ownerEmail: Type.String({ description: 'the billing account' }),
   period: Type.String({ description: 'YYYY-MM' }),
-  status: Type.Enum(['draft', 'issued']),
+  status: Type.Enum(invoiceStatuses),
   currency: Type.String(),
   subtotalCents: Type.Integer({ description: 'the sum of the lines' }),
   createdAt: Type.String({ format: 'date-time' }),

@@ -5,8 +5,8 @@
 import type { Config } from '../domain/config';
 import { amountCents, hourOf, timeUsage, type Meter } from '../domain/metering';
 import type { Database } from '../db/client';
-import * as catalogue from '../db/catalogue';
-import type { InstanceRow } from '../db/catalogue';
+import { listPlans } from '../db/plans';
+import type { InstanceRow } from '../db/instances';
 import * as metering from '../db/metering';
 import { meteringScheduleId } from '../worker/schedules';
 
@@ -53,7 +53,7 @@ export async function usageOf(deps: { db: Database; config: Config }, instance: 
     for (const u of timeUsage(history, ledgerEnd, to)) add(u.meter, u.plan, u.seconds);
     for (const s of await metering.sampledStorage(deps.db, instance.id, ledgerEnd, to)) add('db_storage_bytes', s.plan, s.bytes);
   }
-  const plans = new Map((await catalogue.listPlans(deps.db)).map((p) => [p.name, p]));
+  const plans = new Map((await listPlans(deps.db)).map((p) => [p.name, p]));
   const lines = [...totals.values()]
     .sort((a, b) => (a.meter === b.meter ? a.plan.localeCompare(b.plan) : a.meter.localeCompare(b.meter)))
     .map(({ meter, plan, quantity }): UsageLine => {

@@ -2,7 +2,7 @@
 // (default 1,000), each with a few status changes in that hour. Writes synthetic instances into
 // the catalogue at DATABASE_URL: run it against a scratch database.
 import { connectCatalogue } from '../db/client';
-import { newId } from '../db/catalogue';
+import { newId } from '../db/ids';
 import { meterHour } from '../db/metering';
 import { migrateCatalogue } from '../db/migrate';
 import { instances, instanceStatusChanges } from '../db/schema';

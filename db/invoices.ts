@@ -4,7 +4,8 @@
 import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { amountCents, type Meter } from '../domain/metering';
 import { lockKey, type Database, type Transaction } from './client';
-import { listPlans, newId } from './catalogue';
+import { newId } from './ids';
+import { listPlans } from './plans';
 import { instances, invoiceLines, invoices, usageLedger } from './schema';
 
 export type InvoiceRow = typeof invoices.$inferSelect;

@@ -16,19 +16,18 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
-import { healths, type HealthCheck } from '../domain/health';
+import { apiRoles } from '../domain/api-keys';
+import { healths, sweepStatuses, type HealthCheck } from '../domain/health';
 import { instanceStatuses, operationKinds, operationStatuses, type Step } from '../domain/instance';
+import { invoiceStatuses } from '../domain/invoices';
 import { meters } from '../domain/metering';
-
-export const apiRoles = ['admin', 'operator', 'viewer'] as const;
-export type ApiRole = (typeof apiRoles)[number];
+import { deliveryStatuses, type WebhookEventType } from '../domain/webhooks';
 
 export const instanceStatusEnum = pgEnum('instance_status', instanceStatuses);
 export const operationKindEnum = pgEnum('operation_kind', operationKinds);
 export const operationStatusEnum = pgEnum('operation_status', operationStatuses);
 export const apiRoleEnum = pgEnum('api_role', apiRoles);
 export const meterEnum = pgEnum('usage_meter', meters);
-export const invoiceStatuses = ['draft', 'issued'] as const;
 export const invoiceStatusEnum = pgEnum('invoice_status', invoiceStatuses);
 export const healthEnum = pgEnum('instance_health', healths);
 
@@ -270,24 +269,6 @@ export const invoiceLines = pgTable(
 
 // ---- outbound webhooks
 
-export const webhookEventTypes = [
-  'instance.ready',
-  'instance.failed',
-  'instance.deleted',
-  'instance.suspended',
-  'instance.resumed',
-  'instance.upgraded',
-  'operation.failed',
-  'operation.rolled_back',
-  'operation.cancelled',
-  'instance.unhealthy',
-  'instance.healed',
-  'instance.recovered',
-  'invoice.issued',
-] as const;
-export type WebhookEventType = (typeof webhookEventTypes)[number];
-
-export const deliveryStatuses = ['pending', 'delivered', 'failed'] as const;
 export const deliveryStatusEnum = pgEnum('webhook_delivery_status', deliveryStatuses);
 
 export const webhooks = pgTable('webhooks', {
@@ -340,7 +321,6 @@ export const webhookDeliveries = pgTable(
 
 // ---- health sweeps
 
-export const sweepStatuses = ['running', 'succeeded', 'failed'] as const;
 export const sweepStatusEnum = pgEnum('health_sweep_status', sweepStatuses);
 
 export const healthSweeps = pgTable('health_sweeps', {

@@ -33,3 +33,5 @@ export interface SweepTotals {
 }
 
 export const noTotals: SweepTotals = { checked: 0, healthy: 0, degraded: 0, unhealthy: 0, healed: 0, errors: 0 };
+
+export const sweepStatuses = ['running', 'succeeded', 'failed'] as const;

@@ -1,7 +1,26 @@
-// Which webhook events an operation's outcome means. Pure: the recordEvent activity asks it with
+// Webhook event types and delivery statuses (the catalogue's enums are made from these), and which
+// events an operation's outcome means. Pure: the recordEvent activity asks webhookEventsFor with
 // the audit event it just wrote and the instance's status after the operation.
-import type { WebhookEventType } from '../db/schema';
 import type { InstanceStatus } from './instance';
+
+export const webhookEventTypes = [
+  'instance.ready',
+  'instance.failed',
+  'instance.deleted',
+  'instance.suspended',
+  'instance.resumed',
+  'instance.upgraded',
+  'operation.failed',
+  'operation.rolled_back',
+  'operation.cancelled',
+  'instance.unhealthy',
+  'instance.healed',
+  'instance.recovered',
+  'invoice.issued',
+] as const;
+export type WebhookEventType = (typeof webhookEventTypes)[number];
+
+export const deliveryStatuses = ['pending', 'delivered', 'failed'] as const;
 
 export interface OutcomeFacts {
   /** The operation kind (the audit event's action). */

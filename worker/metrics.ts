@@ -14,7 +14,7 @@ import type { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Database } from '../db/client';
-import { getOperation } from '../db/catalogue';
+import { getOperation } from '../db/operations';
 import type { OperationResult } from '../domain/operations';
 
 /** The activity every operation workflow ends with: `(operationId, result)`. */

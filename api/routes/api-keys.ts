@@ -1,12 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
-import * as catalogue from '../../db/catalogue';
+import { isUniqueViolation } from '../../db/errors';
+import { newId } from '../../db/ids';
+import { recordEvent } from '../../db/events';
+import { type ApiKeyRow, insertApiKey, listApiKeys, revokeApiKey } from '../../db/api-keys';
 import { BOOTSTRAP_ADMIN, generateKey } from '../auth';
 import { Problem, problems } from '../problems';
 import type { Deps } from '../operations';
 import { IdParams, Role } from '../schemas';
 
-type KeyRow = catalogue.ApiKeyRow;
+type KeyRow = ApiKeyRow;
 const view = (row: KeyRow) => ({
   id: row.id,
   name: row.name,
@@ -15,11 +18,6 @@ const view = (row: KeyRow) => ({
   createdAt: row.createdAt.toISOString(),
   ...(row.revokedAt ? { revokedAt: row.revokedAt.toISOString() } : {}),
 });
-
-const isUniqueViolation = (err: unknown): boolean => {
-  const e = err as { code?: string; cause?: unknown };
-  return e?.code === '23505' || (e?.cause !== undefined && isUniqueViolation(e.cause));
-};
 
 export const apiKeyRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db }) => {
   app.post(
@@ -45,12 +43,12 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db })
       const secret = generateKey();
       let row: KeyRow;
       try {
-        row = await catalogue.insertApiKey(db, { id: catalogue.newId('key'), name, role, hash: secret.hash, prefix: secret.prefix });
+        row = await insertApiKey(db, { id: newId('key'), name, role, hash: secret.hash, prefix: secret.prefix });
       } catch (err) {
         if (isUniqueViolation(err)) throw new Problem(409, `a live API key is already named "${name}"`, { errors: [{ field: 'name', message: 'is taken' }] });
         throw err;
       }
-      await catalogue.recordEvent(db, { actor: request.caller!.name, action: 'api-key.create', outcome: 'succeeded', message: `${row.id} "${name}" (${role})` });
+      await recordEvent(db, { actor: request.caller!.name, action: 'api-key.create', outcome: 'succeeded', message: `${row.id} "${name}" (${role})` });
       return reply.code(201).header('location', `/v1/api-keys/${row.id}`).send({ apiKey: view(row), key: secret.key });
     },
   );
@@ -65,7 +63,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db })
         response: { 200: Type.Ref('ApiKeyList', { description: 'Every API key' }) },
       },
     },
-    async () => ({ items: (await catalogue.listApiKeys(db)).map(view) }),
+    async () => ({ items: (await listApiKeys(db)).map(view) }),
   );
 
   app.delete(
@@ -80,9 +78,9 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db })
       },
     },
     async (request) => {
-      const row = await catalogue.revokeApiKey(db, request.params.id);
+      const row = await revokeApiKey(db, request.params.id);
       if (!row) throw new Problem(404, `no API key "${request.params.id}"`);
-      await catalogue.recordEvent(db, { actor: request.caller!.name, action: 'api-key.revoke', outcome: 'succeeded', message: `${row.id} "${row.name}"` });
+      await recordEvent(db, { actor: request.caller!.name, action: 'api-key.revoke', outcome: 'succeeded', message: `${row.id} "${row.name}"` });
       return { apiKey: view(row) };
     },
   );

@@ -6,7 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import type { ApiRole } from '../../db/schema';
+import type { ApiRole } from '../../domain/api-keys';
 import { PayloadDecryptionError } from '../../temporal/encryption-codec';
 import { payloadCodecs } from '../../temporal/data-converter';
 import { authenticate, authorize } from '../auth';

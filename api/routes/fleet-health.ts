@@ -3,12 +3,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
 import type { InstanceHealth } from '../../activities/health';
-import * as catalogue from '../../db/catalogue';
+import { newId } from '../../db/ids';
+import { findInstance } from '../../db/instances';
+import { recordEvent } from '../../db/events';
+import { getSweep, lastOrphanSweep, listSweeps, openSweep, type SweepRow } from '../../db/sweeps';
 import type { Deps } from '../operations';
 import { Problem, problems } from '../problems';
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, IdOrSlugParams, IdParams, PageQuery } from '../schemas';
 
-const sweepView = (row: catalogue.SweepRow) => ({
+const sweepView = (row: SweepRow) => ({
   id: row.id,
   status: row.status,
   startedAt: row.startedAt.toISOString(),
@@ -38,9 +41,9 @@ export const fleetHealthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { 
       },
     },
     async (request, reply) => {
-      const id = catalogue.newId('swp');
+      const id = newId('swp');
       const workflowId = `health-sweep:${id}`;
-      const sweep = await catalogue.openSweep(db, workflowId, id);
+      const sweep = await openSweep(db, workflowId, id);
       await temporal.workflow.start('healthSweep', {
         workflowId,
         taskQueue: config.taskQueue,
@@ -48,7 +51,7 @@ export const fleetHealthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { 
         // A sweep no worker picks up (a deployment without workers) does not stay open for ever.
         workflowExecutionTimeout: SWEEP_TIMEOUT,
       });
-      await catalogue.recordEvent(db, { actor: request.caller!.name, action: 'health.sweep', outcome: 'requested', message: sweep.id });
+      await recordEvent(db, { actor: request.caller!.name, action: 'health.sweep', outcome: 'requested', message: sweep.id });
       return reply.code(202).header('location', `/v1/health/sweeps/${sweep.id}`).send({ sweep: sweepView(sweep) });
     },
   );
@@ -67,7 +70,7 @@ export const fleetHealthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { 
     async (request) => {
       const { limit = DEFAULT_PAGE_SIZE, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, sweepCursor) : undefined;
-      const page = await catalogue.listSweeps(db, { limit, after });
+      const page = await listSweeps(db, { limit, after });
       const last = page.items.at(-1);
       return { items: page.items.map(sweepView), nextCursor: page.more && last ? encodeCursor(last.id) : null };
     },
@@ -85,7 +88,7 @@ export const fleetHealthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { 
       },
     },
     async (request) => {
-      const row = await catalogue.getSweep(db, request.params.id);
+      const row = await getSweep(db, request.params.id);
       if (!row) throw new Problem(404, `no health sweep "${request.params.id}"`);
       return sweepView(row);
     },
@@ -104,13 +107,13 @@ export const fleetHealthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { 
     async () => {
       // The worker holds the Kubernetes, Route 53 and Postgres clients: every sweep looks, and
       // this answers from the newest sweep that did.
-      const sweep = await catalogue.lastOrphanSweep(db);
+      const sweep = await lastOrphanSweep(db);
       return { items: sweep?.orphans ?? [], sweepId: sweep?.id ?? null, checkedAt: (sweep?.endedAt ?? sweep?.startedAt)?.toISOString() ?? null };
     },
   );
 
   const instanceOr404 = async (idOrSlug: string) => {
-    const found = await catalogue.findInstance(db, idOrSlug);
+    const found = await findInstance(db, idOrSlug);
     if (!found) throw new Problem(404, `no instance "${idOrSlug}"`);
     return found.instance;
   };
@@ -159,10 +162,10 @@ export const fleetHealthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { 
         throw new Problem(503, `the check of ${instance.slug} did not finish within ${CHECK_DEADLINE_MS / 1000}s; its result will show on GET …/health`);
       }
       if (!result) {
-        const now = (await catalogue.findInstance(db, instance.id))?.instance ?? instance;
+        const now = (await findInstance(db, instance.id))?.instance ?? instance;
         throw new Problem(409, `${now.slug} is ${now.status}${now.status === 'ready' || now.status === 'suspended' ? ' with an operation running' : ''}; only a ready or suspended instance with no operation running is checked`);
       }
-      const checkedAt = (await catalogue.findInstance(db, instance.id))?.instance.healthCheckedAt;
+      const checkedAt = (await findInstance(db, instance.id))?.instance.healthCheckedAt;
       return { health: result.health, checkedAt: checkedAt?.toISOString() ?? null, checks: result.checks };
     },
   );

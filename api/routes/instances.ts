@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
-import * as catalogue from '../../db/catalogue';
+import { findInstance, listInstances } from '../../db/instances';
+import { listOperations } from '../../db/operations';
+import { listEvents } from '../../db/events';
 import { slugProblem } from '../../domain/validation';
 import { idempotent, IdempotencyHeaders } from '../idempotency';
 import { instanceView, knownPlan, listedInstanceView, operationView, provision, startOnInstance, type Deps, type InstanceOperationKind } from '../operations';
@@ -29,7 +31,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
   const { db } = deps;
 
   async function found(idOrSlug: string) {
-    const instance = await catalogue.findInstance(db, idOrSlug);
+    const instance = await findInstance(db, idOrSlug);
     if (!instance) throw new Problem(404, `no instance "${idOrSlug}"`);
     return instance;
   }
@@ -78,7 +80,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       const { status, health, limit = DEFAULT_PAGE_SIZE, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, instanceCursor) : undefined;
       // The filter is applied in SQL, never to the page afterwards: a page is short only at the end.
-      const page = await catalogue.listInstances(db, { status, health, limit, after });
+      const page = await listInstances(db, { status, health, limit, after });
       const last = page.items.at(-1);
       return {
         // As the catalogue has them: a page asks Temporal nothing (live steps are on the single-item routes).
@@ -218,7 +220,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       const { limit = DEFAULT_PAGE_SIZE, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, operationCursor) : undefined;
       const { instance } = await found(request.params.idOrSlug);
-      const page = await catalogue.listOperations(db, instance.id, { limit, after });
+      const page = await listOperations(db, instance.id, { limit, after });
       const last = page.items.at(-1);
       return {
         // At most one operation per instance runs, so a page asks Temporal about one at most.
@@ -244,7 +246,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       const { limit = DEFAULT_PAGE_SIZE, cursor } = request.query;
       const after = cursor ? Number(decodeCursor(cursor, eventCursor)) : undefined;
       const { instance } = await found(request.params.idOrSlug);
-      const page = await catalogue.listEvents(db, instance.id, { limit, after });
+      const page = await listEvents(db, instance.id, { limit, after });
       const last = page.items.at(-1);
       return {
         items: page.items.map((e) => ({

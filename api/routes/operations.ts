@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
-import { getOperation } from '../../db/catalogue';
+import { getOperation } from '../../db/operations';
 import { cancel, operationView, type Deps } from '../operations';
 import { Problem, problems } from '../problems';
 import { IdParams } from '../schemas';

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
-import { listPlans } from '../../db/catalogue';
+import { listPlans } from '../../db/plans';
 import type { Deps } from '../operations';
 
 export const planRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db }) => {

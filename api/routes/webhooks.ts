@@ -4,12 +4,14 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
 import { refusedTarget } from '../../activities/webhook-targets';
-import * as catalogue from '../../db/catalogue';
+import { newId } from '../../db/ids';
+import { recordEvent } from '../../db/events';
+import { deleteWebhook, getWebhook, insertWebhook, listDeliveries, listWebhooks, type WebhookRow } from '../../db/webhooks';
 import type { Deps } from '../operations';
 import { Problem, problems } from '../problems';
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, IdParams, PageQuery, textPattern, WebhookEventType } from '../schemas';
 
-const view = (row: catalogue.WebhookRow) => ({
+const view = (row: WebhookRow) => ({
   id: row.id,
   url: row.url,
   events: row.events,
@@ -43,8 +45,8 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db, 
       const refused = await refusedTarget(url, config.webhookAllowPrivate);
       if (refused) throw new Problem(422, `the webhook URL ${refused}`, { errors: [{ field: 'url', message: refused }] });
       const secret = `whsec_${randomBytes(32).toString('base64url')}`;
-      const row = await catalogue.insertWebhook(db, { id: catalogue.newId('whk'), url, events, description: description ?? null, secret });
-      await catalogue.recordEvent(db, { actor: request.caller!.name, action: 'webhook.create', outcome: 'succeeded', message: `${row.id} ${url}` });
+      const row = await insertWebhook(db, { id: newId('whk'), url, events, description: description ?? null, secret });
+      await recordEvent(db, { actor: request.caller!.name, action: 'webhook.create', outcome: 'succeeded', message: `${row.id} ${url}` });
       return reply.code(201).header('location', `/v1/webhooks/${row.id}`).send({ webhook: view(row), secret });
     },
   );
@@ -59,7 +61,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db, 
         response: { 200: Type.Ref('WebhookList', { description: 'Every webhook' }) },
       },
     },
-    async () => ({ items: (await catalogue.listWebhooks(db)).map(view) }),
+    async () => ({ items: (await listWebhooks(db)).map(view) }),
   );
 
   app.delete(
@@ -74,9 +76,9 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db, 
       },
     },
     async (request) => {
-      const row = await catalogue.deleteWebhook(db, request.params.id);
+      const row = await deleteWebhook(db, request.params.id);
       if (!row) throw new Problem(404, `no webhook "${request.params.id}"`);
-      await catalogue.recordEvent(db, { actor: request.caller!.name, action: 'webhook.delete', outcome: 'succeeded', message: `${row.id} ${row.url}` });
+      await recordEvent(db, { actor: request.caller!.name, action: 'webhook.delete', outcome: 'succeeded', message: `${row.id} ${row.url}` });
       return { webhook: view(row) };
     },
   );
@@ -96,8 +98,8 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db, 
     async (request) => {
       const { limit = DEFAULT_PAGE_SIZE, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, deliveryCursor) : undefined;
-      if (!(await catalogue.getWebhook(db, request.params.id))) throw new Problem(404, `no webhook "${request.params.id}"`);
-      const page = await catalogue.listDeliveries(db, request.params.id, { limit, after });
+      if (!(await getWebhook(db, request.params.id))) throw new Problem(404, `no webhook "${request.params.id}"`);
+      const page = await listDeliveries(db, request.params.id, { limit, after });
       const last = page.items.at(-1);
       return {
         items: page.items.map((d) => ({

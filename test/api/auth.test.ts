@@ -2,7 +2,7 @@
 // not exist (or carry invalid bodies) so passing auth starts no workflow.
 import type { HTTPMethods } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiRole } from '../../db/schema';
+import type { ApiRole } from '../../domain/api-keys';
 import { type Harness, startHarness } from './harness';
 
 let h: Harness;

@@ -3,7 +3,8 @@
 // behind. The catalogue (unique slug; one running operation per instance, inserted under the
 // instance row's lock) decides, not the order the requests happen to be read in.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findInstance, listOperations } from '../../db/catalogue';
+import { findInstance } from '../../db/instances';
+import { listOperations } from '../../db/operations';
 import { type Harness, startHarness } from './harness';
 
 let h: Harness;

@@ -11,9 +11,12 @@ import type { InstanceStatus } from '../../domain/instance';
 import { workflowIdFor } from '../../domain/operations';
 import type { Database } from '../../db/client';
 import { connectCatalogue } from '../../db/client';
-import { finishOperation, insertApiKey, markInstance, newId } from '../../db/catalogue';
+import { newId } from '../../db/ids';
+import { markInstance } from '../../db/instances';
+import { finishOperation } from '../../db/operations';
+import { insertApiKey } from '../../db/api-keys';
 import { migrateCatalogue } from '../../db/migrate';
-import type { ApiRole } from '../../db/schema';
+import type { ApiRole } from '../../domain/api-keys';
 import { connectTemporalClient } from '../../temporal/data-converter';
 import { testConfig, uniqueSuffix } from '../support/config';
 

@@ -4,7 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey } from '../../api/auth';
 import { requestHash } from '../../api/idempotency';
-import { claimIdempotency, findInstance, findLiveApiKeyByHash, listOperations } from '../../db/catalogue';
+import { findInstance } from '../../db/instances';
+import { listOperations } from '../../db/operations';
+import { findLiveApiKeyByHash } from '../../db/api-keys';
+import { claimIdempotency } from '../../db/idempotency';
 import { type Harness, startHarness } from './harness';
 
 let h: Harness;

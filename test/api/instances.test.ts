@@ -3,7 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BODY_LIMIT } from '../../api/app';
 import { eq } from 'drizzle-orm';
-import { findInstance, finishOperation, getOperation, insertOperationIfAllowed, listOperations, markInstance, newId, setRunId } from '../../db/catalogue';
+import { newId } from '../../db/ids';
+import { findInstance, markInstance } from '../../db/instances';
+import { finishOperation, getOperation, insertOperationIfAllowed, listOperations, setRunId } from '../../db/operations';
 import { operations } from '../../db/schema';
 import { build } from '../../api/app';
 import { connectCatalogue } from '../../db/client';

@@ -4,7 +4,10 @@
 import { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../../api/app';
-import { finishOperation, insertInstanceWithOperation, insertOperationIfAllowed, markInstance, newId, recordEvent } from '../../db/catalogue';
+import { newId } from '../../db/ids';
+import { markInstance } from '../../db/instances';
+import { finishOperation, insertInstanceWithOperation, insertOperationIfAllowed } from '../../db/operations';
+import { recordEvent } from '../../db/events';
 import { workflowIdFor } from '../../domain/operations';
 import { shipyardDataConverter } from '../../temporal/data-converter';
 import { type Harness, startHarness } from './harness';

@@ -7,7 +7,7 @@ import { build } from '../../api/app';
 import { clusterListingFromWorkers } from '../../api/capacity';
 import { createCapacityActivities, readCapacity } from '../../activities/capacity';
 import { eq } from 'drizzle-orm';
-import * as catalogue from '../../db/catalogue';
+import { findInstance } from '../../db/instances';
 import { instances, plans } from '../../db/schema';
 import { workflowIdFor } from '../../domain/operations';
 import { testPlan } from '../support/catalogue-rows';
@@ -67,7 +67,7 @@ describe('capacity', () => {
       expect(answers.map((a) => a.statusCode).sort(), answers.map((a) => a.body).join('\n')).toEqual([202, 409]);
       const refused = slugs[answers.findIndex((a) => a.statusCode === 409)]!;
       expect(answers.find((a) => a.statusCode === 409)!.json().detail).toMatch(/insufficient capacity for plan test-half/);
-      expect(await catalogue.findInstance(h.db, refused)).toBeUndefined();
+      expect(await findInstance(h.db, refused)).toBeUndefined();
     } finally {
       await app.close();
       // No worker runs the admitted provision: end it, so it stops counting against other checks.
@@ -87,7 +87,7 @@ describe('capacity', () => {
       expect(res.statusCode).toBe(409);
       expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
       expect(res.json().detail).toMatch(/insufficient capacity/);
-      expect(await catalogue.findInstance(h.db, slug)).toBeUndefined();
+      expect(await findInstance(h.db, slug)).toBeUndefined();
     } finally {
       await app.close();
     }
@@ -102,7 +102,7 @@ describe('capacity', () => {
       expect(res.statusCode, res.body).toBe(503);
       expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
       expect(res.json().detail).toBe(`no worker listed the cluster for the capacity check within 1s; is a worker polling task queue "${h.config.taskQueue}"?`);
-      expect(await catalogue.findInstance(h.db, slug)).toBeUndefined();
+      expect(await findInstance(h.db, slug)).toBeUndefined();
     } finally {
       await app.close();
     }

@@ -6,7 +6,8 @@ import { randomInt } from 'node:crypto';
 import { prebuiltWorkflowBundle } from '../support/build';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
-import * as catalogue from '../../db/catalogue';
+import { newId } from '../../db/ids';
+import { insertInstanceWithOperation } from '../../db/operations';
 import { periodBounds } from '../../db/invoices';
 import * as metering from '../../db/metering';
 import { usageLedger } from '../../db/schema';
@@ -37,11 +38,11 @@ afterAll(async () => {
 
 async function instance(owner: string) {
   const slug = h.slug('inv');
-  const id = catalogue.newId('ins');
-  await catalogue.insertInstanceWithOperation(
+  const id = newId('ins');
+  await insertInstanceWithOperation(
     h.db,
     { id, slug, name: slug, plan: 'starter', version: '1.0.0', ownerEmail: owner },
-    { id: catalogue.newId('op'), instanceId: id, kind: 'provision', workflowId: `instance:${slug}`, actor: 'test' },
+    { id: newId('op'), instanceId: id, kind: 'provision', workflowId: `instance:${slug}`, actor: 'test' },
   );
   return id;
 }

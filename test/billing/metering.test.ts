@@ -11,7 +11,8 @@ import { createActivities } from '../../activities';
 import { testbedDeps } from '../activities/testbed-deps';
 import type { Database } from '../../db/client';
 import { connectCatalogue } from '../../db/client';
-import * as catalogue from '../../db/catalogue';
+import { markInstance } from '../../db/instances';
+import { claimInstance, finishAbandonedOperation } from '../../db/operations';
 import * as metering from '../../db/metering';
 import { migrateCatalogue } from '../../db/migrate';
 import { instanceStatusChanges, usageLedger } from '../../db/schema';
@@ -50,12 +51,12 @@ const history = (instanceId: string) =>
 describe('status history', () => {
   it('records every status and plan the catalogue writes, once each, with the plan in force', async () => {
     const { instanceId, operationId } = await newInstance();
-    await catalogue.markInstance(db, instanceId, { status: 'ready' });
-    await catalogue.markInstance(db, instanceId, { status: 'ready' }); // a retried write adds nothing
-    await catalogue.claimInstance(db, { instanceId, operationId, from: 'ready', to: 'changing_plan' });
-    await catalogue.markInstance(db, instanceId, { status: 'ready', plan: 'standard' });
+    await markInstance(db, instanceId, { status: 'ready' });
+    await markInstance(db, instanceId, { status: 'ready' }); // a retried write adds nothing
+    await claimInstance(db, { instanceId, operationId, from: 'ready', to: 'changing_plan' });
+    await markInstance(db, instanceId, { status: 'ready', plan: 'standard' });
     const [op] = await db.select().from((await import('../../db/schema')).operations).where(eq((await import('../../db/schema')).operations.id, operationId));
-    await catalogue.finishAbandonedOperation(db, op!, { status: 'failed', error: 'test', instanceStatus: 'failed' });
+    await finishAbandonedOperation(db, op!, { status: 'failed', error: 'test', instanceStatus: 'failed' });
     expect(await history(instanceId)).toEqual([
       { status: 'provisioning', plan: 'starter' },
       { status: 'ready', plan: 'starter' },

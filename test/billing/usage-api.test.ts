@@ -2,7 +2,8 @@
 // come from the ledger, later ones are computed live, and the two add up to the same seconds.
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as catalogue from '../../db/catalogue';
+import { newId } from '../../db/ids';
+import { insertInstanceWithOperation } from '../../db/operations';
 import * as metering from '../../db/metering';
 import { instanceStatusChanges } from '../../db/schema';
 import { HOUR_MS, hourOf } from '../../domain/metering';
@@ -30,11 +31,11 @@ describe('plans', () => {
 describe('usage', () => {
   it('adds ledger hours and live hours, priced per plan, for a viewer', async () => {
     const slug = h.slug('use');
-    const instanceId = catalogue.newId('ins');
-    await catalogue.insertInstanceWithOperation(
+    const instanceId = newId('ins');
+    await insertInstanceWithOperation(
       h.db,
       { id: instanceId, slug, name: slug, plan: 'standard', version: '1.0.0', ownerEmail: 'o@example.com' },
-      { id: catalogue.newId('op'), instanceId, kind: 'provision', workflowId: `instance:${slug}`, actor: 'test' },
+      { id: newId('op'), instanceId, kind: 'provision', workflowId: `instance:${slug}`, actor: 'test' },
     );
     const start = new Date(hourOf(new Date()).getTime() - 5 * HOUR_MS);
     const t = (hours: number, minutes = 0) => new Date(start.getTime() + hours * HOUR_MS + minutes * 60_000);

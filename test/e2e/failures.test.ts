@@ -2,7 +2,7 @@
 // process killed in the middle of a provision, and a plan the cluster has no room for.
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as catalogue from '../../db/catalogue';
+import { findInstance } from '../../db/instances';
 import { connectCatalogue } from '../../db/client';
 import { plans } from '../../db/schema';
 import { testPlan } from '../support/catalogue-rows';
@@ -74,7 +74,7 @@ describe('failures', () => {
       const refused = await stack.api.call('POST', '/v1/instances', { name: 'Huge', slug, plan: huge.name, ownerEmail: 'h@huge.test' });
       expect(refused.status, JSON.stringify(refused.body)).toBe(409);
       expect(refused.body.detail).toMatch(new RegExp(`insufficient capacity for plan ${huge.name}: quotas would request cpu [\\d.]+ of [\\d.]+ allocatable`));
-      expect(await catalogue.findInstance(db, slug)).toBeUndefined();
+      expect(await findInstance(db, slug)).toBeUndefined();
       expect(await world.read(slug)).toMatchObject(nothingLeft);
     } finally {
       await db.delete(plans).where(eq(plans.name, huge.name));

@@ -5,7 +5,7 @@ import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53
 import { AppsV1Api, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectCatalogue } from '../../db/client';
-import * as catalogue from '../../db/catalogue';
+import { getOperation } from '../../db/operations';
 import { hostnameFor, namespaceFor } from '../../domain/instance';
 import { workflowIdFor } from '../../domain/operations';
 import { connectTemporalClient } from '../../temporal/data-converter';
@@ -223,13 +223,13 @@ describe('health', () => {
       expect(created.status, JSON.stringify(created.body)).toBe(202);
       const operationId = created.body.operation.id as string;
       // Read from the catalogue, not the API: an API read would settle the row itself.
-      await until('the run to be recorded', async () => ((await catalogue.getOperation(db, operationId))?.runId ? true : undefined));
+      await until('the run to be recorded', async () => ((await getOperation(db, operationId))?.runId ? true : undefined));
       await client.workflow.getHandle(workflowIdFor(slug)).terminate('health test: terminated by hand');
-      expect((await catalogue.getOperation(db, operationId))?.status).toBe('running');
+      expect((await getOperation(db, operationId))?.status).toBe('running');
 
       const sweep = await sweepNow();
       expect(sweep.status).toBe('succeeded');
-      const settled = await catalogue.getOperation(db, operationId);
+      const settled = await getOperation(db, operationId);
       expect(settled).toMatchObject({ status: 'failed', error: expect.stringMatching(/terminated.*health test: terminated by hand/) });
 
       const orphans = await stack.api.call('GET', '/v1/health/orphans');

@@ -8,7 +8,8 @@ import type { Client, Connection } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectCatalogue } from '../../db/client';
-import * as catalogue from '../../db/catalogue';
+import { newId } from '../../db/ids';
+import { getOperation, listOperations } from '../../db/operations';
 import { instances } from '../../db/schema';
 import { namespaceFor, ownerLabels } from '../../domain/instance';
 import { workflowIdFor } from '../../domain/operations';
@@ -76,7 +77,7 @@ describe('statuses that stay true', () => {
     const terminatedAt = Date.now();
     // Read the catalogue itself, not the API (whose reads reconcile too): this is the schedule's work.
     await expect
-      .poll(async () => (await catalogue.getOperation(db, operationId))?.status, { timeout: (RECONCILE_INTERVAL_SECONDS + 20) * 1000, interval: 100 })
+      .poll(async () => (await getOperation(db, operationId))?.status, { timeout: (RECONCILE_INTERVAL_SECONDS + 20) * 1000, interval: 100 })
       .toBe('failed');
     const settledAfterMs = Date.now() - terminatedAt;
     console.log(`reconcile: terminated run settled in the catalogue ${settledAfterMs} ms after termination (schedule every ${RECONCILE_INTERVAL_SECONDS}s)`);
@@ -101,7 +102,7 @@ describe('statuses that stay true', () => {
 
   it('an instance left provisioning with no operation behind it is failed by the reconcile, and what it left is cleaned', async () => {
     const slug = `stuck-${uniqueSuffix()}`;
-    const instanceId = catalogue.newId('ins');
+    const instanceId = newId('ins');
     // What an older Shipyard could leave: an instance row whose operation row was deleted while its run went on.
     await db.insert(instances).values({ id: instanceId, slug, name: 'Stuck', plan: 'starter', version: '1.0.0', ownerEmail: 's@truth.test', status: 'provisioning', updatedAt: new Date(Date.now() - 60_000) });
     const kube = new KubeConfig();
@@ -114,7 +115,7 @@ describe('statuses that stay true', () => {
       .poll(async () => (await db.select({ status: instances.status }).from(instances).where(eq(instances.id, instanceId)))[0]?.status, { timeout: 30_000, interval: 200 })
       .toBe('failed');
     await expect
-      .poll(async () => (await catalogue.listOperations(db, instanceId, { limit: 100 })).items.find((o) => o.kind === 'cleanup' && o.status !== 'running')?.status, { timeout: 90_000, interval: 300 })
+      .poll(async () => (await listOperations(db, instanceId, { limit: 100 })).items.find((o) => o.kind === 'cleanup' && o.status !== 'running')?.status, { timeout: 90_000, interval: 300 })
       .toBe('succeeded');
     expect((await stack.api.call('GET', `/v1/instances/${slug}`)).body).toMatchObject({ status: 'failed', currentOperation: null });
     expect(await world.read(slug)).toMatchObject(nothingLeft);

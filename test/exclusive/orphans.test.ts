@@ -12,7 +12,7 @@ import { createKubernetesActivities } from '../../activities/kubernetes';
 import { createOrphanActivities, type Orphan } from '../../activities/orphans';
 import { createTenantDatabaseActivities } from '../../activities/tenant-database';
 import { connectCatalogue, type Database } from '../../db/client';
-import * as catalogue from '../../db/catalogue';
+import { getSweep, openSweep } from '../../db/sweeps';
 import { migrateCatalogue } from '../../db/migrate';
 import { databaseNameFor, namespaceFor } from '../../domain/instance';
 import { connectTemporalClient } from '../../temporal/data-converter';
@@ -72,17 +72,17 @@ describe('orphans', () => {
 
     // A sweep records what it found (cleanup is off by default) and removes nothing.
     expect(deps.config.orphanCleanup).toBe(false);
-    const sweep = await catalogue.openSweep(db, `test-orphans-${orphan}`);
+    const sweep = await openSweep(db, `test-orphans-${orphan}`);
     await run(() => orphans.sweepOrphans(sweep.id));
-    const recorded = (await catalogue.getSweep(db, sweep.id))!.orphans!;
+    const recorded = (await getSweep(db, sweep.id))!.orphans!;
     expect(ours(recorded as Orphan[])).toEqual(found.map((o) => ({ ...o, removed: false })));
     expect(ours(await orphans.findOrphans())).toHaveLength(3);
 
     // With cleanup on, the sweep removes them (the teardown's own activities, which check the
     // marks again) and records that it did.
-    const cleanup = await catalogue.openSweep(db, `test-orphan-cleanup-${orphan}`);
+    const cleanup = await openSweep(db, `test-orphan-cleanup-${orphan}`);
     await run(() => cleaning.sweepOrphans(cleanup.id));
-    const removed = (await catalogue.getSweep(db, cleanup.id))!.orphans!;
+    const removed = (await getSweep(db, cleanup.id))!.orphans!;
     expect(ours(removed as Orphan[])).toEqual(found.map((o) => ({ ...o, removed: true })));
     expect(ours(await orphans.findOrphans())).toEqual([]);
     expect(await core.readNamespace({ name: namespaceFor(orphan) }).then(() => 'still there', (err: { code?: number }) => err.code)).toBe(404);

@@ -1,15 +1,16 @@
 // Catalogue rows made directly, for tests of the catalogue itself: an instance with its provision
 // operation, as the API inserts them, under a slug no other test uses; a plan of a given size.
-import * as catalogue from '../../db/catalogue';
+import { newId } from '../../db/ids';
+import { insertInstanceWithOperation } from '../../db/operations';
 import type { Database } from '../../db/client';
 import type { Plan } from '../../domain/instance';
 import { uniqueSuffix } from './config';
 
 export async function newCatalogueInstance(db: Database, prefix: string) {
   const slug = `${prefix}-${uniqueSuffix()}${uniqueSuffix()}`;
-  const instanceId = catalogue.newId('ins');
-  const operationId = catalogue.newId('op');
-  await catalogue.insertInstanceWithOperation(
+  const instanceId = newId('ins');
+  const operationId = newId('op');
+  await insertInstanceWithOperation(
     db,
     { id: instanceId, slug, name: slug, plan: 'starter', version: '1.0.0', ownerEmail: 'owner@example.com' },
     { id: operationId, instanceId, kind: 'provision', workflowId: `instance:${slug}`, actor: 'test' },

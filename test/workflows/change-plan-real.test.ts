@@ -7,7 +7,7 @@ import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
 import { inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectCatalogue } from '../../db/client';
-import * as catalogue from '../../db/catalogue';
+import { findInstance } from '../../db/instances';
 import { plans } from '../../db/schema';
 import { namespaceFor } from '../../domain/instance';
 import { testPlan } from '../support/catalogue-rows';
@@ -61,7 +61,7 @@ describe('change plan on the real cluster', () => {
     expect(outcome.operation.steps.find((s) => s.name === 'wait for rollout')).toMatchObject({ status: 'failed', error: expect.stringMatching(/no node|nodes are available/) });
     expect(outcome.instance).toMatchObject({ status: 'ready', plan: 'starter' });
     expect(await quotaCpu(slug)).toBe(before);
-    const found = await catalogue.findInstance(db, slug);
+    const found = await findInstance(db, slug);
     expect(found?.instance.plan).toBe('starter');
     expect((await ops.operate(slug, 'teardown')).operation.status).toBe('succeeded');
   });

@@ -1,0 +1,177 @@
+// Instances: lookups, the listing and the status it filters on, and status writes with the status
+// history they append to. Like every db/ module, plain functions over a Database that the API and
+// the activities call directly.
+import { and, asc, desc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
+import type { Health } from '../domain/health';
+import type { InstanceStatus, OperationKind } from '../domain/instance';
+import { statusWhileRunning } from '../domain/operation-kinds';
+import { slugFromName } from '../domain/validation';
+import type { Database, Transaction } from './client';
+import type { OperationRow } from './operations';
+import { instances, instanceStatusChanges, operations } from './schema';
+
+export type InstanceRow = typeof instances.$inferSelect;
+
+/** An instance row with the operation running on it, if the catalogue says one is. */
+export interface InstanceWithOperation {
+  instance: InstanceRow;
+  running: OperationRow | undefined;
+}
+
+const instanceByIdOrSlug = (idOrSlug: string): SQL =>
+  idOrSlug.startsWith('ins_') ? eq(instances.id, idOrSlug) : eq(instances.slug, idOrSlug);
+
+export async function findInstance(db: Database, idOrSlug: string): Promise<InstanceWithOperation | undefined> {
+  const [instance] = await db.select().from(instances).where(instanceByIdOrSlug(idOrSlug));
+  if (!instance) return undefined;
+  return { instance, running: await runningOperation(db, instance.id) };
+}
+
+// The operation an instance is shown with. Here, not in operations.ts, because that module builds
+// on this one (its writes append to the status history), and the two should not import each other.
+export async function runningOperation(db: Database, instanceId: string): Promise<OperationRow | undefined> {
+  const [op] = await db
+    .select()
+    .from(operations)
+    .where(and(eq(operations.instanceId, instanceId), eq(operations.status, 'running')))
+    .orderBy(desc(operations.startedAt))
+    .limit(1);
+  return op;
+}
+
+export async function slugTaken(db: Database, slug: string): Promise<boolean> {
+  const rows = await db.select({ id: instances.id }).from(instances).where(eq(instances.slug, slug));
+  return rows.length > 0;
+}
+
+/** A free slug derived from a display name (domain rules, suffixed on collision). */
+export async function slugFromNameFree(db: Database, name: string): Promise<string> {
+  return slugFromName(name, (candidate) => slugTaken(db, candidate));
+}
+
+// The status shown for an instance is the one its running operation implies, else the stored
+// one; listing filters on the same rule so a filter never disagrees with what it returns. Written
+// as two index-backed sets (the status index; the partial index of running operations) rather than
+// an expression per row, so a filtered page costs what its rows cost.
+function shownStatusIs(status: InstanceStatus): SQL {
+  const kinds = (Object.entries(statusWhileRunning) as [OperationKind, InstanceStatus][]).filter(([, s]) => s === status).map(([k]) => k);
+  const runningIds = (onlyKinds?: OperationKind[]) =>
+    sql`(select ${operations.instanceId} from ${operations} where ${operations.status} = 'running'${
+      onlyKinds ? sql` and ${inArray(operations.kind, onlyKinds)}` : sql``
+    })`;
+  const settled = sql`(${instances.status} = ${status} and ${instances.id} not in ${runningIds()})`;
+  return kinds.length ? sql`(${settled} or ${instances.id} in ${runningIds(kinds)})` : settled;
+}
+
+export async function listInstances(
+  db: Database,
+  query: { status?: InstanceStatus; health?: Health; limit: number; after?: string },
+): Promise<{ items: InstanceWithOperation[]; more: boolean }> {
+  const where = and(
+    query.status ? shownStatusIs(query.status) : undefined,
+    query.health ? eq(instances.health, query.health) : undefined,
+    query.after ? gt(instances.id, query.after) : undefined,
+  );
+  const rows = await db
+    .select()
+    .from(instances)
+    .where(where)
+    .orderBy(asc(instances.id))
+    .limit(query.limit + 1);
+  const page = rows.slice(0, query.limit);
+  const running = page.length
+    ? await db
+        .select()
+        .from(operations)
+        .where(and(inArray(operations.instanceId, page.map((r) => r.id)), eq(operations.status, 'running')))
+        .orderBy(desc(operations.startedAt))
+    : [];
+  return {
+    items: page.map((instance) => ({ instance, running: running.find((op) => op.instanceId === instance.id) })),
+    more: rows.length > query.limit,
+  };
+}
+
+/**
+ * The slugs a rollout to `version` would upgrade, oldest instance first: `ready` (with no
+ * operation running), matching every part of the selector given, not already at `version`.
+ */
+export async function rolloutTargets(
+  db: Database,
+  selector: { plans?: string[]; slugs?: string[]; versions?: string[] },
+  version: string,
+): Promise<string[]> {
+  const rows = await db
+    .select({ slug: instances.slug })
+    .from(instances)
+    .where(
+      and(
+        shownStatusIs('ready'),
+        sql`${instances.version} <> ${version}`,
+        selector.plans ? inArray(instances.plan, selector.plans) : undefined,
+        selector.slugs ? inArray(instances.slug, selector.slugs) : undefined,
+        selector.versions ? inArray(instances.version, selector.versions) : undefined,
+      ),
+    )
+    .orderBy(asc(instances.id));
+  return rows.map((r) => r.slug);
+}
+
+/** How many instances show each status (the status the API shows: a running operation's, else the stored one). */
+export async function countInstancesByStatus(db: Database): Promise<{ status: InstanceStatus; count: number }[]> {
+  const running = db
+    .select({ instanceId: operations.instanceId, kind: operations.kind })
+    .from(operations)
+    .where(eq(operations.status, 'running'))
+    .as('running');
+  const rows = await db
+    .select({ stored: instances.status, kind: running.kind, count: sql<number>`count(*)::int` })
+    .from(instances)
+    .leftJoin(running, eq(running.instanceId, instances.id))
+    .groupBy(instances.status, running.kind);
+  const counts = new Map<InstanceStatus, number>();
+  for (const row of rows) {
+    const status = row.kind ? statusWhileRunning[row.kind] : row.stored;
+    counts.set(status, (counts.get(status) ?? 0) + row.count);
+  }
+  return [...counts].map(([status, count]) => ({ status, count }));
+}
+
+/**
+ * Appends the instance's status and plan, as the transaction now has them, to its status history
+ * — unless they are what the history already ends with (a retried write). Called in the same
+ * transaction as every write of an instance's status or plan, after it: the history is what
+ * metering bills from, so it never disagrees with the status.
+ */
+export async function recordStatusChange(tx: Transaction, instanceId: string): Promise<void> {
+  const h = instanceStatusChanges;
+  await tx.execute(sql`
+    insert into ${h} (instance_id, status, plan)
+    select i.id, i.status, i.plan from ${instances} i
+    where i.id = ${instanceId}
+      and not exists (
+        select 1 from (select status, plan from ${h} where instance_id = i.id order by at desc, id desc limit 1) last
+        where last.status = i.status and last.plan = i.plan)`);
+}
+
+/** Sets an instance's status (and version, and plan); returns whether the instance exists. */
+export async function markInstance(
+  db: Database,
+  instanceId: string,
+  patch: { status: InstanceStatus; version?: string; plan?: string },
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const rows = await tx
+      .update(instances)
+      .set({
+        status: patch.status,
+        ...(patch.version ? { version: patch.version } : {}),
+        ...(patch.plan ? { plan: patch.plan } : {}),
+        updatedAt: new Date(),
+      })
+      .where(eq(instances.id, instanceId))
+      .returning({ id: instances.id });
+    if (rows.length > 0) await recordStatusChange(tx, instanceId);
+    return rows.length > 0;
+  });
+}
