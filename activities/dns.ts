@@ -7,13 +7,14 @@ import {
   GetChangeCommand,
   ListResourceRecordSetsCommand,
   type Change,
+  type ChangeInfo,
   type ResourceRecordSet,
   type RRType,
 } from '@aws-sdk/client-route-53';
-import { hostnameFor, managedByValue, type WaitHeartbeat } from '../domain/instance';
+import { hostnameFor, managedByValue } from '../domain/instance';
 import type { ActivityDeps } from './index';
 import { errorTypes, permanent, route53Error } from './errors';
-import { pollDelay } from './poll';
+import { pollUntil } from './poll';
 
 export const ownerRecordNameFor = (hostname: string): string => `_shipyard-owner.${hostname}`;
 export const ownerRecordValueFor = (slug: string): string => `"heritage=${managedByValue},instance=${slug}"`;
@@ -45,8 +46,17 @@ export function createDnsActivities({ config, route53 }: Pick<ActivityDeps, 'con
   const ownerValues = (records: ResourceRecordSet[]): string[] =>
     records.filter((r) => r.Type === 'TXT').flatMap((r) => (r.ResourceRecords ?? []).map((rr) => rr.Value ?? ''));
 
+  async function changeStatus(changeId: string, what: string): Promise<string> {
+    try {
+      const { ChangeInfo } = await route53.send(new GetChangeCommand({ Id: changeId }));
+      return ChangeInfo?.Status ?? 'no status';
+    } catch (err) {
+      throw route53Error(`wait for Route 53 change ${changeId} (${what})`, err);
+    }
+  }
+
   async function applyChange(what: string, changes: Change[]): Promise<void> {
-    let changeId: string | undefined;
+    let submitted: ChangeInfo | undefined;
     try {
       const answer = await route53.send(
         new ChangeResourceRecordSetsCommand({
@@ -54,31 +64,23 @@ export function createDnsActivities({ config, route53 }: Pick<ActivityDeps, 'con
           ChangeBatch: { Comment: `shipyard: ${what}`, Changes: changes },
         }),
       );
-      changeId = answer.ChangeInfo?.Id;
-      if (answer.ChangeInfo?.Status === 'INSYNC') return;
+      submitted = answer.ChangeInfo;
     } catch (err) {
       throw route53Error(what, err);
     }
+    if (submitted?.Status === 'INSYNC') return;
+    const changeId = submitted?.Id;
     if (!changeId) throw new Error(`could not ${what}: Route 53 accepted the change but returned no change id to wait on`);
     // Real Route 53 takes up to a minute to reach every name server. The activity's own timeouts
-    // bound the wait; the heartbeat says which change it waits on, for the live step.
-    const ctx = Context.current();
-    const submitted = Date.now();
-    let status = 'PENDING';
-    for (let attempt = 0; ; attempt++) {
-      const waited = Math.round((Date.now() - submitted) / 1000);
-      ctx.heartbeat({
-        detail: `waiting for Route 53 change ${changeId} (${what}) to be INSYNC: ${status} after ${waited}s`,
-      } satisfies WaitHeartbeat);
-      await pollDelay(attempt, pollIntervalMs);
-      try {
-        const { ChangeInfo } = await route53.send(new GetChangeCommand({ Id: changeId }));
-        if (ChangeInfo?.Status === 'INSYNC') return;
-        status = ChangeInfo?.Status ?? 'no status';
-      } catch (err) {
-        throw route53Error(`wait for Route 53 change ${changeId} (${what})`, err);
-      }
-    }
+    // bound the wait; the heartbeat says which change it waits on, for the live step. The
+    // submission's answer is the first look, so GetChange is first asked after a pause.
+    const submittedAt = Date.now();
+    await pollUntil(async (attempt) => {
+      const status = attempt === 0 ? (submitted?.Status ?? 'PENDING') : await changeStatus(changeId, what);
+      if (status === 'INSYNC') return true;
+      const waited = Math.round((Date.now() - submittedAt) / 1000);
+      return { detail: `waiting for Route 53 change ${changeId} (${what}) to be INSYNC: ${status} after ${waited}s` };
+    }, pollIntervalMs);
   }
 
   return {

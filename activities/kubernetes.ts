@@ -17,7 +17,7 @@ import {
 import { databaseNameFor, databaseRoleFor, instanceLabel, managedByLabel, managedByValue, namespaceFor, type WaitHeartbeat } from '../domain/instance';
 import type { ActivityDeps } from './index';
 import { errorTypes, isKubeNotFound, kubeError, notOwned, permanent } from './errors';
-import { pollDelay } from './poll';
+import { pollUntil } from './poll';
 import {
   appSecretManifest,
   appSelector,
@@ -211,21 +211,6 @@ export function createKubernetesActivities(
     }
   }
 
-  /**
-   * The one wait loop: `check` answers true when done, throws to give up, or else says what it
-   * is waiting for, which is heartbeated (so the live step shows it) before the next poll. The
-   * overall bound is the activity's own timeouts unless `check` keeps a deadline itself.
-   */
-  async function pollUntil<H extends WaitHeartbeat>(check: () => Promise<true | H>): Promise<void> {
-    const ctx = Context.current();
-    for (let attempt = 0; ; attempt++) {
-      const waiting = await check();
-      if (waiting === true) return;
-      ctx.heartbeat(waiting);
-      await pollDelay(attempt, pollIntervalMs);
-    }
-  }
-
   async function newestCertificateRequest(slug: string): Promise<CertificateRequest | undefined> {
     let requests: CertificateRequest[];
     try {
@@ -242,9 +227,9 @@ export function createKubernetesActivities(
     /** Namespace `tenant-<slug>` with the plan's ResourceQuota and LimitRange and a default-deny NetworkPolicy. */
     async applyNamespace(slug: string, plan: WorkloadSpec['plan'], options: { alsoRoomFor?: WorkloadSpec['plan'] } = {}): Promise<void> {
       const [namespace, ...inside] = namespaceManifests(slug, plan, config, options.alsoRoomFor);
-      const applied = await apply<V1Namespace>(slug, namespace!);
+      const applied = await apply<V1Namespace>(slug, namespace);
       if (applied.metadata?.deletionTimestamp) {
-        throw new Error(`${describe(refOf(namespace!))} is still being deleted by an earlier teardown; it can be recreated once it is gone`);
+        throw new Error(`${describe(refOf(namespace))} is still being deleted by an earlier teardown; it can be recreated once it is gone`);
       }
       for (const obj of inside) await apply(slug, obj);
     },
@@ -274,7 +259,7 @@ export function createKubernetesActivities(
         const finalizers = [...(ns.spec?.finalizers ?? []), ...(ns.metadata?.finalizers ?? [])];
         const blocking = [...conditions, ...(finalizers.length ? [`finalizers left: ${finalizers.join(', ')}`] : [])];
         return { detail: `waiting for ${describe(ref)} to disappear${blocking.length ? `: ${blocking.join('; ')}` : ''}` };
-      });
+      }, pollIntervalMs);
     },
 
     /**
@@ -441,7 +426,7 @@ export function createKubernetesActivities(
           `${troubles.length ? `; ${summariseTroubles(troubles)}${unschedulableNote}` : ''}` +
           `${conditions.length ? `; ${conditions.join('; ')}` : ''}`;
         return { deadlineMs, ...(unschedulableSinceMs !== undefined ? { unschedulableSinceMs } : {}), detail };
-      });
+      }, pollIntervalMs);
     },
 
     /** cert-manager Certificate for `<slug>.<baseDomain>`, stored in Secret `app-tls`. */
@@ -468,7 +453,7 @@ export function createKubernetesActivities(
           .map(conditionText);
         const blocking = [...(said.length ? said : ['no Ready condition yet']), ...requestSays.map((c) => `CertificateRequest ${request?.metadata?.name}: ${c}`)];
         return { detail: `waiting for ${describe(ref)} to become Ready: ${blocking.join('; ')}` };
-      });
+      }, pollIntervalMs);
     },
 
     /** Deletes the Certificate and the TLS Secret cert-manager made for it. */

@@ -1,7 +1,17 @@
 // Desired Kubernetes state of one instance, as pure functions of slug, plan, version and config.
 // No I/O here: kubernetes.ts applies what these return, and test/activities/manifests.test.ts
 // checks them without any cluster.
-import type { KubernetesObject } from '@kubernetes/client-node';
+import type {
+  V1Deployment,
+  V1Ingress,
+  V1LimitRange,
+  V1Namespace,
+  V1NetworkPolicy,
+  V1ObjectMeta,
+  V1ResourceQuota,
+  V1Secret,
+  V1Service,
+} from '@kubernetes/client-node';
 import type { Config } from '../domain/config';
 import { hostnameFor, instanceLabel, namespaceFor, ownerLabels, type Plan } from '../domain/instance';
 import { versionPattern } from '../domain/validation';
@@ -26,7 +36,7 @@ const appNameLabel = 'app.kubernetes.io/name';
 /** Labels that select the app's pods; stable across versions so a Deployment's selector never changes. */
 export const appSelector = (slug: string): Record<string, string> => ({ [instanceLabel]: slug, [appNameLabel]: names.app });
 
-const meta = (slug: string, name: string, extraLabels: Record<string, string> = {}) => ({
+const meta = (slug: string, name: string, extraLabels: Record<string, string> = {}): V1ObjectMeta => ({
   name,
   namespace: namespaceFor(slug),
   labels: { ...ownerLabels(slug), ...extraLabels },
@@ -90,11 +100,11 @@ export function namespaceManifests(
   plan: Plan,
   config: Pick<ManifestConfig, 'ingressNamespace'>,
   alsoRoomFor?: Plan,
-): KubernetesObject[] {
+): [V1Namespace, V1ResourceQuota, V1LimitRange, V1NetworkPolicy] {
   const ns = namespaceFor(slug);
   const perPod = podResources(plan);
   const room = quotaRoom(plan, alsoRoomFor);
-  const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: ownerLabels(slug) } };
+  const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: ownerLabels(slug) } } satisfies V1Namespace;
   const quota = {
     apiVersion: 'v1',
     kind: 'ResourceQuota',
@@ -108,9 +118,12 @@ export function namespaceManifests(
         'limits.memory': room.memory,
       },
     },
-  };
+  } satisfies V1ResourceQuota;
   // With a cpu/memory quota in place, a container without requests and limits is rejected
   // outright; the defaults let anything an operator runs in the namespace by hand still start.
+  // client-node's models spell the API's `default` as `_default` (and `from` as `_from` below),
+  // and its serializer writes only what the model names: under the API's own spelling the field
+  // would never reach the server.
   const limitRange = {
     apiVersion: 'v1',
     kind: 'LimitRange',
@@ -119,13 +132,13 @@ export function namespaceManifests(
       limits: [
         {
           type: 'Container',
-          default: { cpu: perPod.cpu, memory: perPod.memory },
+          _default: { cpu: perPod.cpu, memory: perPod.memory },
           defaultRequest: { cpu: perPod.cpu, memory: perPod.memory },
           max: { cpu: plan.cpu, memory: plan.memory },
         },
       ],
     },
-  };
+  } satisfies V1LimitRange;
   // Selecting every pod with an Ingress policy denies all inbound traffic except what the rules
   // admit: the ingress controller's namespace, and pods of this same namespace. Egress stays open
   // because the app must reach its database.
@@ -138,14 +151,14 @@ export function namespaceManifests(
       policyTypes: ['Ingress'],
       ingress: [
         {
-          from: [
+          _from: [
             { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': config.ingressNamespace } } },
             { podSelector: {} },
           ],
         },
       ],
     },
-  };
+  } satisfies V1NetworkPolicy;
   return [namespace, quota, limitRange, networkPolicy];
 }
 
@@ -157,7 +170,7 @@ export interface AppSecretValues {
   appSecret: string;
 }
 
-export function appSecretManifest(slug: string, values: AppSecretValues): KubernetesObject {
+export function appSecretManifest(slug: string, values: AppSecretValues): V1Secret {
   const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
   return {
     apiVersion: 'v1',
@@ -165,7 +178,7 @@ export function appSecretManifest(slug: string, values: AppSecretValues): Kubern
     metadata: meta(slug, names.appSecret),
     type: 'Opaque',
     data: { DATABASE_URL: b64(values.databaseUrl), APP_SECRET: b64(values.appSecret) },
-  } as KubernetesObject;
+  };
 }
 
 /**
@@ -209,7 +222,7 @@ export function versionOfImage(image: string): string | undefined {
   return colon === -1 ? undefined : lastSegment.slice(colon + 1);
 }
 
-export function workloadManifests(slug: string, spec: WorkloadSpec, config: Pick<ManifestConfig, 'appImage'>): KubernetesObject[] {
+export function workloadManifests(slug: string, spec: WorkloadSpec, config: Pick<ManifestConfig, 'appImage'>): [V1Deployment, V1Service] {
   const { plan, version, replicas } = spec;
   if (!new RegExp(versionPattern).test(version)) {
     throw permanent(`version "${version}" is not a valid image tag`, errorTypes.invalidSpec);
@@ -257,7 +270,7 @@ export function workloadManifests(slug: string, spec: WorkloadSpec, config: Pick
         },
       },
     },
-  };
+  } satisfies V1Deployment;
   const service = {
     apiVersion: 'v1',
     kind: 'Service',
@@ -267,14 +280,31 @@ export function workloadManifests(slug: string, spec: WorkloadSpec, config: Pick
       selector,
       ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
     },
-  };
+  } satisfies V1Service;
   return [deployment, service];
 }
 
 // ---------------------------------------------------------------------------------------------
 // TLS and ingress
 
-export function certificateManifest(slug: string, config: Pick<ManifestConfig, 'baseDomain' | 'certIssuer'>): KubernetesObject {
+/**
+ * cert-manager's Certificate (cert-manager.io/v1), as far as Shipyard sets it: client-node has no
+ * model for it, and a misspelt field would otherwise be dropped by cert-manager's schema unnoticed.
+ */
+export interface Certificate {
+  apiVersion: 'cert-manager.io/v1';
+  kind: 'Certificate';
+  metadata: V1ObjectMeta;
+  spec: {
+    secretName: string;
+    dnsNames: string[];
+    issuerRef: { name: string; kind: 'Issuer' | 'ClusterIssuer'; group?: string };
+    privateKey?: { algorithm?: 'RSA' | 'ECDSA' | 'Ed25519'; size?: number };
+    secretTemplate?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  };
+}
+
+export function certificateManifest(slug: string, config: Pick<ManifestConfig, 'baseDomain' | 'certIssuer'>): Certificate {
   return {
     apiVersion: 'cert-manager.io/v1',
     kind: 'Certificate',
@@ -289,10 +319,10 @@ export function certificateManifest(slug: string, config: Pick<ManifestConfig, '
       // cert-manager creates the TLS Secret; this stamps our ownership on it so teardown may delete it.
       secretTemplate: { labels: ownerLabels(slug) },
     },
-  } as KubernetesObject;
+  };
 }
 
-export function ingressManifest(slug: string, config: Pick<ManifestConfig, 'baseDomain' | 'ingressClass'>): KubernetesObject {
+export function ingressManifest(slug: string, config: Pick<ManifestConfig, 'baseDomain' | 'ingressClass'>): V1Ingress {
   const host = hostnameFor(slug, config.baseDomain);
   return {
     apiVersion: 'networking.k8s.io/v1',
@@ -310,5 +340,5 @@ export function ingressManifest(slug: string, config: Pick<ManifestConfig, 'base
         },
       ],
     },
-  } as KubernetesObject;
+  };
 }

@@ -1,14 +1,13 @@
 // A rollout's I/O: which instances it upgrades, and one instance's upgrade started through the
 // same path an API call takes (api/operations.ts), so it shows in the instance's operations and
 // keeps one operation per instance.
-import { Context } from '@temporalio/activity';
 import { neverStarted, reconcileOperation, startOnInstance } from '../api/operations';
 import { Problem } from '../api/problems';
 import { findInstance, rolloutTargets, runningOperation } from '../db/instances';
 import { getOperation, operationByActor, type OperationRow } from '../db/operations';
 import { rolloutActorFor, type RolloutSelector } from '../domain/rollouts';
 import type { ActivityDeps } from './index';
-import { pollDelay } from './poll';
+import { pollUntil } from './poll';
 
 const POLL_MS = 2_000;
 
@@ -63,11 +62,17 @@ type EndedOperation = OperationRow & { status: Exclude<OperationRow['status'], '
 
 /** Waits, heartbeating, until `operation` has ended (settling it if its run closed without saying). */
 async function operationEnd(deps: ActivityDeps, operation: OperationRow, slug: string): Promise<EndedOperation> {
-  for (let attempt = 0; ; attempt++) {
+  let ended: EndedOperation | undefined;
+  await pollUntil(async (attempt) => {
+    // After a pause the row is read again: its run may have moved on meanwhile.
+    if (attempt > 0) operation = (await getOperation(deps.db, operation.id)) ?? operation;
     const { row } = await reconcileOperation(deps, operation);
-    if (row.status !== 'running') return { ...row, status: row.status };
-    Context.current().heartbeat({ detail: `waiting for operation ${row.id} on ${slug}` });
-    await pollDelay(attempt, POLL_MS);
-    operation = (await getOperation(deps.db, row.id)) ?? row;
-  }
+    if (row.status !== 'running') {
+      ended = { ...row, status: row.status };
+      return true;
+    }
+    operation = row;
+    return { detail: `waiting for operation ${row.id} on ${slug}` };
+  }, POLL_MS);
+  return ended!;
 }

@@ -1,7 +1,7 @@
 // Kubernetes activities against the testbed's real API server, controllers, kwok and cert-manager.
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { CoreV1Api, KubernetesObjectApi, type KubernetesObject, type V1Secret } from '@kubernetes/client-node';
+import { CoreV1Api, KubernetesObjectApi, type KubernetesObject, type V1LimitRange, type V1NetworkPolicy, type V1Secret } from '@kubernetes/client-node';
 import postgres from 'postgres';
 import { loadKubeConfig } from '../../activities/kube-config';
 import { createKubernetesActivities } from '../../activities/kubernetes';
@@ -80,6 +80,14 @@ describe('namespace', () => {
     for (const obj of before) expect(obj?.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'shipyard', 'shipyard.dev/instance': slug });
     // Re-applying the same desired state is a no-op on the server: nothing gets a new resourceVersion.
     expect(after.map(versionOf)).toEqual(before.map(versionOf));
+  });
+
+  it('sends the limit range its defaults and the network policy its peers', async () => {
+    // Both fields have other names in client-node's models, and its serializer drops the API's.
+    const limits = (await get('v1', 'LimitRange', 'plan', ns)) as V1LimitRange;
+    expect(limits.spec?.limits[0]?._default).toBeDefined();
+    const policy = (await get('networking.k8s.io/v1', 'NetworkPolicy', 'default-deny-except-ingress', ns)) as V1NetworkPolicy;
+    expect(policy.spec?.ingress?.[0]?._from).toHaveLength(2);
   });
 
   it('refuses to apply or delete a namespace Shipyard does not own', async () => {

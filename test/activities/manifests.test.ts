@@ -79,7 +79,8 @@ describe('namespace manifests', () => {
       'requests.memory': '4Gi',
       'limits.memory': '4Gi',
     });
-    expect(limits!.spec.limits[0]).toMatchObject({ type: 'Container', default: { cpu: '500m', memory: '1024Mi' } });
+    // `_default` and `_from` (below) are client-node's names for the API's `default` and `from`.
+    expect(limits!.spec.limits[0]).toMatchObject({ type: 'Container', _default: { cpu: '500m', memory: '1024Mi' } });
   });
 
   it('denies ingress except from the ingress controller namespace and the namespace itself', () => {
@@ -88,7 +89,7 @@ describe('namespace manifests', () => {
       policyTypes: ['Ingress'],
       ingress: [
         {
-          from: [
+          _from: [
             { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } },
             { podSelector: {} },
           ],
