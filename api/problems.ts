@@ -179,7 +179,8 @@ export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors'
   const status = error.statusCode ?? 400;
   if (status >= 500) {
     request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');
-    return send(request, reply, status, undefined);
+    send(request, reply, status, undefined);
+    return;
   }
   request.log.info({ err: error, url: request.url }, 'request rejected by the router');
   const detail =
@@ -188,7 +189,7 @@ export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors'
       : error.code === 'FST_ERR_BAD_URL'
         ? 'the path is not valid percent-encoded UTF-8'
         : error.message;
-  return send(request, reply, status, detail);
+  send(request, reply, status, detail);
 };
 
 /**

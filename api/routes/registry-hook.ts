@@ -62,7 +62,9 @@ export const registryHookRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, d
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     request.rawBody = body as string;
-    parseJson(request, body as string, done);
+    // Fastify's default parser answers through `done` and returns nothing; the promise in its
+    // type is for parsers written as async functions.
+    void parseJson(request, body as string, done);
   });
 
   app.post(
