@@ -1,14 +1,14 @@
 // The HTTP API as one buildable app: clients are handed in, so tests run it with `inject`
 // against the real catalogue and Temporal server, and server.ts only listens.
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { registerAjvFormats, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { registerAjvFormats, Type, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ApiRole } from '../domain/api-keys';
 import { authenticate, authorize, type Caller } from './auth';
 import type { Deps } from './operations';
 import { installObservability, type ApiMetricsOptions } from './observability';
-import { clientErrorHandler, documentProblems, frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH, ProblemSchema } from './problems';
+import { clientErrorHandler, documentProblems, type FieldError, frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH, Problem, ProblemSchema } from './problems';
 import { sharedSchemas } from './schemas';
 import { apiKeyRoutes } from './routes/api-keys';
 import { codecRoutes } from './routes/codec';
@@ -36,6 +36,46 @@ export type AppDeps = Deps;
 
 export const BODY_LIMIT = 64 * 1024;
 
+/**
+ * C0 control characters and DEL. Postgres cannot store NUL (a 500 once it got there), and the rest
+ * are terminal escapes and bells in logs and UIs. Tab, newline and carriage return are free text
+ * in a body; a field that must not hold them (names, slugs, URLs, ids) says so in its pattern.
+ * The path and query string are part of a URL and never hold any.
+ */
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+const URL_CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Where a value holds a control character, as validation errors name fields: `selector.plans.1`. */
+function controlCharacterFields(value: unknown, pattern: RegExp): FieldError[] {
+  const found: FieldError[] = [];
+  // A walk with its own stack: a 64 KiB body can nest arrays deeper than the call stack goes.
+  const pending: [unknown, string[]][] = [[value, []]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [item, path] = next;
+    if (typeof item === 'string') {
+      if (pattern.test(item)) found.push({ field: path.join('.'), message: 'must not contain control characters' });
+    } else if (item !== null && typeof item === 'object') {
+      for (const [key, child] of Object.entries(item)) pending.push([key, [...path, key]], [child, [...path, key]]);
+    }
+  }
+  return [...new Map(found.map((e) => [e.field, e])).values()];
+}
+
+/**
+ * Refuses control characters in every part of every request, read by the route or not, before
+ * any schema or handler sees them: one rule instead of a pattern on each string field.
+ */
+async function refuseControlCharacters(request: FastifyRequest): Promise<void> {
+  for (const [part, value, pattern] of [
+    ['params', request.params, URL_CONTROL],
+    ['querystring', request.query, URL_CONTROL],
+    ['body', request.body, CONTROL],
+  ] as const) {
+    const errors = controlCharacterFields(value, pattern);
+    if (errors.length > 0) throw new Problem(400, `the ${part} is invalid`, { errors });
+  }
+}
+
 export async function build(
   deps: AppDeps,
   options: Pick<FastifyServerOptions, 'logger'> & { metrics?: ApiMetricsOptions } = {},
@@ -53,11 +93,26 @@ export async function build(
     // TypeBox checks bodies as they are: an unknown field is an error, never silently dropped,
     // and nothing is coerced; only query strings and params are converted from text.
   }).withTypeProvider<TypeBoxTypeProvider>();
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  /** `METHOD /path/{param}` of the routes whose body is `Type.Optional(…)`, as the document names them. */
+  const optionalBodies = new Set<string>();
+  const operationOf = (method: string, url: string) => `${method} ${url.replace(/:(\w+)/g, '{$1}')}`;
+  app.addHook('onRoute', (route) => {
+    if (!route.schema?.body || !Type.IsOptional(route.schema.body)) return;
+    for (const method of ([] as string[]).concat(route.method)) optionalBodies.add(operationOf(method, route.url));
+  });
+  app.setValidatorCompiler((route) => {
+    const validate = TypeBoxValidatorCompiler(route);
+    // Fastify checks a body that is not there against the schema all the same, so an optional
+    // one would refuse the bodiless POST `curl -X POST` sends. It hands a missing body over as
+    // null, so a JSON `null` body reads as none too; handlers see undefined for both.
+    if (route.httpPart !== 'body' || !optionalBodies.has(operationOf(route.method, route.url))) return validate;
+    return (body: unknown) => (body === null || body === undefined ? { value: undefined } : validate(body));
+  });
   // Bodies are JSON or nothing: a text/plain body is a 415, not a string handed to a route.
   app.removeContentTypeParser('text/plain');
 
   installProblemHandlers(app);
+  app.addHook('preValidation', refuseControlCharacters);
   installObservability(app, deps.db, options.metrics);
   app.addSchema(ProblemSchema);
   for (const schema of [...sharedSchemas, Rollout, RolloutAccepted, RolloutPage, RegistryPushIgnored]) app.addSchema(schema);
@@ -75,6 +130,17 @@ export async function build(
     },
     // Shared schemas appear in the document under their own names.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    // @fastify/swagger marks every body required; the optional ones (above) are not.
+    transformObject: (document) => {
+      // Only an OpenAPI document is configured above; this narrows the union Swagger 2 is part of.
+      if (!('openapiObject' in document)) return document.swaggerObject;
+      for (const [path, operations] of Object.entries(document.openapiObject.paths ?? {})) {
+        for (const [method, operation] of Object.entries(operations as Record<string, { requestBody?: { required?: boolean } }>)) {
+          if (operation.requestBody && optionalBodies.has(`${method.toUpperCase()} ${path}`)) operation.requestBody.required = false;
+        }
+      }
+      return document.openapiObject;
+    },
   });
   // The document and its UI are public: they describe the API, not any customer's data.
   await app.register(swaggerUi, { routePrefix: '/docs' });

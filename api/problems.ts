@@ -247,7 +247,7 @@ export function installProblemHandlers(app: FastifyInstance): void {
     return send(request, reply, status, error.message);
   });
 
-  app.setNotFoundHandler((request, reply) => {
+  const notFound = (request: FastifyRequest, reply: FastifyReply) => {
     const path = pathOf(request);
     const allowed = [...new Set(routes.filter((r) => r.path.test(path)).map((r) => r.method))].sort();
     if (allowed.length > 0) {
@@ -255,5 +255,9 @@ export function installProblemHandlers(app: FastifyInstance): void {
       return send(request, reply, 405, `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`);
     }
     return send(request, reply, 404, `no route for ${request.method} ${path}`);
-  });
+  };
+  // Answered on arrival, body unread: Fastify parses an unmatched request's body for the
+  // not-found handler, where a QUERY without a content type failed as a 400 instead of a 405.
+  app.addHook('onRequest', async (request, reply) => (request.is404 ? notFound(request, reply) : undefined));
+  app.setNotFoundHandler(notFound);
 }

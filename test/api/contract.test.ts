@@ -207,7 +207,8 @@ describe('every documented operation × malformed requests', () => {
     for (const op of operations) byPath.set(op.path, [...(byPath.get(op.path) ?? []), op]);
     for (const [path, ops] of byPath) {
       const documented = ops.map((op) => op.method);
-      for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'].filter((m) => !documented.includes(m))) {
+      // QUERY carries a body that must have a content type: refused as a 405 all the same, unread.
+      for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'QUERY'].filter((m) => !documented.includes(m))) {
         const url = path.replace(/\{\w+\}/g, 'no-such-thing');
         const res = await h.app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${h.config.adminKey}` } });
         const what = `${method} ${path} → ${res.statusCode}`;
