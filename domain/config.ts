@@ -1,10 +1,11 @@
 // Shipyard's settings: read from the environment once at boot, validated, typed, and
-// shared by the API and the worker. Nothing else reads process.env.
+// shared by the API and the worker. Nothing else reads process.env. Each setting is declared
+// once below (variable, schema, default, meaning); the Config type, the reading of the
+// environment and the README's table (`npm run docs:config`) all follow from that list.
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
 import { defaultRolloutStrategy, type RolloutSelector, type RolloutStrategy, wavesProblem } from './rollouts';
-
-const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+import { type Env, Port, type Read, readSetting, type Setting, schemasOf, setting } from './settings';
 
 /** One AES-256 key for workflow payloads: its id travels in each payload's metadata, never the key. */
 const KEY_ID_PATTERN = '^[A-Za-z0-9._-]{1,64}$';
@@ -14,225 +15,327 @@ const EncryptionKeySchema = Type.Object({
 });
 export type EncryptionKey = Static<typeof EncryptionKeySchema>;
 
-const ConfigSchema = Type.Object({
-  databaseUrl: Type.String({ minLength: 1, description: 'DATABASE_URL: the catalogue database' }),
-  tenantDatabaseUrl: Type.String({ minLength: 1, description: 'TENANT_DATABASE_URL: where tenant databases and roles are made' }),
-  temporalAddress: Type.String({ minLength: 1 }),
-  temporalNamespace: Type.String({ minLength: 1 }),
-  taskQueue: Type.String({ minLength: 1 }),
-  kubeconfig: Type.Optional(Type.String()),
-  route53Endpoint: Type.Optional(Type.String()),
-  awsRegion: Type.String({ minLength: 1 }),
-  baseDomain: Type.String({ minLength: 3, pattern: '^[a-z0-9.-]+$' }),
-  hostedZoneId: Type.String({ minLength: 1 }),
-  ingressTarget: Type.String({ minLength: 1 }),
-  ingressNamespace: Type.String({ minLength: 1 }),
-  ingressClass: Type.String({ minLength: 1 }),
-  certIssuer: Type.String({ minLength: 1 }),
-  appImage: Type.String({ minLength: 1 }),
-  defaultVersion: Type.String({ minLength: 1 }),
-  rolloutTimeoutSeconds: Type.Integer({ minimum: 1 }),
-  unschedulableGraceSeconds: Type.Integer({ minimum: 1 }),
-  reconcileIntervalSeconds: Type.Integer({ minimum: 5 }),
-  dnsTtlSeconds: Type.Integer({ minimum: 1 }),
-  // At most an hour, so a claim's lease always ends well before its record expires.
-  idempotencyLeaseSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
-  idempotencyTtlHours: Type.Integer({ minimum: 1 }),
-  apiHost: Type.String({ minLength: 1 }),
-  apiPort: Port,
-  adminKey: Type.Optional(Type.String({ minLength: 16 })),
-  /** The first encrypts, all decrypt; empty only when SHIPYARD_ENCRYPTION=off. */
-  encryptionKeys: Type.Array(EncryptionKeySchema),
-  codecAuth: Type.Union([Type.Literal('none'), Type.Literal('api-key')]),
-  codecCorsOrigins: Type.Array(Type.String()),
-  logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
-  workerMetricsHost: Type.String({ minLength: 1 }),
-  workerMetricsPort: Port,
-  temporalMetricsPort: Port,
-  workerDrainSeconds: Type.Integer({ minimum: 1 }),
-  // Quota requests of all instances may add up to this multiple of the cluster's allocatable
-  // CPU and memory (1.0: never promise more than the nodes have).
-  overcommitRatio: Type.Number({ exclusiveMinimum: 0 }),
-  currency: Type.String({ pattern: '^[A-Z]{3}$' }),
-  /** Cron spec (UTC unless meteringTimezone) of the hourly metering schedule. */
-  meteringCron: Type.String({ minLength: 1 }),
-  /** Hours one metering run closes before it continues as new (catch-up after downtime). */
-  meteringHoursPerRun: Type.Integer({ minimum: 1 }),
-  /** Cron spec of the monthly invoicing schedule, read in invoicingTimezone. */
-  invoicingCron: Type.String({ minLength: 1 }),
-  invoicingTimezone: Type.String({ minLength: 1 }),
-  webhookRetryHours: Type.Integer({ minimum: 1 }),
-  webhookAllowPrivate: Type.Boolean(),
-  healthIntervalSeconds: Type.Integer({ minimum: 5 }),
-  healthParallelism: Type.Integer({ minimum: 1, maximum: 200 }),
-  /** Connections the worker may open to the catalogue, and as many to the tenant server: enough for the activities in flight. */
-  workerDatabaseConnections: Type.Integer({ minimum: 1, maximum: 200 }),
-  certExpiryWarnDays: Type.Integer({ minimum: 0 }),
-  healBudget: Type.Integer({ minimum: 0 }),
-  orphanCleanup: Type.Boolean(),
-  /** HMAC key of the registry webhook; unset = the webhook answers 401 to everything. */
-  registryWebhookSecret: Type.Optional(Type.String({ minLength: 16 })),
-  /** Tags of SHIPYARD_APP_IMAGE whose push starts a rollout (a regular expression); unset = off. */
-  autoRolloutTags: Type.Optional(Type.String({ minLength: 1 })),
-  /** The strategy of rollouts the webhook starts. */
-  autoRolloutStrategy: Type.Object({
-    canary: Type.Integer({ minimum: 0 }),
-    waves: Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), { minItems: 1 }),
-    maxParallel: Type.Integer({ minimum: 1 }),
-    failureBudget: Type.Integer({ minimum: 0 }),
-    pauseAfterCanary: Type.Boolean(),
-    waitBetweenWavesSeconds: Type.Integer({ minimum: 0 }),
+const text = Type.String({ minLength: 1 });
+
+export const settings = {
+  databaseUrl: setting({ env: 'DATABASE_URL', schema: text, doc: 'the catalogue database (a PostgreSQL URL)' }),
+  tenantDatabaseUrl: setting({
+    env: 'TENANT_DATABASE_URL',
+    schema: text,
+    doc: 'a role with `CREATEDB CREATEROLE` on the server where tenant databases and roles are made (see above for keeping tenants apart)',
   }),
-  /** Which instances the webhook's rollouts select (e.g. a staging cohort); empty = the whole fleet. */
-  autoRolloutSelector: Type.Object({
-    plans: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
-    slugs: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
-    versions: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
-  }, { additionalProperties: false }),
-  /** History events past which a rollout run continues as new. */
-  rolloutHistoryThreshold: Type.Integer({ minimum: 20 }),
-  /** How often, and how far apart, a rollout tries again instances that were busy in their wave. */
-  rolloutBusyRetries: Type.Integer({ minimum: 0 }),
-  rolloutBusyRetrySeconds: Type.Integer({ minimum: 1 }),
-});
+  temporalAddress: setting({ env: 'TEMPORAL_ADDRESS', schema: text, default: '127.0.0.1:7233', doc: 'the Temporal frontend (gRPC `host:port`)' }),
+  temporalNamespace: setting({ env: 'TEMPORAL_NAMESPACE', schema: text, default: 'default', doc: "the Temporal namespace of Shipyard's workflows and schedules" }),
+  taskQueue: setting({ env: 'SHIPYARD_TASK_QUEUE', schema: text, default: 'shipyard', doc: 'Temporal task queue of the worker' }),
+  kubeconfig: setting({
+    env: 'KUBECONFIG',
+    schema: Type.Optional(Type.String()),
+    doc: "kubeconfig file of the cluster instances run in; unset, the Kubernetes client's usual search (`~/.kube/config`, or the pod's service account in a cluster)",
+  }),
+  route53Endpoint: setting({
+    env: 'ROUTE53_ENDPOINT',
+    schema: Type.Optional(Type.String()),
+    defaultDoc: "— (the AWS SDK's own)",
+    doc: "Route 53 API endpoint (the testbed's moto server); credentials come from the AWS SDK's usual sources (`AWS_ACCESS_KEY_ID`, ...)",
+  }),
+  awsRegion: setting({ env: 'AWS_REGION', schema: text, default: 'us-east-1', doc: 'region of the Route 53 client' }),
+  baseDomain: setting({
+    env: 'SHIPYARD_BASE_DOMAIN',
+    schema: Type.String({ minLength: 3, pattern: '^[a-z0-9.-]+$' }),
+    default: 'apps.shipyard.test',
+    doc: 'instances are `<slug>.<base domain>`',
+  }),
+  hostedZoneId: setting({ env: 'SHIPYARD_HOSTED_ZONE_ID', schema: text, doc: 'Route 53 zone of the base domain' }),
+  ingressTarget: setting({
+    env: 'SHIPYARD_INGRESS_TARGET',
+    schema: text,
+    default: (earlier) => `ingress.${String(earlier.baseDomain)}`,
+    defaultDoc: '`ingress.<base domain>`',
+    doc: 'CNAME target of every instance record',
+  }),
+  ingressNamespace: setting({
+    env: 'SHIPYARD_INGRESS_NAMESPACE',
+    schema: text,
+    default: 'ingress-nginx',
+    doc: "namespace of the ingress controller, allowed through each tenant's network policy",
+  }),
+  ingressClass: setting({ env: 'SHIPYARD_INGRESS_CLASS', schema: text, default: 'nginx', doc: 'Ingress class of instance Ingresses' }),
+  certIssuer: setting({ env: 'SHIPYARD_CERT_ISSUER', schema: text, default: 'shipyard-ca', doc: 'cert-manager `ClusterIssuer` for instance certificates' }),
+  appImage: setting({
+    env: 'SHIPYARD_APP_IMAGE',
+    schema: text,
+    default: 'registry.shipyard.test/demo-app',
+    doc: "the app image repository; an instance's version is its tag",
+  }),
+  defaultVersion: setting({ env: 'SHIPYARD_DEFAULT_VERSION', schema: text, default: '1.0.0', doc: 'version when a create request names none' }),
+  rolloutTimeoutSeconds: setting({
+    env: 'SHIPYARD_ROLLOUT_TIMEOUT_SECONDS',
+    schema: Type.Integer({ minimum: 1 }),
+    default: 600,
+    doc: 'how long provision/upgrade/resume wait for a rollout before rolling back',
+  }),
+  unschedulableGraceSeconds: setting({
+    env: 'SHIPYARD_UNSCHEDULABLE_GRACE_SECONDS',
+    schema: Type.Integer({ minimum: 1 }),
+    default: 60,
+    doc: "a rollout whose new pods find no node (the scheduler's `Unschedulable`) for this long fails early (`Unschedulable`) instead of waiting out the rollout timeout",
+  }),
+  reconcileIntervalSeconds: setting({
+    env: 'SHIPYARD_RECONCILE_INTERVAL_SECONDS',
+    schema: Type.Integer({ minimum: 5 }),
+    default: 60,
+    doc: 'how often the `shipyard-reconcile` schedule settles operations whose runs closed without recording their result (see "Statuses that stay true")',
+  }),
+  dnsTtlSeconds: setting({ env: 'SHIPYARD_DNS_TTL_SECONDS', schema: Type.Integer({ minimum: 1 }), default: 60, doc: 'TTL of instance records' }),
+  // At most an hour, so a claim's lease always ends well before its record expires.
+  idempotencyLeaseSeconds: setting({
+    env: 'SHIPYARD_IDEMPOTENCY_LEASE_SECONDS',
+    schema: Type.Integer({ minimum: 1, maximum: 3600 }),
+    default: 60,
+    doc: 'after this, a claim on an `Idempotency-Key` whose request never answered may be taken over by a retry of that request',
+  }),
+  idempotencyTtlHours: setting({
+    env: 'SHIPYARD_IDEMPOTENCY_TTL_HOURS',
+    schema: Type.Integer({ minimum: 1 }),
+    default: 24,
+    doc: 'how long an `Idempotency-Key` and its response are remembered',
+  }),
+  apiHost: setting({
+    env: 'SHIPYARD_API_HOST',
+    schema: text,
+    default: '127.0.0.1',
+    doc: 'the address the API listens on (the image sets `0.0.0.0`)',
+  }),
+  apiPort: setting({ env: 'SHIPYARD_API_PORT', schema: Port, default: 8080, doc: 'the port the API listens on' }),
+  adminKey: setting({
+    env: 'SHIPYARD_ADMIN_KEY',
+    schema: Type.Optional(Type.String({ minLength: 16 })),
+    doc: 'accepted as an admin API key (bootstrap); more keys via `POST /v1/api-keys`',
+  }),
+  /** The first encrypts, all decrypt; empty only when SHIPYARD_ENCRYPTION=off. */
+  encryptionKeys: setting({
+    env: 'SHIPYARD_ENCRYPTION_KEYS',
+    schema: Type.Array(EncryptionKeySchema),
+    parse: encryptionKeys,
+    defaultDoc: '— (required)',
+    doc: '`<id>:<base64 of 32 bytes>`, comma-separated: keys that encrypt workflow payloads; the first encrypts, all decrypt',
+    alongside: [{
+      env: 'SHIPYARD_ENCRYPTION',
+      defaultDoc: '`on`',
+      doc: '`off` runs without payload encryption (development only; then `SHIPYARD_ENCRYPTION_KEYS` must be unset)',
+    }],
+  }),
+  codecAuth: setting({
+    env: 'SHIPYARD_CODEC_AUTH',
+    schema: Type.Union([Type.Literal('none'), Type.Literal('api-key')]),
+    default: 'api-key',
+    doc: 'who may use the codec endpoint: `api-key` (a Shipyard key in `Authorization`) or `none`',
+  }),
+  codecCorsOrigins: setting({
+    env: 'SHIPYARD_CODEC_CORS_ORIGINS',
+    schema: Type.Array(Type.String()),
+    parse: corsOrigins,
+    defaultDoc: '— (no browser)',
+    doc: 'comma-separated origins of the Temporal UI(s) allowed to call the codec endpoint (`https://temporal.example.com`); never `*`',
+  }),
+  logLevel: setting({
+    env: 'SHIPYARD_LOG_LEVEL',
+    // Spelled out, not mapped from a list: a mapped list made the type `never`.
+    schema: Type.Union([
+      Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
+      Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent'),
+    ]),
+    default: 'info',
+    doc: '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`',
+  }),
+  workerMetricsHost: setting({
+    env: 'SHIPYARD_WORKER_METRICS_HOST',
+    schema: text,
+    default: '127.0.0.1',
+    doc: "the address of the worker's `/metrics` and `/healthz` (the image sets `0.0.0.0`)",
+  }),
+  workerMetricsPort: setting({ env: 'SHIPYARD_WORKER_METRICS_PORT', schema: Port, default: 9464, doc: "the port of the worker's `/metrics` and `/healthz`" }),
+  temporalMetricsPort: setting({
+    env: 'SHIPYARD_TEMPORAL_METRICS_PORT',
+    schema: Port,
+    default: 9465,
+    doc: "loopback port where the Temporal SDK serves its own metrics; the worker's `/metrics` includes them",
+  }),
+  workerDrainSeconds: setting({
+    env: 'SHIPYARD_WORKER_DRAIN_SECONDS',
+    schema: Type.Integer({ minimum: 1 }),
+    default: 30,
+    doc: 'after SIGTERM, how long running activities may finish before they are cancelled',
+  }),
+  // 1.0: never promise more than the nodes have.
+  overcommitRatio: setting({
+    env: 'SHIPYARD_OVERCOMMIT_RATIO',
+    schema: Type.Number({ exclusiveMinimum: 0 }),
+    default: 1,
+    defaultDoc: '`1.0`',
+    doc: 'the quota requests (CPU, memory) of all instances may add up to this multiple of the nodes\' allocatable; checked before a provision and a plan change (see "Plans, metering and usage")',
+  }),
+  currency: setting({
+    env: 'SHIPYARD_CURRENCY',
+    schema: Type.String({ pattern: '^[A-Z]{3}$' }),
+    default: 'USD',
+    doc: 'the currency amounts and invoices are in (ISO 4217 code)',
+  }),
+  meteringCron: setting({
+    env: 'SHIPYARD_METERING_CRON',
+    schema: text,
+    default: '5 * * * *',
+    doc: 'when the `shipyard-metering` schedule runs (UTC): a few minutes past every hour',
+  }),
+  meteringHoursPerRun: setting({
+    env: 'SHIPYARD_METERING_HOURS_PER_RUN',
+    schema: Type.Integer({ minimum: 1 }),
+    default: 48,
+    doc: 'hours one metering run closes before it continues as new (a long catch-up keeps a short history)',
+  }),
+  invoicingCron: setting({
+    env: 'SHIPYARD_INVOICING_CRON',
+    schema: text,
+    default: '30 0 1 * *',
+    doc: 'when the `shipyard-invoicing` schedule runs (day 1, 00:30), in `SHIPYARD_INVOICING_TIMEZONE`',
+  }),
+  invoicingTimezone: setting({ env: 'SHIPYARD_INVOICING_TIMEZONE', schema: text, default: 'UTC', doc: 'the time zone of `SHIPYARD_INVOICING_CRON`' }),
+  webhookRetryHours: setting({
+    env: 'SHIPYARD_WEBHOOK_RETRY_HOURS',
+    schema: Type.Integer({ minimum: 1 }),
+    default: 24,
+    doc: 'how long a webhook delivery is retried (exponential backoff, 5 s doubling up to 1 h apart) before it is marked `failed`',
+  }),
+  webhookAllowPrivate: setting({
+    env: 'SHIPYARD_WEBHOOK_ALLOW_PRIVATE',
+    schema: Type.Boolean(),
+    default: false,
+    doc: "`true` lets webhooks target private, loopback and link-local addresses (the testbed's `.shipyard/env` sets it: everything there is on 127.0.0.1)",
+  }),
+  healthIntervalSeconds: setting({
+    env: 'SHIPYARD_HEALTH_INTERVAL_SECONDS',
+    schema: Type.Integer({ minimum: 5 }),
+    default: 300,
+    doc: 'how often the `shipyard-health-sweep` schedule checks the fleet (see "Health")',
+  }),
+  healthParallelism: setting({
+    env: 'SHIPYARD_HEALTH_PARALLELISM',
+    schema: Type.Integer({ minimum: 1, maximum: 200 }),
+    default: 20,
+    doc: 'instances a sweep checks at once',
+  }),
+  workerDatabaseConnections: setting({
+    env: 'SHIPYARD_WORKER_DB_CONNECTIONS',
+    schema: Type.Integer({ minimum: 1, maximum: 200 }),
+    default: 20,
+    doc: 'connections a worker may open to the catalogue, and as many to the tenant Postgres server; with many operations in flight their activities wait for one',
+  }),
+  certExpiryWarnDays: setting({
+    env: 'SHIPYARD_CERT_EXPIRY_WARN_DAYS',
+    schema: Type.Integer({ minimum: 0 }),
+    default: 14,
+    doc: 'a certificate expiring sooner makes its instance `degraded`',
+  }),
+  healBudget: setting({
+    env: 'SHIPYARD_HEAL_BUDGET',
+    schema: Type.Integer({ minimum: 0 }),
+    default: 3,
+    doc: 'heals per instance per 24 h; past it the sweep only reports (and alerts)',
+  }),
+  orphanCleanup: setting({
+    env: 'SHIPYARD_ORPHAN_CLEANUP',
+    schema: Type.Boolean(),
+    default: false,
+    doc: '`true`: each sweep removes the orphans it finds (see "Health")',
+  }),
+  registryWebhookSecret: setting({
+    env: 'SHIPYARD_REGISTRY_WEBHOOK_SECRET',
+    schema: Type.Optional(Type.String({ minLength: 16 })),
+    defaultDoc: '— (webhook answers 401)',
+    doc: 'HMAC key the registry signs `POST /v1/hooks/registry` with (at least 16 characters)',
+  }),
+  autoRolloutTags: setting({
+    env: 'SHIPYARD_AUTO_ROLLOUT_TAGS',
+    schema: Type.Optional(Type.String({ minLength: 1 })),
+    parse: rolloutTags,
+    defaultDoc: '— (off)',
+    doc: 'a regular expression: a pushed tag of `SHIPYARD_APP_IMAGE` that matches it starts a rollout (e.g. `^\\d+\\.\\d+\\.\\d+$`)',
+  }),
+  autoRolloutStrategy: setting({
+    env: 'SHIPYARD_AUTO_ROLLOUT_STRATEGY',
+    schema: Type.Object({
+      canary: Type.Integer({ minimum: 0 }),
+      waves: Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), { minItems: 1 }),
+      maxParallel: Type.Integer({ minimum: 1 }),
+      failureBudget: Type.Integer({ minimum: 0 }),
+      pauseAfterCanary: Type.Boolean(),
+      waitBetweenWavesSeconds: Type.Integer({ minimum: 0 }),
+    }),
+    parse: rolloutStrategy,
+    defaultDoc: `\`${JSON.stringify(defaultRolloutStrategy)}\``,
+    doc: 'JSON, any strategy fields, laid over the default strategy for the webhook\'s rollouts (e.g. `{"canary":2,"failureBudget":1}`)',
+  }),
+  autoRolloutSelector: setting({
+    env: 'SHIPYARD_AUTO_ROLLOUT_SELECTOR',
+    schema: Type.Object({
+      plans: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+      slugs: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+      versions: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+    }, { additionalProperties: false }),
+    parse: rolloutSelector,
+    defaultDoc: '`{}` (whole fleet)',
+    doc: 'JSON selector of the instances the webhook\'s rollouts take, e.g. a staging cohort (`{"plans":["starter"]}`)',
+  }),
+  rolloutHistoryThreshold: setting({
+    env: 'SHIPYARD_ROLLOUT_HISTORY_EVENTS',
+    schema: Type.Integer({ minimum: 20 }),
+    default: 10_000,
+    doc: "history events after which a rollout run continues as new (Temporal's own suggestion also triggers it)",
+  }),
+  rolloutBusyRetries: setting({
+    env: 'SHIPYARD_ROLLOUT_BUSY_RETRIES',
+    schema: Type.Integer({ minimum: 0 }),
+    default: 10,
+    doc: 'how often a rollout tries again instances that were busy with another operation in their wave, before reporting them `skipped`',
+  }),
+  rolloutBusyRetrySeconds: setting({
+    env: 'SHIPYARD_ROLLOUT_BUSY_RETRY_SECONDS',
+    schema: Type.Integer({ minimum: 1 }),
+    default: 30,
+    doc: 'how far apart those tries are',
+  }),
+};
+
+const ConfigSchema = Type.Object(schemasOf(settings));
 
 export type Config = Static<typeof ConfigSchema>;
 
 export class ConfigError extends Error {}
 
 /** Builds the config from an environment (normally process.env); throws ConfigError listing every problem. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const encryption = encryptionKeysFrom(env);
-  const corsOrigins = corsOriginsFrom(env.SHIPYARD_CODEC_CORS_ORIGINS);
-  const autoRollout = autoRolloutFrom(env);
-  const baseDomain = env.SHIPYARD_BASE_DOMAIN ?? 'apps.shipyard.test';
-  const raw = {
-    databaseUrl: env.DATABASE_URL,
-    tenantDatabaseUrl: env.TENANT_DATABASE_URL,
-    temporalAddress: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
-    temporalNamespace: env.TEMPORAL_NAMESPACE ?? 'default',
-    taskQueue: env.SHIPYARD_TASK_QUEUE ?? 'shipyard',
-    kubeconfig: env.KUBECONFIG || undefined,
-    route53Endpoint: env.ROUTE53_ENDPOINT || undefined,
-    awsRegion: env.AWS_REGION ?? 'us-east-1',
-    baseDomain,
-    hostedZoneId: env.SHIPYARD_HOSTED_ZONE_ID,
-    ingressTarget: env.SHIPYARD_INGRESS_TARGET ?? `ingress.${baseDomain}`,
-    ingressNamespace: env.SHIPYARD_INGRESS_NAMESPACE ?? 'ingress-nginx',
-    ingressClass: env.SHIPYARD_INGRESS_CLASS ?? 'nginx',
-    certIssuer: env.SHIPYARD_CERT_ISSUER ?? 'shipyard-ca',
-    appImage: env.SHIPYARD_APP_IMAGE ?? 'registry.shipyard.test/demo-app',
-    defaultVersion: env.SHIPYARD_DEFAULT_VERSION ?? '1.0.0',
-    rolloutTimeoutSeconds: integer(env.SHIPYARD_ROLLOUT_TIMEOUT_SECONDS, 600),
-    unschedulableGraceSeconds: integer(env.SHIPYARD_UNSCHEDULABLE_GRACE_SECONDS, 60),
-    reconcileIntervalSeconds: integer(env.SHIPYARD_RECONCILE_INTERVAL_SECONDS, 60),
-    dnsTtlSeconds: integer(env.SHIPYARD_DNS_TTL_SECONDS, 60),
-    idempotencyLeaseSeconds: integer(env.SHIPYARD_IDEMPOTENCY_LEASE_SECONDS, 60),
-    idempotencyTtlHours: integer(env.SHIPYARD_IDEMPOTENCY_TTL_HOURS, 24),
-    apiHost: env.SHIPYARD_API_HOST ?? '127.0.0.1',
-    apiPort: integer(env.SHIPYARD_API_PORT, 8080),
-    adminKey: env.SHIPYARD_ADMIN_KEY || undefined,
-    encryptionKeys: encryption.keys,
-    codecAuth: env.SHIPYARD_CODEC_AUTH || 'api-key',
-    codecCorsOrigins: corsOrigins.origins,
-    logLevel: env.SHIPYARD_LOG_LEVEL || 'info',
-    workerMetricsHost: env.SHIPYARD_WORKER_METRICS_HOST ?? '127.0.0.1',
-    workerMetricsPort: integer(env.SHIPYARD_WORKER_METRICS_PORT, 9464),
-    temporalMetricsPort: integer(env.SHIPYARD_TEMPORAL_METRICS_PORT, 9465),
-    workerDrainSeconds: integer(env.SHIPYARD_WORKER_DRAIN_SECONDS, 30),
-    overcommitRatio: decimal(env.SHIPYARD_OVERCOMMIT_RATIO, 1),
-    currency: env.SHIPYARD_CURRENCY ?? 'USD',
-    meteringCron: env.SHIPYARD_METERING_CRON ?? '5 * * * *',
-    meteringHoursPerRun: integer(env.SHIPYARD_METERING_HOURS_PER_RUN, 48),
-    invoicingCron: env.SHIPYARD_INVOICING_CRON ?? '30 0 1 * *',
-    invoicingTimezone: env.SHIPYARD_INVOICING_TIMEZONE ?? 'UTC',
-    webhookRetryHours: integer(env.SHIPYARD_WEBHOOK_RETRY_HOURS, 24),
-    webhookAllowPrivate: boolean(env.SHIPYARD_WEBHOOK_ALLOW_PRIVATE, false),
-    healthIntervalSeconds: integer(env.SHIPYARD_HEALTH_INTERVAL_SECONDS, 300),
-    healthParallelism: integer(env.SHIPYARD_HEALTH_PARALLELISM, 20),
-    workerDatabaseConnections: integer(env.SHIPYARD_WORKER_DB_CONNECTIONS, 20),
-    certExpiryWarnDays: integer(env.SHIPYARD_CERT_EXPIRY_WARN_DAYS, 14),
-    healBudget: integer(env.SHIPYARD_HEAL_BUDGET, 3),
-    orphanCleanup: boolean(env.SHIPYARD_ORPHAN_CLEANUP, false),
-    registryWebhookSecret: env.SHIPYARD_REGISTRY_WEBHOOK_SECRET || undefined,
-    autoRolloutTags: env.SHIPYARD_AUTO_ROLLOUT_TAGS || undefined,
-    autoRolloutStrategy: autoRollout.strategy,
-    autoRolloutSelector: autoRollout.selector,
-    rolloutHistoryThreshold: integer(env.SHIPYARD_ROLLOUT_HISTORY_EVENTS, 10_000),
-    rolloutBusyRetries: integer(env.SHIPYARD_ROLLOUT_BUSY_RETRIES, 10),
-    rolloutBusyRetrySeconds: integer(env.SHIPYARD_ROLLOUT_BUSY_RETRY_SECONDS, 30),
-  };
-  const errors = [...Value.Errors(ConfigSchema, raw)];
-  const ownProblems = [...encryption.problems, ...corsOrigins.problems, ...autoRollout.problems];
-  if (errors.length > 0 || ownProblems.length > 0) {
-    const schemaLines = errors.map((e) => {
-      const key = e.instancePath.slice(1) || String((e.params as { requiredProperties?: string[] }).requiredProperties?.[0] ?? '');
-      const unset = (raw as Record<string, unknown>)[key] === undefined;
-      return `  ${variableFor[key as keyof Config] ?? key}: ${unset ? 'is not set' : e.message}`;
-    });
-    const lines = [...schemaLines, ...ownProblems.map((p) => `  ${p}`)];
-    throw new ConfigError(`invalid Shipyard configuration:\n${[...new Set(lines)].join('\n')}`);
+export function loadConfig(env: Env = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  const ownProblems: string[] = [];
+  for (const [key, s] of Object.entries(settings)) {
+    const read = readSetting(s, env, raw);
+    raw[key] = read.value;
+    ownProblems.push(...(read.problems ?? []));
   }
-  return raw as Config;
+  // The check is what makes raw a Config: no cast, so a setting the schema does not cover cannot slip through.
+  if (ownProblems.length === 0 && Value.Check(ConfigSchema, raw)) return raw;
+  const byKey: Readonly<Record<string, Setting>> = settings;
+  const schemaLines = [...Value.Errors(ConfigSchema, raw)].map((e) => {
+    const [key = '', ...inside] = e.instancePath.slice(1).split('/');
+    const name = key || String((e.params as { requiredProperties?: string[] }).requiredProperties?.[0] ?? '');
+    const variable = byKey[name]?.env ?? name;
+    // A field inside a JSON setting is named after the variable; only a whole setting can be unset.
+    // (`schema is false` is TypeBox's word for a field the object does not allow.)
+    if (inside.length > 0) return `  ${variable}: ${inside.join('.')} ${e.keyword === 'boolean' ? 'is not a known field' : e.message}`;
+    return `  ${variable}: ${raw[name] === undefined ? 'is not set' : e.message}`;
+  });
+  const lines = [...schemaLines, ...ownProblems.map((p) => `  ${p}`)];
+  throw new ConfigError(`invalid Shipyard configuration:\n${[...new Set(lines)].join('\n')}`);
 }
-
-/** The environment variable behind each setting, so an error names what the operator must fix. */
-const variableFor: Record<keyof Config, string> = {
-  databaseUrl: 'DATABASE_URL',
-  tenantDatabaseUrl: 'TENANT_DATABASE_URL',
-  temporalAddress: 'TEMPORAL_ADDRESS',
-  temporalNamespace: 'TEMPORAL_NAMESPACE',
-  taskQueue: 'SHIPYARD_TASK_QUEUE',
-  kubeconfig: 'KUBECONFIG',
-  route53Endpoint: 'ROUTE53_ENDPOINT',
-  awsRegion: 'AWS_REGION',
-  baseDomain: 'SHIPYARD_BASE_DOMAIN',
-  hostedZoneId: 'SHIPYARD_HOSTED_ZONE_ID',
-  ingressTarget: 'SHIPYARD_INGRESS_TARGET',
-  ingressNamespace: 'SHIPYARD_INGRESS_NAMESPACE',
-  ingressClass: 'SHIPYARD_INGRESS_CLASS',
-  certIssuer: 'SHIPYARD_CERT_ISSUER',
-  appImage: 'SHIPYARD_APP_IMAGE',
-  defaultVersion: 'SHIPYARD_DEFAULT_VERSION',
-  rolloutTimeoutSeconds: 'SHIPYARD_ROLLOUT_TIMEOUT_SECONDS',
-  unschedulableGraceSeconds: 'SHIPYARD_UNSCHEDULABLE_GRACE_SECONDS',
-  reconcileIntervalSeconds: 'SHIPYARD_RECONCILE_INTERVAL_SECONDS',
-  dnsTtlSeconds: 'SHIPYARD_DNS_TTL_SECONDS',
-  idempotencyLeaseSeconds: 'SHIPYARD_IDEMPOTENCY_LEASE_SECONDS',
-  idempotencyTtlHours: 'SHIPYARD_IDEMPOTENCY_TTL_HOURS',
-  apiHost: 'SHIPYARD_API_HOST',
-  apiPort: 'SHIPYARD_API_PORT',
-  adminKey: 'SHIPYARD_ADMIN_KEY',
-  encryptionKeys: 'SHIPYARD_ENCRYPTION_KEYS',
-  codecAuth: 'SHIPYARD_CODEC_AUTH',
-  codecCorsOrigins: 'SHIPYARD_CODEC_CORS_ORIGINS',
-  logLevel: 'SHIPYARD_LOG_LEVEL',
-  workerMetricsHost: 'SHIPYARD_WORKER_METRICS_HOST',
-  workerMetricsPort: 'SHIPYARD_WORKER_METRICS_PORT',
-  temporalMetricsPort: 'SHIPYARD_TEMPORAL_METRICS_PORT',
-  workerDrainSeconds: 'SHIPYARD_WORKER_DRAIN_SECONDS',
-  overcommitRatio: 'SHIPYARD_OVERCOMMIT_RATIO',
-  currency: 'SHIPYARD_CURRENCY',
-  meteringCron: 'SHIPYARD_METERING_CRON',
-  meteringHoursPerRun: 'SHIPYARD_METERING_HOURS_PER_RUN',
-  invoicingCron: 'SHIPYARD_INVOICING_CRON',
-  invoicingTimezone: 'SHIPYARD_INVOICING_TIMEZONE',
-  webhookRetryHours: 'SHIPYARD_WEBHOOK_RETRY_HOURS',
-  webhookAllowPrivate: 'SHIPYARD_WEBHOOK_ALLOW_PRIVATE',
-  healthIntervalSeconds: 'SHIPYARD_HEALTH_INTERVAL_SECONDS',
-  healthParallelism: 'SHIPYARD_HEALTH_PARALLELISM',
-  workerDatabaseConnections: 'SHIPYARD_WORKER_DB_CONNECTIONS',
-  certExpiryWarnDays: 'SHIPYARD_CERT_EXPIRY_WARN_DAYS',
-  healBudget: 'SHIPYARD_HEAL_BUDGET',
-  orphanCleanup: 'SHIPYARD_ORPHAN_CLEANUP',
-  registryWebhookSecret: 'SHIPYARD_REGISTRY_WEBHOOK_SECRET',
-  autoRolloutTags: 'SHIPYARD_AUTO_ROLLOUT_TAGS',
-  autoRolloutStrategy: 'SHIPYARD_AUTO_ROLLOUT_STRATEGY',
-  autoRolloutSelector: 'SHIPYARD_AUTO_ROLLOUT_SELECTOR',
-  rolloutHistoryThreshold: 'SHIPYARD_ROLLOUT_HISTORY_EVENTS',
-  rolloutBusyRetries: 'SHIPYARD_ROLLOUT_BUSY_RETRIES',
-  rolloutBusyRetrySeconds: 'SHIPYARD_ROLLOUT_BUSY_RETRY_SECONDS',
-};
 
 const KEY_BYTES = 32;
 const KEY_ENTRY = '`<id>:<base64 of 32 random bytes>`';
@@ -243,18 +346,18 @@ const KEYS_FORMAT = `${KEY_ENTRY} entries separated by commas (e.g. \`k1:$(opens
  * says SHIPYARD_ENCRYPTION=off on purpose: a forgotten key must stop the process, not quietly
  * write customer data in clear. Problems name the entry and its id, never key material.
  */
-function encryptionKeysFrom(env: Record<string, string | undefined>): { keys: EncryptionKey[]; problems: string[] } {
+function encryptionKeys(raw: string | undefined, env: Env): Read {
   const mode = env.SHIPYARD_ENCRYPTION || 'on';
-  const listed = (env.SHIPYARD_ENCRYPTION_KEYS ?? '').trim();
-  if (mode !== 'on' && mode !== 'off') return { keys: [], problems: ['SHIPYARD_ENCRYPTION: must be "on" (the default) or "off"'] };
+  const listed = (raw ?? '').trim();
+  if (mode !== 'on' && mode !== 'off') return { value: [], problems: ['SHIPYARD_ENCRYPTION: must be "on" (the default) or "off"'] };
   if (mode === 'off') {
     return listed
-      ? { keys: [], problems: ['SHIPYARD_ENCRYPTION_KEYS: is set while SHIPYARD_ENCRYPTION=off; unset one of the two'] }
-      : { keys: [], problems: [] };
+      ? { value: [], problems: ['SHIPYARD_ENCRYPTION_KEYS: is set while SHIPYARD_ENCRYPTION=off; unset one of the two'] }
+      : { value: [] };
   }
   if (!listed) {
     return {
-      keys: [],
+      value: [],
       problems: [`SHIPYARD_ENCRYPTION_KEYS: is not set; workflow payloads are encrypted, give ${KEYS_FORMAT}, or set SHIPYARD_ENCRYPTION=off (development only)`],
     };
   }
@@ -275,11 +378,11 @@ function encryptionKeysFrom(env: Record<string, string | undefined>): { keys: En
     }
     keys.push({ id, key });
   });
-  return { keys, problems };
+  return { value: keys, problems };
 }
 
 /** Browser origins allowed to call the codec endpoint: exact `scheme://host[:port]` values, never `*`. */
-function corsOriginsFrom(raw: string | undefined): { origins: string[]; problems: string[] } {
+function corsOrigins(raw: string | undefined): Read {
   const origins = (raw ?? '').split(',').map((o) => o.trim()).filter(Boolean);
   const problems = origins
     .filter((o) => !/^https?:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(o))
@@ -288,27 +391,27 @@ function corsOriginsFrom(raw: string | undefined): { origins: string[]; problems
         ? 'SHIPYARD_CODEC_CORS_ORIGINS: "*" is not allowed; list the origins of your Temporal UI'
         : `SHIPYARD_CODEC_CORS_ORIGINS: "${o}" is not an origin (scheme://host[:port], no path or trailing slash)`,
     );
-  return { origins, problems };
+  return { value: origins, problems };
 }
 
-/**
- * SHIPYARD_AUTO_ROLLOUT_TAGS must compile, SHIPYARD_AUTO_ROLLOUT_STRATEGY (JSON, any of the
- * strategy's fields) is laid over the default strategy, SHIPYARD_AUTO_ROLLOUT_SELECTOR is JSON;
- * the schema checks the results.
- */
-function autoRolloutFrom(env: Record<string, string | undefined>): { strategy: RolloutStrategy; selector: RolloutSelector; problems: string[] } {
-  const problems: string[] = [];
-  if (env.SHIPYARD_AUTO_ROLLOUT_TAGS) {
-    try {
-      new RegExp(env.SHIPYARD_AUTO_ROLLOUT_TAGS);
-    } catch (err) {
-      problems.push(`SHIPYARD_AUTO_ROLLOUT_TAGS: is not a regular expression (${(err as Error).message})`);
-    }
+/** SHIPYARD_AUTO_ROLLOUT_TAGS must compile: a typo must not quietly match no tag at all. */
+function rolloutTags(raw: string | undefined): Read {
+  if (!raw) return { value: undefined };
+  try {
+    new RegExp(raw);
+    return { value: raw };
+  } catch (err) {
+    return { value: raw, problems: [`SHIPYARD_AUTO_ROLLOUT_TAGS: is not a regular expression (${(err as Error).message})`] };
   }
+}
+
+/** SHIPYARD_AUTO_ROLLOUT_STRATEGY (JSON, any of the strategy's fields) laid over the default strategy; the schema checks the result. */
+function rolloutStrategy(raw: string | undefined): Read {
+  const problems: string[] = [];
   let strategy: RolloutStrategy = { ...defaultRolloutStrategy };
-  if (env.SHIPYARD_AUTO_ROLLOUT_STRATEGY) {
+  if (raw) {
     try {
-      const given: unknown = JSON.parse(env.SHIPYARD_AUTO_ROLLOUT_STRATEGY);
+      const given: unknown = JSON.parse(raw);
       if (typeof given !== 'object' || given === null || Array.isArray(given)) throw new Error('not a JSON object');
       strategy = { ...strategy, ...(given as Partial<RolloutStrategy>) };
     } catch (err) {
@@ -317,29 +420,15 @@ function autoRolloutFrom(env: Record<string, string | undefined>): { strategy: R
   }
   const waves = Array.isArray(strategy.waves) ? wavesProblem(strategy.waves) : undefined;
   if (waves) problems.push(`SHIPYARD_AUTO_ROLLOUT_STRATEGY: waves ${waves}`);
-  let selector: RolloutSelector = {};
-  if (env.SHIPYARD_AUTO_ROLLOUT_SELECTOR) {
-    try {
-      selector = JSON.parse(env.SHIPYARD_AUTO_ROLLOUT_SELECTOR) as RolloutSelector;
-    } catch (err) {
-      problems.push(`SHIPYARD_AUTO_ROLLOUT_SELECTOR: must be a JSON object like {"plans":["starter"]} (${(err as Error).message})`);
-    }
+  return { value: strategy, problems };
+}
+
+/** SHIPYARD_AUTO_ROLLOUT_SELECTOR as JSON; the schema checks its fields. */
+function rolloutSelector(raw: string | undefined): Read {
+  if (!raw) return { value: {} satisfies RolloutSelector };
+  try {
+    return { value: JSON.parse(raw) as unknown };
+  } catch (err) {
+    return { value: {}, problems: [`SHIPYARD_AUTO_ROLLOUT_SELECTOR: must be a JSON object like {"plans":["starter"]} (${(err as Error).message})`] };
   }
-  return { strategy, selector, problems };
-}
-
-function integer(raw: string | undefined, fallback: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  return /^-?\d+$/.test(raw) ? Number(raw) : Number.NaN;
-}
-
-function decimal(raw: string | undefined, fallback: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  return /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : Number.NaN;
-}
-
-/** `true` or `false`; anything else is kept as text so validation names the variable. */
-function boolean(raw: string | undefined, fallback: boolean): boolean | string {
-  if (raw === undefined || raw === '') return fallback;
-  return raw === 'true' ? true : raw === 'false' ? false : raw;
 }

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../domain/config';
+import { ConfigError, loadConfig, settings } from '../../domain/config';
+import { settingsTable, TABLE_END, TABLE_START } from '../../domain/settings';
 
 const minimal = {
   DATABASE_URL: 'postgres://a@127.0.0.1/a',
@@ -37,6 +39,27 @@ describe('config', () => {
     expect(load).toThrow(/DATABASE_URL/);
     expect(load).toThrow(/SHIPYARD_API_PORT/);
     expect(load).toThrow(/SHIPYARD_ROLLOUT_TIMEOUT_SECONDS/);
+  });
+
+  it('names the variable and the field of a bad JSON setting', () => {
+    const load = () => loadConfig({ ...minimal, SHIPYARD_AUTO_ROLLOUT_STRATEGY: '{"maxParallel":0}', SHIPYARD_AUTO_ROLLOUT_SELECTOR: '{"tier":["a"]}' });
+    expect(load).toThrow(/SHIPYARD_AUTO_ROLLOUT_STRATEGY: maxParallel must be >= 1/);
+    expect(load).toThrow(/SHIPYARD_AUTO_ROLLOUT_SELECTOR: tier is not a known field/);
+  });
+
+  it('documents every setting in the README, as declared', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const start = readme.indexOf(TABLE_START);
+    const end = readme.indexOf(TABLE_END);
+    expect(start, `README.md lacks the ${TABLE_START} … ${TABLE_END} markers`).toBeGreaterThanOrEqual(0);
+    const written = readme.slice(start + TABLE_START.length, end).trim().split('\n');
+    const declared = settingsTable(settings).split('\n');
+    const differences = [
+      ...written.filter((row) => !declared.includes(row)).map((row) => `  README only:   ${row}`),
+      ...declared.filter((row) => !written.includes(row)).map((row) => `  declared only: ${row}`),
+    ];
+    if (differences.length === 0 && written.join('\n') !== declared.join('\n')) differences.push('  the same rows in another order');
+    expect(differences, `README.md's settings table differs from domain/config.ts; run \`npm run docs:config\`:\n${differences.join('\n')}`).toEqual([]);
   });
 
   describe('payload encryption', () => {
