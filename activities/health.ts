@@ -7,7 +7,7 @@ import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { Context } from '@temporalio/activity';
 import { KubernetesObjectApi, type KubernetesObject, type V1Deployment, type V1Ingress, type V1Secret } from '@kubernetes/client-node';
 import postgres from 'postgres';
-import { listedInstanceView } from '../api/operations';
+import { listedInstanceView } from '../lifecycle/views';
 import { getPlan } from '../db/plans';
 import { findInstance, type InstanceRow } from '../db/instances';
 import { recordEvent } from '../db/events';

@@ -1,8 +1,8 @@
 // The scheduled half of reconciliation (reads do the other half): running rows whose runs closed
 // without recording their result, and instances left in a transitional status with no operation
-// behind them, are made true. The rules live with the operations they reconcile (api/operations.ts).
+// behind them, are made true. The rules live with the operations they reconcile (lifecycle/operations.ts).
 import { Context } from '@temporalio/activity';
-import { reconcileOperation, reconcileStuckInstance } from '../api/operations';
+import { reconcileOperation, reconcileStuckInstance } from '../lifecycle/operations';
 import { instancesStuckWithoutOperation, runningOperationsToReconcile } from '../db/operations';
 import type { ActivityDeps } from './index';
 

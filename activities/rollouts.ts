@@ -1,8 +1,8 @@
 // A rollout's I/O: which instances it upgrades, and one instance's upgrade started through the
-// same path an API call takes (api/operations.ts), so it shows in the instance's operations and
+// same path an API call takes (lifecycle/operations.ts), so it shows in the instance's operations and
 // keeps one operation per instance.
-import { neverStarted, reconcileOperation, startOnInstance } from '../api/operations';
-import { Problem } from '../api/problems';
+import { neverStarted, reconcileOperation, startOnInstance } from '../lifecycle/operations';
+import { InvalidTransition, OperationRunning } from '../domain/errors';
 import { findInstance, rolloutTargets, runningOperation } from '../db/instances';
 import { getOperation, operationByActor, type OperationRow } from '../db/operations';
 import { rolloutActorFor, type RolloutSelector } from '../domain/rollouts';
@@ -43,10 +43,10 @@ export function createRolloutActivities(deps: ActivityDeps) {
             const started = await startOnInstance(deps, found, 'upgrade', actor, { version });
             operation = (await getOperation(deps.db, started.id))!;
           } catch (err) {
-            if (!(err instanceof Problem) || err.status !== 409) throw err;
+            if (!(err instanceof OperationRunning || err instanceof InvalidTransition)) throw err;
             // Refused because another operation runs (busy, try later), or because of the status.
-            const busy = err.extra.operation !== undefined || (await runningOperation(deps.db, found.instance.id)) !== undefined;
-            return { status: busy ? 'busy' : 'refused', error: err.detail };
+            const busy = err instanceof OperationRunning || (await runningOperation(deps.db, found.instance.id)) !== undefined;
+            return { status: busy ? 'busy' : 'refused', error: err.message };
           }
         }
         const ended = await operationEnd(deps, operation, slug);

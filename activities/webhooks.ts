@@ -10,7 +10,7 @@ import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { listedInstanceView } from '../api/operations';
+import { listedInstanceView } from '../lifecycle/views';
 import { findInstance } from '../db/instances';
 import { countDeliveryAttempt, deliveryToSend, ensureDelivery, ensureWebhookEvent, giveUpDelivery, recordDeliveryAttempt, webhooksFor } from '../db/webhooks';
 import type { Config } from '../domain/config';

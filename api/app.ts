@@ -6,7 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { registerAjvFormats, Type, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ApiRole } from '../domain/api-keys';
 import { authenticate, authorize, type Caller } from './auth';
-import type { Deps } from './operations';
+import type { Deps } from '../lifecycle/deps';
 import { installObservability, type ApiMetricsOptions } from './observability';
 import { clientErrorHandler, documentProblems, type FieldError, frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH, Problem, ProblemSchema } from './problems';
 import { sharedSchemas } from './schemas';

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { claimIdempotency, completeIdempotency, releaseIdempotency } from '../db/idempotency';
-import type { Deps } from './operations';
+import type { Deps } from '../lifecycle/deps';
 import { Type } from '@fastify/type-provider-typebox';
 import { Problem } from './problems';
 

@@ -5,6 +5,21 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, RouteOptions } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
+import {
+  Conflict,
+  type FieldError,
+  InsufficientCapacity,
+  InvalidRequest,
+  InvalidTransition,
+  LifecycleError,
+  NameTaken,
+  NotFound,
+  OperationRunning,
+  Unavailable,
+  Unprocessable,
+} from '../domain/errors';
+
+export type { FieldError };
 
 export const ProblemSchema = Type.Object(
   {
@@ -48,9 +63,31 @@ const problemTitles: Record<number, [slug: string, title: string]> = {
 export const problemType = (status: number): string =>
   `urn:shipyard:problem:${problemTitles[status]?.[0] ?? 'http-' + status}`;
 
-export interface FieldError {
-  field: string;
-  message: string;
+/**
+ * Each refusal of the lifecycle (domain/errors.ts) as the API answers it: a status, and a problem
+ * type of its own, so a client can tell a running operation from a status that forbids the request.
+ */
+const lifecycleProblems: [error: abstract new (...args: never[]) => LifecycleError, status: number, slug: string, title: string][] = [
+  [NotFound, 404, 'not-found', 'Not found'],
+  [OperationRunning, 409, 'operation-running', 'Another operation is running on the instance'],
+  [InvalidTransition, 409, 'invalid-transition', 'Not allowed in the current state'],
+  [InsufficientCapacity, 409, 'insufficient-capacity', 'Insufficient capacity'],
+  [NameTaken, 409, 'name-taken', 'Name taken'],
+  [Conflict, 409, 'conflict', 'Conflict'],
+  [InvalidRequest, 400, 'validation', 'Invalid request'],
+  [Unprocessable, 422, 'unprocessable', 'Unprocessable request'],
+  [Unavailable, 503, 'unavailable', 'Service unavailable'],
+];
+
+/** The problem a lifecycle refusal is answered with. */
+export function lifecycleProblem(error: LifecycleError): Problem {
+  const [, status, slug, title] = lifecycleProblems.find(([type]) => error instanceof type) ?? [LifecycleError, 500, 'internal', 'Internal server error'];
+  return new Problem(status, error.message, {
+    type: slug,
+    title,
+    ...(error.fields ? { errors: error.fields } : {}),
+    ...(error instanceof OperationRunning && error.operation ? { operation: error.operation } : {}),
+  });
 }
 
 /** A failure the API answers on purpose, with a status a client can act on. */
@@ -58,7 +95,7 @@ export class Problem extends Error {
   constructor(
     readonly status: number,
     readonly detail: string,
-    readonly extra: { errors?: FieldError[]; operation?: { id: string; kind: string }; title?: string } = {},
+    readonly extra: { errors?: FieldError[]; operation?: { id: string; kind: string }; title?: string; /** the problem type's slug, when not the status's own */ type?: string } = {},
   ) {
     super(detail);
   }
@@ -81,7 +118,7 @@ export function problems(...statuses: number[]) {
 
 function problemBody(status: number, detail: string | undefined, instance: string | undefined, extra: Problem['extra'] = {}) {
   return {
-    type: problemType(status),
+    type: extra.type ? `urn:shipyard:problem:${extra.type}` : problemType(status),
     title: extra.title ?? titleOf(status),
     status,
     ...(detail ? { detail } : {}),
@@ -228,7 +265,8 @@ export function installProblemHandlers(app: FastifyInstance): void {
     documentProblems(route, frameworkStatuses(route));
   });
 
-  app.setErrorHandler((error: FastifyError | Problem, request, reply) => {
+  app.setErrorHandler((thrown: FastifyError | Problem | LifecycleError, request, reply) => {
+    const error = thrown instanceof LifecycleError ? lifecycleProblem(thrown) : thrown;
     if (error instanceof Problem) {
       return send(request, reply, error.status, error.detail, error.extra);
     }

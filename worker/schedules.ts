@@ -4,22 +4,8 @@
 import { type Client, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
 import type { Config } from '../domain/config';
 import { connectTemporalClient } from '../temporal/data-converter';
+import { healthSweepScheduleId, invoicingScheduleId, meteringScheduleId, reconcileScheduleId } from '../domain/schedules';
 
-/**
- * A schedule belongs to the deployment whose workers poll its task queue: the default queue keeps
- * the plain id (`shipyard-reconcile`), another deployment on the same Temporal namespace (a
- * staging install, a test run) gets its own, so none redirects another's schedule to itself.
- */
-export function scheduleIdFor(base: string, config: Pick<Config, 'taskQueue'>): string {
-  return config.taskQueue === 'shipyard' ? base : `${base}@${config.taskQueue}`;
-}
-
-export const reconcileScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-reconcile', config);
-export const healthSweepScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-health-sweep', config);
-
-export const meteringScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-metering', config);
-
-export const invoicingScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-invoicing', config);
 
 /** Every schedule Shipyard runs, as the config wants it. */
 export function desiredSchedules(config: Config): ScheduleOptions[] {

@@ -6,7 +6,7 @@ import { recordEvent } from '../../db/events';
 import { type ApiKeyRow, insertApiKey, listApiKeys, revokeApiKey } from '../../db/api-keys';
 import { BOOTSTRAP_ADMIN, generateKey } from '../auth';
 import { Problem, problems } from '../problems';
-import type { Deps } from '../operations';
+import type { Deps } from '../../lifecycle/deps';
 import { IdParams, Role } from '../schemas';
 
 type KeyRow = ApiKeyRow;

@@ -10,7 +10,7 @@ import type { ApiRole } from '../../domain/api-keys';
 import { PayloadDecryptionError } from '../../temporal/encryption-codec';
 import { payloadCodecs } from '../../temporal/data-converter';
 import { authenticate, authorize } from '../auth';
-import type { Deps } from '../operations';
+import type { Deps } from '../../lifecycle/deps';
 import { Problem, problems } from '../problems';
 import { CodecPayloads } from '../schemas';
 import { Payload as PayloadMessage } from '../../temporal/proto';

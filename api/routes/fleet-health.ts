@@ -7,7 +7,7 @@ import { newId } from '../../db/ids';
 import { findInstance } from '../../db/instances';
 import { recordEvent } from '../../db/events';
 import { getSweep, lastOrphanSweep, listSweeps, openSweep, type SweepRow } from '../../db/sweeps';
-import type { Deps } from '../operations';
+import type { Deps } from '../../lifecycle/deps';
 import { Problem, problems } from '../problems';
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, IdOrSlugParams, IdParams, PageQuery } from '../schemas';
 

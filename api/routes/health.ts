@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
-import { readinessProblems, type Deps } from '../operations';
+import type { Deps } from '../../lifecycle/deps';
+import { readinessProblems } from '../../lifecycle/readiness';
 import { Problem, problems } from '../problems';
 
 /**

@@ -5,8 +5,12 @@ import { listOperations } from '../../db/operations';
 import { listEvents } from '../../db/events';
 import { slugProblem } from '../../domain/validation';
 import { idempotent, IdempotencyHeaders } from '../idempotency';
-import { instanceView, knownPlan, listedInstanceView, operationView, provision, startOnInstance, type Deps, type InstanceOperationKind } from '../operations';
-import { usageOf } from '../usage';
+import type { Deps } from '../../lifecycle/deps';
+import { instanceView, operationView } from '../../lifecycle/live';
+import { startOnInstance, type InstanceOperationKind } from '../../lifecycle/operations';
+import { knownPlan, provision } from '../../lifecycle/provision';
+import { listedInstanceView } from '../../lifecycle/views';
+import { usageOf } from '../../lifecycle/usage';
 import { Problem, problems } from '../problems';
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, Health, IdOrSlugParams, InstanceStatus, pageQuery, PageQuery, Slug, textPattern, Version } from '../schemas';
 

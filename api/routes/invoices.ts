@@ -5,8 +5,8 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import * as invoices from '../../db/invoices';
 import { firstUnmeteredHour } from '../../db/metering';
 import type { InvoiceLineRow, InvoiceRow } from '../../db/invoices';
-import { invoicingScheduleId, meteringScheduleId } from '../../worker/schedules';
-import type { Deps } from '../operations';
+import { invoicingScheduleId, meteringScheduleId } from '../../domain/schedules';
+import type { Deps } from '../../lifecycle/deps';
 import { Problem, problems } from '../problems';
 import { DEFAULT_PAGE_SIZE, IdParams, pageQuery } from '../schemas';
 

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
 import { getOperation } from '../../db/operations';
-import { cancel, operationView, type Deps } from '../operations';
+import type { Deps } from '../../lifecycle/deps';
+import { cancel, operationView } from '../../lifecycle/live';
 import { Problem, problems } from '../problems';
 import { IdParams } from '../schemas';
 

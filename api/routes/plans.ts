@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
 import { listPlans } from '../../db/plans';
-import type { Deps } from '../operations';
+import type { Deps } from '../../lifecycle/deps';
 
 export const planRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db }) => {
   app.get(

@@ -7,8 +7,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
 import type { Config } from '../../domain/config';
 import { versionProblem } from '../../domain/validation';
-import { startRollout } from '../rollouts';
-import type { Deps } from '../operations';
+import { startRollout } from '../../lifecycle/rollouts';
+import type { Deps } from '../../lifecycle/deps';
 import { Problem, problems } from '../problems';
 
 declare module 'fastify' {

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
 import { rolloutStatuses } from '../../domain/rollouts';
-import { getRollout, listRollouts, startRollout, steerRollout, type RolloutAction } from '../rollouts';
-import type { Deps } from '../operations';
+import { getRollout, listRollouts, startRollout, steerRollout, type RolloutAction } from '../../lifecycle/rollouts';
+import type { Deps } from '../../lifecycle/deps';
 import { problems } from '../problems';
 import { DEFAULT_PAGE_SIZE, IdParams, pageQuery, Slug, textPattern, Version } from '../schemas';
 

@@ -7,7 +7,7 @@ import { refusedTarget } from '../../activities/webhook-targets';
 import { newId } from '../../db/ids';
 import { recordEvent } from '../../db/events';
 import { deleteWebhook, getWebhook, insertWebhook, listDeliveries, listWebhooks, type WebhookRow } from '../../db/webhooks';
-import type { Deps } from '../operations';
+import type { Deps } from '../../lifecycle/deps';
 import { Problem, problems } from '../problems';
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, IdParams, PageQuery, textPattern, WebhookEventType } from '../schemas';
 

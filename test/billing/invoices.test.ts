@@ -13,7 +13,7 @@ import * as metering from '../../db/metering';
 import { usageLedger } from '../../db/schema';
 import { HOUR_MS } from '../../domain/metering';
 import { createWorker } from '../../worker/index';
-import { meteringScheduleId } from '../../worker/schedules';
+import { meteringScheduleId } from '../../domain/schedules';
 import { testbedDeps } from '../activities/testbed-deps';
 import { startHarness, type Harness } from '../api/harness';
 import { uniqueSuffix } from '../support/config';

@@ -18,7 +18,8 @@ import { migrateCatalogue } from '../../db/migrate';
 import { instanceStatusChanges, usageLedger } from '../../db/schema';
 import { HOUR_MS, hourOf } from '../../domain/metering';
 import { createWorker } from '../../worker/index';
-import { desiredSchedules, ensureSchedules, invoicingScheduleId, meteringScheduleId, reconcileScheduleId } from '../../worker/schedules';
+import { desiredSchedules, ensureSchedules } from '../../worker/schedules';
+import { invoicingScheduleId, meteringScheduleId, reconcileScheduleId } from '../../domain/schedules';
 import { newCatalogueInstance } from '../support/catalogue-rows';
 import { testConfig, uniqueSuffix } from '../support/config';
 

@@ -7,7 +7,7 @@ import { insertInstanceWithOperation } from '../../db/operations';
 import * as metering from '../../db/metering';
 import { instanceStatusChanges } from '../../db/schema';
 import { HOUR_MS, hourOf } from '../../domain/metering';
-import { meteringScheduleId } from '../../worker/schedules';
+import { meteringScheduleId } from '../../domain/schedules';
 import { startHarness, type Harness } from '../api/harness';
 
 let h: Harness;

@@ -15,7 +15,7 @@ import { namespaceFor, ownerLabels } from '../../domain/instance';
 import { workflowIdFor } from '../../domain/operations';
 import { temporalCli } from '../../testbed/components/temporal';
 import { connectTemporalClient } from '../../temporal/data-converter';
-import { reconcileScheduleId } from '../../worker/schedules';
+import { reconcileScheduleId } from '../../domain/schedules';
 import { uniqueSuffix } from '../support/config';
 import { type Stack, startStack } from '../support/stack';
 import { nothingLeft, worldReader } from '../support/world';

@@ -30,8 +30,8 @@ import {
   type RolloutStrategy,
 } from '../domain/rollouts';
 import type { rolloutFleet } from '../workflows/rollout';
-import type { Deps } from './operations';
-import { Problem } from './problems';
+import type { Deps } from './deps';
+import { Conflict, InvalidRequest, InvalidTransition, NotFound, Unprocessable } from '../domain/errors';
 
 const QUERY_DEADLINE_MS = 2_000;
 const VISIBILITY_WAIT_MS = 10_000;
@@ -67,22 +67,22 @@ export const newRolloutId = (): string => `ro_${Date.now().toString(36)}${random
 export async function startRollout(deps: Deps, request: RolloutRequest, actor: string, id = newRolloutId()): Promise<RolloutView> {
   const strategy: RolloutStrategy = { ...defaultRolloutStrategy, ...request.strategy };
   const waves = wavesProblem(strategy.waves);
-  if (waves) throw new Problem(400, `strategy.waves ${waves}`, { errors: [{ field: 'strategy.waves', message: waves }] });
+  if (waves) throw new InvalidRequest(`strategy.waves ${waves}`, [{ field: 'strategy.waves', message: waves }]);
   const existing = await findRollout(deps, id);
   if (existing) return existing;
 
   const selector = request.selector ?? {};
   const targets = await rolloutTargets(deps.db, selector, request.version);
   if (targets.length === 0) {
-    throw new Problem(422, `no ready instance matches the selector ${JSON.stringify(selector)} and is not already at version ${request.version}`, {
-      errors: [{ field: 'selector', message: 'selects no instance' }],
-    });
+    throw new Unprocessable(`no ready instance matches the selector ${JSON.stringify(selector)} and is not already at version ${request.version}`, [
+      { field: 'selector', message: 'selects no instance' },
+    ]);
   }
   // Under a lock per version, held until the new run is visible: the next request for the same
   // version waits for it and then finds it running, on any API replica.
   return serialised(deps.db, `rollout-version:${deps.config.taskQueue}:${request.version}`, async () => {
     const running = await runningRolloutOf(deps, request.version);
-    if (running) throw new Problem(409, `rollout ${running} of version ${request.version} is running; pause, abort or wait for it`);
+    if (running) throw new Conflict(`rollout ${running} of version ${request.version} is running; pause, abort or wait for it`);
 
     const input: RolloutInput = {
       id,
@@ -214,7 +214,7 @@ export async function findRollout(deps: Deps, id: string): Promise<RolloutView |
 
 export async function getRollout(deps: Deps, id: string): Promise<RolloutView> {
   const found = await findRollout(deps, id);
-  if (!found) throw new Problem(404, `no rollout "${id}"`);
+  if (!found) throw new NotFound(`rollout "${id}"`);
   return found;
 }
 
@@ -231,7 +231,7 @@ export interface RolloutSummary {
  * the most recently ended; not every store takes ORDER BY); the cursor is Temporal's page token.
  */
 export async function listRollouts(deps: Deps, page: { limit: number; cursor?: string }): Promise<{ items: RolloutSummary[]; nextCursor: string | null }> {
-  const badCursor = () => new Problem(400, 'the cursor is not one this API returned', { errors: [{ field: 'cursor', message: 'is invalid' }] });
+  const badCursor = () => new InvalidRequest('the cursor is not one this API returned', [{ field: 'cursor', message: 'is invalid' }]);
   const token = page.cursor === undefined ? undefined : tokenOf(page.cursor);
   if (token === null) throw badCursor();
   let response;
@@ -285,10 +285,10 @@ const updateNames: Record<RolloutAction, string> = { pause: pauseUpdateName, res
 /** Pauses, resumes or aborts a running rollout; answers its new state. A state that does not allow it is a 409. */
 export async function steerRollout(deps: Deps, id: string, action: RolloutAction, body: { failureBudget?: number } = {}): Promise<RolloutView> {
   const description = await describe(deps, id);
-  if (!description) throw new Problem(404, `no rollout "${id}"`);
+  if (!description) throw new NotFound(`rollout "${id}"`);
   if (description.status.name !== 'RUNNING') {
     const ended = await getRollout(deps, id);
-    throw new Problem(409, `rollout ${id} has ended (${ended.status})`);
+    throw new InvalidTransition(`rollout ${id} has ended (${ended.status})`);
   }
   const memo = description.memo as unknown as RolloutMemo;
   const handle = deps.temporal.workflow.getHandle(rolloutWorkflowIdFor(id));
@@ -300,7 +300,7 @@ export async function steerRollout(deps: Deps, id: string, action: RolloutAction
     return view(id, memo.version, state);
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
-      throw new Problem(409, err.cause instanceof Error ? err.cause.message : err.message);
+      throw new InvalidTransition(err.cause instanceof Error ? err.cause.message : err.message);
     }
     throw err;
   }

@@ -8,7 +8,7 @@ import type { Database } from '../db/client';
 import { listPlans } from '../db/plans';
 import type { InstanceRow } from '../db/instances';
 import * as metering from '../db/metering';
-import { meteringScheduleId } from '../worker/schedules';
+import { meteringScheduleId } from '../domain/schedules';
 
 export interface UsageLine {
   meter: Meter;
