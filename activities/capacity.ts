@@ -1,12 +1,21 @@
-// Reading the cluster for the capacity check (domain/capacity.ts): the nodes' allocatable and the
-// ResourceQuotas Shipyard stamped on tenant namespaces. Reads only; a shortfall is permanent for
-// this request (InsufficientCapacity).
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+// Reading the cluster for the capacity checks (domain/capacity.ts): the nodes' allocatable and the
+// ResourceQuotas Shipyard stamped on tenant namespaces. A plan change checks a fresh listing (a
+// shortfall is permanent for it: InsufficientCapacity); a provision is admitted against the
+// picture the workers keep in the catalogue (db/capacity.ts), which the refresh here replaces.
+import { CoreV1Api, type KubeConfig, type V1ResourceQuota } from '@kubernetes/client-node';
 import { capacityShortfall, capacityView, type CapacityView, type ClusterListing, quantityValue } from '../domain/capacity';
 import { managedByLabel, managedByValue, type Plan } from '../domain/instance';
+import { replaceClusterPicture } from '../db/capacity';
 import { livePlans } from '../db/plans';
 import type { Database } from '../db/client';
 import { errorTypes, kubeError, permanent } from './errors';
+
+/** What a tenant ResourceQuota promises, as counted against the allocatable. */
+export const promisedBy = (quota: V1ResourceQuota): ClusterListing['quotas'][number] => ({
+  namespace: quota.metadata?.namespace ?? '',
+  cpu: quantityValue(quota.spec?.hard?.['requests.cpu']),
+  memoryBytes: quantityValue(quota.spec?.hard?.['requests.memory']),
+});
 
 async function listCluster(kube: KubeConfig): Promise<ClusterListing> {
   const core = kube.makeApiClient(CoreV1Api);
@@ -21,11 +30,7 @@ async function listCluster(kube: KubeConfig): Promise<ClusterListing> {
     }
     return {
       allocatable,
-      quotas: quotas.map((q) => ({
-        namespace: q.metadata?.namespace ?? '',
-        cpu: quantityValue(q.spec?.hard?.['requests.cpu']),
-        memoryBytes: quantityValue(q.spec?.hard?.['requests.memory']),
-      })),
+      quotas: quotas.map(promisedBy),
     };
   } catch (err) {
     throw kubeError('read nodes and tenant quotas', err);
@@ -41,13 +46,20 @@ export async function readCapacity(kube: KubeConfig, db: Database, excludeSlug?:
   return capacityView(listing, excludeSlug, await livePlans(db));
 }
 
+/**
+ * Lists the cluster and makes it `taskQueue`'s picture, which admission reads. Run when a worker
+ * starts and on every reconcile pass; between two, the namespace activities keep it current.
+ */
+export async function refreshClusterPicture(kube: KubeConfig, db: Database, taskQueue: string): Promise<ClusterListing> {
+  // Taken before the listing: a placement recorded after this moment is newer than what it shows.
+  const listedAt = new Date();
+  const listing = await listCluster(kube);
+  await replaceClusterPicture(db, taskQueue, listing, listedAt);
+  return listing;
+}
+
 export function createCapacityActivities({ kube, db, config }: { kube: KubeConfig; db: Database; config: { overcommitRatio: number } }) {
   return {
-    /** The cluster for the API's capacity check before a provision (the API holds no Kubernetes client). */
-    async listClusterCapacity(): Promise<ClusterListing> {
-      return listCluster(kube);
-    },
-
     /**
      * Fails (non-retryable InsufficientCapacity) when `plan` for `slug` does not fit; `slug`'s own
      * current quota is not counted, and instances accepted but without a quota yet are.

@@ -15,7 +15,9 @@ import {
   type V1Secret,
 } from '@kubernetes/client-node';
 import { databaseNameFor, databaseRoleFor, instanceLabel, managedByLabel, managedByValue, namespaceFor, type WaitHeartbeat } from '../domain/instance';
+import { forgetNamespaceQuota, recordNamespaceQuota } from '../db/capacity';
 import type { ActivityDeps } from './index';
+import { promisedBy } from './capacity';
 import { errorTypes, isKubeNotFound, kubeError, notOwned, permanent } from './errors';
 import { pollUntil } from './poll';
 import {
@@ -122,7 +124,7 @@ function problemConditions(deployment: V1Deployment): string[] {
 const b64decode = (s: string | undefined): string | undefined => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
 
 export function createKubernetesActivities(
-  { config, kube, tenantDb }: Pick<ActivityDeps, 'config' | 'kube' | 'tenantDb'>,
+  { config, kube, tenantDb, db }: Pick<ActivityDeps, 'config' | 'kube' | 'tenantDb' | 'db'>,
   options: KubernetesActivityOptions = {},
 ) {
   const objects = KubernetesObjectApi.makeApiClient(kube);
@@ -223,43 +225,53 @@ export function createKubernetesActivities(
       .sort((a, b) => String(b.metadata?.creationTimestamp ?? '').localeCompare(String(a.metadata?.creationTimestamp ?? '')))[0];
   }
 
+  /** Deletes the namespace (and so everything in it) and waits until it is really gone. */
+  async function deleteNamespaceAndWait(slug: string): Promise<void> {
+    const ref = refs.namespace(slug);
+    const namespace = await readOwned<V1Namespace>(slug, ref);
+    if (!namespace) return;
+    if (!namespace.metadata?.deletionTimestamp) {
+      // Pods end gracefully; a namespace controller that finds them still there retries with a
+      // growing backoff (seconds, then tens of seconds) long after they are gone. Stopping the
+      // app first gives its pods the controller's own 5 s delay before its first pass to end in.
+      // (A Deployment that is not ours is left for the namespace's deletion to take, as before.)
+      const app = await read(refs.deployment(slug));
+      if (app && !ownership(app, slug)) await removeRead(refs.deployment(slug), app);
+    }
+    if (!(await remove(slug, ref))) return;
+    await pollUntil(async () => {
+      const ns = await read<V1Namespace>(ref);
+      if (!ns) return true;
+      // What keeps it: the namespace controller's conditions (content or finalizers remaining,
+      // discovery failures) and the finalizers still listed.
+      const conditions = (ns.status?.conditions ?? [])
+        .filter((c) => c.status === 'True')
+        .map((c) => c.message ?? c.reason ?? c.type);
+      const finalizers = [...(ns.spec?.finalizers ?? []), ...(ns.metadata?.finalizers ?? [])];
+      const blocking = [...conditions, ...(finalizers.length ? [`finalizers left: ${finalizers.join(', ')}`] : [])];
+      return { detail: `waiting for ${describe(ref)} to disappear${blocking.length ? `: ${blocking.join('; ')}` : ''}` };
+    }, pollIntervalMs);
+  }
+
   return {
     /** Namespace `tenant-<slug>` with the plan's ResourceQuota and LimitRange and a default-deny NetworkPolicy. */
     async applyNamespace(slug: string, plan: WorkloadSpec['plan'], options: { alsoRoomFor?: WorkloadSpec['plan'] } = {}): Promise<void> {
-      const [namespace, ...inside] = namespaceManifests(slug, plan, config, options.alsoRoomFor);
+      const [namespace, quota, ...guards] = namespaceManifests(slug, plan, config, options.alsoRoomFor);
       const applied = await apply<V1Namespace>(slug, namespace);
       if (applied.metadata?.deletionTimestamp) {
         throw new Error(`${describe(refOf(namespace))} is still being deleted by an earlier teardown; it can be recreated once it is gone`);
       }
-      for (const obj of inside) await apply(slug, obj);
+      // Admission reads the catalogue's picture of the quotas: the new one counts from now, not
+      // from the next refresh.
+      await recordNamespaceQuota(db, config.taskQueue, promisedBy(await apply<V1ResourceQuota>(slug, quota)));
+      for (const obj of guards) await apply(slug, obj);
     },
 
     /** Deletes the namespace (and so everything in it) and waits until it is really gone. */
     async deleteNamespace(slug: string): Promise<void> {
-      const ref = refs.namespace(slug);
-      const namespace = await readOwned<V1Namespace>(slug, ref);
-      if (!namespace) return;
-      if (!namespace.metadata?.deletionTimestamp) {
-        // Pods end gracefully; a namespace controller that finds them still there retries with a
-        // growing backoff (seconds, then tens of seconds) long after they are gone. Stopping the
-        // app first gives its pods the controller's own 5 s delay before its first pass to end in.
-        // (A Deployment that is not ours is left for the namespace's deletion to take, as before.)
-        const app = await read(refs.deployment(slug));
-        if (app && !ownership(app, slug)) await removeRead(refs.deployment(slug), app);
-      }
-      if (!(await remove(slug, ref))) return;
-      await pollUntil(async () => {
-        const ns = await read<V1Namespace>(ref);
-        if (!ns) return true;
-        // What keeps it: the namespace controller's conditions (content or finalizers remaining,
-        // discovery failures) and the finalizers still listed.
-        const conditions = (ns.status?.conditions ?? [])
-          .filter((c) => c.status === 'True')
-          .map((c) => c.message ?? c.reason ?? c.type);
-        const finalizers = [...(ns.spec?.finalizers ?? []), ...(ns.metadata?.finalizers ?? [])];
-        const blocking = [...conditions, ...(finalizers.length ? [`finalizers left: ${finalizers.join(', ')}`] : [])];
-        return { detail: `waiting for ${describe(ref)} to disappear${blocking.length ? `: ${blocking.join('; ')}` : ''}` };
-      }, pollIntervalMs);
+      await deleteNamespaceAndWait(slug);
+      // Only once it is gone (a retry may find it gone already): until then its quota holds room.
+      await forgetNamespaceQuota(db, config.taskQueue, namespaceFor(slug));
     },
 
     /**

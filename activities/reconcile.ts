@@ -1,10 +1,12 @@
 // The scheduled half of reconciliation (reads do the other half): running rows whose runs closed
 // without recording their result, and instances left in a transitional status with no operation
 // behind them, are made true. The rules live with the operations they reconcile (lifecycle/operations.ts).
+// Each pass also lists the cluster again for admission's picture of it (db/capacity.ts).
 import { Context } from '@temporalio/activity';
 import { reconcileOperation, reconcileStuckInstance } from '../lifecycle/operations';
 import { instancesStuckWithoutOperation, runningOperationsToReconcile } from '../db/operations';
 import type { ActivityDeps } from './index';
+import { refreshClusterPicture } from './capacity';
 
 /** A row without a run id younger than this is a start still in flight; an instance changed more recently is mid-transition. */
 const SETTLE_AFTER_MS = 30_000;
@@ -20,10 +22,17 @@ export interface ReconcileSummary {
   unstuck: number;
 }
 
-export function createReconcileActivities(deps: Pick<ActivityDeps, 'config' | 'db' | 'temporal'>) {
+export function createReconcileActivities(deps: Pick<ActivityDeps, 'config' | 'db' | 'temporal' | 'kube'>) {
   return {
     async reconcileRunningOperations(): Promise<ReconcileSummary> {
       const ctx = Context.current();
+      // Beside the repairs, not before them: a cluster that cannot be listed must not hold them
+      // back (nor a failed repair the listing). A failed listing fails the pass once the repairs
+      // are done, so the activity's retry, or the next pass, lists again.
+      const refreshed = refreshClusterPicture(deps.kube, deps.db, deps.config.taskQueue).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       const before = new Date(Date.now() - SETTLE_AFTER_MS);
       const rows = await runningOperationsToReconcile(deps.db, before, BATCH);
       let settled = 0;
@@ -34,6 +43,8 @@ export function createReconcileActivities(deps: Pick<ActivityDeps, 'config' | 'd
       }
       const stuck = await instancesStuckWithoutOperation(deps.db, before, BATCH);
       for (const instance of stuck) await reconcileStuckInstance(deps, instance);
+      const refreshFailure = await refreshed;
+      if (refreshFailure) throw refreshFailure;
       return { checked: rows.length, settled, unstuck: stuck.length };
     },
   };

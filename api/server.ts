@@ -5,7 +5,6 @@ import { connectCatalogue } from '../db/client';
 import type { Config } from '../domain/config';
 import { connectTemporalClient } from '../temporal/data-converter';
 import { build } from './app';
-import { clusterListingFromWorkers } from './capacity';
 import type { ApiMetricsOptions } from './observability';
 
 export interface RunningApi {
@@ -18,7 +17,7 @@ export async function serveApi(config: Config, options: { metrics?: ApiMetricsOp
   const db = connectCatalogue(config.databaseUrl);
   const { client: temporal, connection } = await connectTemporalClient(config);
   const app = await build(
-    { config, db, temporal, listCluster: clusterListingFromWorkers(temporal, config) },
+    { config, db, temporal, checkCapacity: true },
     // JSON lines; `apiKey` in request logs is a key's name, and no serializer here prints headers.
     { logger: { level: config.logLevel, base: { component: 'api' } }, metrics: options.metrics },
   );

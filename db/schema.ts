@@ -6,6 +6,7 @@ import {
   bigint,
   bigserial,
   check,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -339,3 +340,30 @@ export const healthSweeps = pgTable('health_sweeps', {
   startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
   endedAt: timestamp('ended_at', { withTimezone: true }),
 });
+
+// ---- cluster capacity
+
+// What a provision is admitted against, kept by the workers (the API holds no Kubernetes client):
+// the cluster's schedulable allocatable, per task queue since a worker's task queue names the
+// cluster it places into. Rewritten by each refresh (activities/capacity.ts).
+export const clusterCapacity = pgTable('cluster_capacity', {
+  taskQueue: text('task_queue').primaryKey(),
+  allocatableCpu: doublePrecision('allocatable_cpu').notNull(),
+  allocatableMemoryBytes: doublePrecision('allocatable_memory_bytes').notNull(),
+  listedAt: timestamp('listed_at', { withTimezone: true }).notNull(),
+});
+
+// The requests.cpu / requests.memory quota each Shipyard namespace holds in that cluster: written
+// when an activity applies or deletes one, and replaced by each refresh's listing.
+export const namespaceQuotas = pgTable(
+  'namespace_quotas',
+  {
+    taskQueue: text('task_queue').notNull(),
+    namespace: text('namespace').notNull(),
+    cpu: doublePrecision('cpu').notNull(),
+    memoryBytes: doublePrecision('memory_bytes').notNull(),
+    // When the cluster was seen to hold this quota: a refresh whose listing is older leaves the row alone.
+    observedAt: timestamp('observed_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ name: 'namespace_quotas_pk', columns: [t.taskQueue, t.namespace] })],
+);

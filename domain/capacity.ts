@@ -1,7 +1,7 @@
 // Whether the cluster can hold one more instance's quota (or a bigger one): the ResourceQuotas
 // Shipyard stamped on tenant namespaces are what is promised, the nodes' allocatable is what
-// there is. Pure: the worker lists the cluster (activities/capacity.ts); the API admits a
-// provision with the listing a worker gave it.
+// there is. Pure: the workers list the cluster (activities/capacity.ts) and keep the listing in the
+// catalogue (db/capacity.ts); the API admits a provision against what they keep.
 import { quantityToScalar } from '@kubernetes/client-node/dist/util.js';
 import { namespaceFor, type Plan } from './instance';
 
@@ -16,7 +16,7 @@ export const quantityValue = (quantity: string | undefined): number => (quantity
 
 /**
  * The schedulable nodes' allocatable and the quota of each Shipyard namespace, as listed at one
- * moment: reduced to numbers, because the API's check receives it through a workflow's history.
+ * moment: reduced to numbers, as the catalogue keeps them for the API's check.
  */
 export interface ClusterListing {
   allocatable: { cpu: number; memoryBytes: number };

@@ -1,7 +1,6 @@
 // What the operation lifecycle needs from its process: the settings, the catalogue and a Temporal
 // client. The API server and the worker (for rollouts and the scheduled reconcile) each hand in their own.
 import type { Client } from '@temporalio/client';
-import type { ClusterListing } from '../domain/capacity';
 import type { Config } from '../domain/config';
 import type { Database } from '../db/client';
 
@@ -9,6 +8,9 @@ export interface Deps {
   config: Config;
   db: Database;
   temporal: Client;
-  /** The cluster, read for the capacity check before a provision; the API server always has one. */
-  listCluster?: () => Promise<ClusterListing>;
+  /**
+   * Admit a provision only if the cluster's picture the workers keep has room for it. The API
+   * server always checks; in-process test apps may leave it off.
+   */
+  checkCapacity?: boolean;
 }

@@ -1,10 +1,11 @@
 // A new instance: its plan checked, its slug given or derived, its quota admitted by the cluster's
 // capacity, its rows inserted and its provision started — or nothing at all.
-import { capacityShortfall, capacityView, type ClusterListing } from '../domain/capacity';
-import { InsufficientCapacity, NameTaken, Unprocessable } from '../domain/errors';
+import { capacityShortfall, capacityView } from '../domain/capacity';
+import { InsufficientCapacity, NameTaken, Unavailable, Unprocessable } from '../domain/errors';
 import type { Plan } from '../domain/instance';
 import { kindSpec } from '../domain/operation-kinds';
 import { workflowIdFor } from '../domain/operations';
+import { clusterPicture } from '../db/capacity';
 import { lockKey, type Database, type Transaction } from '../db/client';
 import { isUniqueViolation } from '../db/errors';
 import { newId } from '../db/ids';
@@ -41,15 +42,13 @@ export async function provision(
   const version = request.version ?? deps.config.defaultVersion;
   const instanceId = newId('ins');
   const operationId = newId('op');
-  // Listed before the lock below, many requests at once; what it cannot know yet, the catalogue adds.
-  const cluster = deps.listCluster && (await deps.listCluster());
   let rows: Awaited<ReturnType<typeof insertInstanceWithOperation>>;
   try {
     rows = await insertInstanceWithOperation(
       deps.db,
       { id: instanceId, slug, name: request.name, plan: plan.name, version, ownerEmail: request.ownerEmail },
       { id: operationId, instanceId, kind: 'provision', workflowId: workflowIdFor(slug), actor },
-      cluster && ((tx) => admitByCapacity(cluster, tx, plan, deps.config.overcommitRatio)),
+      deps.checkCapacity ? (tx) => admitByCapacity(tx, deps.config, plan) : undefined,
     );
   } catch (err) {
     if (isUniqueViolation(err, 'instances_slug_unique')) throw new NameTaken(`slug "${slug}" is taken`, [{ field: 'slug', message: 'is taken' }]);
@@ -70,12 +69,17 @@ export async function provision(
  * Quotas are validated before anything is created: a new instance that does not fit next to every
  * other instance's quota (and every instance accepted before it, its quota perhaps not applied
  * yet) is refused here, not half-provisioned. Serialised across API replicas until the new
- * instance's row is committed, so the next check counts it; under the lock only the catalogue is
- * read (the cluster was listed before), so admissions stay quick when a fleet arrives at once.
+ * instance's row is committed, so the next check counts it. The cluster is read as the workers
+ * keep it in the catalogue (the API holds no Kubernetes client): the whole check is two queries,
+ * so admissions stay quick when a fleet arrives at once.
  */
-async function admitByCapacity(cluster: ClusterListing, tx: Transaction, plan: Plan, overcommitRatio: number): Promise<void> {
+async function admitByCapacity(tx: Transaction, config: Deps['config'], plan: Plan): Promise<void> {
   await lockKey(tx, 'instance-capacity');
-  const shortfall = capacityShortfall(capacityView(cluster, undefined, await livePlans(tx)), plan, overcommitRatio);
+  const cluster = await clusterPicture(tx, config.taskQueue);
+  if (!cluster) {
+    throw new Unavailable(`no worker has reported the cluster's capacity for task queue "${config.taskQueue}"; is a worker polling it?`);
+  }
+  const shortfall = capacityShortfall(capacityView(cluster, undefined, await livePlans(tx)), plan, config.overcommitRatio);
   if (shortfall) throw new InsufficientCapacity(shortfall);
 }
 

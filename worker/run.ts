@@ -2,6 +2,8 @@
 // polls the task queue until shut down, then drains within SHIPYARD_WORKER_DRAIN_SECONDS.
 import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { Runtime } from '@temporalio/worker';
+import { refreshClusterPicture } from '../activities/capacity';
 import type { Config } from '../domain/config';
 import { connectActivityDeps, createActivities, createWorker } from './index';
 import { operationMetrics, operationMetricsInterceptor, serveMetrics, temporalSdkMetrics } from './metrics';
@@ -26,6 +28,15 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   const deps = await connectActivityDeps(config);
   await ensureSchedules(deps.temporal, config);
+  // Before polling, so an API beside a worker that has started admits against a listing. A cluster
+  // that cannot be listed now does not keep the worker from its operations: every reconcile pass
+  // lists it again.
+  await refreshClusterPicture(deps.kube, deps.db, config.taskQueue).catch((err: unknown) => {
+    Runtime.instance().logger.warn('could not list the cluster for admission; the next reconcile pass tries again', {
+      taskQueue: config.taskQueue,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  });
   const metrics = operationMetrics(options.registry);
   const { worker, connection } = await createWorker(config, createActivities(deps), {
     ...(options.workflowBundlePath ? { workflowBundle: { codePath: options.workflowBundlePath } } : {}),

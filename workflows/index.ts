@@ -1,8 +1,6 @@
 // The workflow bundle's entry point: every operation Shipyard runs on an instance, and the
 // scheduled reconciliation of operations whose runs closed without recording their result,
-// metering and invoicing, the delivery of outbound webhooks, the health sweep, and the cluster
-// listing the API's capacity check asks for.
-export { listClusterForAdmission } from './capacity';
+// metering and invoicing, the delivery of outbound webhooks, and the health sweep.
 export { changeInstancePlan } from './change-plan';
 export { invoiceOwner, invoicePeriod } from './invoicing';
 export { meterUsage } from './metering';

@@ -5,12 +5,16 @@ import { CoreV1Api, KubernetesObjectApi, type KubernetesObject, type V1LimitRang
 import postgres from 'postgres';
 import { loadKubeConfig } from '../../activities/kube-config';
 import { createKubernetesActivities } from '../../activities/kubernetes';
+import { connectCatalogue } from '../../db/client';
+import { migrateCatalogue } from '../../db/migrate';
 import { createTenantDatabaseActivities } from '../../activities/tenant-database';
 import { inActivity } from './activity-context';
 import { failure, testbedDeps, testPlan, uniqueSlug } from './testbed-deps';
 
 const deps = testbedDeps();
-const k8s = createKubernetesActivities(deps, { pollIntervalMs: 250 });
+// The namespace activities keep the quota rows admission reads (db/capacity.ts).
+const catalogue = connectCatalogue(deps.config.databaseUrl, { max: 2 });
+const k8s = createKubernetesActivities({ ...deps, db: catalogue }, { pollIntervalMs: 250 });
 const db = createTenantDatabaseActivities(deps);
 const objects = KubernetesObjectApi.makeApiClient(deps.kube);
 const core = deps.kube.makeApiClient(CoreV1Api);
@@ -52,6 +56,7 @@ async function secretValues(namespace: string): Promise<Record<string, string>> 
 }
 
 beforeAll(async () => {
+  await migrateCatalogue(deps.config.databaseUrl);
   for (const s of [slug, other]) {
     await db.ensureTenantDatabase(s, { connectionLimit: testPlan.dbConnections });
     await run(() => k8s.applyNamespace(s, testPlan));
@@ -64,6 +69,7 @@ afterAll(async () => {
     await db.dropTenantDatabase(s);
   }
   await deps.tenantDb.end();
+  await catalogue.$client.end();
 });
 
 describe('namespace', () => {

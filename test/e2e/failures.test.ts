@@ -65,7 +65,7 @@ describe('failures', () => {
     expect(await world.read(slug)).toMatchObject(nothingLeft);
   });
 
-  it('a plan the cluster has no room for: 409 naming the shortfall, and nothing created (the worker lists the cluster for the API)', async () => {
+  it('a plan the cluster has no room for: 409 naming the shortfall, and nothing created (admitted against the picture the worker keeps)', async () => {
     const db = connectCatalogue(stack.config.databaseUrl, { max: 1 });
     const huge = testPlan(`test-huge-${uniqueSuffix()}`, '100000');
     await db.insert(plans).values(huge);

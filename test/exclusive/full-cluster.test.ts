@@ -3,6 +3,8 @@
 // node fails early with the scheduler's reason, and a provision into a full cluster leaves nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKubernetesActivities } from '../../activities/kubernetes';
+import { connectCatalogue } from '../../db/client';
+import { migrateCatalogue } from '../../db/migrate';
 import { inActivity } from '../activities/activity-context';
 import { failure, testbedDeps, testPlan, uniqueSlug } from '../activities/testbed-deps';
 import { type FullCluster, fillCluster } from '../support/full-cluster';
@@ -10,18 +12,22 @@ import { startRealOperations } from '../support/real-operations';
 import { nothingLeft } from '../support/world';
 
 const deps = testbedDeps();
-const k8s = createKubernetesActivities(deps, { pollIntervalMs: 250 });
+// The namespace activities keep the quota rows admission reads (db/capacity.ts).
+const catalogue = connectCatalogue(deps.config.databaseUrl, { max: 2 });
+const k8s = createKubernetesActivities({ ...deps, db: catalogue }, { pollIntervalMs: 250 });
 const run = <T>(fn: () => Promise<T>) => inActivity(fn).then((r) => r.result);
 
 // Full for both cases, from the first to the last: the window in which nothing else may run.
 let cluster: FullCluster | undefined;
 beforeAll(async () => {
+  await migrateCatalogue(deps.config.databaseUrl);
   cluster = await fillCluster(deps.kube);
 });
 
 afterAll(async () => {
   await cluster?.release();
   await deps.tenantDb.end();
+  await catalogue.$client.end();
 });
 
 describe('a cluster with no room left', () => {

@@ -41,7 +41,7 @@ beforeAll(async () => {
 
   // What a provision cut short after its catalogue row was lost would leave: marked, no row.
   const tenantDb = createTenantDatabaseActivities(deps);
-  const kubernetes = createKubernetesActivities(deps);
+  const kubernetes = createKubernetesActivities(full);
   await tenantDb.ensureTenantDatabase(orphan, { connectionLimit: 2 });
   await kubernetes.applyNamespace(orphan, testPlan);
   await run(() => createDnsActivities(deps).upsertDnsRecord(orphan));
