@@ -5,18 +5,13 @@ import { apiRoles } from '../domain/api-keys';
 import { checkStatuses, healths, sweepStatuses } from '../domain/health';
 import { instanceStatuses, operationKinds, operationStatuses, stepStatuses } from '../domain/instance';
 import { invoiceStatuses } from '../domain/invoices';
-import { SLUG_MAX, SLUG_MIN, slugPattern, versionPattern } from '../domain/validation';
+import { SLUG_MAX, SLUG_MIN, slugPattern, textPattern, versionPattern } from '../domain/validation';
 import { deliveryStatuses, webhookEventTypes } from '../domain/webhooks';
 import { meters } from '../domain/metering';
 import { Problem } from './problems';
 
 // `enum` rather than a union of consts: OpenAPI 3.0 has no `const`.
 
-/**
- * Free text: no control characters (Postgres cannot store NUL, and a newline in a name is a
- * mistake) and at least one character that is not a space.
- */
-export const textPattern = '^(?=.*\\S)[^\\u0000-\\u001f\\u007f]+$';
 
 export const Slug = Type.String({
   minLength: SLUG_MIN,

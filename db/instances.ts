@@ -5,7 +5,7 @@ import { and, asc, desc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Health } from '../domain/health';
 import type { InstanceStatus, OperationKind } from '../domain/instance';
 import { statusWhileRunning } from '../domain/operation-kinds';
-import { slugFromName } from '../domain/validation';
+import { slugFromName } from '../domain/slugs';
 import type { Database, Transaction } from './client';
 import type { OperationRow } from './operations';
 import { instances, instanceStatusChanges, operations } from './schema';

@@ -2,7 +2,7 @@
 // writes that finish or repair them.
 import { and, asc, desc, eq, inArray, isNotNull, lt, or, sql } from 'drizzle-orm';
 import type { InstanceStatus, OperationKind } from '../domain/instance';
-import { statusWhileRunning } from '../domain/operation-kinds';
+import { transitionalStatuses } from '../domain/operation-kinds';
 import type { OperationResult } from '../domain/operations';
 import type { Database, Transaction } from './client';
 import { isUniqueViolation } from './errors';
@@ -192,13 +192,12 @@ export async function runningOperationsToReconcile(db: Database, startGraceBefor
  * `unchangedSince` (older catalogues could lose the row of a run that did start).
  */
 export async function instancesStuckWithoutOperation(db: Database, unchangedSince: Date, limit: number): Promise<InstanceRow[]> {
-  const transitional = [...new Set(Object.values(statusWhileRunning))].filter((status) => status !== 'failed');
   return db
     .select()
     .from(instances)
     .where(
       and(
-        inArray(instances.status, transitional),
+        inArray(instances.status, [...transitionalStatuses]),
         lt(instances.updatedAt, unchangedSince),
         sql`not exists (select 1 from ${operations} where ${operations.instanceId} = ${instances.id} and ${operations.status} = 'running')`,
       ),

@@ -1,22 +1,24 @@
 // What an instance used, computed from its status history to the second. Pure (no I/O): the
 // metering workflow's activity, the usage endpoint and the unit tests all call the same code.
 import type { InstanceStatus, Plan } from './instance';
+import { billedRunningStatuses } from './operation-kinds';
 
 export const meters = ['running_seconds', 'suspended_seconds', 'db_storage_bytes'] as const;
 export type Meter = (typeof meters)[number];
 export type TimeMeter = Exclude<Meter, 'db_storage_bytes'>;
 
 /**
- * Statuses billed as running: the instance serves (or is being changed while it keeps its
- * resources). Provisioning, failed, deleting and deleted are not billed: a customer never pays
- * for a provision that did not finish, and a teardown stops billing the moment it starts.
+ * Statuses billed as running: the instance serves, or is being changed by an operation whose kind
+ * is billed while it runs (domain/operation-kinds.ts) because it keeps its resources. Provisioning,
+ * failed, deleting and deleted are not billed: a customer never pays for a provision that did not
+ * finish, and a teardown stops billing the moment it starts.
  */
-export const runningStatuses = ['ready', 'upgrading', 'resuming', 'suspending', 'changing_plan'] as const satisfies readonly InstanceStatus[];
-export const suspendedStatuses = ['suspended'] as const satisfies readonly InstanceStatus[];
+export const runningStatuses: readonly InstanceStatus[] = ['ready', ...billedRunningStatuses];
+export const suspendedStatuses: readonly InstanceStatus[] = ['suspended'];
 
 export function meterFor(status: InstanceStatus): TimeMeter | undefined {
-  if ((runningStatuses as readonly InstanceStatus[]).includes(status)) return 'running_seconds';
-  if ((suspendedStatuses as readonly InstanceStatus[]).includes(status)) return 'suspended_seconds';
+  if (runningStatuses.includes(status)) return 'running_seconds';
+  if (suspendedStatuses.includes(status)) return 'suspended_seconds';
   return undefined;
 }
 

@@ -1,18 +1,19 @@
 // Every operation Shipyard runs on an instance, declared once: which workflow runs it, what the
-// instance shows while it runs, which settled statuses it may start from, how its input is built,
-// and what the instance becomes when a run ends without recording its result. The API, the
-// catalogue, the reconciler and the worker all read this table; adding an operation is one entry
-// here plus its runbook in workflows/.
+// instance shows while it runs (and whether only a running operation explains that status),
+// which settled statuses it may start from, how its input is built, how callers ask for it (route,
+// body, role), which webhook event its success announces, whether the instance is billed while it
+// runs, and what the instance becomes when a run ends without recording its result. The API, the
+// catalogue, the reconciler, metering, webhooks and the worker all read this table; adding an
+// operation is one entry here plus its runbook in workflows/ (which checks at compile time that
+// the runbook named here takes the input built here).
 //
-// Pure (no I/O); the workflow types are imported as types only.
-import type * as workflows from '../workflows';
+// Pure (no I/O, no imports from above domain/): workflow code imports it too.
+import type { ApiRole } from './api-keys';
 import type { InstanceStatus, OperationKind, Plan } from './instance';
 import { instanceStatuses } from './instance';
-import type { OperationInputBase } from './operations';
-
-type Workflows = typeof workflows;
-type WorkflowName = keyof Workflows;
-export type InputOf<W extends WorkflowName> = Parameters<Workflows[W]>[0];
+import type { OperationInputBase, OperationInputs } from './operations';
+import { SLUG_MAX, SLUG_MIN, slugPattern, textPattern, versionPattern } from './validation';
+import type { WebhookEventType } from './webhooks';
 
 /** What a request for an operation may carry beyond the instance itself. */
 export interface OperationRequest {
@@ -29,15 +30,41 @@ export interface InstanceFacts {
   plan: string;
 }
 
-export interface OperationKindSpec<W extends WorkflowName = WorkflowName> {
-  workflowType: W;
+/**
+ * How a caller asks for the operation: `path` is under /v1, relative to the instance's
+ * (`/instances/:idOrSlug`) except for provision, which makes the instance. `body` is a JSON Schema
+ * (plain, so workflow code can import this table); null = the request has no body.
+ */
+export interface OperationRoute {
+  method: 'POST' | 'DELETE';
+  path: string;
+  role: ApiRole;
+  summary: string;
+  description: string;
+  body: JsonObjectSchema | null;
+}
+
+export interface JsonObjectSchema {
+  type: 'object';
+  properties: Record<string, Record<string, unknown>>;
+  required?: string[];
+  additionalProperties: false;
+}
+
+export interface OperationKindSpec<K extends OperationKind = OperationKind> {
+  workflowType: string;
   /** The status the instance shows while the operation runs (set by the run's first step). */
   runningStatus: InstanceStatus;
+  /**
+   * Whether only a running operation explains `runningStatus`: an instance left in it with no
+   * operation behind it is stuck, and the reconciler fails it.
+   */
+  transitional: boolean;
   /** Settled statuses the operation may start from; empty = only on a new instance (provision). */
   startsFrom: readonly InstanceStatus[];
   /** A refusal beyond the status (e.g. upgrading to the version already running). */
   refusal?(instance: InstanceFacts, request: OperationRequest): string | undefined;
-  input(base: OperationInputBase, context: { plan: Plan; instance: InstanceFacts; request: OperationRequest }): InputOf<W>;
+  input(base: OperationInputBase, context: { plan: Plan; instance: InstanceFacts; request: OperationRequest }): OperationInputs[K];
   /** The audit trail's line for the request. */
   describe?(instance: InstanceFacts, request: OperationRequest): string;
   /**
@@ -46,22 +73,63 @@ export interface OperationKindSpec<W extends WorkflowName = WorkflowName> {
    * starts the cleanup operation to remove what it may have left.
    */
   abandoned: { status: InstanceStatus; cleanup?: boolean };
+  /** How callers ask for it; null = only Shipyard itself starts it. */
+  route: OperationRoute | null;
+  /** The webhook event a success announces (failures announce operation.* events, whatever the kind). */
+  succeeded: WebhookEventType | null;
+  /** Whether the instance is billed as running while the operation runs (it keeps serving). */
+  billedWhileRunning: boolean;
 }
 
-const spec = <W extends WorkflowName>(s: OperationKindSpec<W>): OperationKindSpec<W> => s;
+const Version = { type: 'string', minLength: 1, maxLength: 128, pattern: versionPattern };
+const PlanName = { type: 'string', minLength: 1, maxLength: 64, pattern: textPattern, description: 'a plan name from GET /v1/plans' };
+const instanceOperation = 'Starts an operation: 409 while another one runs on the instance, or when the instance is in no state for it.';
+
+type OperationKindTable = { [K in OperationKind]: OperationKindSpec<K> };
 
 export const operationKindSpecs = {
-  provision: spec({
+  provision: {
     workflowType: 'provisionInstance',
     runningStatus: 'provisioning',
+    transitional: true,
     startsFrom: [],
     input: (base, { plan, instance }) => ({ ...base, plan, version: instance.version }),
     describe: (instance) => `provision ${instance.slug} at version ${instance.version}`,
     abandoned: { status: 'failed', cleanup: true },
-  }),
-  upgrade: spec({
+    route: {
+      method: 'POST',
+      path: '/instances',
+      role: 'operator',
+      summary: 'Provision a new instance',
+      description:
+        'Starts a provision operation. The slug is derived from the name when not given. A plan the cluster has no room for is ' +
+        "refused (409) before anything is created; 503 when no worker has reported the cluster's capacity for the task queue.",
+      body: {
+        type: 'object',
+        properties: {
+          name: { type: 'string', minLength: 1, maxLength: 100, pattern: textPattern, description: 'display name' },
+          slug: {
+            type: 'string',
+            minLength: SLUG_MIN,
+            maxLength: SLUG_MAX,
+            pattern: slugPattern,
+            description: 'lowercase letters, digits and hyphens; starts with a letter; not reserved',
+          },
+          plan: PlanName,
+          ownerEmail: { type: 'string', format: 'email', maxLength: 254, pattern: textPattern },
+          version: Version,
+        },
+        required: ['name', 'plan', 'ownerEmail'],
+        additionalProperties: false,
+      },
+    },
+    succeeded: 'instance.ready',
+    billedWhileRunning: false,
+  },
+  upgrade: {
     workflowType: 'upgradeInstance',
     runningStatus: 'upgrading',
+    transitional: true,
     // A failed instance may be upgraded: that is how a failed rollback is repaired. If it has no
     // workload (a failed provision), the upgrade fails at once and the instance stays failed.
     startsFrom: ['ready', 'failed'],
@@ -70,50 +138,97 @@ export const operationKindSpecs = {
     input: (base, { plan, request }) => ({ ...base, plan, version: request.version! }),
     describe: (instance, { version }) => `upgrade ${instance.slug} from ${instance.version} to ${version}`,
     abandoned: { status: 'failed' },
-  }),
-  suspend: spec({
+    route: {
+      method: 'POST',
+      path: '/upgrade',
+      role: 'operator',
+      summary: 'Upgrade an instance to another app version',
+      description: instanceOperation,
+      body: { type: 'object', properties: { version: Version }, required: ['version'], additionalProperties: false },
+    },
+    succeeded: 'instance.upgraded',
+    billedWhileRunning: true,
+  },
+  suspend: {
     workflowType: 'suspendInstance',
     runningStatus: 'suspending',
+    transitional: true,
     startsFrom: ['ready'],
     input: (base) => base,
     abandoned: { status: 'failed' },
-  }),
-  resume: spec({
+    route: { method: 'POST', path: '/suspend', role: 'operator', summary: 'Suspend an instance (scale it to zero)', description: instanceOperation, body: null },
+    succeeded: 'instance.suspended',
+    billedWhileRunning: true,
+  },
+  resume: {
     workflowType: 'resumeInstance',
     runningStatus: 'resuming',
+    transitional: true,
     startsFrom: ['suspended'],
     input: (base, { plan }) => ({ ...base, plan }),
     abandoned: { status: 'failed' },
-  }),
-  change_plan: spec({
+    route: { method: 'POST', path: '/resume', role: 'operator', summary: 'Resume a suspended instance', description: instanceOperation, body: null },
+    succeeded: 'instance.resumed',
+    billedWhileRunning: true,
+  },
+  change_plan: {
     workflowType: 'changeInstancePlan',
     runningStatus: 'changing_plan',
+    transitional: true,
     // A suspended instance gets the new quota and stays at zero replicas.
     startsFrom: ['ready', 'suspended'],
     refusal: (instance, { plan }) => (plan?.name === instance.plan ? `instance ${instance.slug} is already on plan ${instance.plan}` : undefined),
     input: (base, { plan, request }) => ({ ...base, plan, newPlan: request.plan! }),
     describe: (instance, { plan }) => `change ${instance.slug} from plan ${instance.plan} to ${plan?.name}`,
     abandoned: { status: 'failed' },
-  }),
-  teardown: spec({
+    route: {
+      method: 'POST',
+      path: '/plan',
+      role: 'operator',
+      summary: 'Move an instance to another plan',
+      description:
+        'Starts a change_plan operation (from ready or suspended): quota, limit range, connection limit and size are changed, ' +
+        'after a capacity check; if the new size does not roll out, the previous plan is restored (rolled_back).',
+      body: { type: 'object', properties: { plan: PlanName }, required: ['plan'], additionalProperties: false },
+    },
+    succeeded: null,
+    billedWhileRunning: true,
+  },
+  teardown: {
     workflowType: 'teardownInstance',
     runningStatus: 'deleting',
+    transitional: true,
     // From anything but deleted, so a failed or abandoned instance can always be cleaned up and a
     // failed teardown retried.
     startsFrom: instanceStatuses.filter((s) => s !== 'deleted'),
     input: (base) => base,
     abandoned: { status: 'failed' },
-  }),
-  cleanup: spec({
+    route: {
+      method: 'DELETE',
+      path: '',
+      role: 'operator',
+      summary: 'Tear an instance down (its record stays, as deleted)',
+      description: instanceOperation,
+      body: null,
+    },
+    succeeded: 'instance.deleted',
+    // A teardown stops billing the moment it starts.
+    billedWhileRunning: false,
+  },
+  cleanup: {
     workflowType: 'cleanupInstance',
     // Removing what an abandoned provision left: the instance is failed before, during and after.
     runningStatus: 'failed',
+    transitional: false,
     startsFrom: ['failed'],
     input: (base) => base,
     describe: (instance) => `remove what the abandoned provision of ${instance.slug} may have left`,
     abandoned: { status: 'failed' },
-  }),
-} as const satisfies Record<OperationKind, OperationKindSpec>;
+    route: null,
+    succeeded: null,
+    billedWhileRunning: false,
+  },
+} as const satisfies OperationKindTable;
 
 export type OperationKindSpecs = typeof operationKindSpecs;
 
@@ -123,7 +238,7 @@ export function kindSpec<K extends OperationKind>(kind: K): OperationKindSpecs[K
 
 /** Why `kind` may not start on `instance` now (its status or the request), or undefined when it may. */
 export function startRefusal(kind: OperationKind, instance: InstanceFacts, request: OperationRequest): string | undefined {
-  const s: OperationKindSpec = operationKindSpecs[kind];
+  const s: OperationKindSpec = operationKindSpecs[kind] as OperationKindSpec;
   if (!s.startsFrom.includes(instance.status)) {
     const allowed = s.startsFrom.length ? s.startsFrom.join(' or ') : 'a new instance';
     return `instance ${instance.slug} is ${instance.status}; ${kind} starts only from ${allowed}`;
@@ -131,7 +246,13 @@ export function startRefusal(kind: OperationKind, instance: InstanceFacts, reque
   return s.refusal?.(instance, request);
 }
 
+const kindEntries = () => Object.entries(operationKindSpecs) as [OperationKind, OperationKindSpec][];
+
 /** The status an instance shows while an operation of each kind runs. */
-export const statusWhileRunning = Object.fromEntries(
-  Object.entries(operationKindSpecs).map(([kind, s]) => [kind, s.runningStatus]),
-) as Record<OperationKind, InstanceStatus>;
+export const statusWhileRunning = Object.fromEntries(kindEntries().map(([kind, s]) => [kind, s.runningStatus])) as Record<OperationKind, InstanceStatus>;
+
+/** Statuses only a running operation explains (see OperationKindSpec.transitional). */
+export const transitionalStatuses: readonly InstanceStatus[] = [...new Set(kindEntries().filter(([, s]) => s.transitional).map(([, s]) => s.runningStatus))];
+
+/** Running statuses of the kinds whose instance keeps serving, and is billed, while they run. */
+export const billedRunningStatuses: readonly InstanceStatus[] = kindEntries().filter(([, s]) => s.billedWhileRunning).map(([, s]) => s.runningStatus);

@@ -59,6 +59,17 @@ export type SuspendInput = OperationInputBase;
 export type TeardownInput = OperationInputBase;
 export type CleanupInput = OperationInputBase;
 
+/** Each kind's workflow input (domain/operation-kinds.ts builds them; workflows/index.ts checks each runbook takes its own). */
+export interface OperationInputs {
+  provision: ProvisionInput;
+  upgrade: UpgradeInput;
+  suspend: SuspendInput;
+  resume: ResumeInput;
+  change_plan: ChangePlanInput;
+  teardown: TeardownInput;
+  cleanup: CleanupInput;
+}
+
 /** What every operation workflow returns; the catalogue row is written from it by the workflow itself. */
 export interface OperationResult {
   status: Exclude<OperationStatus, 'running'>;

@@ -1,5 +1,5 @@
-// Input rules for instances. Pure functions, shared by the API schemas and tests.
-import slugify from '@sindresorhus/slugify';
+// Input rules for instances. Pure functions and patterns, with no imports, shared by the API schemas,
+// the operation table (which workflow code loads) and tests.
 
 export const reservedSlugs: ReadonlySet<string> = new Set([
   'www', 'api', 'admin', 'app', 'mail', 'ftp', 'ns1', 'ns2', 'shipyard',
@@ -9,6 +9,11 @@ export const reservedSlugs: ReadonlySet<string> = new Set([
 export const SLUG_MIN = 3;
 export const SLUG_MAX = 40;
 export const slugPattern = '^[a-z][a-z0-9-]*[a-z0-9]$';
+/**
+ * Free text: no control characters (Postgres cannot store NUL, and a newline in a name is a
+ * mistake) and at least one character that is not a space.
+ */
+export const textPattern = '^(?=.*\\S)[^\\u0000-\\u001f\\u007f]+$';
 export const versionPattern = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$';
 
 /** Returns why `slug` is not acceptable, or undefined when it is. */
@@ -25,22 +30,4 @@ export function versionProblem(version: string): string | undefined {
   return new RegExp(versionPattern).test(version)
     ? undefined
     : 'must be 1–128 of A-Z a-z 0-9 _ . - and not start with "." or "-"';
-}
-
-/**
- * A slug derived from a display name: ASCII-folded, lowercased, hyphenated, trimmed to fit.
- * `taken` tells whether a candidate is in use; collisions get a short suffix.
- */
-export async function slugFromName(name: string, taken: (slug: string) => Promise<boolean>): Promise<string> {
-  let base = slugify(name, { separator: '-', lowercase: true, decamelize: false });
-  if (!/^[a-z]/.test(base)) base = `i-${base}`;
-  base = base.slice(0, SLUG_MAX).replace(/-+$/, '');
-  if (base.length < SLUG_MIN) base = `${base}-app`.replace(/^-+/, '');
-  const candidates = [base];
-  if (reservedSlugs.has(base)) candidates.length = 0;
-  for (let n = 2; n < 100; n++) candidates.push(`${base.slice(0, SLUG_MAX - 1 - String(n).length)}-${n}`);
-  for (const candidate of candidates) {
-    if (slugProblem(candidate) === undefined && !(await taken(candidate))) return candidate;
-  }
-  throw new Error(`could not derive a free slug from "${name}"`);
 }

@@ -5,10 +5,11 @@
 // id, conflict policy FAIL). A run that closes without writing its row is found by the next read
 // or by the scheduled reconcile, and its row and instance are made true.
 import { type WorkflowExecutionDescription, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { InvalidTransition, LifecycleError, OperationRunning, Unavailable, InsufficientCapacity } from '../domain/errors';
-import type { OperationKind } from '../domain/instance';
+import { InsufficientCapacity, InvalidTransition, type LifecycleError, NotFound, OperationRunning, Unavailable, Unprocessable } from '../domain/errors';
+import type { OperationKind, Plan } from '../domain/instance';
 import { kindSpec, startRefusal, type OperationKindSpec, type OperationRequest } from '../domain/operation-kinds';
 import { workflowIdFor, type OperationMemo } from '../domain/operations';
+import type { Database } from '../db/client';
 import { recordEvent } from '../db/events';
 import { newId } from '../db/ids';
 import { findInstance, type InstanceRow, type InstanceWithOperation } from '../db/instances';
@@ -21,7 +22,7 @@ import {
   type OperationRow,
   setRunId,
 } from '../db/operations';
-import { getPlan } from '../db/plans';
+import { getPlan, listPlans } from '../db/plans';
 import type { Deps } from './deps';
 import { closeReason, describeRun, operationHoldingInstance, runOf, startRun } from './runs';
 import { startedView, type OperationView } from './views';
@@ -186,6 +187,34 @@ export async function recordRequested(deps: Deps, operation: OperationRow, actor
 
 /** Operations a caller may start on an existing instance (provision makes a new one; cleanup is the reconciler's). */
 export type InstanceOperationKind = Exclude<OperationKind, 'provision' | 'cleanup'>;
+
+/** What a caller's request for an operation on an instance says (its route's body), before the plan name is looked up. */
+export interface RequestedOperation {
+  version?: string;
+  plan?: string;
+}
+
+/** The plan named `name`, or Unprocessable listing the plans there are. */
+export async function knownPlan(db: Database, name: string): Promise<Plan> {
+  const plan = await getPlan(db, name);
+  if (plan) return plan;
+  const known = (await listPlans(db)).map((p) => p.name).join(', ');
+  throw new Unprocessable(`unknown plan "${name}" (plans: ${known})`, [{ field: 'plan', message: 'is not a known plan' }]);
+}
+
+/** A caller's request for `kind` on the instance `idOrSlug`, as its route received it. */
+export async function requestOperation(
+  deps: Deps,
+  idOrSlug: string,
+  kind: InstanceOperationKind,
+  actor: string,
+  requested: RequestedOperation = {},
+): Promise<OperationView> {
+  const found = await findInstance(deps.db, idOrSlug);
+  if (!found) throw new NotFound(`instance "${idOrSlug}"`);
+  const plan = requested.plan === undefined ? undefined : await knownPlan(deps.db, requested.plan);
+  return startOnInstance(deps, found, kind, actor, { version: requested.version, ...(plan ? { plan } : {}) });
+}
 
 export async function startOnInstance(
   deps: Deps,

@@ -1,19 +1,19 @@
 // A new instance: its plan checked, its slug given or derived, its quota admitted by the cluster's
 // capacity, its rows inserted and its provision started — or nothing at all.
 import { capacityShortfall, capacityView } from '../domain/capacity';
-import { InsufficientCapacity, NameTaken, Unavailable, Unprocessable } from '../domain/errors';
+import { InsufficientCapacity, NameTaken, Unavailable } from '../domain/errors';
 import type { Plan } from '../domain/instance';
 import { kindSpec } from '../domain/operation-kinds';
 import { workflowIdFor } from '../domain/operations';
 import { clusterPicture } from '../db/capacity';
-import { lockKey, type Database, type Transaction } from '../db/client';
+import { lockKey, type Transaction } from '../db/client';
 import { isUniqueViolation } from '../db/errors';
 import { newId } from '../db/ids';
 import { slugFromNameFree } from '../db/instances';
 import { insertInstanceWithOperation } from '../db/operations';
-import { getPlan, listPlans, livePlans } from '../db/plans';
+import { livePlans } from '../db/plans';
 import type { Deps } from './deps';
-import { operationSettings, recordRequested, startWorkflow } from './operations';
+import { knownPlan, operationSettings, recordRequested, startWorkflow } from './operations';
 import { startedView, toInstanceView, type InstanceView, type OperationView } from './views';
 
 export interface ProvisionRequest {
@@ -22,14 +22,6 @@ export interface ProvisionRequest {
   plan: string;
   ownerEmail: string;
   version?: string;
-}
-
-/** The plan named `name`, or Unprocessable listing the plans there are. */
-export async function knownPlan(db: Database, name: string): Promise<Plan> {
-  const plan = await getPlan(db, name);
-  if (plan) return plan;
-  const known = (await listPlans(db)).map((p) => p.name).join(', ');
-  throw new Unprocessable(`unknown plan "${name}" (plans: ${known})`, [{ field: 'plan', message: 'is not a known plan' }]);
 }
 
 export async function provision(

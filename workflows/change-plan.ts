@@ -1,10 +1,9 @@
-import { CancellationScope, isCancellation, setHandler } from '@temporalio/workflow';
+import { CancellationScope, isCancellation } from '@temporalio/workflow';
 import type { Plan } from '../domain/instance';
 import type { ChangePlanInput, OperationResult } from '../domain/operations';
-import { quick, waiting } from './activities';
-import { claim, failOperation, recordOutcome } from './outcome';
-import { progressQuery } from './queries';
-import { describeError, Runbook } from './runbook';
+import { quick } from './activities';
+import { failOperation, openRunbook, recordOutcome } from './outcome';
+import { describeError } from './runbook';
 
 export const changePlanSteps = [
   'record changing plan',
@@ -29,11 +28,7 @@ export const changePlanSteps = [
 export async function changeInstancePlan(input: ChangePlanInput): Promise<OperationResult> {
   const { slug, plan: previous, newPlan } = input;
   const { rolloutTimeoutSeconds, unschedulableGraceSeconds } = input.settings;
-  const wait = waiting(input.settings);
-  const run = new Runbook('change_plan', changePlanSteps);
-  setHandler(progressQuery, () => run.progress());
-
-  await claim(run, input);
+  const { run, wait } = await openRunbook('change_plan', changePlanSteps, input);
   let current: { version: string; replicas: number } | null;
   try {
     await run.step('check capacity', () => quick.checkCapacity(slug, newPlan));

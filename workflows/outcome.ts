@@ -3,12 +3,29 @@
 // in the catalogue, an audit event and the instance's new status; on failure the saga's
 // compensations run first. Recording is done outside cancellation so that a cancelled operation
 // is recorded too.
-import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio/workflow';
-import type { InstanceStatus } from '../domain/instance';
+import { ActivityFailure, ApplicationFailure, isCancellation, setHandler } from '@temporalio/workflow';
+import type { InstanceStatus, OperationKind } from '../domain/instance';
 import { kindSpec } from '../domain/operation-kinds';
 import type { OperationInputBase, OperationResult } from '../domain/operations';
-import { closing, quick } from './activities';
-import { describeError, finallyRecord, type Runbook } from './runbook';
+import { closing, quick, waiting } from './activities';
+import { progressQuery } from './queries';
+import { describeError, finallyRecord, Runbook } from './runbook';
+
+/**
+ * The opening every operation's runbook shares: its steps answer the progress query from the
+ * start, its waits are set up, and its first step claims the instance.
+ */
+export async function openRunbook(
+  kind: OperationKind,
+  stepNames: readonly string[],
+  input: OperationInputBase,
+): Promise<{ run: Runbook; wait: ReturnType<typeof waiting> }> {
+  const wait = waiting(input.settings);
+  const run = new Runbook(kind, stepNames);
+  setHandler(progressQuery, () => run.progress());
+  await claim(run, input);
+  return { run, wait };
+}
 
 /**
  * The operation's first step. If the instance is no longer in the status the request saw (another

@@ -1,9 +1,6 @@
-import { setHandler } from '@temporalio/workflow';
 import type { OperationResult, ProvisionInput } from '../domain/operations';
-import { quick, waiting } from './activities';
-import { claim, failOperation, recordOutcome } from './outcome';
-import { progressQuery } from './queries';
-import { Runbook } from './runbook';
+import { quick } from './activities';
+import { failOperation, openRunbook, recordOutcome } from './outcome';
 
 export const provisionSteps = [
   'record instance',
@@ -26,11 +23,7 @@ export const provisionSteps = [
 export async function provisionInstance(input: ProvisionInput): Promise<OperationResult> {
   const { slug, plan, version } = input;
   const { rolloutTimeoutSeconds, unschedulableGraceSeconds } = input.settings;
-  const wait = waiting(input.settings);
-  const run = new Runbook('provision', provisionSteps);
-  setHandler(progressQuery, () => run.progress());
-
-  await claim(run, input);
+  const { run, wait } = await openRunbook('provision', provisionSteps, input);
   try {
     await run.step(
       'create database',

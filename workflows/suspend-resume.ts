@@ -1,9 +1,6 @@
-import { setHandler } from '@temporalio/workflow';
 import type { OperationResult, ResumeInput, SuspendInput } from '../domain/operations';
-import { quick, waiting } from './activities';
-import { claim, failOperation, recordOutcome } from './outcome';
-import { progressQuery } from './queries';
-import { Runbook } from './runbook';
+import { quick } from './activities';
+import { failOperation, openRunbook, recordOutcome } from './outcome';
 
 export const suspendSteps = ['record suspending', 'read current replicas', 'scale to zero', 'wait for pods to stop'] as const;
 export const resumeSteps = ['record resuming', 'scale up', 'wait for rollout'] as const;
@@ -12,11 +9,7 @@ export const resumeSteps = ['record resuming', 'scale up', 'wait for rollout'] a
 export async function suspendInstance(input: SuspendInput): Promise<OperationResult> {
   const { slug } = input;
   const { rolloutTimeoutSeconds, unschedulableGraceSeconds } = input.settings;
-  const wait = waiting(input.settings);
-  const run = new Runbook('suspend', suspendSteps);
-  setHandler(progressQuery, () => run.progress());
-
-  await claim(run, input);
+  const { run, wait } = await openRunbook('suspend', suspendSteps, input);
   try {
     const current = await run.step('read current replicas', () => quick.readWorkload(slug));
     const replicas = current?.replicas ?? 0;
@@ -36,11 +29,7 @@ export async function suspendInstance(input: SuspendInput): Promise<OperationRes
 export async function resumeInstance(input: ResumeInput): Promise<OperationResult> {
   const { slug, plan } = input;
   const { rolloutTimeoutSeconds, unschedulableGraceSeconds } = input.settings;
-  const wait = waiting(input.settings);
-  const run = new Runbook('resume', resumeSteps);
-  setHandler(progressQuery, () => run.progress());
-
-  await claim(run, input);
+  const { run, wait } = await openRunbook('resume', resumeSteps, input);
   try {
     await run.step(
       'scale up',

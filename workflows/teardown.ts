@@ -1,10 +1,7 @@
-import { setHandler } from '@temporalio/workflow';
 import type { InstanceStatus } from '../domain/instance';
 import type { CleanupInput, OperationResult, TeardownInput } from '../domain/operations';
-import { quick, waiting } from './activities';
-import { claim, failOperation, recordOutcome } from './outcome';
-import { progressQuery } from './queries';
-import { Runbook } from './runbook';
+import { quick } from './activities';
+import { failOperation, openRunbook, recordOutcome } from './outcome';
 
 export const teardownSteps = [
   'record deleting',
@@ -23,7 +20,7 @@ export const cleanupSteps = ['check instance failed', ...teardownSteps.slice(1)]
  * again. The catalogue keeps the instance row and its history.
  */
 export async function teardownInstance(input: TeardownInput): Promise<OperationResult> {
-  return removeEverything(new Runbook('teardown', teardownSteps), input, { status: 'deleted' });
+  return removeEverything('teardown', teardownSteps, input, { status: 'deleted' });
 }
 
 /**
@@ -32,20 +29,19 @@ export async function teardownInstance(input: TeardownInput): Promise<OperationR
  * and compensated.
  */
 export async function cleanupInstance(input: CleanupInput): Promise<OperationResult> {
-  return removeEverything(new Runbook('cleanup', cleanupSteps), input, { status: 'failed' }, 'leftovers of the abandoned provision removed');
+  return removeEverything('cleanup', cleanupSteps, input, { status: 'failed' }, 'leftovers of the abandoned provision removed');
 }
 
 /** Whatever is left when a removal fails is still Shipyard's; running it again finishes the job. */
 async function removeEverything(
-  run: Runbook,
+  kind: 'teardown' | 'cleanup',
+  stepNames: readonly string[],
   input: TeardownInput,
   after: { status: InstanceStatus },
   message?: string,
 ): Promise<OperationResult> {
-  const { slug, settings } = input;
-  const wait = waiting(settings);
-  setHandler(progressQuery, () => run.progress());
-  await claim(run, input);
+  const { slug } = input;
+  const { run, wait } = await openRunbook(kind, stepNames, input);
   try {
     await run.step('delete ingress', () => quick.deleteIngress(slug));
     await run.step('delete certificate', () => quick.deleteCertificate(slug));

@@ -1,9 +1,8 @@
-import { ApplicationFailure, CancellationScope, isCancellation, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import type { OperationResult, UpgradeInput } from '../domain/operations';
-import { quick, waiting } from './activities';
-import { claim, failOperation, recordOutcome } from './outcome';
-import { progressQuery } from './queries';
-import { describeError, Runbook } from './runbook';
+import { quick } from './activities';
+import { failOperation, openRunbook, recordOutcome } from './outcome';
+import { describeError } from './runbook';
 
 export const upgradeSteps = [
   'record upgrading',
@@ -24,11 +23,7 @@ export const upgradeSteps = [
 export async function upgradeInstance(input: UpgradeInput): Promise<OperationResult> {
   const { slug, plan, version } = input;
   const { rolloutTimeoutSeconds, unschedulableGraceSeconds } = input.settings;
-  const wait = waiting(input.settings);
-  const run = new Runbook('upgrade', upgradeSteps);
-  setHandler(progressQuery, () => run.progress());
-
-  await claim(run, input);
+  const { run, wait } = await openRunbook('upgrade', upgradeSteps, input);
   let current: { version: string; replicas: number } | null;
   try {
     current = await run.step('read current version', () => quick.readWorkload(slug));

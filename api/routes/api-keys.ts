@@ -1,3 +1,4 @@
+import { NameTaken } from '../../domain/errors';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
 import { isUniqueViolation } from '../../db/errors';
@@ -39,13 +40,13 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db })
     },
     async (request, reply) => {
       const { name, role } = request.body;
-      if (name === BOOTSTRAP_ADMIN) throw new Problem(409, `"${BOOTSTRAP_ADMIN}" is the configured admin key's name`);
+      if (name === BOOTSTRAP_ADMIN) throw new NameTaken(`"${BOOTSTRAP_ADMIN}" is the configured admin key's name`);
       const secret = generateKey();
       let row: KeyRow;
       try {
         row = await insertApiKey(db, { id: newId('key'), name, role, hash: secret.hash, prefix: secret.prefix });
       } catch (err) {
-        if (isUniqueViolation(err)) throw new Problem(409, `a live API key is already named "${name}"`, { errors: [{ field: 'name', message: 'is taken' }] });
+        if (isUniqueViolation(err)) throw new NameTaken(`a live API key is already named "${name}"`, [{ field: 'name', message: 'is taken' }]);
         throw err;
       }
       await recordEvent(db, { actor: request.caller!.name, action: 'api-key.create', outcome: 'succeeded', message: `${row.id} "${name}" (${role})` });

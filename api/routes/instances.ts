@@ -1,35 +1,24 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
+import { listEvents } from '../../db/events';
 import { findInstance, listInstances } from '../../db/instances';
 import { listOperations } from '../../db/operations';
-import { listEvents } from '../../db/events';
+import { operationKindSpecs, type OperationKindSpec } from '../../domain/operation-kinds';
 import { slugProblem } from '../../domain/validation';
-import { idempotent, IdempotencyHeaders } from '../idempotency';
 import type { Deps } from '../../lifecycle/deps';
 import { instanceView, operationView } from '../../lifecycle/live';
-import { startOnInstance, type InstanceOperationKind } from '../../lifecycle/operations';
-import { knownPlan, provision } from '../../lifecycle/provision';
-import { listedInstanceView } from '../../lifecycle/views';
+import { requestOperation, type InstanceOperationKind, type RequestedOperation } from '../../lifecycle/operations';
+import { provision, type ProvisionRequest } from '../../lifecycle/provision';
 import { usageOf } from '../../lifecycle/usage';
+import { listedInstanceView } from '../../lifecycle/views';
+import { idempotent, IdempotencyHeaders } from '../idempotency';
 import { Problem, problems } from '../problems';
-import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, Health, IdOrSlugParams, InstanceStatus, pageQuery, PageQuery, Slug, textPattern, Version } from '../schemas';
-
-const CreateInstance = Type.Object(
-  {
-    name: Type.String({ minLength: 1, maxLength: 100, pattern: textPattern, description: 'display name' }),
-    slug: Type.Optional(Slug),
-    plan: Type.String({ minLength: 1, maxLength: 64, pattern: textPattern, description: 'a plan name from GET /v1/plans' }),
-    ownerEmail: Type.String({ format: 'email', maxLength: 254, pattern: textPattern }),
-    version: Type.Optional(Version),
-  },
-  { additionalProperties: false },
-);
+import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, Health, IdOrSlugParams, InstanceStatus, pageQuery, PageQuery } from '../schemas';
 
 const instanceCursor = /^ins_[0-9a-z]{26}$/;
 const operationCursor = /^op_[0-9a-z]{26}$/;
 // Event ids are a bigserial read as JS numbers: at most 15 digits stay exact.
 const eventCursor = /^[1-9][0-9]{0,14}$/;
-
 
 export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) => {
   const { db } = deps;
@@ -40,25 +29,23 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
     return instance;
   }
 
-  app.post(
-    '/instances',
-    {
-      config: { role: 'operator' },
-      schema: {
-        summary: 'Provision a new instance',
-        description:
-          'Starts a provision operation. The slug is derived from the name when not given. A plan the cluster has no room for is ' +
-          'refused (409) before anything is created; 503 when no worker lists the cluster for that check within 30 s.',
-        tags: ['instances'],
-        headers: IdempotencyHeaders,
-        body: CreateInstance,
-        response: {
-          202: Type.Ref('ProvisionAccepted', { description: 'Provision started; Location names the instance' }),
-          ...problems(400, 409, 422, 503),
-        },
+  const create = operationKindSpecs.provision.route;
+  app.route<{ Body: ProvisionRequest }>({
+    method: create.method,
+    url: create.path,
+    config: { role: create.role },
+    schema: {
+      summary: create.summary,
+      description: create.description,
+      tags: ['instances'],
+      headers: IdempotencyHeaders,
+      body: create.body,
+      response: {
+        202: Type.Ref('ProvisionAccepted', { description: 'Provision started; Location names the instance' }),
+        ...problems(400, 409, 422, 503),
       },
     },
-    async (request, reply) => {
+    handler: async (request, reply) => {
       const { slug } = request.body;
       const problem = slug === undefined ? undefined : slugProblem(slug);
       if (problem) throw new Problem(400, `slug ${problem}`, { errors: [{ field: 'slug', message: problem }] });
@@ -67,7 +54,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
         return { status: 202, body: created, headers: { location: `/v1/instances/${created.instance.slug}` } };
       });
     },
-  );
+  });
 
   app.get(
     '/instances',
@@ -108,75 +95,34 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
     async (request) => instanceView(deps, await found(request.params.idOrSlug)),
   );
 
-  const operationRoute = (
-    path: string,
-    method: 'POST' | 'DELETE',
-    kind: InstanceOperationKind,
-    summary: string,
-    body?: typeof UpgradeBody,
-  ) =>
-    app.route({
-      method,
-      url: path,
-      config: { role: 'operator' },
+  // Every other operation a caller may start on an instance, as its kind declares it.
+  for (const [kind, spec] of Object.entries(operationKindSpecs) as [InstanceOperationKind | 'provision' | 'cleanup', OperationKindSpec][]) {
+    if (kind === 'provision' || kind === 'cleanup' || !spec.route) continue;
+    const { route } = spec;
+    app.route<{ Params: { idOrSlug: string }; Body: RequestedOperation | undefined }>({
+      method: route.method,
+      url: `/instances/:idOrSlug${route.path}`,
+      config: { role: route.role },
       schema: {
-        summary,
-        description: 'Starts an operation: 409 while another one runs on the instance, or when the instance is in no state for it.',
+        summary: route.summary,
+        description: route.description,
         tags: ['instances'],
         params: IdOrSlugParams,
         headers: IdempotencyHeaders,
-        ...(body ? { body } : {}),
+        ...(route.body ? { body: route.body } : {}),
         response: {
           202: Type.Ref('OperationAccepted', { description: 'Operation started; Location names it' }),
-          ...problems(404, 409),
+          // A body that names a plan may name one the catalogue does not have.
+          ...problems(404, 409, ...(route.body?.properties.plan ? [422] : [])),
         },
       },
-      handler: async (request, reply) => {
-        const { idOrSlug } = request.params as { idOrSlug: string };
-        const version = (request.body as { version?: string } | undefined)?.version;
-        return idempotent(deps, request, reply, async () => {
-          const operation = await startOnInstance(deps, await found(idOrSlug), kind, request.caller!.name, { version });
+      handler: async (request, reply) =>
+        idempotent(deps, request, reply, async () => {
+          const operation = await requestOperation(deps, request.params.idOrSlug, kind, request.caller!.name, request.body ?? {});
           return { status: 202, body: { operation }, headers: { location: `/v1/operations/${operation.id}` } };
-        });
-      },
+        }),
     });
-
-  const UpgradeBody = Type.Object({ version: Version }, { additionalProperties: false });
-  operationRoute('/instances/:idOrSlug/upgrade', 'POST', 'upgrade', 'Upgrade an instance to another app version', UpgradeBody);
-  operationRoute('/instances/:idOrSlug/suspend', 'POST', 'suspend', 'Suspend an instance (scale it to zero)');
-  operationRoute('/instances/:idOrSlug/resume', 'POST', 'resume', 'Resume a suspended instance');
-  operationRoute('/instances/:idOrSlug', 'DELETE', 'teardown', 'Tear an instance down (its record stays, as deleted)');
-
-  app.post(
-    '/instances/:idOrSlug/plan',
-    {
-      config: { role: 'operator' },
-      schema: {
-        summary: 'Move an instance to another plan',
-        description:
-          'Starts a change_plan operation (from ready or suspended): quota, limit range, connection limit and size are changed, ' +
-          'after a capacity check; if the new size does not roll out, the previous plan is restored (rolled_back).',
-        tags: ['instances'],
-        params: IdOrSlugParams,
-        headers: IdempotencyHeaders,
-        body: Type.Object(
-          { plan: Type.String({ minLength: 1, maxLength: 64, pattern: textPattern, description: 'a plan name from GET /v1/plans' }) },
-          { additionalProperties: false },
-        ),
-        response: {
-          202: Type.Ref('OperationAccepted', { description: 'Operation started; Location names it' }),
-          ...problems(404, 409, 422),
-        },
-      },
-    },
-    async (request, reply) =>
-      idempotent(deps, request, reply, async () => {
-        const instance = await found(request.params.idOrSlug);
-        const plan = await knownPlan(db, request.body.plan);
-        const operation = await startOnInstance(deps, instance, 'change_plan', request.caller!.name, { plan });
-        return { status: 202, body: { operation }, headers: { location: `/v1/operations/${operation.id}` } };
-      }),
-  );
+  }
 
   app.get(
     '/instances/:idOrSlug/usage',

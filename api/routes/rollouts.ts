@@ -4,7 +4,8 @@ import { rolloutStatuses } from '../../domain/rollouts';
 import { getRollout, listRollouts, startRollout, steerRollout, type RolloutAction } from '../../lifecycle/rollouts';
 import type { Deps } from '../../lifecycle/deps';
 import { problems } from '../problems';
-import { DEFAULT_PAGE_SIZE, IdParams, pageQuery, Slug, textPattern, Version } from '../schemas';
+import { DEFAULT_PAGE_SIZE, IdParams, pageQuery, Slug, Version } from '../schemas';
+import { textPattern } from '../../domain/validation';
 
 const Names = (item: ReturnType<typeof Type.String>, description: string) =>
   Type.Optional(Type.Array(item, { minItems: 1, maxItems: 1000, uniqueItems: true, description }));

@@ -9,7 +9,8 @@ import { recordEvent } from '../../db/events';
 import { deleteWebhook, getWebhook, insertWebhook, listDeliveries, listWebhooks, type WebhookRow } from '../../db/webhooks';
 import type { Deps } from '../../lifecycle/deps';
 import { Problem, problems } from '../problems';
-import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, IdParams, PageQuery, textPattern, WebhookEventType } from '../schemas';
+import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, IdParams, PageQuery, WebhookEventType } from '../schemas';
+import { textPattern } from '../../domain/validation';
 
 const view = (row: WebhookRow) => ({
   id: row.id,

@@ -26,7 +26,7 @@ const config = {
 const owner = { 'app.kubernetes.io/managed-by': 'shipyard', 'shipyard.dev/instance': 'acme' };
 
 // Loose views of the manifests, enough to look inside without the client's model types.
-type Loose = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Loose = Record<string, any>;
 
 function nonRetryable(fn: () => unknown, type: string): void {
   try {

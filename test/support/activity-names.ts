@@ -3,16 +3,52 @@
 // that log each call, for workflow tests that check what was called in which order.
 import type { Activities } from '../../activities';
 
-export const activityNames: (keyof Activities)[] = [
-  'claimInstance', 'markInstance', 'finishOperation', 'recordEvent',
-  'ensureTenantDatabase', 'dropTenantDatabase',
-  'applyNamespace', 'deleteNamespace', 'writeAppSecret', 'deleteAppSecret',
-  'applyWorkload', 'deleteWorkload', 'readWorkload', 'scaleWorkload', 'waitForRollout',
-  'applyCertificate', 'waitForCertificateReady', 'deleteCertificate', 'applyIngress', 'deleteIngress',
-  'upsertDnsRecord', 'deleteDnsRecord', 'reconcileRunningOperations',
-  'checkCapacity', 'sampleStorage', 'hoursToMeter', 'meterHour', 'ownersToInvoice', 'draftInvoice', 'issueInvoice',
-  'selectRolloutTargets', 'upgradeForRollout',
-];
+/** Every activity, once: a name missing here (or one that no longer exists) is a compile error. */
+const everyActivity: Record<keyof Activities, true> = {
+  claimInstance: true,
+  markInstance: true,
+  finishOperation: true,
+  recordEvent: true,
+  ensureTenantDatabase: true,
+  dropTenantDatabase: true,
+  applyNamespace: true,
+  deleteNamespace: true,
+  writeAppSecret: true,
+  deleteAppSecret: true,
+  applyWorkload: true,
+  deleteWorkload: true,
+  readWorkload: true,
+  scaleWorkload: true,
+  waitForRollout: true,
+  applyCertificate: true,
+  waitForCertificateReady: true,
+  deleteCertificate: true,
+  applyIngress: true,
+  deleteIngress: true,
+  upsertDnsRecord: true,
+  deleteDnsRecord: true,
+  reconcileRunningOperations: true,
+  checkCapacity: true,
+  sampleStorage: true,
+  hoursToMeter: true,
+  meterHour: true,
+  ownersToInvoice: true,
+  draftInvoice: true,
+  issueInvoice: true,
+  selectRolloutTargets: true,
+  upgradeForRollout: true,
+  deliverWebhook: true,
+  giveUpWebhookDelivery: true,
+  findOrphans: true,
+  removeOrphan: true,
+  sweepOrphans: true,
+  openSweep: true,
+  instancesToCheck: true,
+  updateSweep: true,
+  checkInstanceHealth: true,
+};
+
+export const activityNames = Object.keys(everyActivity) as (keyof Activities)[];
 
 export type ActivityCall = { name: keyof Activities; args: unknown[] };
 export type ActivityBehaviour = Partial<Record<keyof Activities, (...args: any[]) => Promise<unknown>>>;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { slugFromName, slugProblem, versionProblem } from '../../domain/validation';
+import { slugFromName } from '../../domain/slugs';
+import { slugProblem, versionProblem } from '../../domain/validation';
 
 describe('slug rules', () => {
   it.each(['acme', 'acme-corp', 'a1b', 'x'.repeat(40)])('accepts %s', (slug) => {

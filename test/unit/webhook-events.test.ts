@@ -1,6 +1,6 @@
 // Which webhook events an operation's outcome means.
 import { describe, expect, it } from 'vitest';
-import { webhookEventsFor } from '../../domain/webhooks';
+import { webhookEventsFor } from '../../domain/operation-events';
 
 describe('webhookEventsFor', () => {
   it.each([
