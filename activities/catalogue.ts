@@ -8,7 +8,7 @@ import { markInstance } from '../db/instances';
 import { claimInstance, finishOperation } from '../db/operations';
 import { recordEvent } from '../db/events';
 import { errorTypes, permanent } from './errors';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 import { publishOutcome } from './webhooks';
 
 export function createCatalogueActivities(deps: Pick<ActivityDeps, 'db' | 'temporal' | 'config'>) {

@@ -12,7 +12,7 @@ import {
   type RRType,
 } from '@aws-sdk/client-route-53';
 import { hostnameFor, managedByValue } from '../domain/instance';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 import { errorTypes, permanent, route53Error } from './errors';
 import { pollUntil } from './poll';
 

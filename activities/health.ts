@@ -17,7 +17,7 @@ import { healthOf, type Health, type HealthCheck, type SweepTotals } from '../do
 import { hostnameFor, instanceLabel, managedByLabel, managedByValue, namespaceFor } from '../domain/instance';
 import { createDnsActivities } from './dns';
 import { isKubeNotFound, kubeError, route53Error } from './errors';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 import { createKubernetesActivities } from './kubernetes';
 import { imageFor, names } from './manifests';
 import { createTenantDatabaseActivities } from './tenant-database';

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import * as invoices from '../db/invoices';
 import { firstUnmeteredHour } from '../db/metering';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 import { publishWebhookEvent } from './webhooks';
 
 export function createInvoicingActivities(deps: Pick<ActivityDeps, 'db' | 'config' | 'temporal'>) {

@@ -16,7 +16,7 @@ import {
 } from '@kubernetes/client-node';
 import { databaseNameFor, databaseRoleFor, instanceLabel, managedByLabel, managedByValue, namespaceFor, type WaitHeartbeat } from '../domain/instance';
 import { forgetNamespaceQuota, recordNamespaceQuota } from '../db/capacity';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 import { promisedBy } from './capacity';
 import { errorTypes, isKubeNotFound, kubeError, notOwned, permanent } from './errors';
 import { pollUntil } from './poll';

@@ -2,7 +2,7 @@
 // sizes (tenant Postgres). Both are safe to repeat: the ledger ignores rows it has, and an hour
 // keeps its largest sample.
 import * as metering from '../db/metering';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 
 export function createMeteringActivities({ db, tenantDb }: Pick<ActivityDeps, 'db' | 'tenantDb'>) {
   return {

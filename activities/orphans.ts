@@ -14,7 +14,7 @@ import { databaseNameFor, instanceLabel, managedByLabel, managedByValue } from '
 import { createDnsActivities, ownerRecordNameFor } from './dns';
 import { kubeError, route53Error } from './errors';
 import { HEALTH_ACTOR } from './health';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 import { createKubernetesActivities } from './kubernetes';
 import { createTenantDatabaseActivities } from './tenant-database';
 

@@ -5,7 +5,7 @@
 import { Context } from '@temporalio/activity';
 import { reconcileOperation, reconcileStuckInstance } from '../lifecycle/operations';
 import { instancesStuckWithoutOperation, runningOperationsToReconcile } from '../db/operations';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 import { refreshClusterPicture } from './capacity';
 
 /** A row without a run id younger than this is a start still in flight; an instance changed more recently is mid-transition. */

@@ -6,7 +6,7 @@ import { InvalidTransition, OperationRunning } from '../domain/errors';
 import { findInstance, rolloutTargets, runningOperation } from '../db/instances';
 import { getOperation, operationByActor, type OperationRow } from '../db/operations';
 import { rolloutActorFor, type RolloutSelector } from '../domain/rollouts';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 import { pollUntil } from './poll';
 
 const POLL_MS = 2_000;

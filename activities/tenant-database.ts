@@ -9,7 +9,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { Sql } from 'postgres';
 import { databaseNameFor, databaseRoleFor, managedByValue } from '../domain/instance';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 import { errorTypes, notOwned, permanent, postgresError } from './errors';
 
 // The ownership mark on a role. Set in the same transaction that creates the role, so a role

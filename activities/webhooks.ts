@@ -18,7 +18,7 @@ import type { InstanceStatus } from '../domain/instance';
 import { webhookEventsFor } from '../domain/operation-events';
 import type { WebhookEventType } from '../domain/webhooks';
 import { errorTypes, permanent } from './errors';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 import { isPrivateAddress } from './webhook-targets';
 
 /** A receiver that has not answered within this is counted as a failed attempt, and retried. */

@@ -7,8 +7,10 @@ import type { InstanceStatus, OperationKind } from '../domain/instance';
 import { statusWhileRunning } from '../domain/operation-kinds';
 import { slugFromName } from '../domain/slugs';
 import type { Database, Transaction } from './client';
-import type { OperationRow } from './operations';
 import { instances, instanceStatusChanges, operations } from './schema';
+
+// The row type is spelled out here rather than imported from operations.ts, which imports this module.
+type OperationRow = typeof operations.$inferSelect;
 
 export type InstanceRow = typeof instances.$inferSelect;
 
