@@ -3,7 +3,8 @@
 import { Type, type Static } from '@fastify/type-provider-typebox';
 import { apiRoles } from '../domain/api-keys';
 import { checkStatuses, healths, sweepStatuses } from '../domain/health';
-import { instanceStatuses, operationKinds, operationStatuses, stepStatuses } from '../domain/instance';
+import { instanceStatuses, operationStatuses, stepStatuses } from '../domain/instance';
+import { operationKinds } from '../domain/operation-kinds';
 import { invoiceStatuses } from '../domain/invoices';
 import { SLUG_MAX, SLUG_MIN, slugPattern, textPattern, versionPattern } from '../domain/validation';
 import { deliveryStatuses, webhookEventTypes } from '../domain/webhooks';

@@ -3,8 +3,8 @@
 // the activities call directly.
 import { and, asc, desc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Health } from '../domain/health';
-import type { InstanceStatus, OperationKind } from '../domain/instance';
-import { statusWhileRunning } from '../domain/operation-kinds';
+import type { InstanceStatus } from '../domain/instance';
+import { type OperationKind, statusWhileRunning } from '../domain/operation-kinds';
 import { slugFromName } from '../domain/slugs';
 import type { Database, Transaction } from './client';
 import { instances, instanceStatusChanges, operations } from './schema';

@@ -1,8 +1,8 @@
 // Operations: their rows, the inserts that start them and the instance claim that follows, and the
 // writes that finish or repair them.
 import { and, asc, desc, eq, inArray, isNotNull, lt, or, sql } from 'drizzle-orm';
-import type { InstanceStatus, OperationKind } from '../domain/instance';
-import { transitionalStatuses } from '../domain/operation-kinds';
+import type { InstanceStatus } from '../domain/instance';
+import { type OperationKind, transitionalStatuses } from '../domain/operation-kinds';
 import type { OperationResult } from '../domain/operations';
 import type { Database, Transaction } from './client';
 import { isUniqueViolation } from './errors';

@@ -19,7 +19,8 @@ import {
 } from 'drizzle-orm/pg-core';
 import { apiRoles } from '../domain/api-keys';
 import { healths, sweepStatuses, type HealthCheck } from '../domain/health';
-import { instanceStatuses, operationKinds, operationStatuses, type Step } from '../domain/instance';
+import { instanceStatuses, operationStatuses, type Step } from '../domain/instance';
+import { operationKinds } from '../domain/operation-kinds';
 import { invoiceStatuses } from '../domain/invoices';
 import { meters } from '../domain/metering';
 import { deliveryStatuses, type WebhookEventType } from '../domain/webhooks';

@@ -15,9 +15,6 @@ export const instanceStatuses = [
 ] as const;
 export type InstanceStatus = (typeof instanceStatuses)[number];
 
-export const operationKinds = ['provision', 'upgrade', 'suspend', 'resume', 'change_plan', 'teardown', 'cleanup'] as const;
-export type OperationKind = (typeof operationKinds)[number];
-
 export const operationStatuses = ['running', 'succeeded', 'failed', 'rolled_back', 'cancelled'] as const;
 export type OperationStatus = (typeof operationStatuses)[number];
 

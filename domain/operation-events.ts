@@ -1,7 +1,7 @@
 // Which webhook events an operation's outcome means. Pure: the recordEvent activity asks
 // webhookEventsFor with the audit event it just wrote and the instance's status after the operation.
-import type { InstanceStatus, OperationKind } from './instance';
-import { operationKindSpecs } from './operation-kinds';
+import type { InstanceStatus } from './instance';
+import { operationKindSpecs, type OperationKind } from './operation-kinds';
 import type { WebhookEventType } from './webhooks';
 
 export interface OutcomeFacts {

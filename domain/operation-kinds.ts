@@ -9,11 +9,70 @@
 //
 // Pure (no I/O, no imports from above domain/): workflow code imports it too.
 import type { ApiRole } from './api-keys';
-import type { InstanceStatus, OperationKind, Plan } from './instance';
+import type { InstanceStatus, Plan } from './instance';
 import { instanceStatuses } from './instance';
-import type { OperationInputBase, OperationInputs } from './operations';
 import { SLUG_MAX, SLUG_MIN, slugPattern, textPattern, versionPattern } from './validation';
 import type { WebhookEventType } from './webhooks';
+
+/** Every kind, in the order of the catalogue's enum (a new kind is added last, with its migration). */
+export const operationKinds = ['provision', 'upgrade', 'suspend', 'resume', 'change_plan', 'teardown', 'cleanup'] as const;
+export type OperationKind = (typeof operationKinds)[number];
+
+/** Settings an operation needs to orchestrate (not to do I/O): fixed at start, recorded in history. */
+export interface OperationSettings {
+  rolloutTimeoutSeconds: number;
+  /** How long pods may stay unschedulable before a rollout wait gives up early. */
+  unschedulableGraceSeconds: number;
+}
+
+export interface OperationInputBase {
+  operationId: string;
+  instanceId: string;
+  slug: string;
+  /** Who asked (API key name), for the audit trail. */
+  actor: string;
+  settings: OperationSettings;
+  /** The status the instance had when the operation was accepted: the run's first step moves it
+   *  from there (compare-and-set), and an operation that fails before changing anything puts it back. */
+  fromStatus: InstanceStatus;
+}
+
+export interface ProvisionInput extends OperationInputBase {
+  plan: Plan;
+  version: string;
+}
+
+export interface UpgradeInput extends OperationInputBase {
+  version: string;
+  /** The instance's plan: the workload is re-applied whole (server-side apply owns every field). */
+  plan: Plan;
+}
+
+/** Resume scales back to `plan.replicas`. */
+export interface ResumeInput extends OperationInputBase {
+  plan: Plan;
+}
+
+/** Moves an instance from `plan` (restored if the change fails) to `newPlan`. */
+export interface ChangePlanInput extends OperationInputBase {
+  plan: Plan;
+  newPlan: Plan;
+}
+
+export type SuspendInput = OperationInputBase;
+export type TeardownInput = OperationInputBase;
+export type CleanupInput = OperationInputBase;
+
+/** Each kind's workflow input, built by its entry below; workflows/kinds.ts checks that each runbook takes its own. */
+export interface OperationInputs {
+  provision: ProvisionInput;
+  upgrade: UpgradeInput;
+  suspend: SuspendInput;
+  resume: ResumeInput;
+  change_plan: ChangePlanInput;
+  teardown: TeardownInput;
+  cleanup: CleanupInput;
+}
 
 /** What a request for an operation may carry beyond the instance itself. */
 export interface OperationRequest {

@@ -1,6 +1,8 @@
-// The contract between the API (which starts and queries workflows) and the workflows.
-// Pure types and names only: importable from workflow code and from Node code alike.
-import type { InstanceStatus, OperationKind, OperationStatus, Plan, Step } from './instance';
+// The contract between the lifecycle (which starts and queries workflows) and the workflows, beyond
+// each kind's input (declared with its kind in operation-kinds.ts). Pure types and names only:
+// importable from workflow code and from Node code alike.
+import type { OperationStatus, Step } from './instance';
+import type { OperationKind } from './operation-kinds';
 
 /** Every mutating operation on an instance runs as a workflow with this id, so Temporal itself
  *  guarantees one at a time per instance; each operation is a separate run of that id. */
@@ -12,62 +14,6 @@ export const progressQueryName = 'progress';
 export interface OperationProgress {
   kind: OperationKind;
   steps: Step[];
-}
-
-/** Settings an operation needs to orchestrate (not to do I/O): fixed at start, recorded in history. */
-export interface OperationSettings {
-  rolloutTimeoutSeconds: number;
-  /** How long pods may stay unschedulable before a rollout wait gives up early. */
-  unschedulableGraceSeconds: number;
-}
-
-export interface OperationInputBase {
-  operationId: string;
-  instanceId: string;
-  slug: string;
-  /** Who asked (API key name), for the audit trail. */
-  actor: string;
-  settings: OperationSettings;
-  /** The status the instance had when the operation was accepted: the run's first step moves it
-   *  from there (compare-and-set), and an operation that fails before changing anything puts it back. */
-  fromStatus: InstanceStatus;
-}
-
-export interface ProvisionInput extends OperationInputBase {
-  plan: Plan;
-  version: string;
-}
-
-export interface UpgradeInput extends OperationInputBase {
-  version: string;
-  /** The instance's plan: the workload is re-applied whole (server-side apply owns every field). */
-  plan: Plan;
-}
-
-/** Resume scales back to `plan.replicas`. */
-export interface ResumeInput extends OperationInputBase {
-  plan: Plan;
-}
-
-/** Moves an instance from `plan` (restored if the change fails) to `newPlan`. */
-export interface ChangePlanInput extends OperationInputBase {
-  plan: Plan;
-  newPlan: Plan;
-}
-
-export type SuspendInput = OperationInputBase;
-export type TeardownInput = OperationInputBase;
-export type CleanupInput = OperationInputBase;
-
-/** Each kind's workflow input (domain/operation-kinds.ts builds them; workflows/index.ts checks each runbook takes its own). */
-export interface OperationInputs {
-  provision: ProvisionInput;
-  upgrade: UpgradeInput;
-  suspend: SuspendInput;
-  resume: ResumeInput;
-  change_plan: ChangePlanInput;
-  teardown: TeardownInput;
-  cleanup: CleanupInput;
 }
 
 /** What every operation workflow returns; the catalogue row is written from it by the workflow itself. */

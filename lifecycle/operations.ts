@@ -6,8 +6,8 @@
 // or by the scheduled reconcile, and its row and instance are made true.
 import { type WorkflowExecutionDescription, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { InsufficientCapacity, InvalidTransition, type LifecycleError, NotFound, OperationRunning, Unavailable, Unprocessable } from '../domain/errors';
-import type { OperationKind, Plan } from '../domain/instance';
-import { kindSpec, startRefusal, type OperationKindSpec, type OperationRequest } from '../domain/operation-kinds';
+import type { Plan } from '../domain/instance';
+import { kindSpec, startRefusal, type OperationKind, type OperationKindSpec, type OperationRequest } from '../domain/operation-kinds';
 import { workflowIdFor, type OperationMemo } from '../domain/operations';
 import type { Database } from '../db/client';
 import { recordEvent } from '../db/events';

@@ -2,8 +2,8 @@
 // operation, the live state read from its workflow — lifecycle/live.ts). Pure: no I/O here.
 import type { Config } from '../domain/config';
 import type { Health } from '../domain/health';
-import { hostnameFor, namespaceFor, type InstanceStatus, type OperationKind, type OperationStatus, type Step } from '../domain/instance';
-import { statusWhileRunning } from '../domain/operation-kinds';
+import { hostnameFor, namespaceFor, type InstanceStatus, type OperationStatus, type Step } from '../domain/instance';
+import { statusWhileRunning, type OperationKind } from '../domain/operation-kinds';
 import type { InstanceRow, InstanceWithOperation } from '../db/instances';
 import type { OperationRow } from '../db/operations';
 

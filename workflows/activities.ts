@@ -2,7 +2,7 @@
 // import: the activities' Node code never enters the workflow bundle.
 import { ActivityCancellationType, type ActivityOptions, patched, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { OperationSettings } from '../domain/operations';
+import type { OperationSettings } from '../domain/operation-kinds';
 
 // Transient faults (API server restarting, a dropped connection) are retried for a while;
 // permanent ones are thrown as non-retryable by the activities and fail the step at once.

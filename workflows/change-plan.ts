@@ -1,6 +1,7 @@
 import { CancellationScope, isCancellation } from '@temporalio/workflow';
 import type { Plan } from '../domain/instance';
-import type { ChangePlanInput, OperationResult } from '../domain/operations';
+import type { OperationResult } from '../domain/operations';
+import type { ChangePlanInput } from '../domain/operation-kinds';
 import { quick } from './activities';
 import { failOperation, openRunbook, recordOutcome } from './outcome';
 import { describeError } from './runbook';

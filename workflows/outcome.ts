@@ -4,9 +4,9 @@
 // compensations run first. Recording is done outside cancellation so that a cancelled operation
 // is recorded too.
 import { ActivityFailure, ApplicationFailure, isCancellation, setHandler } from '@temporalio/workflow';
-import type { InstanceStatus, OperationKind } from '../domain/instance';
-import { kindSpec } from '../domain/operation-kinds';
-import type { OperationInputBase, OperationResult } from '../domain/operations';
+import type { InstanceStatus } from '../domain/instance';
+import { type OperationKind, kindSpec, type OperationInputBase } from '../domain/operation-kinds';
+import type { OperationResult } from '../domain/operations';
 import { closing, quick, waiting } from './activities';
 import { progressQuery } from './queries';
 import { describeError, finallyRecord, Runbook } from './runbook';

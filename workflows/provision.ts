@@ -1,4 +1,5 @@
-import type { OperationResult, ProvisionInput } from '../domain/operations';
+import type { OperationResult } from '../domain/operations';
+import type { ProvisionInput } from '../domain/operation-kinds';
 import { quick } from './activities';
 import { failOperation, openRunbook, recordOutcome } from './outcome';
 

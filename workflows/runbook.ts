@@ -2,7 +2,8 @@
 // undo it. It keeps the step table that users see (live through the progress query,
 // and in the catalogue afterwards) and the saga's compensation stack.
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, log } from '@temporalio/workflow';
-import type { OperationKind, Step } from '../domain/instance';
+import type { Step } from '../domain/instance';
+import type { OperationKind } from '../domain/operation-kinds';
 import type { OperationProgress } from '../domain/operations';
 import { atPriority, HIGHEST_PRIORITY, stepPriority } from './activities';
 

@@ -1,4 +1,5 @@
-import type { OperationResult, ResumeInput, SuspendInput } from '../domain/operations';
+import type { OperationResult } from '../domain/operations';
+import type { ResumeInput, SuspendInput } from '../domain/operation-kinds';
 import { quick } from './activities';
 import { failOperation, openRunbook, recordOutcome } from './outcome';
 

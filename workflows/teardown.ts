@@ -1,5 +1,6 @@
 import type { InstanceStatus } from '../domain/instance';
-import type { CleanupInput, OperationResult, TeardownInput } from '../domain/operations';
+import type { OperationResult } from '../domain/operations';
+import type { CleanupInput, TeardownInput } from '../domain/operation-kinds';
 import { quick } from './activities';
 import { failOperation, openRunbook, recordOutcome } from './outcome';
 

@@ -1,5 +1,6 @@
 import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
-import type { OperationResult, UpgradeInput } from '../domain/operations';
+import type { OperationResult } from '../domain/operations';
+import type { UpgradeInput } from '../domain/operation-kinds';
 import { quick } from './activities';
 import { failOperation, openRunbook, recordOutcome } from './outcome';
 import { describeError } from './runbook';

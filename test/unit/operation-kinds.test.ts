@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { instanceStatuses, operationKinds } from '../../domain/instance';
-import { operationKindSpecs, startRefusal, statusWhileRunning } from '../../domain/operation-kinds';
+import { instanceStatuses } from '../../domain/instance';
+import { operationKinds, operationKindSpecs, startRefusal, statusWhileRunning } from '../../domain/operation-kinds';
 import * as workflows from '../../workflows';
 
 const acme = (status: (typeof instanceStatuses)[number], version = '1.0.0') => ({ slug: 'acme', status, version, plan: 'starter' });

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities } from '../../activities';
 import { type ActivityBehaviour, type ActivityCall, recordingActivities } from '../support/activity-names';
 import type { InstanceStatus, Plan } from '../../domain/instance';
-import { type ChangePlanInput, workflowIdFor } from '../../domain/operations';
+import { workflowIdFor } from '../../domain/operations';
+import { type ChangePlanInput } from '../../domain/operation-kinds';
 import { createWorker } from '../../worker/index';
 import { testConfig, uniqueSuffix } from '../support/config';
 
