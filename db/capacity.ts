@@ -3,10 +3,12 @@
 // picture with a listing; an activity that applies or deletes a namespace's quota corrects its row
 // at once. Rows carry when the cluster was seen that way, so a listing taken before a placement
 // does not undo what the placement wrote.
-import { and, eq, lt, notInArray, sql } from 'drizzle-orm';
-import type { ClusterListing } from '../domain/capacity';
+import { and, eq, lt, notExists, notInArray, sql } from 'drizzle-orm';
+import { capacityView, type CapacityView, type ClusterListing } from '../domain/capacity';
+import { namespaceFor } from '../domain/instance';
 import type { Database, Transaction } from './client';
-import { clusterCapacity, namespaceQuotas } from './schema';
+import { livePlansWhere } from './plans';
+import { clusterCapacity, instances, namespaceQuotas } from './schema';
 
 type NamespaceQuota = ClusterListing['quotas'][number];
 
@@ -30,7 +32,7 @@ export async function replaceClusterPicture(db: Database, taskQueue: string, lis
         setWhere: sql`${clusterCapacity.listedAt} <= excluded.listed_at`,
       });
     for (let i = 0; i < quotas.length; i += QUOTAS_PER_INSERT) {
-      await upsertQuotas(tx, taskQueue, quotas.slice(i, i + QUOTAS_PER_INSERT), listedAt);
+      await upsertQuotas(tx, taskQueue, quotas.slice(i, i + QUOTAS_PER_INSERT), listedAt, { onlyChanged: true });
     }
     await tx.delete(namespaceQuotas).where(
       and(
@@ -68,15 +70,27 @@ export async function forgetNamespaceQuota(db: Database, taskQueue: string, name
   await db.delete(namespaceQuotas).where(and(eq(namespaceQuotas.taskQueue, taskQueue), eq(namespaceQuotas.namespace, namespace)));
 }
 
-async function upsertQuotas(db: Database | Transaction, taskQueue: string, quotas: NamespaceQuota[], observedAt: Date): Promise<void> {
+/**
+ * `onlyChanged` (a refresh): a row that already holds the listed quota is not rewritten, so a pass
+ * over a fleet's thousands of unchanged quotas writes nothing. A placement always stamps its row,
+ * so no listing older than it overwrites it.
+ */
+async function upsertQuotas(
+  db: Database | Transaction,
+  taskQueue: string,
+  quotas: NamespaceQuota[],
+  observedAt: Date,
+  { onlyChanged = false }: { onlyChanged?: boolean } = {},
+): Promise<void> {
   if (quotas.length === 0) return;
+  const changed = sql`(${namespaceQuotas.cpu}, ${namespaceQuotas.memoryBytes}) is distinct from (excluded.cpu, excluded.memory_bytes)`;
   await db
     .insert(namespaceQuotas)
     .values(quotas.map((q) => ({ taskQueue, namespace: q.namespace, cpu: q.cpu, memoryBytes: q.memoryBytes, observedAt })))
     .onConflictDoUpdate({
       target: [namespaceQuotas.taskQueue, namespaceQuotas.namespace],
       set: { cpu: sql`excluded.cpu`, memoryBytes: sql`excluded.memory_bytes`, observedAt: sql`excluded.observed_at` },
-      setWhere: sql`${namespaceQuotas.observedAt} <= excluded.observed_at`,
+      setWhere: and(sql`${namespaceQuotas.observedAt} <= excluded.observed_at`, onlyChanged ? changed : undefined),
     });
 }
 
@@ -97,4 +111,36 @@ export async function clusterPicture(db: Database | Transaction, taskQueue: stri
     allocatable: { cpu: first.cpu, memoryBytes: first.memoryBytes },
     quotas: rows.flatMap((r) => (r.quota ? [r.quota] : [])),
   };
+}
+
+/**
+ * What admission weighs, as `capacityView` counts it over the picture and the live plans, but with
+ * the quotas summed by Postgres: a fleet's picture holds thousands of rows, and admissions are
+ * serialised, so none is read one by one. Only the live instances whose namespace has no quota row
+ * yet (accepted, not placed) come back as rows. Undefined when no worker has reported the cluster.
+ */
+export async function admissionView(tx: Database | Transaction, taskQueue: string): Promise<CapacityView | undefined> {
+  const [cluster] = await tx
+    .select({
+      cpu: clusterCapacity.allocatableCpu,
+      memoryBytes: clusterCapacity.allocatableMemoryBytes,
+      quotaCpu: sql<number>`coalesce(sum(${namespaceQuotas.cpu}), 0)`.mapWith(Number),
+      quotaMemoryBytes: sql<number>`coalesce(sum(${namespaceQuotas.memoryBytes}), 0)`.mapWith(Number),
+    })
+    .from(clusterCapacity)
+    .leftJoin(namespaceQuotas, eq(namespaceQuotas.taskQueue, clusterCapacity.taskQueue))
+    .where(eq(clusterCapacity.taskQueue, taskQueue))
+    .groupBy(clusterCapacity.taskQueue);
+  if (!cluster) return undefined;
+  const unplaced = await livePlansWhere(
+    tx,
+    notExists(
+      tx
+        .select({ one: sql`1` })
+        .from(namespaceQuotas)
+        .where(and(eq(namespaceQuotas.taskQueue, taskQueue), eq(namespaceQuotas.namespace, sql`${namespaceFor('')} || ${instances.slug}`))),
+    ),
+  );
+  const listed = { namespace: '', cpu: cluster.quotaCpu, memoryBytes: cluster.quotaMemoryBytes };
+  return capacityView({ allocatable: { cpu: cluster.cpu, memoryBytes: cluster.memoryBytes }, quotas: [listed] }, undefined, unplaced);
 }

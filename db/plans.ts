@@ -1,5 +1,5 @@
 // Plans (catalogue rows seeded by migrations) and the plans the live instances hold.
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, type SQL, sql } from 'drizzle-orm';
 import type { Plan } from '../domain/instance';
 import type { Database, Transaction } from './client';
 import { instances, plans } from './schema';
@@ -18,9 +18,14 @@ export async function getPlan(db: Database, name: string): Promise<Plan | undefi
  * failed — a failed instance that kept its namespace shows in the cluster's own quotas).
  */
 export async function livePlans(db: Database | Transaction): Promise<{ slug: string; cpu: string; memory: string }[]> {
+  return livePlansWhere(db);
+}
+
+/** livePlans of the instances `also` holds for. */
+export async function livePlansWhere(db: Database | Transaction, also?: SQL): Promise<{ slug: string; cpu: string; memory: string }[]> {
   return db
     .select({ slug: instances.slug, cpu: plans.cpu, memory: plans.memory })
     .from(instances)
     .innerJoin(plans, eq(plans.name, instances.plan))
-    .where(and(sql`${instances.status} <> 'deleted'`, sql`${instances.status} <> 'failed'`));
+    .where(and(sql`${instances.status} <> 'deleted'`, sql`${instances.status} <> 'failed'`, also));
 }

@@ -1,17 +1,16 @@
 // A new instance: its plan checked, its slug given or derived, its quota admitted by the cluster's
 // capacity, its rows inserted and its provision started — or nothing at all.
-import { capacityShortfall, capacityView } from '../domain/capacity';
+import { capacityShortfall } from '../domain/capacity';
 import { InsufficientCapacity, NameTaken, Unavailable } from '../domain/errors';
 import type { Plan } from '../domain/instance';
 import { kindSpec } from '../domain/operation-kinds';
 import { workflowIdFor } from '../domain/operations';
-import { clusterPicture } from '../db/capacity';
+import { admissionView } from '../db/capacity';
 import { lockKey, type Transaction } from '../db/client';
 import { isUniqueViolation } from '../db/errors';
 import { newId } from '../db/ids';
 import { slugFromNameFree } from '../db/instances';
 import { insertInstanceWithOperation } from '../db/operations';
-import { livePlans } from '../db/plans';
 import type { Deps } from './deps';
 import { knownPlan, operationSettings, recordRequested, startWorkflow } from './operations';
 import { startedView, toInstanceView, type InstanceView, type OperationView } from './views';
@@ -62,16 +61,16 @@ export async function provision(
  * other instance's quota (and every instance accepted before it, its quota perhaps not applied
  * yet) is refused here, not half-provisioned. Serialised across API replicas until the new
  * instance's row is committed, so the next check counts it. The cluster is read as the workers
- * keep it in the catalogue (the API holds no Kubernetes client): the whole check is two queries,
- * so admissions stay quick when a fleet arrives at once.
+ * keep it in the catalogue (the API holds no Kubernetes client), summed by Postgres: the whole
+ * check is two small queries, so admissions stay quick when a fleet arrives at once.
  */
 async function admitByCapacity(tx: Transaction, config: Deps['config'], plan: Plan): Promise<void> {
   await lockKey(tx, 'instance-capacity');
-  const cluster = await clusterPicture(tx, config.taskQueue);
-  if (!cluster) {
+  const view = await admissionView(tx, config.taskQueue);
+  if (!view) {
     throw new Unavailable(`no worker has reported the cluster's capacity for task queue "${config.taskQueue}"; is a worker polling it?`);
   }
-  const shortfall = capacityShortfall(capacityView(cluster, undefined, await livePlans(tx)), plan, config.overcommitRatio);
+  const shortfall = capacityShortfall(view, plan, config.overcommitRatio);
   if (shortfall) throw new InsufficientCapacity(shortfall);
 }
 

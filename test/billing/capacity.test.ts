@@ -9,7 +9,7 @@ import { and, eq } from 'drizzle-orm';
 import { build } from '../../api/app';
 import { createCapacityActivities, readCapacity, refreshClusterPicture } from '../../activities/capacity';
 import { createKubernetesActivities } from '../../activities/kubernetes';
-import { clusterPicture, replaceClusterPicture } from '../../db/capacity';
+import { admissionView, clusterPicture, replaceClusterPicture } from '../../db/capacity';
 import { findInstance } from '../../db/instances';
 import { livePlans } from '../../db/plans';
 import { clusterCapacity, instances, namespaceQuotas, plans } from '../../db/schema';
@@ -120,6 +120,21 @@ describe('capacity', () => {
       await inActivity(() => k8s.deleteNamespace(slug));
     }
     expect(await row()).toEqual([]);
+  });
+
+  it('admission sums the picture in Postgres to what capacityView counts over its rows and the live plans', async () => {
+    await refresh();
+    // One snapshot for both reads: other files place and remove instances meanwhile.
+    const { counted, summed } = await h.db.transaction(
+      async (tx) => ({
+        counted: capacityView((await clusterPicture(tx, h.config.taskQueue))!, undefined, await livePlans(tx)),
+        summed: (await admissionView(tx, h.config.taskQueue))!,
+      }),
+      { isolationLevel: 'repeatable read' },
+    );
+    expect(summed.allocatable).toEqual(counted.allocatable);
+    expect(summed.promised.cpu).toBeCloseTo(counted.promised.cpu, 6);
+    expect(summed.promised.memoryBytes).toBeCloseTo(counted.promised.memoryBytes, 0);
   });
 
   it('admits one of two provisions that arrive together when there is room for one', async () => {
