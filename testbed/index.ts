@@ -1,4 +1,4 @@
-// The testbed: real Temporal, Postgres, Route 53 API and Kubernetes (+ cert-manager)
+// The testbed: real Temporal, Postgres, Route 53 and S3 APIs and Kubernetes (+ cert-manager)
 // on 127.0.0.1, built and cached by the project itself. `infraUp` is what
 // `npm run infra:up`, the vitest globalSetup and the demo all call.
 import { randomBytes } from 'node:crypto';
@@ -8,11 +8,12 @@ import { certManager } from './components/cert-manager';
 import { kubernetes } from './components/kubernetes';
 import { postgres } from './components/postgres';
 import { route53 } from './components/route53';
+import { s3 } from './components/s3';
 import { temporal } from './components/temporal';
 import { type Component, delay, ensureDir, envFile, isAlive, stateDir, TestbedError } from './runtime';
 
 /** Components in start order; each inner list is a chain, and chains start side by side. */
-const chains: Component[][] = [[postgres], [temporal], [route53], [kubernetes, certManager]];
+const chains: Component[][] = [[postgres], [temporal], [route53], [s3], [kubernetes, certManager]];
 export const components: Component[] = chains.flat();
 
 export type TestbedEnv = Record<string, string>;

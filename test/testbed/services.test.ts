@@ -1,6 +1,7 @@
-// The testbed's Postgres, Temporal and Route 53 parts answer the way Shipyard uses them:
+// The testbed's Postgres, Temporal, Route 53 and S3 parts answer the way Shipyard uses them:
 // record changes show up in listings and report their sync status, workflows run to
-// completion, and both database URLs log in, the tenant one with the right to create databases.
+// completion, both database URLs log in, the tenant one with the right to create databases,
+// and the backup bucket takes, returns and deletes an object.
 import '../support/temporal-runtime';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,7 @@ import {
   ListResourceRecordSetsCommand,
   Route53Client,
 } from '@aws-sdk/client-route-53';
+import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import postgres from 'postgres';
@@ -60,6 +62,33 @@ describe('Route 53 API', () => {
       new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, StartRecordName: recordName, StartRecordType: 'TXT', MaxItems: 1 }),
     );
     expect(listed.ResourceRecordSets).toEqual([expect.objectContaining({ Name: recordName, Type: 'TXT', TTL: 60, ResourceRecords: record.ResourceRecords })]);
+  });
+});
+
+describe('S3 API', () => {
+  const bucket = required('SHIPYARD_BACKUP_BUCKET');
+  const key = `testbed-probe/${suffix}.txt`;
+  let s3: S3Client;
+
+  beforeAll(() => {
+    // Credentials and region come from the AWS_* variables the testbed exports.
+    s3 = new S3Client({ endpoint: required('SHIPYARD_S3_ENDPOINT'), forcePathStyle: true });
+  });
+  afterAll(async () => {
+    await s3?.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined);
+    s3?.destroy();
+  });
+
+  it('has the backup bucket, and puts, gets and deletes an object in it', async () => {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    const body = `shipyard testbed ${suffix}`;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'text/plain' }));
+
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    expect(await got.Body?.transformToString()).toBe(body);
+
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).rejects.toMatchObject({ name: 'NotFound' });
   });
 });
 

@@ -34,6 +34,8 @@ const NAME = 'postgres';
 const PORT_VAR = 'SHIPYARD_POSTGRES_PORT';
 const DEBIAN_PG_ROOT = '/usr/lib/postgresql';
 const SUPERUSER = 'postgres';
+/** Exported by `up`: the client programs (pg_dump, pg_restore) of the server's own major, for backups. */
+const BIN_DIR_VAR = 'SHIPYARD_PG_BIN_DIR';
 
 const pgData = join(dataDir, 'postgres');
 const socketDir = join(stateDir, 'run', 'postgres');
@@ -70,6 +72,13 @@ function findBinDir(): string | undefined {
     .filter((d) => /^\d+$/.test(d) && usable(d))
     .sort((a, b) => Number(b) - Number(a));
   return majors[0] && join(DEBIAN_PG_ROOT, majors[0], 'bin');
+}
+
+/** The bin dir of the major the running cluster was made with (its PG_VERSION), where its pg_dump and pg_restore are. */
+function runningBinDir(): string {
+  const binDir = findBinDir();
+  if (!binDir) throw new TestbedError(NAME, `PostgreSQL runs but no ${DEBIAN_PG_ROOT}/<major>/bin was found for ${BIN_DIR_VAR}`);
+  return binDir;
 }
 
 async function ensureBinaries(say: (m: string) => void): Promise<string> {
@@ -324,6 +333,7 @@ async function healthy(passwords: Passwords): Promise<boolean> {
 export const postgres: Component = {
   name: NAME,
   providedBy: ['DATABASE_URL', 'TENANT_DATABASE_URL'],
+  alsoFromOutside: [BIN_DIR_VAR],
 
   async up(ctx) {
     const logFile = logFileFor(NAME);
@@ -334,7 +344,7 @@ export const postgres: Component = {
       await reloadAuthConfig();
       await ensureRoles(passwords);
       await waitFor(NAME, 'logins over TCP', () => healthy(passwords), { timeoutMs: 15_000, daemon: NAME, logFile });
-      return variables(passwords);
+      return { ...variables(passwords), [BIN_DIR_VAR]: runningBinDir() };
     }
     await assertPortFree(NAME, port(), PORT_VAR);
     const binDir = await ensureBinaries(ctx.say);
@@ -391,7 +401,7 @@ export const postgres: Component = {
     ctx.say(`ensuring roles ${roles.catalogue.name} and ${roles.tenants.name} and their databases`);
     await ensureRoles(passwords);
     await waitFor(NAME, 'logins over TCP', () => healthy(passwords), { timeoutMs: 15_000, daemon: NAME, logFile });
-    return variables(passwords);
+    return { ...variables(passwords), [BIN_DIR_VAR]: binDir };
   },
 
   async down() {

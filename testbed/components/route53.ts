@@ -35,18 +35,21 @@ import {
 } from '../runtime';
 
 const NAME = 'route53';
-const MOTO_VERSION = '5.2.5';
+/** The moto release every testbed moto server runs (Route 53 here, S3 in s3.ts), from one cached virtualenv. */
+export const MOTO_VERSION = '5.2.5';
 const PORT_VAR = 'SHIPYARD_ROUTE53_PORT';
 const SYNC_SECONDS_VAR = 'SHIPYARD_ROUTE53_SYNC_SECONDS';
 const SYNC_SECONDS_PATH = '/shipyard/route53/sync-seconds';
 const DEFAULT_BASE_DOMAIN = 'apps.shipyard.test';
-// moto checks no signatures; these only satisfy the SDK, and are never real credentials.
-const DUMMY_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
-const REGION = 'us-east-1';
+// moto checks no signatures; these only satisfy the SDK, and are never real credentials. The
+// S3 component's clients use the same ones: this component exports them as AWS_*.
+export const DUMMY_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+export const REGION = 'us-east-1';
 
 const venvDir = join(cacheDir, `moto-${MOTO_VERSION}`);
 const venvComplete = join(venvDir, '.shipyard-complete');
-const venvPython = join(venvDir, 'bin', 'python');
+/** The python of the cached moto virtualenv; the S3 component runs its own moto server with it. */
+export const motoPython = join(venvDir, 'bin', 'python');
 const launcher = join(dirname(fileURLToPath(import.meta.url)), 'moto_server.py');
 const recording = join(dataDir, 'route53', 'moto-recording.jsonl');
 
@@ -108,17 +111,32 @@ function client(): Route53Client {
   return new Route53Client({ endpoint: endpoint(), region: REGION, credentials: DUMMY_CREDENTIALS, maxAttempts: 1 });
 }
 
+let venvBuild: Promise<void> | undefined;
+
+/**
+ * Builds the cached virtualenv of moto[server] if it is missing. Shared by every component that
+ * runs a moto server (Route 53, S3): their chains start side by side, so one build is made and
+ * the others wait for it rather than rebuilding the same directory at once.
+ */
+export function ensureMotoVenv(say: (m: string) => void): Promise<void> {
+  venvBuild ??= buildVenv(say).catch((err: unknown) => {
+    venvBuild = undefined;
+    throw err;
+  });
+  return venvBuild;
+}
+
 /** A virtualenv is not relocatable, so it is built in place and marked complete only at the end. */
-async function ensureVenv(say: (m: string) => void): Promise<void> {
+async function buildVenv(say: (m: string) => void): Promise<void> {
   if (existsSync(venvComplete)) return;
   const python = onPath('python3');
-  if (!python) throw new TestbedError(NAME, 'python3 is needed to run moto and is not on PATH');
-  const logFile = logFileFor('route53-install');
+  if (!python) throw new TestbedError('moto', 'python3 is needed to run moto and is not on PATH');
+  const logFile = logFileFor('moto-install');
   say(`installing moto[server]==${MOTO_VERSION} into ${venvDir} (first time only; log: ${logFile})`);
   rmSync(venvDir, { recursive: true, force: true });
-  await run(NAME, python, ['-m', 'venv', venvDir], { logFile, timeoutMs: 120_000 });
+  await run('moto', python, ['-m', 'venv', venvDir], { logFile, timeoutMs: 120_000 });
   await run(
-    NAME,
+    'moto',
     join(venvDir, 'bin', 'pip'),
     ['install', '--disable-pip-version-check', '--no-input', `moto[server]==${MOTO_VERSION}`],
     { logFile, timeoutMs: 600_000 },
@@ -223,7 +241,7 @@ export const route53: Component = {
       return variables(await ensureHostedZone(ctx.say));
     }
     await assertPortFree(NAME, port(), PORT_VAR);
-    await ensureVenv(ctx.say);
+    await ensureMotoVenv(ctx.say);
     ensureDir(join(dataDir, 'route53'));
     const entries = compactRecording(ctx.say);
 
@@ -231,7 +249,7 @@ export const route53: Component = {
       `starting moto ${MOTO_VERSION} at ${endpoint()}, recording changes to ${recording}` +
         (syncSeconds ? `; changes read PENDING for ${syncSeconds}s (${SYNC_SECONDS_VAR})` : ''),
     );
-    startDaemon(NAME, venvPython, [launcher, '--host', '127.0.0.1', '--port', String(port())], {
+    startDaemon(NAME, motoPython, [launcher, '--host', '127.0.0.1', '--port', String(port())], {
       logFile,
       env: { ...process.env, MOTO_ENABLE_RECORDING: 'true', MOTO_RECORDER_FILEPATH: recording },
     });
