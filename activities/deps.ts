@@ -3,6 +3,7 @@
 // factory that gathers them do not import each other.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Route53Client } from '@aws-sdk/client-route-53';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
 import type { Sql } from 'postgres';
 import type { Config } from '../domain/config';
@@ -12,6 +13,8 @@ export interface ActivityDeps {
   config: Config;
   kube: KubeConfig;
   route53: Route53Client;
+  /** Object storage of backups (SHIPYARD_BACKUP_BUCKET). */
+  s3: S3Client;
   /** Connection to TENANT_DATABASE_URL, as a role that may create databases and roles. */
   tenantDb: Sql;
   /** The catalogue (DATABASE_URL). */

@@ -33,6 +33,12 @@ export const errorTypes = {
   insufficientCapacity: 'InsufficientCapacity',
   /** A webhook URL that is not http(s), or that resolves to a private, loopback or link-local address. */
   webhookTargetRefused: 'WebhookTargetRefused',
+  /** A backup's object is missing, or its bytes do not match the checksum or size the catalogue recorded. */
+  backupCorrupt: 'BackupCorrupt',
+  /** A backup that is not `completed` (running, failed, expired), or whose sealing key is gone: nothing can be read from it. */
+  backupNotUsable: 'BackupNotUsable',
+  /** What a backup reads is not there: the tenant database or role, or the instance's Secret. */
+  backupSourceMissing: 'BackupSourceMissing',
 } as const;
 
 export type ShipyardErrorType = (typeof errorTypes)[keyof typeof errorTypes];
@@ -144,6 +150,42 @@ export function route53Error(action: string, err: unknown): Error {
       return permanent(message, errorTypes.missingDependency, err);
     default:
       // InvalidChangeBatch, InvalidInput, InvalidDomainName, …: the request itself is wrong.
+      return permanent(message, errorTypes.invalidSpec, err);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// S3 (the same SDK error shape; an object that is not there is the caller's business, see
+// isS3NotFound, since for a backup it means "corrupt" and for a delete it means "done")
+
+export function isS3NotFound(err: unknown): boolean {
+  if (!isAwsServiceError(err)) return false;
+  // A missing bucket is a 404 too, and no "done": the configuration names a bucket that is not there.
+  if (err.name === 'NoSuchBucket') return false;
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.name === 'NoSuchUpload' || status === 404;
+}
+
+/** `endpoint` names where the request went (SHIPYARD_S3_ENDPOINT, or AWS's own), for an unreachable one. */
+export function s3Error(action: string, err: unknown, endpoint: string | undefined): Error {
+  if (err instanceof ApplicationFailure) return err;
+  if (!isAwsServiceError(err)) {
+    const reason = err instanceof Error ? err.message || err.name : String(err);
+    const code = (err as { code?: unknown }).code;
+    const detail = typeof code === 'string' && !reason.includes(code) ? `${code} ${reason}` : reason;
+    return new Error(`could not ${action}: S3 unreachable at ${endpoint ?? "AWS's endpoint"}: ${detail}`, { cause: err });
+  }
+  const message = `could not ${action}: S3 answered ${err.name}: ${err.message}`;
+  if (err.$fault === 'server' || transientAwsClientErrors.has(err.name) || err.name === 'SlowDown') return new Error(message, { cause: err });
+  switch (err.name) {
+    case 'AccessDenied':
+    case 'InvalidAccessKeyId':
+    case 'SignatureDoesNotMatch':
+    case 'AllAccessDisabled':
+      return permanent(message, errorTypes.forbidden, err);
+    case 'NoSuchBucket':
+      return permanent(message, errorTypes.missingDependency, err);
+    default:
       return permanent(message, errorTypes.invalidSpec, err);
   }
 }

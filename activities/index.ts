@@ -1,6 +1,7 @@
 // All of Shipyard's I/O, as Temporal activities. Built by a factory from explicit clients so
 // tests can hand in real parts (or, for pure-logic tests, fakes); no module-level clients.
 import type { ActivityDeps } from './deps';
+import { createBackupActivities } from './backups';
 import { createCapacityActivities } from './capacity';
 import { createCatalogueActivities } from './catalogue';
 import { createDnsActivities } from './dns';
@@ -29,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createHealthActivities(deps),
     ...createOrphanActivities(deps),
     ...createRolloutActivities(deps),
+    ...createBackupActivities(deps),
   };
 }
 

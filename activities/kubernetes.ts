@@ -1,94 +1,32 @@
 // Everything an instance is inside Kubernetes. Writes are server-side apply with one fixed field
 // manager and force (Shipyard is the authority on these fields); deletes treat not-found as done;
-// nothing without Shipyard's ownership labels is ever changed or deleted.
-import { randomBytes } from 'node:crypto';
+// nothing without Shipyard's ownership labels is ever changed or deleted (see kube-objects.ts).
 import { Context } from '@temporalio/activity';
-import {
-  CoreV1Api,
-  KubernetesObjectApi,
-  PatchStrategy,
-  type KubernetesObject,
-  type V1Deployment,
-  type V1Namespace,
-  type V1Pod,
-  type V1ResourceQuota,
-  type V1Secret,
-} from '@kubernetes/client-node';
-import { databaseNameFor, databaseRoleFor, instanceLabel, managedByLabel, managedByValue, namespaceFor, type WaitHeartbeat } from '../domain/instance';
+import { CoreV1Api, PatchStrategy, type KubernetesObject, type V1Deployment, type V1Namespace, type V1Pod, type V1ResourceQuota } from '@kubernetes/client-node';
+import { namespaceFor, type WaitHeartbeat } from '../domain/instance';
 import { forgetNamespaceQuota, recordNamespaceQuota } from '../db/capacity';
 import type { ActivityDeps } from './deps';
+import { writeAppSecret } from './app-secret';
 import { promisedBy } from './capacity';
-import { errorTypes, isKubeNotFound, kubeError, notOwned, permanent } from './errors';
+import { errorTypes, kubeError, permanent } from './errors';
+import { describe, fieldManager, header, kubeObjects, ownership, refOf, refs } from './kube-objects';
 import { pollUntil } from './poll';
 import {
-  appSecretManifest,
   appSelector,
   certificateManifest,
   imageFor,
   ingressManifest,
   names,
   namespaceManifests,
-  tenantDatabaseUrl,
   versionOfImage,
   workloadManifests,
   type WorkloadSpec,
 } from './manifests';
 import { podTroubles, summariseTroubles } from './pods';
-import { setTenantRolePassword } from './tenant-database';
-
-export const fieldManager = 'shipyard';
 
 export interface KubernetesActivityOptions {
   /** The longest pause between polls while waiting for a condition (they start short; see poll.ts). */
   pollIntervalMs?: number;
-}
-
-interface Ref {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  namespace?: string;
-}
-
-const refOf = (obj: KubernetesObject): Ref => ({
-  apiVersion: obj.apiVersion!,
-  kind: obj.kind!,
-  name: obj.metadata!.name!,
-  namespace: obj.metadata?.namespace,
-});
-
-const describe = (ref: Ref): string => `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
-
-const header = (ref: Ref) => ({
-  apiVersion: ref.apiVersion,
-  kind: ref.kind,
-  metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
-});
-
-const inNamespace = (slug: string, apiVersion: string, kind: string, name: string): Ref => ({
-  apiVersion,
-  kind,
-  name,
-  namespace: namespaceFor(slug),
-});
-
-const refs = {
-  namespace: (slug: string): Ref => ({ apiVersion: 'v1', kind: 'Namespace', name: namespaceFor(slug) }),
-  deployment: (slug: string) => inNamespace(slug, 'apps/v1', 'Deployment', names.app),
-  service: (slug: string) => inNamespace(slug, 'v1', 'Service', names.app),
-  appSecret: (slug: string) => inNamespace(slug, 'v1', 'Secret', names.appSecret),
-  tlsSecret: (slug: string) => inNamespace(slug, 'v1', 'Secret', names.tlsSecret),
-  certificate: (slug: string) => inNamespace(slug, 'cert-manager.io/v1', 'Certificate', names.certificate),
-  ingress: (slug: string) => inNamespace(slug, 'networking.k8s.io/v1', 'Ingress', names.app),
-  quota: (slug: string) => inNamespace(slug, 'v1', 'ResourceQuota', names.quota),
-};
-
-/** Ours = labelled managed-by Shipyard and for this very instance. */
-function ownership(obj: KubernetesObject, slug: string): string | undefined {
-  const labels = obj.metadata?.labels ?? {};
-  if (labels[managedByLabel] !== managedByValue) return `it has no ${managedByLabel}=${managedByValue} label`;
-  if (labels[instanceLabel] !== slug) return `its ${instanceLabel} label is "${labels[instanceLabel] ?? ''}", not "${slug}"`;
-  return undefined;
 }
 
 export interface WorkloadState {
@@ -121,79 +59,14 @@ function problemConditions(deployment: V1Deployment): string[] {
     .map((c) => conditionText(c as Condition));
 }
 
-const b64decode = (s: string | undefined): string | undefined => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
-
 export function createKubernetesActivities(
   { config, kube, tenantDb, db }: Pick<ActivityDeps, 'config' | 'kube' | 'tenantDb' | 'db'>,
   options: KubernetesActivityOptions = {},
 ) {
-  const objects = KubernetesObjectApi.makeApiClient(kube);
+  const kubeObjectsOf = kubeObjects(kube);
+  const { objects, read, readOwned, apply, remove, removeRead, requireNamespace } = kubeObjectsOf;
   const core = kube.makeApiClient(CoreV1Api);
   const pollIntervalMs = options.pollIntervalMs ?? 2000;
-
-  async function read<T extends KubernetesObject>(ref: Ref): Promise<T | undefined> {
-    try {
-      return (await objects.read<T>(header(ref) as never)) as T;
-    } catch (err) {
-      if (isKubeNotFound(err)) return undefined;
-      throw kubeError(`read ${describe(ref)}`, err);
-    }
-  }
-
-  async function readOwned<T extends KubernetesObject>(slug: string, ref: Ref): Promise<T | undefined> {
-    const obj = await read<T>(ref);
-    if (obj) {
-      const problem = ownership(obj, slug);
-      if (problem) throw notOwned(describe(ref), problem);
-    }
-    return obj;
-  }
-
-  async function apply<T extends KubernetesObject>(slug: string, desired: KubernetesObject): Promise<T> {
-    const ref = refOf(desired);
-    // Server-side apply with force would silently adopt a foreign object; look first.
-    await readOwned(slug, ref);
-    try {
-      return (await objects.patch(desired, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply)) as T;
-    } catch (err) {
-      throw kubeError(`apply ${describe(ref)}`, err);
-    }
-  }
-
-  /** Deletes one object if it exists and is ours; returns whether there was anything to delete. */
-  async function remove(slug: string, ref: Ref, isOurs = (obj: KubernetesObject) => ownership(obj, slug)): Promise<boolean> {
-    const existing = await read(ref);
-    if (!existing) return false;
-    const problem = isOurs(existing);
-    if (problem) throw notOwned(describe(ref), problem);
-    return removeRead(ref, existing);
-  }
-
-  /** Deletes `existing`, just read from `ref` and found to be ours. */
-  async function removeRead(ref: Ref, existing: KubernetesObject): Promise<boolean> {
-    // Already on its way out (e.g. a retry after a crash): deleting again would only earn a 409.
-    if (existing.metadata?.deletionTimestamp) return true;
-    try {
-      await objects.delete(header(ref), undefined, undefined, undefined, undefined, 'Background');
-    } catch (err) {
-      if (isKubeNotFound(err)) return false;
-      throw kubeError(`delete ${describe(ref)}`, err);
-    }
-    return true;
-  }
-
-  /** Objects inside the namespace may only be written once the namespace is ours and alive. */
-  async function requireNamespace(slug: string): Promise<void> {
-    const ref = refs.namespace(slug);
-    const ns = await readOwned<V1Namespace>(slug, ref);
-    if (!ns) {
-      throw permanent(`${describe(ref)} does not exist; applyNamespace must run first`, errorTypes.missingDependency);
-    }
-    if (ns.metadata?.deletionTimestamp) {
-      // A teardown is still emptying it; writing now would be refused, later it may be recreated.
-      throw new Error(`${describe(ref)} is being deleted; cannot write into it until it is gone`);
-    }
-  }
 
   async function readDeploymentOrFail(slug: string): Promise<V1Deployment> {
     const ref = refs.deployment(slug);
@@ -280,22 +153,7 @@ export function createKubernetesActivities(
      * in Postgres is always set to the Secret's so the two agree.
      */
     async writeAppSecret(slug: string): Promise<void> {
-      await requireNamespace(slug);
-      const existing = await readOwned<V1Secret>(slug, refs.appSecret(slug));
-      let password: string | undefined;
-      const existingUrl = b64decode(existing?.data?.DATABASE_URL);
-      if (existingUrl) {
-        try {
-          password = decodeURIComponent(new URL(existingUrl).password) || undefined;
-        } catch {
-          password = undefined; // unreadable: replace it, Postgres is updated to match below
-        }
-      }
-      password ??= randomBytes(24).toString('base64url');
-      const appSecret = b64decode(existing?.data?.APP_SECRET) || randomBytes(32).toString('base64url');
-      const databaseUrl = tenantDatabaseUrl(config.tenantDatabaseUrl, databaseNameFor(slug), databaseRoleFor(slug), password);
-      await apply(slug, appSecretManifest(slug, { databaseUrl, appSecret }));
-      await setTenantRolePassword(tenantDb, slug, password);
+      await writeAppSecret({ config, tenantDb, objects: kubeObjectsOf }, slug);
     },
 
     async deleteAppSecret(slug: string): Promise<void> {

@@ -41,7 +41,7 @@ export interface TenantDatabaseLimits {
 
 /** A Postgres identifier for one of our names. Slugs are validated upstream; this re-checks,
  *  because these names end up in DDL where parameters are not allowed. */
-function tenantName(slug: string): string {
+export function tenantName(slug: string): string {
   const name = databaseNameFor(slug);
   if (!/^tenant_[a-z][a-z0-9_]*$/.test(name) || name.length > 63) {
     throw permanent(`"${slug}" cannot name a Postgres database (must match [a-z][a-z0-9-]*, at most 56 chars)`, errorTypes.invalidSpec);
@@ -50,7 +50,7 @@ function tenantName(slug: string): string {
 }
 
 /** A SQL string literal (standard_conforming_strings is on since Postgres 9.1, so only quotes need doubling). */
-function quoteLiteral(value: string): string {
+export function quoteLiteral(value: string): string {
   if (value.includes('\0')) throw permanent('a SQL literal must not contain NUL', errorTypes.invalidSpec);
   return `'${value.replaceAll("'", "''")}'`;
 }
@@ -96,7 +96,7 @@ async function readRole(sql: Sql, role: string): Promise<RoleRow | undefined> {
   return rows[0];
 }
 
-async function assertRoleOwned(sql: Sql, slug: string, role: string): Promise<'absent' | 'ours'> {
+export async function assertRoleOwned(sql: Sql, slug: string, role: string): Promise<'absent' | 'ours'> {
   const row = await readRole(sql, role);
   if (!row) return 'absent';
   if (row.comment !== roleComment(slug)) {
@@ -127,7 +127,7 @@ async function ensureRoleGroup(sql: Sql): Promise<void> {
 }
 
 /** Owner of a database, or undefined when there is no such database. */
-async function databaseOwner(sql: Sql, database: string): Promise<string | undefined> {
+export async function databaseOwner(sql: Sql, database: string): Promise<string | undefined> {
   const rows = await sql<{ owner: string }[]>`
     select r.rolname as owner from pg_database d join pg_roles r on r.oid = d.datdba where d.datname = ${database}`;
   return rows[0]?.owner;

@@ -1,6 +1,7 @@
 // The Temporal worker: runs Shipyard's workflows and activities on one task queue.
 import { fileURLToPath } from 'node:url';
 import { Route53Client } from '@aws-sdk/client-route-53';
+import { S3Client } from '@aws-sdk/client-s3';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import postgres from 'postgres';
 import { createActivities } from '../activities';
@@ -19,6 +20,11 @@ export async function connectActivityDeps(config: Config): Promise<ActivityDeps 
     region: config.awsRegion,
     ...(config.route53Endpoint ? { endpoint: config.route53Endpoint } : {}),
   });
+  // Path-style against an S3-compatible endpoint (the testbed's, MinIO…): virtual-host style needs DNS for <bucket>.<host>.
+  const s3 = new S3Client({
+    region: config.awsRegion,
+    ...(config.s3Endpoint ? { endpoint: config.s3Endpoint, forcePathStyle: true } : {}),
+  });
   // Opened on demand up to the limit: an idle worker holds few.
   const tenantDb = postgres(config.tenantDatabaseUrl, { max: config.workerDatabaseConnections, onnotice: () => {} });
   const db = connectCatalogue(config.databaseUrl, { max: config.workerDatabaseConnections });
@@ -27,11 +33,13 @@ export async function connectActivityDeps(config: Config): Promise<ActivityDeps 
     config,
     kube,
     route53,
+    s3,
     tenantDb,
     db,
     temporal,
     async close() {
       route53.destroy();
+      s3.destroy();
       await Promise.all([tenantDb.end({ timeout: 5 }), db.$client.end({ timeout: 5 }), temporalConnection.close()]);
     },
   };

@@ -2,6 +2,7 @@
 // process.env), built the same way for every activity test file.
 import { randomBytes } from 'node:crypto';
 import { Route53Client } from '@aws-sdk/client-route-53';
+import { S3Client } from '@aws-sdk/client-s3';
 import postgres from 'postgres';
 import { loadConfig } from '../../domain/config';
 import type { Plan } from '../../domain/instance';
@@ -11,8 +12,9 @@ export function testbedDeps() {
   const config = loadConfig(process.env);
   const kube = loadKubeConfig(config.kubeconfig);
   const route53 = new Route53Client({ region: config.awsRegion, endpoint: config.route53Endpoint });
+  const s3 = new S3Client({ region: config.awsRegion, endpoint: config.s3Endpoint, forcePathStyle: true });
   const tenantDb = postgres(config.tenantDatabaseUrl, { max: 4, onnotice: () => undefined });
-  return { config, kube, route53, tenantDb };
+  return { config, kube, route53, s3, tenantDb };
 }
 
 /** A slug no other test run uses, so files and reruns never see each other's leftovers. */

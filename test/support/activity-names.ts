@@ -46,6 +46,16 @@ const everyActivity: Record<keyof Activities, true> = {
   instancesToCheck: true,
   updateSweep: true,
   checkInstanceHealth: true,
+  beginBackup: true,
+  takeBackup: true,
+  discardBackup: true,
+  verifyBackup: true,
+  restoreIntoSideDatabase: true,
+  swapInRestoredDatabase: true,
+  swapBackPreviousDatabase: true,
+  dropSideDatabases: true,
+  restoreConfiguration: true,
+  deleteBackupObjects: true,
 };
 
 export const activityNames = Object.keys(everyActivity) as (keyof Activities)[];
