@@ -2,7 +2,8 @@
 # The Shipyard image: one image, several commands (`api`, `worker`, `migrate`, `all`).
 # test/image/image-layout.test.ts rebuilds this layout without Docker from the stages below
 # (it runs the `deps` stage's RUN commands and the `build` stage's last one, copies what the
-# final stage copies, and starts the ENTRYPOINT): change them together.
+# final stage copies, and starts the ENTRYPOINT; the final stage's apt-get it checks but does not
+# run, using the testbed's own PostgreSQL client): change them together.
 #
 # glibc base on purpose: the Temporal core bridge ships glibc binaries only (no musl/alpine).
 # ---- build: compiled JavaScript and the prebuilt workflow bundle in dist/
@@ -30,6 +31,17 @@ LABEL org.opencontainers.image.title="shipyard" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="UNLICENSED" \
       org.opencontainers.image.base.name="docker.io/library/node:22-bookworm-slim"
+# pg_dump and pg_restore for tenant backups: the PostgreSQL 15 client of the base image's Debian
+# (bookworm's `postgresql-client` is postgresql-client-15), named by its major so that a base of
+# another Debian release stops the build here instead of changing the major unnoticed. pg_dump
+# refuses a server of a newer major than its own: every tenant server (TENANT_DATABASE_URL) must
+# run PostgreSQL 15 or older (docker-compose.yml runs 15; so does the testbed, on bookworm).
+# No recommends; perl comes with it for Debian's pg_wrapper (postgresql-client-common), which
+# Shipyard does not go through: SHIPYARD_PG_BIN_DIR names the binaries of that major directly.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client-15 \
+ && rm -rf /var/lib/apt/lists/*
+ENV SHIPYARD_PG_BIN_DIR=/usr/lib/postgresql/15/bin
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist

@@ -29,6 +29,8 @@ import { type Stack, startStack } from '../support/stack';
 const run = promisify(execFile);
 const chart = join(repoRoot, 'charts/shipyard');
 const fullValues = join(chart, 'ci/full-values.yaml');
+// The least an install needs (a backup bucket): given before any other values, which may override it.
+const requiredValues = join(chart, 'ci/required-values.yaml');
 const kubeVersion = KUBERNETES_VERSION.replace(/^v/, '');
 const suffix = uniqueSuffix();
 const namespace = `shipyard-chart-${suffix}`;
@@ -50,8 +52,9 @@ function documents(text: string): KubernetesObject[] {
     .filter((o): o is KubernetesObject => !!o);
 }
 
-const render = async (...args: string[]) =>
-  documents(await helmRun('template', release, chart, '--namespace', namespace, '--kube-version', kubeVersion, ...args));
+const template = (...args: string[]) => helmRun('template', release, chart, '--namespace', namespace, '--kube-version', kubeVersion, ...args);
+const render = async (...args: string[]) => documents(await template('--values', requiredValues, ...args));
+const configMapOf = (objects: KubernetesObject[]) => (objects.find((o) => o.kind === 'ConfigMap') as any).data as Record<string, string>;
 
 beforeAll(async () => {
   helm = await ensureBinary('helm', console.log, 'helm');
@@ -70,7 +73,7 @@ afterAll(async () => {
 
 describe('charts/shipyard', () => {
   it('lints strictly, with defaults and with every option', async () => {
-    await helmRun('lint', '--strict', chart, '--kube-version', kubeVersion);
+    await helmRun('lint', '--strict', chart, '--kube-version', kubeVersion, '--values', requiredValues);
     await helmRun('lint', '--strict', chart, '--kube-version', kubeVersion, '--values', fullValues);
   });
 
@@ -79,6 +82,49 @@ describe('charts/shipyard', () => {
     await expect(render('--set', 'api.replicaz=2')).rejects.toThrow(/replicaz/);
     await expect(render('--set', 'config.logLevel=loud')).rejects.toThrow(/logLevel/);
     await expect(render('--set', 'config.codecCorsOrigins={*}')).rejects.toThrow(/codecCorsOrigins/);
+    await expect(render('--set', 'backups.bucket=Backups_2026')).rejects.toThrow(/bucket/);
+    await expect(render('--set', 'backups.prefix=no-slash')).rejects.toThrow(/prefix/);
+    await expect(render('--set', 'backups.parallelism=0')).rejects.toThrow(/parallelism/);
+  });
+
+  it('refuses to render without a backup bucket, saying which value to set', async () => {
+    await expect(template()).rejects.toThrow(/backups\.bucket is required/);
+  });
+
+  it('gives the API and the worker the backup settings, the migration Job too', async () => {
+    const defaults = await render();
+    expect(configMapOf(defaults)).toMatchObject({
+      SHIPYARD_BACKUP_BUCKET: 'shipyard-backups',
+      SHIPYARD_BACKUP_PREFIX: 'backups/',
+      SHIPYARD_DELETE_GRACE_HOURS: '72',
+      SHIPYARD_FINAL_BACKUP_RETENTION_DAYS: '30',
+      SHIPYARD_BACKUP_SWEEP_INTERVAL_SECONDS: '900',
+      SHIPYARD_BACKUP_PARALLELISM: '4',
+    });
+    // Unset: Shipyard's S3 client goes to AWS.
+    expect(configMapOf(defaults).SHIPYARD_S3_ENDPOINT).toBeUndefined();
+    const full = await render('--values', fullValues);
+    const backupEnv = {
+      SHIPYARD_BACKUP_BUCKET: 'shipyard-backups.example',
+      SHIPYARD_BACKUP_PREFIX: 'tenants/prod/',
+      SHIPYARD_S3_ENDPOINT: 'https://s3.storage.example.com',
+      SHIPYARD_DELETE_GRACE_HOURS: '0.5',
+      SHIPYARD_FINAL_BACKUP_RETENTION_DAYS: '90',
+      SHIPYARD_BACKUP_SWEEP_INTERVAL_SECONDS: '1800',
+      SHIPYARD_BACKUP_PARALLELISM: '8',
+    };
+    expect(configMapOf(full)).toMatchObject(backupEnv);
+    for (const deployment of full.filter((o) => o.kind === 'Deployment') as any[]) {
+      expect(deployment.spec.template.spec.containers[0].envFrom, deployment.metadata.name).toContainEqual({ configMapRef: { name: `${release}-shipyard` } });
+    }
+    const job = full.find((o) => o.kind === 'Job') as any;
+    const jobEnv = Object.fromEntries(job.spec.template.spec.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    expect(jobEnv).toMatchObject(backupEnv);
+    // An empty prefix is a value of its own (objects at the bucket's root), not "use the default".
+    expect(configMapOf(await render('--set', 'backups.prefix='))).toMatchObject({ SHIPYARD_BACKUP_PREFIX: '' });
+    // Whole numbers stay whole: Helm reads numbers in values files as floats, which print as 1e+06.
+    const large = configMapOf(await render('--set-json', 'backups.sweepIntervalSeconds=1000000', '--set-json', 'config.rolloutTimeoutSeconds=1000000'));
+    expect(large).toMatchObject({ SHIPYARD_BACKUP_SWEEP_INTERVAL_SECONDS: '1000000', SHIPYARD_ROLLOUT_TIMEOUT_SECONDS: '1000000' });
   });
 
   it('renders what a platform team expects: probes, a grace period beyond the drain, a hook Job, exact RBAC', async () => {
@@ -105,7 +151,7 @@ describe('charts/shipyard', () => {
     }
     const full = await render('--values', fullValues);
     // The Temporal UIs that may call the codec server (a browser reads the answer only if allowed).
-    expect((full.find((o) => o.kind === 'ConfigMap') as any).data).toMatchObject({
+    expect(configMapOf(full)).toMatchObject({
       SHIPYARD_CODEC_CORS_ORIGINS: 'https://temporal.example.com,https://cloud.temporal.io',
       SHIPYARD_CODEC_AUTH: 'api-key',
     });
@@ -148,6 +194,7 @@ describe('charts/shipyard', () => {
           ingressNamespace: 'ingress-nginx',
           route53Endpoint: env.ROUTE53_ENDPOINT,
         },
+        backups: { bucket: env.SHIPYARD_BACKUP_BUCKET, s3Endpoint: env.SHIPYARD_S3_ENDPOINT },
         secrets: {
           databaseUrl: env.DATABASE_URL,
           tenantDatabaseUrl: env.TENANT_DATABASE_URL,

@@ -9,6 +9,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, r
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imageProcessEnv, startProcess, waitForHttp, type ShipyardProcess } from '../../demo/processes';
 import { loadConfig } from '../../domain/config';
@@ -22,6 +23,9 @@ const stages = parseDockerfile(join(repoRoot, 'Dockerfile'));
 const image = stages.at(-1)!;
 const entrypoint = JSON.parse(instructionsOf(image, 'ENTRYPOINT')[0]!) as string[];
 const workdirOf = (stage: (typeof stages)[number]) => instructionsOf(stage, 'WORKDIR').at(-1)!;
+const imageEnv: Record<string, string> = Object.assign({}, ...instructionsOf(image, 'ENV').map(parseEnv));
+/** The PostgreSQL major each Debian release ships (`postgresql-client` there is postgresql-client-<major>). */
+const debianPostgresMajor: Record<string, number> = { bookworm: 15, trixie: 17 };
 
 let layout: string;
 let depsDir: string;
@@ -60,9 +64,12 @@ beforeAll(async () => {
   }
 
   const apiPort = await freePort();
+  // The layout holds no apt packages: the image's PostgreSQL client (its SHIPYARD_PG_BIN_DIR) is
+  // stood in for by the testbed's, from .shipyard/env, whose major the first test compares.
+  const { SHIPYARD_PG_BIN_DIR: _imageOnly, ...imageEnvHere } = imageEnv;
   env = {
     ...process.env,
-    ...Object.assign({}, ...instructionsOf(image, 'ENV').map(parseEnv)),
+    ...imageEnvHere,
     // No loader from the test runner: the image runs plain Node.
     NODE_OPTIONS: '',
     SHIPYARD_API_HOST: '127.0.0.1',
@@ -120,12 +127,38 @@ describe('the image layout (Dockerfile without Docker)', () => {
     expect(instructionsOf(image, 'HEALTHCHECK').join()).toContain('/healthz');
     expect(instructionsOf(image, 'LABEL').join()).toContain('org.opencontainers.image.title=');
     // Local runs and benches (demo/processes.ts) start Shipyard's processes as the image does.
-    expect(Object.assign({}, ...instructionsOf(image, 'ENV').map(parseEnv))).toMatchObject(imageProcessEnv);
+    expect(imageEnv).toMatchObject(imageProcessEnv);
     const du = (path: string) => execFileSync('du', ['-sm', path], { encoding: 'utf8' }).split('\t')[0];
     console.log(`image layout: ${du(layout)} MB (node_modules ${du(join(layout, 'node_modules'))} MB, dist ${du(join(layout, 'dist'))} MB)`);
     expect(spawnSync('test', ['-f', join(layout, 'dist/workflow-bundle.js')]).status).toBe(0);
     for (const devOnly of ['tsx', 'vitest', 'typescript', 'drizzle-kit', 'esbuild']) {
       expect(spawnSync('test', ['-e', join(layout, 'node_modules', devOnly)]).status, devOnly).not.toBe(0);
+    }
+  });
+
+  it("installs the PostgreSQL client of the base image's Debian for backups: lean, before dropping root, new enough for the tenant server", async () => {
+    const runs = instructionsOf(image, 'RUN').map(shellOf);
+    const apt = runs.find((r) => r.includes('postgresql-client'));
+    expect(apt, 'a RUN in the final stage installs postgresql-client-<major>').toBeDefined();
+    const major = Number(/apt-get install -y --no-install-recommends postgresql-client-(\d+)(\s|$)/.exec(apt!)?.[1]);
+    expect(apt).toMatch(/^apt-get update && /);
+    expect(apt).toMatch(/&& rm -rf \/var\/lib\/apt\/lists\/\*$/);
+    // The major the base's Debian ships, so apt finds it there (a new base needs a new major here).
+    const codename = /^node:\d+-(\w+)-slim$/.exec(image.from)?.[1];
+    expect(major, `the client of ${codename}`).toBe(debianPostgresMajor[codename!]);
+    // Shipyard runs that major's binaries, not whatever Debian's wrapper picks.
+    expect(imageEnv.SHIPYARD_PG_BIN_DIR).toBe(`/usr/lib/postgresql/${major}/bin`);
+    // Installed as root, then the image runs as uid 1000.
+    const keywords = image.instructions.map((i) => (i.keyword === 'RUN' && i.args.includes('postgresql-client') ? 'APT' : i.keyword));
+    expect(keywords.indexOf('APT')).toBeLessThan(keywords.lastIndexOf('USER'));
+    // pg_dump refuses a server of a newer major than its own: the testbed's tenant server, which
+    // this file's instance lives on, is one the image can back up.
+    const sql = postgres(process.env.TENANT_DATABASE_URL!, { max: 1, onnotice: () => {} });
+    try {
+      const [row] = await sql<{ server_version_num: string }[]>`show server_version_num`;
+      expect(Math.floor(Number(row!.server_version_num) / 10_000)).toBeLessThanOrEqual(major);
+    } finally {
+      await sql.end();
     }
   });
 

@@ -34,9 +34,15 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default (include "shipyard.fullname" .) .Values.secrets.existingSecret -}}
 {{- end -}}
 
-{{/* Non-secret settings as environment variables; empty ones are left out so Shipyard's defaults apply. */}}
+{{/*
+Non-secret settings as environment variables; empty ones are left out so Shipyard's defaults apply,
+except those for which empty is a value of its own (an empty backup prefix: objects at the bucket's root).
+Whole numbers go through `int`: Helm reads numbers as floats, and a large float prints as 1e+06.
+*/}}
 {{- define "shipyard.configEnv" -}}
 {{- $c := .Values.config -}}
+{{- $b := .Values.backups -}}
+{{- $keptEmpty := list "SHIPYARD_BACKUP_PREFIX" -}}
 {{- $env := dict
   "TEMPORAL_ADDRESS" $c.temporalAddress
   "TEMPORAL_NAMESPACE" $c.temporalNamespace
@@ -49,23 +55,30 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
   "SHIPYARD_CERT_ISSUER" $c.certIssuer
   "SHIPYARD_APP_IMAGE" $c.appImage
   "SHIPYARD_DEFAULT_VERSION" $c.defaultVersion
-  "SHIPYARD_ROLLOUT_TIMEOUT_SECONDS" (toString $c.rolloutTimeoutSeconds)
-  "SHIPYARD_DNS_TTL_SECONDS" (toString $c.dnsTtlSeconds)
+  "SHIPYARD_ROLLOUT_TIMEOUT_SECONDS" (toString (int $c.rolloutTimeoutSeconds))
+  "SHIPYARD_DNS_TTL_SECONDS" (toString (int $c.dnsTtlSeconds))
   "AWS_REGION" $c.awsRegion
   "ROUTE53_ENDPOINT" $c.route53Endpoint
   "SHIPYARD_LOG_LEVEL" $c.logLevel
   "SHIPYARD_CODEC_AUTH" $c.codecAuth
   "SHIPYARD_CODEC_CORS_ORIGINS" (join "," $c.codecCorsOrigins)
   "SHIPYARD_API_HOST" "0.0.0.0"
-  "SHIPYARD_API_PORT" (toString .Values.api.port)
+  "SHIPYARD_API_PORT" (toString (int .Values.api.port))
   "SHIPYARD_WORKER_METRICS_HOST" "0.0.0.0"
-  "SHIPYARD_WORKER_METRICS_PORT" (toString .Values.worker.metricsPort)
-  "SHIPYARD_WORKER_DRAIN_SECONDS" (toString .Values.worker.drainSeconds)
+  "SHIPYARD_WORKER_METRICS_PORT" (toString (int .Values.worker.metricsPort))
+  "SHIPYARD_WORKER_DRAIN_SECONDS" (toString (int .Values.worker.drainSeconds))
+  "SHIPYARD_BACKUP_BUCKET" (required "backups.bucket is required: the S3 bucket tenant backups are written to (it must exist already)" $b.bucket)
+  "SHIPYARD_BACKUP_PREFIX" $b.prefix
+  "SHIPYARD_S3_ENDPOINT" $b.s3Endpoint
+  "SHIPYARD_DELETE_GRACE_HOURS" (toString $b.deleteGraceHours)
+  "SHIPYARD_FINAL_BACKUP_RETENTION_DAYS" (toString (int $b.finalBackupRetentionDays))
+  "SHIPYARD_BACKUP_SWEEP_INTERVAL_SECONDS" (toString (int $b.sweepIntervalSeconds))
+  "SHIPYARD_BACKUP_PARALLELISM" (toString (int $b.parallelism))
 -}}
 {{- $env = merge (deepCopy $c.extraEnv) $env -}}
 {{- range $name := keys $env | sortAlpha }}
 {{- $value := get $env $name }}
-{{- if ne (toString $value) "" }}
+{{- if or (ne (toString $value) "") (has $name $keptEmpty) }}
 {{ $name }}: {{ $value | toString | quote }}
 {{- end }}
 {{- end }}
