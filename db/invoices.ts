@@ -2,7 +2,8 @@
 // calendar month (UTC) of that owner's instances. Issued invoices are never changed: a rerun that
 // finds the ledger moved since adds a new invoice of adjustment lines, one per difference.
 import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
-import { amountCents, type Meter } from '../domain/metering';
+import { lineAmountCents, unitPriceCents } from '../domain/invoices';
+import type { Meter } from '../domain/metering';
 import { lockKey, type Database, type Transaction } from './client';
 import { newId } from './ids';
 import { listPlans } from './plans';
@@ -31,11 +32,14 @@ export async function ownersWithUsage(db: Database, period: string): Promise<str
   return rows.map((r) => r.owner);
 }
 
+/** The meters an invoice bills (database storage is measured, not priced). */
+const invoicedMeters = ['running_seconds', 'suspended_seconds', 'backup_storage_bytes'] as const satisfies readonly Meter[];
+
 interface LineKey {
   instanceId: string;
   slug: string;
   plan: string;
-  meter: Exclude<Meter, 'db_storage_bytes'>;
+  meter: (typeof invoicedMeters)[number];
 }
 const keyOf = (l: LineKey) => `${l.instanceId}\u0000${l.plan}\u0000${l.meter}`;
 
@@ -44,6 +48,8 @@ const keyOf = (l: LineKey) => `${l.instanceId}\u0000${l.plan}\u0000${l.meter}`;
  * or null when there is nothing (new) to bill. With no issued invoice yet, the draft has one usage
  * line per instance × plan × meter; once one is issued, a later draft holds only adjustment lines
  * for what changed since. Serialised per owner and period (advisory lock), numbered per period.
+ * A line's `seconds` is its quantity: seconds for time meters, byte-hours (the hourly ledger rows'
+ * bytes, summed) for backup storage, whose unit price is per GB-month.
  */
 export async function draftInvoice(db: Database, owner: string, period: string, currency: string): Promise<string | null> {
   const { start, end } = periodBounds(period);
@@ -63,7 +69,7 @@ export async function draftInvoice(db: Database, owner: string, period: string, 
       .where(
         and(
           eq(instances.ownerEmail, owner),
-          inArray(usageLedger.meter, ['running_seconds', 'suspended_seconds']),
+          inArray(usageLedger.meter, [...invoicedMeters]),
           sql`${usageLedger.hour} >= ${start.toISOString()}`,
           lt(usageLedger.hour, end),
         ),
@@ -84,12 +90,8 @@ export async function draftInvoice(db: Database, owner: string, period: string, 
         billed.set(keyOf(key), entry);
       }
     }
-    const unitPrice = (k: LineKey) => {
-      const p = prices.get(k.plan);
-      return k.meter === 'running_seconds' ? (p?.pricePerHourCents ?? 0) : (p?.suspendedPricePerHourCents ?? 0);
-    };
-    const price = (k: LineKey, seconds: number) =>
-      amountCents(k.meter, seconds, prices.get(k.plan) ?? { pricePerHourCents: 0, suspendedPricePerHourCents: 0 });
+    const unitPrice = (k: LineKey) => unitPriceCents(k.meter, prices.get(k.plan));
+    const price = (k: LineKey, quantity: number) => lineAmountCents(k.meter, quantity, prices.get(k.plan));
 
     const lines: Omit<InvoiceLineRow, 'invoiceId' | 'position'>[] = [];
     const current = new Map(totals.map((t) => [keyOf(t as LineKey), { key: t as LineKey, seconds: Number(t.seconds) }]));
@@ -102,7 +104,9 @@ export async function draftInvoice(db: Database, owner: string, period: string, 
       if (seconds === 0 && amount === 0) continue;
       lines.push({ kind: issuedIds.length ? 'adjustment' : 'usage', ...key, seconds, unitPriceCents: unitPrice(key), amountCents: amount });
     }
-    lines.sort((a, b) => a.slug.localeCompare(b.slug) || a.plan.localeCompare(b.plan) || a.meter.localeCompare(b.meter));
+    // Per instance and plan: running, suspended, then backup storage.
+    const meterOrder = (m: Meter) => invoicedMeters.indexOf(m as LineKey['meter']);
+    lines.sort((a, b) => a.slug.localeCompare(b.slug) || a.plan.localeCompare(b.plan) || meterOrder(a.meter) - meterOrder(b.meter));
 
     let draft = existing.find((i) => i.status === 'draft');
     if (lines.length === 0 && !draft) return null;

@@ -4,7 +4,7 @@ import { and, asc, eq, gte, lt, sql } from 'drizzle-orm';
 import { databaseNameFor, type InstanceStatus } from '../domain/instance';
 import { HOUR_MS, hourOf, runningStatuses, suspendedStatuses, timeUsage, type Meter, type StatusChange } from '../domain/metering';
 import type { Database } from './client';
-import { instances, instanceStatusChanges, meteringCursors, storageSamples, usageLedger } from './schema';
+import { backups, instances, instanceStatusChanges, meteringCursors, storageSamples, usageLedger } from './schema';
 
 /**
  * Status histories of every instance (or one) as far as they matter for [from, to): the last
@@ -40,7 +40,10 @@ export interface LedgerRow {
   quantity: number;
 }
 
-/** Every ledger row one closed hour gets: seconds per billed meter and plan, and the largest database size sampled. */
+/**
+ * Every ledger row one closed hour gets: seconds per billed meter and plan, the largest database
+ * size sampled, and the bytes of the backups kept during the hour.
+ */
 export async function hourRows(db: Database, hour: Date): Promise<LedgerRow[]> {
   const end = new Date(hour.getTime() + HOUR_MS);
   const rows: LedgerRow[] = [];
@@ -49,7 +52,49 @@ export async function hourRows(db: Database, hour: Date): Promise<LedgerRow[]> {
   }
   const samples = await db.select().from(storageSamples).where(eq(storageSamples.hour, hour));
   for (const s of samples) rows.push({ instanceId: s.instanceId, meter: 'db_storage_bytes', plan: s.plan, hour, quantity: s.bytes });
+  for (const b of await backupStorage(db, hour, end)) rows.push({ instanceId: b.instanceId, meter: 'backup_storage_bytes', plan: b.plan, hour, quantity: b.bytes });
   return rows;
+}
+
+/**
+ * Backup storage per instance and hour in [from, to): the bytes of the backups that existed during
+ * the hour — completed before its end (or before `to`, for an hour still under way) and not
+ * expired before its start — on the plan the instance had at that end. A row's objects are
+ * removed before it is marked expired, so an hour is never billed for less than was kept. Hours
+ * without backup bytes have no row. A pure function of the catalogue: closing an hour again
+ * gives the same rows.
+ */
+export async function backupStorage(
+  db: Database,
+  from: Date,
+  to: Date,
+  instanceId?: string,
+): Promise<{ instanceId: string; hour: Date; plan: string; bytes: number }[]> {
+  if (to <= from) return [];
+  const first = hourOf(from).toISOString();
+  const last = hourOf(new Date(to.getTime() - 1)).toISOString();
+  const only = instanceId ? sql`and ${backups.instanceId} = ${instanceId}` : sql``;
+  const rows = await db.execute<{ instance_id: string; hour: string; plan: string; bytes: string }>(sql`
+    with kept as (
+      select ${backups.instanceId} as instance_id, h.hour, sum(${backups.sizeBytes}) as bytes
+      from generate_series(${first}::timestamptz, ${last}::timestamptz, interval '1 hour') as h(hour)
+      join ${backups}
+        on ${backups.completedAt} < least(h.hour + interval '1 hour', ${to.toISOString()}::timestamptz)
+       and (${backups.expiredAt} is null or ${backups.expiredAt} >= h.hour)
+      where ${backups.completedAt} is not null ${only}
+      group by 1, 2
+      having sum(${backups.sizeBytes}) > 0)
+    select kept.instance_id, kept.hour, kept.bytes::text as bytes, coalesce(at_end.plan, ${instances.plan}) as plan
+    from kept
+    join ${instances} on ${instances.id} = kept.instance_id
+    left join lateral (
+      select ${instanceStatusChanges.plan} as plan from ${instanceStatusChanges}
+      where ${instanceStatusChanges.instanceId} = kept.instance_id
+        and ${instanceStatusChanges.at} < least(kept.hour + interval '1 hour', ${to.toISOString()}::timestamptz)
+      order by ${instanceStatusChanges.at} desc, ${instanceStatusChanges.id} desc
+      limit 1) at_end on true
+    order by kept.instance_id, kept.hour`);
+  return rows.map((r) => ({ instanceId: r.instance_id, hour: new Date(r.hour), plan: r.plan, bytes: Number(r.bytes) }));
 }
 
 /** Inserts at most this many ledger rows per statement (Postgres caps the parameters of one). */

@@ -3,7 +3,8 @@
 // computation done live from the status history. A customer sees the bill grow as it will be
 // invoiced, to the second, without waiting for the next metering pass.
 import type { Config } from '../domain/config';
-import { amountCents, hourOf, timeUsage, type Meter } from '../domain/metering';
+import { lineAmountCents, unitPriceCents } from '../domain/invoices';
+import { hourOf, timeUsage, type Meter } from '../domain/metering';
 import type { Database } from '../db/client';
 import { listPlans } from '../db/plans';
 import type { InstanceRow } from '../db/instances';
@@ -13,10 +14,13 @@ import { meteringScheduleId } from '../domain/schedules';
 export interface UsageLine {
   meter: Meter;
   plan: string;
+  /** Seconds (time meters), the largest size sampled (db_storage_bytes), or the bytes kept summed over the hours (backup_storage_bytes). */
   quantity: number;
-  unit: 'seconds' | 'bytes';
-  /** Cents per hour for time meters; storage is measured, not priced. */
+  unit: 'seconds' | 'bytes' | 'byte-hours';
+  /** Cents per hour for time meters; 0 for storage (database storage is measured, not priced; backups are priced per GB-month). */
   pricePerHourCents: number;
+  /** Backup storage only: cents per GB (10⁹ bytes) kept for a month of 730 hours, billed per hour. */
+  pricePerGbMonthCents?: number;
   amountCents: number;
 }
 
@@ -33,7 +37,9 @@ export interface UsageView {
 
 /**
  * Usage of `instance` from the start of the hour holding `from` until `to`: time meters summed
- * per plan, storage as the largest size sampled. Amounts are rounded to the cent per line.
+ * per plan, database storage as the largest size sampled, backup storage as the bytes kept summed
+ * over the hours (the hour under way counts what is kept by `to`). Amounts are rounded to the cent
+ * per line.
  */
 export async function usageOf(deps: { db: Database; config: Config }, instance: InstanceRow, from: Date, to: Date): Promise<UsageView> {
   const start = hourOf(from);
@@ -52,15 +58,19 @@ export async function usageOf(deps: { db: Database; config: Config }, instance: 
     const history = (await metering.statusHistories(deps.db, ledgerEnd, to, instance.id)).get(instance.id) ?? [];
     for (const u of timeUsage(history, ledgerEnd, to)) add(u.meter, u.plan, u.seconds);
     for (const s of await metering.sampledStorage(deps.db, instance.id, ledgerEnd, to)) add('db_storage_bytes', s.plan, s.bytes);
+    for (const b of await metering.backupStorage(deps.db, ledgerEnd, to, instance.id)) add('backup_storage_bytes', b.plan, b.bytes);
   }
   const plans = new Map((await listPlans(deps.db)).map((p) => [p.name, p]));
   const lines = [...totals.values()]
     .sort((a, b) => (a.meter === b.meter ? a.plan.localeCompare(b.plan) : a.meter.localeCompare(b.meter)))
     .map(({ meter, plan, quantity }): UsageLine => {
-      const prices = plans.get(plan) ?? { pricePerHourCents: 0, suspendedPricePerHourCents: 0 };
-      const pricePerHourCents =
-        meter === 'running_seconds' ? prices.pricePerHourCents : meter === 'suspended_seconds' ? prices.suspendedPricePerHourCents : 0;
-      return { meter, plan, quantity, unit: meter === 'db_storage_bytes' ? 'bytes' : 'seconds', pricePerHourCents, amountCents: amountCents(meter, quantity, prices) };
+      const prices = plans.get(plan);
+      const pricePerHourCents = meter === 'running_seconds' || meter === 'suspended_seconds' ? unitPriceCents(meter, prices) : 0;
+      const amountCents = lineAmountCents(meter, quantity, prices);
+      if (meter === 'backup_storage_bytes') {
+        return { meter, plan, quantity, unit: 'byte-hours', pricePerHourCents, pricePerGbMonthCents: unitPriceCents(meter, prices), amountCents };
+      }
+      return { meter, plan, quantity, unit: meter === 'db_storage_bytes' ? 'bytes' : 'seconds', pricePerHourCents, amountCents };
     });
   return {
     instanceId: instance.id,

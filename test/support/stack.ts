@@ -36,7 +36,11 @@ export interface Stack {
  * schedule. Else one file's deployment would act on another's instances, starting the follow-up
  * on its own task queue, where nothing runs it once that file has stopped its worker.
  */
-export const onDemandSweeps = { SHIPYARD_HEALTH_INTERVAL_SECONDS: '86400', SHIPYARD_RECONCILE_INTERVAL_SECONDS: '86400' } as const;
+export const onDemandSweeps = {
+  SHIPYARD_HEALTH_INTERVAL_SECONDS: '86400',
+  SHIPYARD_RECONCILE_INTERVAL_SECONDS: '86400',
+  SHIPYARD_BACKUP_SWEEP_INTERVAL_SECONDS: '86400',
+} as const;
 
 export async function startStack(overrides: Record<string, string> = {}): Promise<Stack> {
   const env: NodeJS.ProcessEnv = {
