@@ -1,9 +1,10 @@
 // Backups and restores against the testbed's real parts: Postgres with its own pg_dump and
 // pg_restore, the S3 server, Kubernetes for the instance's Secret. One tenant (database, namespace,
 // Secret) serves every case; each case takes backups of its own (an operation row each).
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
@@ -12,11 +13,13 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { CoreV1Api, type V1Secret } from '@kubernetes/client-node';
-import { ApplicationFailure } from '@temporalio/common';
+import { asyncLocalStorage, Context, type Info } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, noopMetricMeter } from '@temporalio/common';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackupActivities, listBackupPrefixes } from '../../activities/backups';
 import { createKubernetesActivities } from '../../activities/kubernetes';
+import { uploadPartSize, uploadStream } from '../../activities/object-storage';
 import { createTenantDatabaseActivities } from '../../activities/tenant-database';
 import { getBackup } from '../../db/backups';
 import { connectCatalogue } from '../../db/client';
@@ -69,6 +72,21 @@ async function backup(kind: BackupKind = 'manual', options: { take?: boolean; ac
   taken.push(backupId);
   if (options.take !== false) await run(() => (options.activities ?? backups).takeBackup(backupId));
   return backupId;
+}
+
+/** Runs `fn` as an activity that is cancelled at its first heartbeat (as a worker delivers a cancel). */
+async function cancelledAtFirstHeartbeat<T>(fn: () => Promise<T>): Promise<unknown> {
+  const abort = new AbortController();
+  const cancelled = new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason)));
+  cancelled.catch(() => undefined);
+  const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+  const info = { attempt: 1, activityId: 'test', activityType: 'test', heartbeatDetails: undefined, taskQueue: 'test' } as unknown as Info;
+  const heartbeat = () => abort.abort(new CancelledFailure('cancelled by the test'));
+  const context = new Context(info, cancelled, abort.signal, heartbeat, undefined, quiet, noopMetricMeter, {});
+  return asyncLocalStorage.run(context, fn).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
 }
 
 async function row(backupId: string) {
@@ -192,6 +210,19 @@ describe('backup', () => {
     expect((await row(retried)).parts[0]).toMatchObject({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
   });
 
+  it('stops pg_dump and the upload when cancelled: nothing written, the row still running', async () => {
+    const cancelled = await backup('manual', { take: false });
+    const prefix = (await row(cancelled)).objectPrefix;
+    expect(await cancelledAtFirstHeartbeat(() => backups.takeBackup(cancelled))).toBeInstanceOf(CancelledFailure);
+    expect(await keysUnder(prefix)).toEqual([]);
+    expect(await uploadsUnder(prefix)).toBe(0);
+    expect((await row(cancelled)).status).toBe('running');
+    // pg_dump's session ends with it.
+    const dumping = async () => sql`select 1 from pg_stat_activity where datname = ${database} and application_name = 'shipyard-backup'`;
+    for (let i = 0; i < 50 && (await dumping()).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await dumping()).toEqual([]);
+  });
+
   it('refuses a backup that is not completed, and one whose tenant database is gone', async () => {
     const running = await backup('manual', { take: false });
     expect(await failure(run(() => backups.verifyBackup(running)), 'BackupNotUsable')).toContain(`backup ${running} is running`);
@@ -237,6 +268,43 @@ describe('backup', () => {
     await run(() => backups.discardBackup(backupId, 'not this one'));
     expect(await row(backupId)).toEqual(completed);
     expect(await keysUnder(completed.objectPrefix)).toHaveLength(3);
+  });
+});
+
+describe('streamed upload', () => {
+  const prefix = `${deps.config.backupPrefix}test-uploads/${newId('bak')}/`;
+  afterAll(async () => {
+    for (const key of await keysUnder(prefix)) await deps.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  });
+
+  /** `total` random bytes in pipe-sized chunks, failing after `failAfter` bytes when given. */
+  async function* source(total: number, failAfter = Infinity): AsyncGenerator<Buffer> {
+    for (let sent = 0; sent < total; sent += 65_536) {
+      if (sent >= failAfter) throw new Error('pg_dump exited with 1: connection lost');
+      yield randomBytes(Math.min(65_536, total - sent));
+    }
+  }
+
+  it('sends an input larger than a part as a multipart upload of the same bytes', async () => {
+    const total = 2 * uploadPartSize + 12_345;
+    const hash = createHash('sha256');
+    const hashed = async function* () {
+      for await (const chunk of source(total)) {
+        hash.update(chunk);
+        yield chunk;
+      }
+    };
+    await uploadStream(deps, bucket, `${prefix}big`, hashed(), { signal: new AbortController().signal });
+    const bytes = await objectBytes(`${prefix}big`);
+    expect({ size: bytes.length, sha256: sha256(bytes) }).toEqual({ size: total, sha256: hash.digest('hex') });
+    expect(await uploadsUnder(prefix)).toBe(0);
+  });
+
+  it('leaves neither object nor upload when its input fails halfway, and throws the input\'s error', async () => {
+    const upload = uploadStream(deps, bucket, `${prefix}cut`, source(3 * uploadPartSize, uploadPartSize + 1), { signal: new AbortController().signal });
+    await expect(upload).rejects.toThrow('pg_dump exited with 1: connection lost');
+    expect(await keysUnder(`${prefix}cut`)).toEqual([]);
+    expect(await uploadsUnder(prefix)).toBe(0);
   });
 });
 
