@@ -3,12 +3,13 @@
 // the invoice bills them on a line of their own at the plan's price per GB-month (10⁹ bytes, 730
 // hours), pro rata per hour and rounded once; the usage endpoint shows the same, ledger plus live.
 import { randomInt } from 'node:crypto';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../db/ids';
 import { draftInvoice, getInvoice, periodBounds } from '../../db/invoices';
 import * as metering from '../../db/metering';
 import { insertInstanceWithOperation } from '../../db/operations';
-import { backups, plans } from '../../db/schema';
+import { backups, plans, usageLedger } from '../../db/schema';
 import { backupKeyPrefix } from '../../domain/backups';
 import { HOUR_MS } from '../../domain/metering';
 import { meteringScheduleId } from '../../domain/schedules';
@@ -17,8 +18,9 @@ import { testPlan } from '../support/catalogue-rows';
 import { uniqueSuffix } from '../support/config';
 
 let h: Harness;
-// A month of its own, so reruns of this file never meet each other's ledger rows or invoices.
-const period = `${1990 + randomInt(30)}-${String(1 + randomInt(12)).padStart(2, '0')}`;
+// A month of its own, so reruns of this file never meet each other's ledger rows or invoices (and
+// in years the invoices file does not take: an owner of this file's would be a third on its invoices).
+const period = `${1950 + randomInt(40)}-${String(1 + randomInt(12)).padStart(2, '0')}`;
 const { start, end } = periodBounds(period);
 const hours = (end.getTime() - start.getTime()) / HOUR_MS;
 const at = (hour: number, minutes = 0) => new Date(start.getTime() + hour * HOUR_MS + minutes * 60_000);
@@ -47,12 +49,13 @@ beforeAll(async () => {
   await h.db.insert(backups).values([
     // 2 GB kept from 10:30 in hour 10 until 15 minutes into hour 375: hours 10 to 375, 366 of them.
     row('manual', { status: 'expired', sizeBytes: 2e9, completedAt: at(10, 30), expiredAt: at(375, 15) }),
-    // 1 GB completed before the period and still kept: every hour of it.
-    row('scheduled', { status: 'completed', sizeBytes: 1e9, completedAt: new Date(start.getTime() - 2 * 24 * HOUR_MS) }),
+    // 1 GB completed before the period and kept past its end: every hour of it. (Expired soon
+    // after, so no later metering of the shared catalogue bills it again.)
+    row('scheduled', { status: 'expired', sizeBytes: 1e9, completedAt: new Date(start.getTime() - 2 * 24 * HOUR_MS), expiredAt: new Date(end.getTime() + HOUR_MS) }),
     // A failed backup never completed: nothing kept.
     row('pre-restore', { status: 'failed', sizeBytes: 5e9 }),
     // Completed after the period: not in it.
-    row('final', { status: 'completed', sizeBytes: 7e9, completedAt: new Date(end.getTime() + HOUR_MS) }),
+    row('final', { status: 'expired', sizeBytes: 7e9, completedAt: new Date(end.getTime() + HOUR_MS), expiredAt: new Date(end.getTime() + 2 * HOUR_MS) }),
   ]);
   // The deployment's metering closed the first 400 hours; another cursor closed the rest of the
   // period (the ledger is one), so the usage endpoint reads 400 hours from the ledger and computes
@@ -60,6 +63,11 @@ beforeAll(async () => {
   for (let n = 0; n < hours; n++) await metering.meterHour(h.db, n < 400 ? meteringScheduleId(h.config) : `test-${suffix}`, at(n));
 });
 afterAll(async () => {
+  // The catalogue is shared: rows of a past month left behind would land on another file's invoices.
+  if (h && instanceId) {
+    await h.db.delete(usageLedger).where(eq(usageLedger.instanceId, instanceId));
+    await h.db.delete(backups).where(eq(backups.instanceId, instanceId));
+  }
   await h?.close();
 });
 
