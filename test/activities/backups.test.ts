@@ -233,6 +233,14 @@ describe('backup', () => {
     expect(await failure(run(() => backups.takeBackup(orphan)), 'BackupSourceMissing')).toContain(`tenant_${empty.slug.replaceAll('-', '_')}`);
   });
 
+  it('fails for good when the bucket does not exist', async () => {
+    const elsewhere = createBackupActivities({ ...full, config: { ...deps.config, backupBucket: 'no-such-bucket-here' } });
+    const operationId = newId('op');
+    await catalogue.insert(operations).values({ id: operationId, instanceId, kind: 'backup', status: 'succeeded', workflowId: `test:${operationId}`, actor: 'test' });
+    const { backupId: lost } = await run(() => elsewhere.beginBackup({ instanceId, operationId, kind: 'manual' }));
+    expect(await failure(run(() => elsewhere.takeBackup(lost)), 'MissingDependency')).toMatch(/S3 answered NoSuchBucket/);
+  });
+
   it('fails with a retryable error naming the endpoint when S3 cannot be reached', async () => {
     const unreachable = 'http://127.0.0.1:9';
     const offline = createBackupActivities({
@@ -331,11 +339,12 @@ describe('restore', () => {
   });
 
   it('swaps the restored database in: the rows as at backup time, owned by and readable by the tenant role', async () => {
-    await appDb.end({ timeout: 5 });
+    // The app's session is still open: the swap ends it.
     await run(() => backups.swapInRestoredDatabase({ slug, operationId }));
     await run(() => backups.swapInRestoredDatabase({ slug, operationId }));
     expect(await databasesOf(operationId)).toEqual([`previous_${operationId}`]);
 
+    await appDb.end({ timeout: 5 });
     appDb = postgres((await secretValues()).DATABASE_URL!, { max: 1, onnotice: () => undefined });
     expect(await liveRows()).toEqual(rowsAtBackup);
     const [owners] = await appDb<{ table_owner: string; database_owner: string }[]>`
