@@ -4,7 +4,8 @@
 // subscribers are one fact, and every runbook already ends here.
 import type { InstanceStatus } from '../domain/instance';
 import type { OperationResult } from '../domain/operations';
-import { markInstance } from '../db/instances';
+import { setPurgedBackupsExpiry } from '../db/backups';
+import { markInstance, setPurgeAt } from '../db/instances';
 import { claimInstance, finishOperation } from '../db/operations';
 import { recordEvent } from '../db/events';
 import { errorTypes, permanent } from './errors';
@@ -30,6 +31,18 @@ export function createCatalogueActivities(deps: Pick<ActivityDeps, 'db' | 'tempo
       if (!(await markInstance(db, instanceId, patch))) {
         throw permanent(`cannot set instance ${instanceId} to ${patch.status}: it is not in the catalogue`, errorTypes.catalogueRowMissing);
       }
+    },
+
+    /** Shows when a delete's grace period ends (the workflow's timer is what purges). */
+    async setPurgeAt(instanceId: string, purgeAt: string | null): Promise<void> {
+      if (!(await setPurgeAt(db, instanceId, purgeAt === null ? null : new Date(purgeAt)))) {
+        throw permanent(`cannot set when instance ${instanceId} purges: it is not in the catalogue`, errorTypes.catalogueRowMissing);
+      }
+    },
+
+    /** A purged instance's backups (its final one above all) are kept SHIPYARD_FINAL_BACKUP_RETENTION_DAYS from now, then the backup sweep lets them go. */
+    async keepFinalBackups(instanceId: string): Promise<void> {
+      await setPurgedBackupsExpiry(db, instanceId, deps.config.finalBackupRetentionDays);
     },
 
     async finishOperation(operationId: string, result: OperationResult): Promise<void> {

@@ -2,6 +2,7 @@
 // tests can hand in real parts (or, for pure-logic tests, fakes); no module-level clients.
 import type { ActivityDeps } from './deps';
 import { createBackupActivities } from './backups';
+import { createBackupSweepActivities } from './backup-sweep';
 import { createCapacityActivities } from './capacity';
 import { createCatalogueActivities } from './catalogue';
 import { createDnsActivities } from './dns';
@@ -31,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOrphanActivities(deps),
     ...createRolloutActivities(deps),
     ...createBackupActivities(deps),
+    ...createBackupSweepActivities(deps),
   };
 }
 

@@ -1,32 +1,30 @@
 // Backup objects in S3, streamed: nothing here holds a whole object in memory (but for the small
 // ones put from a buffer). Every byte that goes up or comes down passes a SHA-256 and a count, so
 // what was written can be recorded, and what is read checked against that record.
+import { Upload } from '@aws-sdk/lib-storage';
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  UploadPartCommand,
-  type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { Config } from '../domain/config';
 import { errorTypes, isS3NotFound, permanent, s3Error } from './errors';
 
 /**
- * Multipart uploads: parts of at least this size, this many on their way at once. Each part is
- * copied into one of a fixed set of buffers that are used again, so an upload holds
- * (queue + 1) × part size, whatever the object's size (40 MiB here). lib-storage's Upload was
- * measured first: it concatenates every part anew and leaves the garbage to the GC, and at 16 MiB
- * × 4 a backup's process grew by 130 MiB.
+ * Multipart uploads (lib-storage's Upload): parts of at least this size, this many on their way at
+ * once. Upload copies each part as it cuts it and leaves the copies to the garbage collector, so the
+ * worker grows by a few times (queue + 1) × part size while a dump goes up: S3's smallest part and
+ * a queue of four kept that to 36 MiB, within the 64 MB a backup may add to the worker, at 57 MB/s
+ * of database (8 MiB parts: 80 MiB; `npm run bench:backup`). A database so large that its dump
+ * would not fit in S3's 10,000 parts gets larger parts (partSizeFor).
  */
-export const uploadPartSize = 8 * 1024 * 1024;
+export const uploadPartSize = 5 * 1024 * 1024;
 export const uploadQueueSize = 4;
 /** S3's limit on the parts of one upload. */
 const maxParts = 10_000;
@@ -93,129 +91,37 @@ export function partSizeFor(expectedBytes: number): number {
 }
 
 /**
- * Uploads `body` (of unknown length) as a multipart upload; an input smaller than a part goes up
- * as one PutObject. The body is read only as fast as parts go up. When the body fails (a dump that
- * failed), or S3 does, or `signal` aborts, the upload is aborted and nothing is left at `key`; the
- * body's own error is thrown as it is.
+ * Uploads `body` (of unknown length) as a multipart upload with `@aws-sdk/lib-storage` (an input
+ * smaller than a part goes up as one PutObject). The body is read only as fast as parts go up: at
+ * most `uploadQueueSize` parts in flight and one filling. When the body fails (a dump that failed),
+ * or S3 does, or `signal` aborts, the upload is aborted and nothing is left at `key`; the body's own
+ * error is thrown as it is.
  */
 export async function uploadStream(
   storage: ObjectStorage,
   bucket: string,
   key: string,
-  body: AsyncIterable<Buffer>,
+  body: Readable,
   options: { signal: AbortSignal; partSize?: number },
 ): Promise<void> {
-  const { s3 } = storage;
-  const partSize = options.partSize ?? uploadPartSize;
-  const where = objectUrl(bucket, key);
-  const abort = new AbortController();
-  const onAbort = () => abort.abort(options.signal.reason);
-  options.signal.addEventListener('abort', onAbort);
-  if (options.signal.aborted) onAbort();
-  const withCrc32 = (await s3.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED';
-
-  const buffers: Buffer[] = [];
-  const free: Buffer[] = [];
-  const inFlight = new Set<Promise<void>>();
-  const parts: CompletedPart[] = [];
-  let uploadId: string | undefined;
-  let nextPart = 1;
-  let failed: { error: unknown } | undefined;
-
-  const send = async <T>(doing: string, call: () => Promise<T>): Promise<T> => {
-    try {
-      return await call();
-    } catch (err) {
-      throw fail(storage, `${doing} ${where}`, err);
-    }
-  };
-
-  /** A buffer for the next part: a free one, a new one while fewer than queue + 1 exist, else the first to come back. */
-  async function nextBuffer(): Promise<Buffer> {
-    for (;;) {
-      if (failed) throw failed.error;
-      const buffer = free.pop();
-      if (buffer) return buffer;
-      if (buffers.length <= uploadQueueSize) {
-        const fresh = Buffer.allocUnsafeSlow(partSize);
-        buffers.push(fresh);
-        return fresh;
-      }
-      await Promise.race(inFlight);
-    }
-  }
-
-  async function dispatch(buffer: Buffer, length: number): Promise<void> {
-    if (uploadId === undefined) {
-      const created = await send('start a multipart upload of', () =>
-        s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: 'application/octet-stream', ...(withCrc32 ? { ChecksumAlgorithm: 'CRC32' } : {}) }), {
-          abortSignal: abort.signal,
-        }),
-      );
-      uploadId = created.UploadId;
-    }
-    const partNumber = nextPart++;
-    if (partNumber > maxParts) throw permanent(`could not upload ${where}: more than ${maxParts} parts of ${partSize} bytes`, errorTypes.invalidSpec);
-    const upload: Promise<void> = send(`upload part ${partNumber} of`, () =>
-      s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: buffer.subarray(0, length) }), {
-        abortSignal: abort.signal,
-      }),
-    ).then(
-      (answer) => {
-        parts.push({ PartNumber: partNumber, ETag: answer.ETag, ...(answer.ChecksumCRC32 ? { ChecksumCRC32: answer.ChecksumCRC32 } : {}) });
-      },
-      (error: unknown) => {
-        failed ??= { error };
-      },
-    ).finally(() => {
-      inFlight.delete(upload);
-      free.push(buffer);
-    });
-    inFlight.add(upload);
-  }
-
+  const upload = new Upload({
+    client: storage.s3,
+    params: { Bucket: bucket, Key: key, Body: body, ContentType: 'application/octet-stream' },
+    partSize: options.partSize ?? uploadPartSize,
+    queueSize: uploadQueueSize,
+    leavePartsOnError: false,
+  });
+  const abort = () => void upload.abort();
+  options.signal.addEventListener('abort', abort);
   try {
-    let buffer = await nextBuffer();
-    let filled = 0;
-    for await (const chunk of body) {
-      for (let offset = 0; offset < chunk.length; ) {
-        const copied = chunk.copy(buffer, filled, offset);
-        filled += copied;
-        offset += copied;
-        if (filled === partSize) {
-          await dispatch(buffer, filled);
-          buffer = await nextBuffer();
-          filled = 0;
-        }
-      }
-      if (failed) throw failed.error;
-    }
-    if (uploadId === undefined) {
-      // All of it fits in one part: no multipart upload at all.
-      await send('upload', () =>
-        s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: buffer.subarray(0, filled), ContentType: 'application/octet-stream' }), { abortSignal: abort.signal }),
-      );
-      return;
-    }
-    if (filled > 0) await dispatch(buffer, filled);
-    await Promise.all(inFlight);
-    if (failed) throw failed.error;
-    parts.sort((a, b) => a.PartNumber! - b.PartNumber!);
-    await send('complete the multipart upload of', () =>
-      s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }), { abortSignal: abort.signal }),
-    );
+    if (options.signal.aborted) abort();
+    await upload.done();
   } catch (err) {
-    abort.abort(err);
-    await Promise.allSettled(inFlight);
-    if (uploadId !== undefined) {
-      const id = uploadId;
-      // Best effort: when S3 is what failed this may fail too; the next attempt (or the undo) aborts
-      // every upload under the backup's prefix anyway.
-      await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: id })).catch(() => undefined);
-    }
-    throw err;
+    // The body's own failure (a dump that failed) is the news, not the upload it ended.
+    if (body.errored) throw body.errored;
+    throw fail(storage, `upload ${objectUrl(bucket, key)}`, err);
   } finally {
-    options.signal.removeEventListener('abort', onAbort);
+    options.signal.removeEventListener('abort', abort);
   }
 }
 

@@ -11,6 +11,7 @@ import { installObservability, type ApiMetricsOptions } from './observability';
 import { clientErrorHandler, documentProblems, type FieldError, frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH, Problem, ProblemSchema } from './problems';
 import { sharedSchemas } from './schemas';
 import { apiKeyRoutes } from './routes/api-keys';
+import { backupRoutes } from './routes/backups';
 import { codecRoutes } from './routes/codec';
 import { fleetHealthRoutes } from './routes/fleet-health';
 import { healthRoutes } from './routes/health';
@@ -161,6 +162,7 @@ export async function build(
       await v1.register(planRoutes, deps);
       await v1.register(instanceRoutes, deps);
       await v1.register(operationRoutes, deps);
+      await v1.register(backupRoutes, deps);
       await v1.register(invoiceRoutes, deps);
       await v1.register(rolloutRoutes, deps);
       await v1.register(apiKeyRoutes, deps);

@@ -3,6 +3,7 @@
 import { Type, type Static } from '@fastify/type-provider-typebox';
 import { apiRoles } from '../domain/api-keys';
 import { checkStatuses, healths, sweepStatuses } from '../domain/health';
+import { backupKinds, backupStatuses } from '../domain/backups';
 import { instanceStatuses, operationStatuses, stepStatuses } from '../domain/instance';
 import { operationKinds } from '../domain/operation-kinds';
 import { invoiceStatuses } from '../domain/invoices';
@@ -33,6 +34,10 @@ export const Plan = Type.Object(
     replicas: Type.Integer(),
     pricePerHourCents: Type.Integer({ description: 'price of an hour running' }),
     suspendedPricePerHourCents: Type.Integer({ description: 'price of an hour suspended' }),
+    backupEveryHours: Type.Union([Type.Number(), Type.Null()], { description: 'hours between scheduled backups; null = none' }),
+    backupKeepCount: Type.Integer({ description: 'scheduled backups kept whatever their age' }),
+    backupKeepDays: Type.Integer({ description: 'days any backup is kept whatever the count' }),
+    backupPricePerGbMonthCents: Type.Integer({ description: 'price of a GB of backups kept a month (730 h), billed per hour' }),
   },
   { $id: 'Plan' },
 );
@@ -78,11 +83,37 @@ export const Instance = Type.Object(
     updatedAt: Type.String({ format: 'date-time' }),
     health: Type.Enum(healths, { description: "the last health check's verdict; apart from status (GET …/health has the checks)" }),
     healthCheckedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    purgeAt: Type.Optional(Type.String({ format: 'date-time', description: 'while deleting: when the instance is purged unless undeleted' })),
     currentOperation: Type.Union([Type.Ref('Operation'), Type.Null()]),
   },
   { $id: 'Instance' },
 );
 export type InstanceView = Omit<Static<typeof Instance>, 'currentOperation'> & { currentOperation: OperationView | null };
+
+export const Backup = Type.Object(
+  {
+    id: Type.String(),
+    instanceId: Type.String(),
+    operationId: Type.String({ description: 'the operation that took it' }),
+    kind: Type.Enum(backupKinds),
+    status: Type.Enum(backupStatuses),
+    sizeBytes: Type.Integer(),
+    parts: Type.Array(
+      Type.Object({ name: Type.String(), sizeBytes: Type.Integer(), sha256: Type.String() }),
+      { description: 'the objects, as checked before any restore: the database dump and the sealed configuration' },
+    ),
+    appVersion: Type.String({ description: 'the version the instance ran; a clone starts at it' }),
+    plan: Type.String(),
+    postgresVersion: Type.Optional(Type.String()),
+    encryptionKeyId: Type.Optional(Type.String({ description: 'the keyring key that sealed the configuration part' })),
+    error: Type.Optional(Type.String()),
+    startedAt: Type.String({ format: 'date-time' }),
+    completedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    expiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'a purged instance\'s final backup: when it is let go' })),
+    expiredAt: Type.Optional(Type.String({ format: 'date-time' })),
+  },
+  { $id: 'Backup' },
+);
 
 export const Event = Type.Object(
   {
@@ -200,9 +231,12 @@ export const UsageLine = Type.Object(
   {
     meter: Type.Enum(meters),
     plan: Type.String(),
-    quantity: Type.Integer({ description: 'seconds for time meters; the largest size sampled, in bytes, for db_storage_bytes' }),
-    unit: Type.Enum(['seconds', 'bytes']),
+    quantity: Type.Integer({
+      description: 'seconds for time meters; the largest size sampled, in bytes, for db_storage_bytes; bytes × hours kept for backup_storage_bytes',
+    }),
+    unit: Type.Enum(['seconds', 'bytes', 'byte-hours']),
     pricePerHourCents: Type.Integer(),
+    pricePerGbMonthCents: Type.Optional(Type.Integer({ description: 'backup_storage_bytes: the price of a GB kept a month (730 hours)' })),
     amountCents: Type.Integer({ description: 'quantity × price, rounded half up to the cent' }),
   },
   { $id: 'UsageLine' },
@@ -240,10 +274,10 @@ export const InvoiceLine = Type.Object(
     instanceId: Type.String(),
     slug: Type.String(),
     plan: Type.String(),
-    meter: Type.Enum(['running_seconds', 'suspended_seconds']),
-    seconds: Type.Integer(),
-    hours: Type.String({ description: 'seconds / 3600 with 4 decimals' }),
-    unitPriceCents: Type.Integer({ description: 'per hour' }),
+    meter: Type.Enum(['running_seconds', 'suspended_seconds', 'backup_storage_bytes']),
+    seconds: Type.Integer({ description: 'seconds; for backup_storage_bytes, bytes × hours kept' }),
+    hours: Type.String({ description: 'seconds / 3600 with 4 decimals; for backup_storage_bytes, GB-months (byte-hours / 1e9 / 730)' }),
+    unitPriceCents: Type.Integer({ description: 'per hour; for backup_storage_bytes, per GB-month' }),
     amountCents: Type.Integer({ description: 'seconds × unit price / 3600, rounded half up to the cent (adjustments: the difference of such amounts)' }),
   },
   { $id: 'InvoiceLine' },
@@ -266,6 +300,8 @@ export const sharedSchemas = [
   Page('Instance', 'InstancePage'),
   Page('Operation', 'OperationPage'),
   Page('Event', 'EventPage'),
+  Backup,
+  Page('Backup', 'BackupPage'),
   List('Plan', 'PlanList'),
   List('ApiKey', 'ApiKeyList'),
   Webhook,

@@ -8,7 +8,7 @@ const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
  * `prefix_` + 26 Crockford base32 characters: 48 bits of milliseconds then 80 random bits (the
  * ULID layout), so ids sort by creation time and serve as pagination cursors.
  */
-export function newId(prefix: 'ins' | 'op' | 'key' | 'inv' | 'whk' | 'evt' | 'dlv' | 'swp'): string {
+export function newId(prefix: 'ins' | 'op' | 'key' | 'inv' | 'whk' | 'evt' | 'dlv' | 'swp' | 'bak'): string {
   let time = Date.now();
   let head = '';
   for (let i = 0; i < 10; i++) {

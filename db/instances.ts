@@ -4,7 +4,7 @@
 import { and, asc, desc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Health } from '../domain/health';
 import type { InstanceStatus } from '../domain/instance';
-import { type OperationKind, statusWhileRunning } from '../domain/operation-kinds';
+import { kindsThatMoveStatus, type OperationKind, shownStatus, statusWhileRunning } from '../domain/operation-kinds';
 import { slugFromName } from '../domain/slugs';
 import type { Database, Transaction } from './client';
 import { instances, instanceStatusChanges, operations } from './schema';
@@ -61,7 +61,8 @@ function shownStatusIs(status: InstanceStatus): SQL {
     sql`(select ${operations.instanceId} from ${operations} where ${operations.status} = 'running'${
       onlyKinds ? sql` and ${inArray(operations.kind, onlyKinds)}` : sql``
     })`;
-  const settled = sql`(${instances.status} = ${status} and ${instances.id} not in ${runningIds()})`;
+  // An operation that keeps the instance's status (a backup) leaves it shown as stored.
+  const settled = sql`(${instances.status} = ${status} and ${instances.id} not in ${runningIds([...kindsThatMoveStatus])})`;
   return kinds.length ? sql`(${settled} or ${instances.id} in ${runningIds(kinds)})` : settled;
 }
 
@@ -133,7 +134,7 @@ export async function countInstancesByStatus(db: Database): Promise<{ status: In
     .groupBy(instances.status, running.kind);
   const counts = new Map<InstanceStatus, number>();
   for (const row of rows) {
-    const status = row.kind ? statusWhileRunning[row.kind] : row.stored;
+    const status = shownStatus(row.stored, row.kind);
     counts.set(status, (counts.get(status) ?? 0) + row.count);
   }
   return [...counts].map(([status, count]) => ({ status, count }));
@@ -157,6 +158,12 @@ export async function recordStatusChange(tx: Transaction, instanceId: string): P
 }
 
 /** Sets an instance's status (and version, and plan); returns whether the instance exists. */
+/** When a delete in its grace period purges the instance (null: it is not waiting to be purged). */
+export async function setPurgeAt(db: Database, instanceId: string, purgeAt: Date | null): Promise<boolean> {
+  const rows = await db.update(instances).set({ purgeAt }).where(eq(instances.id, instanceId)).returning({ id: instances.id });
+  return rows.length > 0;
+}
+
 export async function markInstance(
   db: Database,
   instanceId: string,

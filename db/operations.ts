@@ -139,7 +139,8 @@ export async function insertOperationIfAllowed(
 export async function finishAbandonedOperation(
   db: Database,
   row: OperationRow,
-  outcome: { status: Exclude<OperationResult['status'], 'succeeded'>; error: string; instanceStatus: InstanceStatus; onlyFrom?: InstanceStatus },
+  /** `instanceStatus` null: the kind leaves its instance's status alone (see OperationKindSpec.abandoned). */
+  outcome: { status: Exclude<OperationResult['status'], 'succeeded'>; error: string; instanceStatus: InstanceStatus | null; onlyFrom?: InstanceStatus },
 ): Promise<OperationRow | undefined> {
   return db.transaction(async (tx) => {
     const steps = row.steps.map((step) =>
@@ -151,11 +152,14 @@ export async function finishAbandonedOperation(
       .where(and(eq(operations.id, row.id), eq(operations.status, 'running')))
       .returning();
     if (!finished) return undefined;
-    const moved = await tx
-      .update(instances)
-      .set({ status: outcome.instanceStatus, updatedAt: new Date() })
-      .where(and(eq(instances.id, row.instanceId), outcome.onlyFrom ? eq(instances.status, outcome.onlyFrom) : undefined))
-      .returning({ status: instances.status });
+    const moved =
+      outcome.instanceStatus === null
+        ? []
+        : await tx
+            .update(instances)
+            .set({ status: outcome.instanceStatus, updatedAt: new Date() })
+            .where(and(eq(instances.id, row.instanceId), outcome.onlyFrom ? eq(instances.status, outcome.onlyFrom) : undefined))
+            .returning({ status: instances.status });
     if (moved.length > 0) await recordStatusChange(tx, row.instanceId);
     await tx
       .insert(events)

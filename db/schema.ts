@@ -18,6 +18,7 @@ import {
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 import { apiRoles } from '../domain/api-keys';
+import { backupKinds, backupStatuses, type BackupPart } from '../domain/backups';
 import { healths, sweepStatuses, type HealthCheck } from '../domain/health';
 import { instanceStatuses, operationStatuses, type Step } from '../domain/instance';
 import { operationKinds } from '../domain/operation-kinds';
@@ -47,8 +48,18 @@ export const plans = pgTable(
     suspendedPricePerHourCents: integer('suspended_price_per_hour_cents').notNull().default(0),
     // The tenant role's CONNECTION LIMIT: one tenant must not exhaust the server's max_connections.
     dbConnections: integer('db_connections').notNull().default(10),
+    // Null: no scheduled backups. Hours, fractions allowed (a test plan backs up every few seconds).
+    backupEveryHours: doublePrecision('backup_every_hours'),
+    backupKeepCount: integer('backup_keep_count').notNull().default(7),
+    backupKeepDays: integer('backup_keep_days').notNull().default(30),
+    // Backup storage is billed per GB-month, pro rata per hour (a 730-hour month).
+    backupPricePerGbMonthCents: integer('backup_price_per_gb_month_cents').notNull().default(0),
   },
   (t) => [
+    check('plans_backup_every_hours_positive', sql`${t.backupEveryHours} is null or ${t.backupEveryHours} > 0`),
+    check('plans_backup_keep_count_positive', sql`${t.backupKeepCount} > 0`),
+    check('plans_backup_keep_days_not_negative', sql`${t.backupKeepDays} >= 0`),
+    check('plans_backup_price_not_negative', sql`${t.backupPricePerGbMonthCents} >= 0`),
     check('plans_db_connections_positive', sql`${t.dbConnections} > 0`),
     check('plans_pods_positive', sql`${t.pods} > 0`),
     check('plans_replicas_positive', sql`${t.replicas} > 0`),
@@ -78,6 +89,9 @@ export const instances = pgTable(
   health: healthEnum('health').notNull().default('unknown'),
   healthCheckedAt: timestamp('health_checked_at', { withTimezone: true }),
   healthChecks: jsonb('health_checks').$type<HealthCheck[]>().notNull().default([]),
+  // While a delete waits out its grace period: when it purges (the workflow's timer is the
+  // source; the delete writes it here when the timer starts, and an undelete clears it).
+  purgeAt: timestamp('purge_at', { withTimezone: true }),
   },
   // The list filters on status and pages by id.
   (t) => [index('instances_status_idx').on(t.status, t.id)],
@@ -367,4 +381,49 @@ export const namespaceQuotas = pgTable(
     observedAt: timestamp('observed_at', { withTimezone: true }).notNull(),
   },
   (t) => [primaryKey({ name: 'namespace_quotas_pk', columns: [t.taskQueue, t.namespace] })],
+);
+
+// ---- backups
+
+export const backupKindEnum = pgEnum('backup_kind', backupKinds);
+export const backupStatusEnum = pgEnum('backup_status', backupStatuses);
+
+// One row per backup; its objects live under `object_prefix` in SHIPYARD_BACKUP_BUCKET. A row and
+// its objects may disagree for a while (a worker killed mid-upload, a bucket emptied by hand): the
+// backup sweep repairs either side.
+export const backups = pgTable(
+  'backups',
+  {
+    id: text('id').primaryKey(),
+    instanceId: text('instance_id')
+      .notNull()
+      .references(() => instances.id),
+    // The operation that took it (a backup, a restore's pre-restore backup, a delete's final one).
+    operationId: text('operation_id')
+      .notNull()
+      .references(() => operations.id),
+    kind: backupKindEnum('kind').notNull(),
+    status: backupStatusEnum('status').notNull().default('running'),
+    bucket: text('bucket').notNull(),
+    objectPrefix: text('object_prefix').notNull(),
+    parts: jsonb('parts').$type<BackupPart[]>().notNull().default([]),
+    sizeBytes: bigint('size_bytes', { mode: 'number' }).notNull().default(0),
+    // What the configuration part was sealed with (null: encryption off).
+    encryptionKeyId: text('encryption_key_id'),
+    postgresVersion: text('postgres_version'),
+    // The instance as it was: a clone starts at this version and plan.
+    appVersion: text('app_version').notNull(),
+    plan: text('plan').notNull(),
+    error: text('error'),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    expiredAt: timestamp('expired_at', { withTimezone: true }),
+  },
+  (t) => [
+    index('backups_instance_idx').on(t.instanceId, t.id),
+    // An operation takes at most one backup of each kind: a retried step finds the one it began.
+    uniqueIndex('backups_operation_kind_unique').on(t.operationId, t.kind),
+    index('backups_status_idx').on(t.status),
+  ],
 );

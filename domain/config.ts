@@ -286,6 +286,53 @@ export const settings = {
     defaultDoc: '`{}` (whole fleet)',
     doc: 'JSON selector of the instances the webhook\'s rollouts take, e.g. a staging cohort (`{"plans":["starter"]}`)',
   }),
+  backupBucket: setting({
+    env: 'SHIPYARD_BACKUP_BUCKET',
+    schema: Type.String({ minLength: 3, maxLength: 63, pattern: '^[a-z0-9][a-z0-9.-]+[a-z0-9]$' }),
+    doc: 'the S3 bucket backups are written to (it must exist; the testbed makes `shipyard-backups`)',
+  }),
+  backupPrefix: setting({
+    env: 'SHIPYARD_BACKUP_PREFIX',
+    schema: Type.String({ maxLength: 200, pattern: '^([A-Za-z0-9._-]+/)*$' }),
+    default: 'backups/',
+    doc: 'key prefix of every backup object (`<prefix><instance id>/<backup id>/…`); empty or ending in `/`',
+  }),
+  s3Endpoint: setting({
+    env: 'SHIPYARD_S3_ENDPOINT',
+    schema: Type.Optional(Type.String()),
+    defaultDoc: '— (AWS)',
+    doc: "an S3-compatible endpoint (the testbed's, MinIO, R2...), addressed path-style; credentials come from the AWS SDK's usual sources",
+  }),
+  pgBinDir: setting({
+    env: 'SHIPYARD_PG_BIN_DIR',
+    schema: Type.Optional(Type.String({ minLength: 1 })),
+    defaultDoc: '— (`PATH`)',
+    doc: "where the worker finds `pg_dump` and `pg_restore`, of the tenant server's major version or newer (the image installs them)",
+  }),
+  deleteGraceHours: setting({
+    env: 'SHIPYARD_DELETE_GRACE_HOURS',
+    schema: Type.Number({ minimum: 0, maximum: 8760 }),
+    default: 72,
+    doc: 'how long a deleted instance waits, scaled to zero with its final backup taken, before it is purged; an undelete meanwhile brings it back (`0`: purge right after the final backup)',
+  }),
+  finalBackupRetentionDays: setting({
+    env: 'SHIPYARD_FINAL_BACKUP_RETENTION_DAYS',
+    schema: Type.Integer({ minimum: 1 }),
+    default: 30,
+    doc: "how long an instance's final backup is kept after its purge (a clone from it brings the customer back)",
+  }),
+  backupSweepIntervalSeconds: setting({
+    env: 'SHIPYARD_BACKUP_SWEEP_INTERVAL_SECONDS',
+    schema: Type.Integer({ minimum: 5 }),
+    default: 900,
+    doc: 'how often the `shipyard-backups` schedule starts the backups that are due and lets go what retention allows',
+  }),
+  backupParallelism: setting({
+    env: 'SHIPYARD_BACKUP_PARALLELISM',
+    schema: Type.Integer({ minimum: 1, maximum: 100 }),
+    default: 4,
+    doc: 'scheduled backups a sweep runs at once',
+  }),
   rolloutHistoryThreshold: setting({
     env: 'SHIPYARD_ROLLOUT_HISTORY_EVENTS',
     schema: Type.Integer({ minimum: 20 }),

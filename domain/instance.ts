@@ -9,6 +9,7 @@ export const instanceStatuses = [
   'suspended',
   'resuming',
   'changing_plan',
+  'restoring',
   'deleting',
   'deleted',
   'failed',
@@ -53,6 +54,14 @@ export interface Plan {
   suspendedPricePerHourCents: number;
   /** The tenant database role's connection limit. */
   dbConnections: number;
+  /** Hours between scheduled backups (fractions allowed); null = none scheduled. */
+  backupEveryHours: number | null;
+  /** Scheduled backups kept whatever their age (the newest ones). */
+  backupKeepCount: number;
+  /** Days any backup is kept whatever the count. */
+  backupKeepDays: number;
+  /** Price of a GB of backups kept for a month (730 hours), billed per hour. */
+  backupPricePerGbMonthCents: number;
 }
 
 

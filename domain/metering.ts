@@ -3,9 +3,9 @@
 import type { InstanceStatus, Plan } from './instance';
 import { billedRunningStatuses } from './operation-kinds';
 
-export const meters = ['running_seconds', 'suspended_seconds', 'db_storage_bytes'] as const;
+export const meters = ['running_seconds', 'suspended_seconds', 'db_storage_bytes', 'backup_storage_bytes'] as const;
 export type Meter = (typeof meters)[number];
-export type TimeMeter = Exclude<Meter, 'db_storage_bytes'>;
+export type TimeMeter = Exclude<Meter, 'db_storage_bytes' | 'backup_storage_bytes'>;
 
 /**
  * Statuses billed as running: the instance serves, or is being changed by an operation whose kind

@@ -1,4 +1,4 @@
-// Which webhook events an operation's outcome means. Pure: the recordEvent activity asks
+// Which webhook events an operation's outcome (or a milestone on its way) means. Pure: the recordEvent activity asks
 // webhookEventsFor with the audit event it just wrote and the instance's status after the operation.
 import type { InstanceStatus } from './instance';
 import { operationKindSpecs, type OperationKind } from './operation-kinds';
@@ -13,7 +13,22 @@ export interface OutcomeFacts {
   instanceStatus: InstanceStatus | undefined;
 }
 
+/**
+ * Milestones an operation records on its way (audit events that are not its outcome): a backup
+ * taken or failed inside any operation (`<kind> backup`), a delete's grace period begun, its
+ * purge, an undelete.
+ */
+function milestoneEvent(action: string, outcome: string): WebhookEventType | undefined {
+  if (action.endsWith(' backup')) return outcome === 'completed' ? 'backup.completed' : outcome === 'failed' ? 'backup.failed' : undefined;
+  if (action === 'teardown' && outcome === 'grace') return 'instance.deleting';
+  if (action === 'teardown' && outcome === 'purged') return 'instance.purged';
+  if (action === 'undelete' && outcome === 'succeeded') return 'instance.undeleted';
+  return undefined;
+}
+
 export function webhookEventsFor({ action, outcome, instanceStatus }: OutcomeFacts): WebhookEventType[] {
+  const milestone = milestoneEvent(action, outcome);
+  if (milestone) return [milestone];
   const types: WebhookEventType[] = [];
   if (outcome === 'succeeded') {
     // The kind's own news (instance.ready, instance.upgraded, …), as its table entry declares it.

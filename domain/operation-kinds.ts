@@ -9,13 +9,14 @@
 //
 // Pure (no I/O, no imports from above domain/): workflow code imports it too.
 import type { ApiRole } from './api-keys';
+import type { BackupKind, BackupSource } from './backups';
 import type { InstanceStatus, Plan } from './instance';
 import { instanceStatuses } from './instance';
 import { SLUG_MAX, SLUG_MIN, slugPattern, textPattern, versionPattern } from './validation';
 import type { WebhookEventType } from './webhooks';
 
 /** Every kind, in the order of the catalogue's enum (a new kind is added last, with its migration). */
-export const operationKinds = ['provision', 'upgrade', 'suspend', 'resume', 'change_plan', 'teardown', 'cleanup'] as const;
+export const operationKinds = ['provision', 'upgrade', 'suspend', 'resume', 'change_plan', 'teardown', 'cleanup', 'backup', 'restore'] as const;
 export type OperationKind = (typeof operationKinds)[number];
 
 /** Settings an operation needs to orchestrate (not to do I/O): fixed at start, recorded in history. */
@@ -23,6 +24,8 @@ export interface OperationSettings {
   rolloutTimeoutSeconds: number;
   /** How long pods may stay unschedulable before a rollout wait gives up early. */
   unschedulableGraceSeconds: number;
+  /** How long a delete waits before it purges, unless the request says otherwise (SHIPYARD_DELETE_GRACE_HOURS). */
+  deleteGraceSeconds?: number;
 }
 
 export interface OperationInputBase {
@@ -40,6 +43,8 @@ export interface OperationInputBase {
 export interface ProvisionInput extends OperationInputBase {
   plan: Plan;
   version: string;
+  /** A clone: the new database is restored from this backup (of another instance) before the app starts. */
+  fromBackup?: BackupSource;
 }
 
 export interface UpgradeInput extends OperationInputBase {
@@ -60,8 +65,27 @@ export interface ChangePlanInput extends OperationInputBase {
 }
 
 export type SuspendInput = OperationInputBase;
-export type TeardownInput = OperationInputBase;
 export type CleanupInput = OperationInputBase;
+
+/**
+ * A delete: serving stops at once, a final backup is taken, and the purge waits `graceSeconds`
+ * (an undelete meanwhile brings the instance back at `plan.replicas`). Runs started before the
+ * grace period existed carry neither field and purge at once.
+ */
+export interface TeardownInput extends OperationInputBase {
+  graceSeconds?: number;
+  plan?: Plan;
+}
+
+export interface BackupInput extends OperationInputBase {
+  backupKind: Extract<BackupKind, 'manual' | 'scheduled'>;
+}
+
+/** Puts the instance's data and configuration back as they were in `backup` (of this instance). */
+export interface RestoreInput extends OperationInputBase {
+  backup: BackupSource;
+  plan: Plan;
+}
 
 /** Each kind's workflow input, built by its entry below; workflows/kinds.ts checks that each runbook takes its own. */
 export interface OperationInputs {
@@ -72,6 +96,8 @@ export interface OperationInputs {
   change_plan: ChangePlanInput;
   teardown: TeardownInput;
   cleanup: CleanupInput;
+  backup: BackupInput;
+  restore: RestoreInput;
 }
 
 /** What a request for an operation may carry beyond the instance itself. */
@@ -79,6 +105,12 @@ export interface OperationRequest {
   version?: string;
   /** The plan to move to (change_plan), as the catalogue has it. */
   plan?: Plan;
+  /** The backup to restore (restore), as the catalogue has it. */
+  backup?: BackupSource & { status: string };
+  /** Why a backup is taken (backup): manual unless the backup sweep asks. */
+  backupKind?: BackupInput['backupKind'];
+  /** Seconds before a delete purges (teardown); the configured grace when not given. */
+  graceSeconds?: number;
 }
 
 /** The instance as the table needs to see it. */
@@ -101,6 +133,10 @@ export interface OperationRoute {
   summary: string;
   description: string;
   body: JsonObjectSchema | null;
+  /** Query parameters (JSON Schema), merged into the request beside the body. */
+  query?: JsonObjectSchema;
+  /** A stronger role than `role` for some requests (e.g. a delete that skips the grace period). */
+  roleFor?(request: Record<string, unknown>): ApiRole;
 }
 
 export interface JsonObjectSchema {
@@ -112,8 +148,11 @@ export interface JsonObjectSchema {
 
 export interface OperationKindSpec<K extends OperationKind = OperationKind> {
   workflowType: string;
-  /** The status the instance shows while the operation runs (set by the run's first step). */
-  runningStatus: InstanceStatus;
+  /**
+   * The status the instance shows while the operation runs (set by the run's first step); null =
+   * it keeps the status it had (a backup: the instance serves on, as it was).
+   */
+  runningStatus: InstanceStatus | null;
   /**
    * Whether only a running operation explains `runningStatus`: an instance left in it with no
    * operation behind it is stuck, and the reconciler fails it.
@@ -131,7 +170,7 @@ export interface OperationKindSpec<K extends OperationKind = OperationKind> {
    * runbook) may have changed the world halfway: the instance gets this status, and `cleanup`
    * starts the cleanup operation to remove what it may have left.
    */
-  abandoned: { status: InstanceStatus; cleanup?: boolean };
+  abandoned: { status: InstanceStatus | null; cleanup?: boolean };
   /** How callers ask for it; null = only Shipyard itself starts it. */
   route: OperationRoute | null;
   /** The webhook event a success announces (failures announce operation.* events, whatever the kind). */
@@ -142,6 +181,7 @@ export interface OperationKindSpec<K extends OperationKind = OperationKind> {
 
 const Version = { type: 'string', minLength: 1, maxLength: 128, pattern: versionPattern };
 const PlanName = { type: 'string', minLength: 1, maxLength: 64, pattern: textPattern, description: 'a plan name from GET /v1/plans' };
+const BackupId = { type: 'string', pattern: '^bak_[0-9a-z]{26}$', description: 'a backup id (bak_…)' };
 const instanceOperation = 'Starts an operation: 409 while another one runs on the instance, or when the instance is in no state for it.';
 
 type OperationKindTable = { [K in OperationKind]: OperationKindSpec<K> };
@@ -152,7 +192,12 @@ export const operationKindSpecs = {
     runningStatus: 'provisioning',
     transitional: true,
     startsFrom: [],
-    input: (base, { plan, instance }) => ({ ...base, plan, version: instance.version }),
+    input: (base, { plan, instance, request: { backup } }) => ({
+      ...base,
+      plan,
+      version: instance.version,
+      ...(backup ? { fromBackup: { backupId: backup.backupId, instanceId: backup.instanceId, parts: backup.parts } } : {}),
+    }),
     describe: (instance) => `provision ${instance.slug} at version ${instance.version}`,
     abandoned: { status: 'failed', cleanup: true },
     route: {
@@ -162,7 +207,8 @@ export const operationKindSpecs = {
       summary: 'Provision a new instance',
       description:
         'Starts a provision operation. The slug is derived from the name when not given. A plan the cluster has no room for is ' +
-        "refused (409) before anything is created; 503 when no worker has reported the cluster's capacity for the task queue.",
+        "refused (409) before anything is created; 503 when no worker has reported the cluster's capacity for the task queue. " +
+        'With `fromBackup`, a clone: a new instance (its own slug, credentials, DNS name and certificate) whose database holds the data of that backup.',
       body: {
         type: 'object',
         properties: {
@@ -177,6 +223,7 @@ export const operationKindSpecs = {
           plan: PlanName,
           ownerEmail: { type: 'string', format: 'email', maxLength: 254, pattern: textPattern },
           version: Version,
+          fromBackup: { ...BackupId, description: 'a clone: a completed backup (of any instance) the new database is restored from; the version defaults to the one backed up' },
         },
         required: ['name', 'plan', 'ownerEmail'],
         additionalProperties: false,
@@ -260,18 +307,32 @@ export const operationKindSpecs = {
     // From anything but deleted, so a failed or abandoned instance can always be cleaned up and a
     // failed teardown retried.
     startsFrom: instanceStatuses.filter((s) => s !== 'deleted'),
-    input: (base) => base,
+    input: (base, { plan, request }) => ({ ...base, plan, graceSeconds: request.graceSeconds ?? base.settings.deleteGraceSeconds ?? 0 }),
+    describe: (instance, { graceSeconds }) =>
+      graceSeconds === 0 ? `delete ${instance.slug} and purge it now` : `delete ${instance.slug}`,
     abandoned: { status: 'failed' },
     route: {
       method: 'DELETE',
       path: '',
       role: 'operator',
-      summary: 'Tear an instance down (its record stays, as deleted)',
-      description: instanceOperation,
+      summary: 'Delete an instance: it stops serving at once and is purged after the grace period',
+      description:
+        'Starts a delete: the app is scaled to zero, a `final` backup is taken, and the instance stays `deleting` until `purgeAt` ' +
+        '(now + SHIPYARD_DELETE_GRACE_HOURS); then its namespace, DNS record and database are removed (its record stays, as deleted). ' +
+        '`POST /v1/instances/{idOrSlug}/undelete` before then brings it back. `grace` (hours, admin only) overrides the grace period; ' +
+        '`grace=0` purges right after the final backup. ' +
+        instanceOperation,
       body: null,
+      query: {
+        type: 'object',
+        // Text, as a query string carries it (this plain schema is not converted): whole hours, at most a year.
+        properties: { grace: { type: 'string', pattern: '^(0|[1-9][0-9]{0,3})$', description: 'hours before the purge (admin only; at most 8760)' } },
+        additionalProperties: false,
+      },
+      roleFor: (request) => (request.grace === undefined ? 'operator' : 'admin'),
     },
     succeeded: 'instance.deleted',
-    // A teardown stops billing the moment it starts.
+    // A delete stops billing the moment it starts.
     billedWhileRunning: false,
   },
   cleanup: {
@@ -285,6 +346,55 @@ export const operationKindSpecs = {
     abandoned: { status: 'failed' },
     route: null,
     succeeded: null,
+    billedWhileRunning: false,
+  },
+  backup: {
+    workflowType: 'backupInstance',
+    // The instance serves on while its database is dumped (a consistent snapshot).
+    runningStatus: null,
+    transitional: false,
+    startsFrom: ['ready', 'suspended'],
+    input: (base, { request }) => ({ ...base, backupKind: request.backupKind ?? 'manual' }),
+    describe: (instance, { backupKind }) => `${backupKind ?? 'manual'} backup of ${instance.slug}`,
+    abandoned: { status: null },
+    route: {
+      method: 'POST',
+      path: '/backups',
+      role: 'operator',
+      summary: "Back an instance up (its database, configuration and secrets) to object storage",
+      description:
+        'Starts a backup operation (from ready or suspended; the instance keeps serving). Its backup shows in ' +
+        '`GET /v1/instances/{idOrSlug}/backups` from the start, `running` until it is `completed` or `failed`. ' +
+        instanceOperation,
+      body: null,
+    },
+    succeeded: null,
+    billedWhileRunning: false,
+  },
+  restore: {
+    workflowType: 'restoreInstance',
+    runningStatus: 'restoring',
+    transitional: true,
+    startsFrom: ['ready'],
+    refusal: (instance, { backup }) =>
+      backup && backup.status !== 'completed' ? `backup ${backup.backupId} is ${backup.status}; only a completed backup can be restored` : undefined,
+    input: (base, { plan, request }) => ({ ...base, plan, backup: { backupId: request.backup!.backupId, instanceId: request.backup!.instanceId, parts: request.backup!.parts } }),
+    describe: (instance, { backup }) => `restore ${instance.slug} from backup ${backup?.backupId}`,
+    abandoned: { status: 'failed' },
+    route: {
+      method: 'POST',
+      path: '/restore',
+      role: 'operator',
+      summary: "Put an instance's data and configuration back as they were in one of its backups",
+      description:
+        'Starts a restore: a `pre-restore` backup first, then the backup is restored into a new database beside the live one, ' +
+        'the app stopped, the databases swapped, the configuration (version, app secret) put back and the app started again. ' +
+        'A failed or cancelled restore leaves the live data as it was. A backup of another instance is refused (422: clone it ' +
+        'with `POST /v1/instances` and `fromBackup`). ' +
+        instanceOperation,
+      body: { type: 'object', properties: { backupId: BackupId }, required: ['backupId'], additionalProperties: false },
+    },
+    succeeded: 'instance.restored',
     billedWhileRunning: false,
   },
 } as const satisfies OperationKindTable;
@@ -307,11 +417,21 @@ export function startRefusal(kind: OperationKind, instance: InstanceFacts, reque
 
 const kindEntries = () => Object.entries(operationKindSpecs) as [OperationKind, OperationKindSpec][];
 
-/** The status an instance shows while an operation of each kind runs. */
-export const statusWhileRunning = Object.fromEntries(kindEntries().map(([kind, s]) => [kind, s.runningStatus])) as Record<OperationKind, InstanceStatus>;
+/** The status an instance shows while an operation of each kind runs (null: the status it had). */
+export const statusWhileRunning = Object.fromEntries(kindEntries().map(([kind, s]) => [kind, s.runningStatus])) as Record<OperationKind, InstanceStatus | null>;
+
+/** The status an instance stored as `stored` shows while `running` (if any) runs. */
+export function shownStatus(stored: InstanceStatus, running: OperationKind | null | undefined): InstanceStatus {
+  return (running && statusWhileRunning[running]) || stored;
+}
+
+/** Kinds whose run moves the instance to a status of their own. */
+export const kindsThatMoveStatus: readonly OperationKind[] = kindEntries().filter(([, s]) => s.runningStatus !== null).map(([k]) => k);
+
+const runningStatusOf = ([, s]: [OperationKind, OperationKindSpec]): InstanceStatus[] => (s.runningStatus === null ? [] : [s.runningStatus]);
 
 /** Statuses only a running operation explains (see OperationKindSpec.transitional). */
-export const transitionalStatuses: readonly InstanceStatus[] = [...new Set(kindEntries().filter(([, s]) => s.transitional).map(([, s]) => s.runningStatus))];
+export const transitionalStatuses: readonly InstanceStatus[] = [...new Set(kindEntries().filter(([, s]) => s.transitional).flatMap(runningStatusOf))];
 
 /** Running statuses of the kinds whose instance keeps serving, and is billed, while they run. */
-export const billedRunningStatuses: readonly InstanceStatus[] = kindEntries().filter(([, s]) => s.billedWhileRunning).map(([, s]) => s.runningStatus);
+export const billedRunningStatuses: readonly InstanceStatus[] = kindEntries().filter(([, s]) => s.billedWhileRunning).flatMap(runningStatusOf);

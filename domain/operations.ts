@@ -11,6 +11,12 @@ export const workflowIdFor = (slug: string): string => `instance:${slug}`;
 /** Query answered by every operation workflow: its steps so far. */
 export const progressQueryName = 'progress';
 
+/**
+ * The update a delete in its grace period answers: the instance comes back as it was. Its argument
+ * is who asked (for the audit trail); it is refused once the purge has begun.
+ */
+export const undeleteUpdateName = 'undelete';
+
 export interface OperationProgress {
   kind: OperationKind;
   steps: Step[];

@@ -17,3 +17,6 @@ export const healthSweepScheduleId = (config: Pick<Config, 'taskQueue'>) => sche
 export const meteringScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-metering', config);
 
 export const invoicingScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-invoicing', config);
+
+/** The fleet-wide backup sweep: starts the scheduled backups that are due, then lets go what retention allows. */
+export const backupSweepScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-backups', config);

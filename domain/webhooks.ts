@@ -15,6 +15,12 @@ export const webhookEventTypes = [
   'instance.healed',
   'instance.recovered',
   'invoice.issued',
+  'instance.deleting',
+  'instance.undeleted',
+  'instance.restored',
+  'instance.purged',
+  'backup.completed',
+  'backup.failed',
 ] as const;
 export type WebhookEventType = (typeof webhookEventTypes)[number];
 

@@ -5,11 +5,13 @@
 // id, conflict policy FAIL). A run that closes without writing its row is found by the next read
 // or by the scheduled reconcile, and its row and instance are made true.
 import { type WorkflowExecutionDescription, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { BackupSource } from '../domain/backups';
 import { InsufficientCapacity, InvalidTransition, type LifecycleError, NotFound, OperationRunning, Unavailable, Unprocessable } from '../domain/errors';
 import type { Plan } from '../domain/instance';
 import { kindSpec, startRefusal, type OperationKind, type OperationKindSpec, type OperationRequest } from '../domain/operation-kinds';
 import { workflowIdFor, type OperationMemo } from '../domain/operations';
 import type { Database } from '../db/client';
+import { getBackup } from '../db/backups';
 import { recordEvent } from '../db/events';
 import { newId } from '../db/ids';
 import { findInstance, type InstanceRow, type InstanceWithOperation } from '../db/instances';
@@ -86,7 +88,7 @@ async function abandon(
     status,
     error,
     instanceStatus: spec.abandoned.status,
-    ...(started ? {} : { onlyFrom: spec.runningStatus }),
+    ...(started || spec.runningStatus === null ? {} : { onlyFrom: spec.runningStatus }),
   });
   // Another reader finished it first: its row is the truth.
   if (!finished) return (await getOperation(deps.db, row.id)) ?? row;
@@ -188,10 +190,13 @@ export async function recordRequested(deps: Deps, operation: OperationRow, actor
 /** Operations a caller may start on an existing instance (provision makes a new one; cleanup is the reconciler's). */
 export type InstanceOperationKind = Exclude<OperationKind, 'provision' | 'cleanup'>;
 
-/** What a caller's request for an operation on an instance says (its route's body), before the plan name is looked up. */
+/** What a caller's request for an operation on an instance says (its route's body and query), before the names in it are looked up. */
 export interface RequestedOperation {
   version?: string;
   plan?: string;
+  backupId?: string;
+  /** Hours before a delete purges, as the query string has it. */
+  grace?: string;
 }
 
 /** The plan named `name`, or Unprocessable listing the plans there are. */
@@ -213,8 +218,31 @@ export async function requestOperation(
   const found = await findInstance(deps.db, idOrSlug);
   if (!found) throw new NotFound(`instance "${idOrSlug}"`);
   const plan = requested.plan === undefined ? undefined : await knownPlan(deps.db, requested.plan);
-  return startOnInstance(deps, found, kind, actor, { version: requested.version, ...(plan ? { plan } : {}) });
+  const backup = requested.backupId === undefined ? undefined : await backupToRestore(deps, requested.backupId, found.instance);
+  return startOnInstance(deps, found, kind, actor, {
+    version: requested.version,
+    ...(plan ? { plan } : {}),
+    ...(backup ? { backup } : {}),
+    ...(requested.grace === undefined ? {} : { graceSeconds: Math.min(Number(requested.grace), 8760) * 3600 }),
+  });
 }
+
+/**
+ * The backup a restore or a clone reads. A restore (`forInstance` set) takes only a backup of that
+ * instance: another instance's data is brought in by a clone, which makes a new instance for it.
+ */
+export async function backupToRestore(deps: Deps, backupId: string, forInstance?: { id: string; slug: string }): Promise<BackupSource & { status: string; appVersion: string }> {
+  const row = await getBackup(deps.db, backupId);
+  if (!row) throw new NotFound(`backup "${backupId}"`);
+  if (forInstance && row.instanceId !== forInstance.id) {
+    throw new Unprocessable(`backup ${backupId} is of another instance; a restore takes a backup of ${forInstance.slug} only (clone it: POST /v1/instances with fromBackup)`, [
+      { field: 'backupId', message: 'is a backup of another instance' },
+    ]);
+  }
+  if (!forInstance && row.status !== 'completed') throw new InvalidTransition(`backup ${backupId} is ${row.status}; only a completed backup can be cloned`);
+  return { backupId: row.id, instanceId: row.instanceId, parts: row.parts, status: row.status, appVersion: row.appVersion };
+}
+
 
 export async function startOnInstance(
   deps: Deps,
@@ -281,4 +309,5 @@ async function startOperation(
 export const operationSettings = ({ config }: Deps) => ({
   rolloutTimeoutSeconds: config.rolloutTimeoutSeconds,
   unschedulableGraceSeconds: config.unschedulableGraceSeconds,
+  deleteGraceSeconds: Math.round(config.deleteGraceHours * 3600),
 });

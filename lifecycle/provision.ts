@@ -12,7 +12,7 @@ import { newId } from '../db/ids';
 import { slugFromNameFree } from '../db/instances';
 import { insertInstanceWithOperation } from '../db/operations';
 import type { Deps } from './deps';
-import { knownPlan, operationSettings, recordRequested, startWorkflow } from './operations';
+import { backupToRestore, knownPlan, operationSettings, recordRequested, startWorkflow } from './operations';
 import { startedView, toInstanceView, type InstanceView, type OperationView } from './views';
 
 export interface ProvisionRequest {
@@ -21,6 +21,8 @@ export interface ProvisionRequest {
   plan: string;
   ownerEmail: string;
   version?: string;
+  /** A clone: the new instance's database is restored from this backup (of any instance). */
+  fromBackup?: string;
 }
 
 export async function provision(
@@ -30,7 +32,9 @@ export async function provision(
 ): Promise<{ instance: InstanceView; operation: OperationView }> {
   const plan = await knownPlan(deps.db, request.plan);
   const slug = request.slug ?? (await deriveSlug(deps, request.name));
-  const version = request.version ?? deps.config.defaultVersion;
+  const backup = request.fromBackup === undefined ? undefined : await backupToRestore(deps, request.fromBackup);
+  // A clone runs the version its data was written by, unless told otherwise.
+  const version = request.version ?? backup?.appVersion ?? deps.config.defaultVersion;
   const instanceId = newId('ins');
   const operationId = newId('op');
   let rows: Awaited<ReturnType<typeof insertInstanceWithOperation>>;
@@ -48,10 +52,10 @@ export async function provision(
   const spec = kindSpec('provision');
   const input = spec.input(
     { operationId, instanceId, slug, actor, settings: operationSettings(deps), fromStatus: rows.instance.status },
-    { plan, instance: rows.instance, request: {} },
+    { plan, instance: rows.instance, request: backup ? { backup } : {} },
   );
   const operation = await startWorkflow(deps, spec, rows.instance, rows.operation, input, true);
-  await recordRequested(deps, operation, actor, `provision ${slug} on plan ${plan.name} at version ${version}`);
+  await recordRequested(deps, operation, actor, `provision ${slug} on plan ${plan.name} at version ${version}${backup ? `, cloned from backup ${backup.backupId}` : ''}`);
   const view = startedView(operation);
   return { instance: toInstanceView(deps.config, rows.instance, view), operation: view };
 }

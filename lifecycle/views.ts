@@ -3,7 +3,7 @@
 import type { Config } from '../domain/config';
 import type { Health } from '../domain/health';
 import { hostnameFor, namespaceFor, type InstanceStatus, type OperationStatus, type Step } from '../domain/instance';
-import { statusWhileRunning, type OperationKind } from '../domain/operation-kinds';
+import { shownStatus, type OperationKind } from '../domain/operation-kinds';
 import type { InstanceRow, InstanceWithOperation } from '../db/instances';
 import type { OperationRow } from '../db/operations';
 
@@ -33,6 +33,8 @@ export interface InstanceView {
   updatedAt: string;
   health: Health;
   healthCheckedAt?: string;
+  /** While a delete waits out its grace period: when it purges. */
+  purgeAt?: string;
   currentOperation: OperationView | null;
 }
 
@@ -81,7 +83,7 @@ export function toInstanceView(config: Config, instance: InstanceRow, active: Op
     name: instance.name,
     plan: instance.plan,
     version: instance.version,
-    status: active ? statusWhileRunning[active.kind] : instance.status,
+    status: shownStatus(instance.status, active?.kind),
     hostname: hostnameFor(instance.slug, config.baseDomain),
     namespace: namespaceFor(instance.slug),
     ownerEmail: instance.ownerEmail,
@@ -89,6 +91,7 @@ export function toInstanceView(config: Config, instance: InstanceRow, active: Op
     updatedAt: instance.updatedAt.toISOString(),
     health: instance.health,
     ...(instance.healthCheckedAt ? { healthCheckedAt: instance.healthCheckedAt.toISOString() } : {}),
+    ...(instance.purgeAt && instance.status !== 'deleted' ? { purgeAt: instance.purgeAt.toISOString() } : {}),
     currentOperation: active,
   };
 }

@@ -24,4 +24,7 @@ export default async function setup(): Promise<void> {
   for (const [key, value] of Object.entries(env)) {
     process.env[key] ??= value;
   }
+  // A test that deletes an instance expects it purged (after its final backup); the tests of the
+  // grace period itself set a grace of their own.
+  process.env.SHIPYARD_DELETE_GRACE_HOURS ??= '0';
 }

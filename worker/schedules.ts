@@ -4,7 +4,7 @@
 import { type Client, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
 import type { Config } from '../domain/config';
 import { connectTemporalClient } from '../temporal/data-converter';
-import { healthSweepScheduleId, invoicingScheduleId, meteringScheduleId, reconcileScheduleId } from '../domain/schedules';
+import { backupSweepScheduleId, healthSweepScheduleId, invoicingScheduleId, meteringScheduleId, reconcileScheduleId } from '../domain/schedules';
 
 
 /** Every schedule Shipyard runs, as the config wants it. */
@@ -62,6 +62,21 @@ export function desiredSchedules(config: Config): ScheduleOptions[] {
         args: [{ parallelism: config.healthParallelism }],
       },
       // A sweep still running when the next is due: the next would check the same instances.
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+    },
+    {
+      // One schedule for the whole fleet, never one per instance: each firing costs Temporal
+      // actions, and the sweep finds which instances are due itself.
+      scheduleId: backupSweepScheduleId(config),
+      spec: { intervals: [{ every: `${config.backupSweepIntervalSeconds}s` }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'backupSweep',
+        workflowId: backupSweepScheduleId(config),
+        taskQueue: config.taskQueue,
+        args: [{ parallelism: config.backupParallelism }],
+      },
+      // A sweep still backing up when the next is due: the next would find the same instances.
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
     },
   ];

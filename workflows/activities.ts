@@ -94,6 +94,20 @@ export const quick = quickCalls();
 /** Quick calls that close an operation (its outcome in the catalogue): in runs without the patch, ahead of everything else. */
 export const closing = quickCalls(HIGHEST_PRIORITY);
 
+/**
+ * Moving a tenant's data to or from object storage (dump and upload, download and restore,
+ * checksums): long, heartbeating. Few attempts: a store that stays unreachable fails the step with
+ * its reason (a scheduled backup is tried again by the next sweep), and a worker killed mid-way
+ * is noticed by the heartbeat timeout and the transfer run again from the start.
+ */
+export const transfer = prioritised({
+  startToCloseTimeout: '12h',
+  // The transfers beat every second, whatever the data does: a dead worker is noticed within this.
+  heartbeatTimeout: '20s',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 3 },
+  cancellationType,
+});
+
 /** Waits on the outside world (rollouts, certificates, namespace deletion, DNS sync): they heartbeat. */
 export function waiting(settings: OperationSettings) {
   const bound = settings.rolloutTimeoutSeconds + 60;

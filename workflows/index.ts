@@ -1,14 +1,17 @@
 // The workflow bundle's entry point: every operation Shipyard runs on an instance, and the
 // scheduled reconciliation of operations whose runs closed without recording their result,
 // metering and invoicing, the delivery of outbound webhooks, and the health sweep.
+export { backupInstance, removeBackupObjects } from './backup';
 export { changeInstancePlan } from './change-plan';
 export { invoiceOwner, invoicePeriod } from './invoicing';
 export { meterUsage } from './metering';
 export { provisionInstance } from './provision';
 export { reconcileOperations } from './reconcile';
+export { restoreInstance } from './restore';
 export { resumeInstance, suspendInstance } from './suspend-resume';
 export { rolloutFleet } from './rollout';
 export { cleanupInstance, teardownInstance } from './teardown';
 export { upgradeInstance } from './upgrade';
 export { deliverWebhook } from './webhooks';
 export { checkInstanceNow, healthSweep } from './health';
+export { backupSweep } from './backup-sweep';

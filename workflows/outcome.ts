@@ -37,13 +37,14 @@ export async function openRunbook(
  */
 export async function claim(run: Runbook, input: OperationInputBase): Promise<void> {
   const spec = kindSpec(run.kind);
-  const to = spec.runningStatus;
+  // A kind that keeps the instance's status claims it all the same (from → from): the check that it is still there.
+  const to = spec.runningStatus ?? input.fromStatus;
   try {
     await run.step(run.firstStep, () =>
       quick.claimInstance({ instanceId: input.instanceId, operationId: input.operationId, from: input.fromStatus, to }),
     );
   } catch (err) {
-    const back = input.fromStatus === to ? spec.abandoned.status : input.fromStatus;
+    const back = input.fromStatus === to ? (spec.abandoned.status ?? undefined) : input.fromStatus;
     await failOperation(input, run, err, instanceMoved(err) ? undefined : back);
   }
 }

@@ -1,6 +1,6 @@
 import type { OperationResult } from '../domain/operations';
 import type { ProvisionInput } from '../domain/operation-kinds';
-import { quick } from './activities';
+import { quick, transfer } from './activities';
 import { failOperation, openRunbook, recordOutcome } from './outcome';
 
 export const provisionSteps = [
@@ -16,21 +16,42 @@ export const provisionSteps = [
   'wait for rollout',
 ] as const;
 
+/** A clone restores its new database from a backup before anything else is built on it. */
+export const cloneSteps = [
+  ...provisionSteps.slice(0, 2),
+  'restore data from backup',
+  'put restored data in place',
+  'drop empty database',
+  ...provisionSteps.slice(2),
+] as const;
+
 /**
- * Gives a customer a working, isolated instance. Any permanent failure, a rollout that does not
+ * Gives a customer a working, isolated instance (a clone: with the data of a backup). Any permanent failure, a rollout that does not
  * become available in time, or a cancel undoes every step started so far, newest first: the
  * instance ends `failed` with nothing left in Kubernetes, Route 53 or Postgres.
  */
 export async function provisionInstance(input: ProvisionInput): Promise<OperationResult> {
   const { slug, plan, version } = input;
   const { rolloutTimeoutSeconds, unschedulableGraceSeconds } = input.settings;
-  const { run, wait } = await openRunbook('provision', provisionSteps, input);
+  const { fromBackup, operationId } = input;
+  const { run, wait } = await openRunbook('provision', fromBackup ? cloneSteps : provisionSteps, input);
   try {
     await run.step(
       'create database',
       () => quick.ensureTenantDatabase(slug, { connectionLimit: plan.dbConnections }),
       () => quick.dropTenantDatabase(slug),
     );
+    if (fromBackup) {
+      // The backup's data, restored under this instance's own role, replaces the empty database.
+      const side = { slug, operationId };
+      await run.step(
+        'restore data from backup',
+        () => transfer.restoreIntoSideDatabase({ backupId: fromBackup.backupId, slug, operationId }),
+        () => quick.dropSideDatabases(side),
+      );
+      await run.step('put restored data in place', () => quick.swapInRestoredDatabase(side));
+      await run.step('drop empty database', () => quick.dropSideDatabases(side));
+    }
     await run.step(
       'create namespace',
       () => quick.applyNamespace(slug, plan),

@@ -11,7 +11,9 @@ import { requestOperation, type InstanceOperationKind, type RequestedOperation }
 import { provision, type ProvisionRequest } from '../../lifecycle/provision';
 import { usageOf } from '../../lifecycle/usage';
 import { listedInstanceView } from '../../lifecycle/views';
+import { authorize } from '../auth';
 import { idempotent, IdempotencyHeaders } from '../idempotency';
+import { undelete } from '../../lifecycle/backups';
 import { Problem, problems } from '../problems';
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, Health, IdOrSlugParams, InstanceStatus, pageQuery, PageQuery } from '../schemas';
 
@@ -99,7 +101,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
   for (const [kind, spec] of Object.entries(operationKindSpecs) as [InstanceOperationKind | 'provision' | 'cleanup', OperationKindSpec][]) {
     if (kind === 'provision' || kind === 'cleanup' || !spec.route) continue;
     const { route } = spec;
-    app.route<{ Params: { idOrSlug: string }; Body: RequestedOperation | undefined }>({
+    app.route<{ Params: { idOrSlug: string }; Body: RequestedOperation | undefined; Querystring: RequestedOperation | undefined }>({
       method: route.method,
       url: `/instances/:idOrSlug${route.path}`,
       config: { role: route.role },
@@ -110,19 +112,43 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
         params: IdOrSlugParams,
         headers: IdempotencyHeaders,
         ...(route.body ? { body: route.body } : {}),
+        ...(route.query ? { querystring: route.query } : {}),
         response: {
           202: Type.Ref('OperationAccepted', { description: 'Operation started; Location names it' }),
-          // A body that names a plan may name one the catalogue does not have.
-          ...problems(404, 409, ...(route.body?.properties.plan ? [422] : [])),
+          // A body that names a plan may name one the catalogue does not have; a restore, a backup of another instance.
+          ...problems(404, 409, ...(route.body?.properties.plan || route.body?.properties.backupId ? [422] : []), ...(route.roleFor ? [403] : [])),
         },
       },
-      handler: async (request, reply) =>
-        idempotent(deps, request, reply, async () => {
-          const operation = await requestOperation(deps, request.params.idOrSlug, kind, request.caller!.name, request.body ?? {});
+      handler: async (request, reply) => {
+        const requested: RequestedOperation = { ...request.query, ...request.body };
+        if (route.roleFor) authorize(request.caller!, route.roleFor({ ...requested }));
+        return idempotent(deps, request, reply, async () => {
+          const operation = await requestOperation(deps, request.params.idOrSlug, kind, request.caller!.name, requested);
           return { status: 202, body: { operation }, headers: { location: `/v1/operations/${operation.id}` } };
-        }),
+        });
+      },
     });
   }
+
+  app.post(
+    '/instances/:idOrSlug/undelete',
+    {
+      config: { role: 'operator' },
+      schema: {
+        summary: 'Take back a delete during its grace period',
+        description:
+          'The delete operation stops waiting, starts the app again and ends `rolled_back`; the instance is back as it was ' +
+          '(same name, credentials and data). 409 when the instance is not deleting, or its purge has begun.',
+        tags: ['instances'],
+        params: IdOrSlugParams,
+        response: { 202: Type.Ref('OperationAccepted', { description: 'Undelete accepted; the delete operation, which now brings the instance back' }), ...problems(404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const operation = await undelete(deps, request.params.idOrSlug, request.caller!.name);
+      return reply.code(202).header('location', `/v1/operations/${operation.id}`).send({ operation });
+    },
+  );
 
   app.get(
     '/instances/:idOrSlug/usage',

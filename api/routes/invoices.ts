@@ -1,4 +1,5 @@
 // Invoices: runs of a period (admin), and the invoices as JSON, CSV lines and a printable page.
+import { BYTES_PER_GB, HOURS_PER_MONTH } from '../../domain/invoices';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
@@ -13,7 +14,9 @@ import { DEFAULT_PAGE_SIZE, IdParams, pageQuery } from '../schemas';
 const Period = Type.String({ pattern: invoices.periodPattern, description: 'a calendar month, YYYY-MM (UTC)' });
 const invoiceCursor = /^inv_[0-9a-z]{26}$/;
 
-const hours = (seconds: number) => (seconds / 3600).toFixed(4);
+/** A line's quantity as people read it: hours, or GB-months for backup storage (whose `seconds` are byte-hours). */
+const hours = (l: { meter: string; seconds: number }) =>
+  (l.meter === 'backup_storage_bytes' ? l.seconds / BYTES_PER_GB / HOURS_PER_MONTH : l.seconds / 3600).toFixed(4);
 
 function summary(i: InvoiceRow) {
   return {
@@ -38,7 +41,7 @@ function lineView(l: InvoiceLineRow) {
     plan: l.plan,
     meter: l.meter,
     seconds: l.seconds,
-    hours: hours(l.seconds),
+    hours: hours(l),
     unitPriceCents: l.unitPriceCents,
     amountCents: l.amountCents,
   };
@@ -159,7 +162,7 @@ export const invoiceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) 
       const { invoice, lines } = await found(request.params.id);
       const header = ['invoice', 'position', 'kind', 'instance', 'slug', 'plan', 'meter', 'seconds', 'hours', 'unit_price_cents', 'amount_cents', 'currency'];
       const rows = lines.map((l) =>
-        [invoice.number, l.position, l.kind, l.instanceId, l.slug, l.plan, l.meter, l.seconds, hours(l.seconds), l.unitPriceCents, l.amountCents, invoice.currency]
+        [invoice.number, l.position, l.kind, l.instanceId, l.slug, l.plan, l.meter, l.seconds, hours(l), l.unitPriceCents, l.amountCents, invoice.currency]
           .map(csvField)
           .join(','),
       );
@@ -187,7 +190,7 @@ export const invoiceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) 
         .map(
           (l) =>
             `<tr><td>${html(l.slug)}</td><td>${html(l.plan)}</td><td>${html(l.meter)}${l.kind === 'adjustment' ? ' (adjustment)' : ''}</td>` +
-            `<td class="n">${hours(l.seconds)}</td><td class="n">${money(l.unitPriceCents, invoice.currency)}</td><td class="n">${money(l.amountCents, invoice.currency)}</td></tr>`,
+            `<td class="n">${hours(l)}</td><td class="n">${money(l.unitPriceCents, invoice.currency)}</td><td class="n">${money(l.amountCents, invoice.currency)}</td></tr>`,
         )
         .join('\n');
       const page = `<!doctype html>

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 // Backups and restores against the testbed's real parts: Postgres with its own pg_dump and
 // pg_restore, the S3 server, Kubernetes for the instance's Secret. One tenant (database, namespace,
 // Secret) serves every case; each case takes backups of its own (an operation row each).
@@ -302,14 +303,14 @@ describe('streamed upload', () => {
         yield chunk;
       }
     };
-    await uploadStream(deps, bucket, `${prefix}big`, hashed(), { signal: new AbortController().signal });
+    await uploadStream(deps, bucket, `${prefix}big`, Readable.from(hashed()), { signal: new AbortController().signal });
     const bytes = await objectBytes(`${prefix}big`);
     expect({ size: bytes.length, sha256: sha256(bytes) }).toEqual({ size: total, sha256: hash.digest('hex') });
     expect(await uploadsUnder(prefix)).toBe(0);
   });
 
   it('leaves neither object nor upload when its input fails halfway, and throws the input\'s error', async () => {
-    const upload = uploadStream(deps, bucket, `${prefix}cut`, source(3 * uploadPartSize, uploadPartSize + 1), { signal: new AbortController().signal });
+    const upload = uploadStream(deps, bucket, `${prefix}cut`, Readable.from(source(3 * uploadPartSize, uploadPartSize + 1)), { signal: new AbortController().signal });
     await expect(upload).rejects.toThrow('pg_dump exited with 1: connection lost');
     expect(await keysUnder(`${prefix}cut`)).toEqual([]);
     expect(await uploadsUnder(prefix)).toBe(0);

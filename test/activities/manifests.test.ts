@@ -14,8 +14,9 @@ import {
   versionOfImage,
   workloadManifests,
 } from '../../activities/manifests';
+import { noBackups } from '../support/catalogue-rows';
 
-const plan: Plan = { name: 'standard', cpu: '2', memory: '4Gi', pods: 4, replicas: 2, pricePerHourCents: 10, suspendedPricePerHourCents: 1, dbConnections: 5 };
+const plan: Plan = { name: 'standard', cpu: '2', memory: '4Gi', pods: 4, replicas: 2, pricePerHourCents: 10, suspendedPricePerHourCents: 1, dbConnections: 5, ...noBackups };
 const config = {
   appImage: 'registry.shipyard.test/demo-app',
   baseDomain: 'apps.shipyard.test',

@@ -7,6 +7,7 @@ import postgres from 'postgres';
 import { loadConfig } from '../../domain/config';
 import type { Plan } from '../../domain/instance';
 import { loadKubeConfig } from '../../activities/kube-config';
+import { noBackups } from '../support/catalogue-rows';
 
 export function testbedDeps() {
   const config = loadConfig(process.env);
@@ -20,7 +21,7 @@ export function testbedDeps() {
 /** A slug no other test run uses, so files and reruns never see each other's leftovers. */
 export const uniqueSlug = (prefix = 'act'): string => `${prefix}-${randomBytes(4).toString('hex')}`;
 
-export const testPlan: Plan = { name: 'test', cpu: '1', memory: '1Gi', pods: 3, replicas: 2, pricePerHourCents: 1, suspendedPricePerHourCents: 0, dbConnections: 5 };
+export const testPlan: Plan = { name: 'test', cpu: '1', memory: '1Gi', pods: 3, replicas: 2, pricePerHourCents: 1, suspendedPricePerHourCents: 0, dbConnections: 5, ...noBackups };
 
 /** Expects `promise` to reject with a non-retryable ApplicationFailure of `type`; returns its message. */
 export async function failure(promise: Promise<unknown>, type: string): Promise<string> {

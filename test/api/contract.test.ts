@@ -123,6 +123,7 @@ describe('every documented operation × malformed requests', () => {
       'POST /v1/instances': { name: 'Key check', slug: h.slug('key'), plan: 'starter', ownerEmail: 'owner@example.com' },
       'POST /v1/instances/{idOrSlug}/upgrade': { version: '2.0.0' },
       'POST /v1/instances/{idOrSlug}/plan': { plan: 'standard' },
+      'POST /v1/instances/{idOrSlug}/restore': { backupId: 'bak_00000000000000000000000000' },
     };
     for (const op of accepting) {
       const body = validBody[`${op.method} ${op.path}`];

@@ -9,6 +9,8 @@ const everyActivity: Record<keyof Activities, true> = {
   markInstance: true,
   finishOperation: true,
   recordEvent: true,
+  setPurgeAt: true,
+  keepFinalBackups: true,
   ensureTenantDatabase: true,
   dropTenantDatabase: true,
   applyNamespace: true,
@@ -56,6 +58,11 @@ const everyActivity: Record<keyof Activities, true> = {
   dropSideDatabases: true,
   restoreConfiguration: true,
   deleteBackupObjects: true,
+  backupSweepBegins: true,
+  instancesDueForBackup: true,
+  backupForSweep: true,
+  expireBackups: true,
+  repairBackups: true,
 };
 
 export const activityNames = Object.keys(everyActivity) as (keyof Activities)[];

@@ -18,7 +18,10 @@ export async function newCatalogueInstance(db: Database, prefix: string) {
   return { slug, instanceId, operationId };
 }
 
+/** The backup fields of a plan that takes no scheduled backups, for plans written out in tests. */
+export const noBackups = { backupEveryHours: null, backupKeepCount: 7, backupKeepDays: 30, backupPricePerGbMonthCents: 0 };
+
 /** A one-pod plan with `cpu` CPUs, for a test that inserts it (under a name of its own) and deletes it after. */
 export const testPlan = (name: string, cpu: string): Plan => ({
-  name, cpu, memory: '2Gi', pods: 1, replicas: 1, pricePerHourCents: 1, suspendedPricePerHourCents: 0, dbConnections: 5,
+  name, cpu, memory: '2Gi', pods: 1, replicas: 1, pricePerHourCents: 1, suspendedPricePerHourCents: 0, dbConnections: 5, ...noBackups,
 });

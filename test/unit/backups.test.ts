@@ -65,9 +65,9 @@ describe('retention', () => {
     expect(expiredByRetention(notYet, policy(), now)).toEqual([]);
     // Exactly at its time it goes.
     expect(expiredByRetention([backup('f', 'final', daysAgo(35), now)], policy(), now)).toEqual(['f']);
-    // Before the purge (no expiresAt) a final backup is kept whatever its age.
-    const inGrace = [backup('f', 'final', daysAgo(100)), backup('m', 'manual', daysAgo(1))];
-    expect(expiredByRetention(inGrace, policy(), now)).toEqual([]);
+    // Without an expiresAt (its delete was taken back) a final backup ages like a manual one.
+    const undeleted = [backup('f', 'final', daysAgo(100)), backup('m', 'manual', daysAgo(1))];
+    expect(expiredByRetention(undeleted, policy(), now)).toEqual(['f']);
   });
 
   it('lets nothing go from no backups, and does not depend on the order it is given', () => {

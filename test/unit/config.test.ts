@@ -7,6 +7,7 @@ const minimal = {
   DATABASE_URL: 'postgres://a@127.0.0.1/a',
   TENANT_DATABASE_URL: 'postgres://b@127.0.0.1/b',
   SHIPYARD_HOSTED_ZONE_ID: 'Z123',
+  SHIPYARD_BACKUP_BUCKET: 'tenant-backups',
   SHIPYARD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
 };
 const keyB = Buffer.alloc(32, 2).toString('base64');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { instanceStatuses } from '../../domain/instance';
-import { operationKinds, operationKindSpecs, startRefusal, statusWhileRunning } from '../../domain/operation-kinds';
+import { operationKinds, operationKindSpecs, shownStatus, startRefusal, statusWhileRunning } from '../../domain/operation-kinds';
 import * as workflows from '../../workflows';
 
 const acme = (status: (typeof instanceStatuses)[number], version = '1.0.0') => ({ slug: 'acme', status, version, plan: 'starter' });
@@ -12,7 +12,21 @@ describe('the operation table', () => {
   });
 
   it('says what an instance shows while each kind runs', () => {
-    expect(statusWhileRunning).toMatchObject({ provision: 'provisioning', upgrade: 'upgrading', teardown: 'deleting' });
+    expect(statusWhileRunning).toMatchObject({ provision: 'provisioning', upgrade: 'upgrading', teardown: 'deleting', restore: 'restoring' });
+  });
+
+  it('lets a backup run while the instance keeps its status and serves', () => {
+    expect(statusWhileRunning.backup).toBeNull();
+    expect(shownStatus('ready', 'backup')).toBe('ready');
+    expect(shownStatus('suspended', 'backup')).toBe('suspended');
+    expect(shownStatus('ready', 'restore')).toBe('restoring');
+    expect(startRefusal('backup', acme('deleting'), {})).toMatch(/backup starts only from ready or suspended/);
+  });
+
+  it('restores only a completed backup', () => {
+    const backup = { backupId: 'bak_1', instanceId: 'ins_1', parts: [] };
+    expect(startRefusal('restore', acme('ready'), { backup: { ...backup, status: 'running' } })).toBe('backup bak_1 is running; only a completed backup can be restored');
+    expect(startRefusal('restore', acme('ready'), { backup: { ...backup, status: 'completed' } })).toBeUndefined();
   });
 
   it('refuses a start from a status the kind does not start from, naming both', () => {
@@ -31,8 +45,8 @@ describe('the operation table', () => {
     for (const status of instanceStatuses) expect(startRefusal('teardown', acme(status), {}) === undefined).toBe(status !== 'deleted');
   });
 
-  it('leaves an abandoned run failed, and cleans up after an abandoned provision only', () => {
-    for (const spec of Object.values(operationKindSpecs)) expect(spec.abandoned.status).toBe('failed');
+  it('leaves an abandoned run failed (a backup leaves its instance as it was), and cleans up after an abandoned provision only', () => {
+    for (const [kind, spec] of Object.entries(operationKindSpecs)) expect(spec.abandoned.status).toBe(kind === 'backup' ? null : 'failed');
     expect(Object.entries(operationKindSpecs).filter(([, s]) => 'cleanup' in s.abandoned && s.abandoned.cleanup).map(([k]) => k)).toEqual(['provision']);
   });
 });

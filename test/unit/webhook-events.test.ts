@@ -15,6 +15,16 @@ describe('webhookEventsFor', () => {
     ['suspend', 'failed', 'ready', ['operation.failed']],
     ['provision', 'cancelled', 'failed', ['operation.cancelled', 'instance.failed']],
     ['upgrade', 'cancelled', 'ready', ['operation.cancelled']],
+    ['restore', 'succeeded', 'ready', ['instance.restored']],
+    ['backup', 'succeeded', 'ready', []],
+    ['backup', 'failed', 'ready', ['operation.failed']],
+    ['manual backup', 'completed', 'ready', ['backup.completed']],
+    ['final backup', 'failed', 'deleting', ['backup.failed']],
+    ['teardown', 'grace', 'deleting', ['instance.deleting']],
+    ['teardown', 'purged', 'deleted', ['instance.purged']],
+    ['undelete', 'succeeded', 'ready', ['instance.undeleted']],
+    // An undelete also ends the delete operation, rolled back.
+    ['teardown', 'rolled_back', 'ready', ['operation.rolled_back']],
   ] as const)('%s %s (instance %s) → %j', (action, outcome, instanceStatus, expected) => {
     expect(webhookEventsFor({ action, outcome, instanceStatus })).toEqual(expected);
   });

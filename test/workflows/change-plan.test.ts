@@ -13,9 +13,10 @@ import { workflowIdFor } from '../../domain/operations';
 import { type ChangePlanInput } from '../../domain/operation-kinds';
 import { createWorker } from '../../worker/index';
 import { testConfig, uniqueSuffix } from '../support/config';
+import { noBackups } from '../support/catalogue-rows';
 
-const starter: Plan = { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, suspendedPricePerHourCents: 1, dbConnections: 5 };
-const pro: Plan = { name: 'pro', cpu: '4', memory: '8Gi', pods: 40, replicas: 3, pricePerHourCents: 40, suspendedPricePerHourCents: 4, dbConnections: 20 };
+const starter: Plan = { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, suspendedPricePerHourCents: 1, dbConnections: 5, ...noBackups };
+const pro: Plan = { name: 'pro', cpu: '4', memory: '8Gi', pods: 40, replicas: 3, pricePerHourCents: 40, suspendedPricePerHourCents: 4, dbConnections: 20, ...noBackups };
 const config = testConfig({ SHIPYARD_TASK_QUEUE: `change-plan-${uniqueSuffix()}` });
 let connection: Connection;
 let client: Client;

@@ -17,6 +17,7 @@ import { loadConfig } from '../../domain/config';
 import { temporalCli } from '../../testbed/components/temporal';
 import { createWorker } from '../../worker/index';
 import { activityNames } from '../support/activity-names';
+import { noBackups } from '../support/catalogue-rows';
 
 const historiesDir = join(import.meta.dirname, 'histories');
 // Recorded in clear: the files are committed and replayed anywhere, without Shipyard's keys
@@ -28,7 +29,7 @@ const config = loadConfig({
   SHIPYARD_ENCRYPTION: 'off',
   SHIPYARD_ENCRYPTION_KEYS: '',
 });
-const plan: Plan = { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, suspendedPricePerHourCents: 1, dbConnections: 5 };
+const plan: Plan = { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, suspendedPricePerHourCents: 1, dbConnections: 5, ...noBackups };
 
 const fails = () => Promise.reject(ApplicationFailure.nonRetryable('recorded failure', 'Injected'));
 const defaults: Record<string, (...args: any[]) => Promise<unknown>> = {
@@ -40,7 +41,12 @@ const defaults: Record<string, (...args: any[]) => Promise<unknown>> = {
   ownersToInvoice: async () => [{ owner: 'owner@example.com', account: 'a1b2c3d4e5f6a7b8c9d0' }],
   draftInvoice: async () => 'inv_recorded',
   issueInvoice: async () => ({ number: 'INV-202601-0001' }),
+  beginBackup: async () => ({ backupId: 'bak_recorded' }),
+  takeBackup: async () => ({ sizeBytes: 1024 }),
+  restoreConfiguration: async () => ({ version: '1.0.0' }),
 };
+
+const recordedBackup = { backupId: 'bak_recorded', instanceId: 'ins_recorded', parts: [] };
 
 interface Scenario {
   name: string;
@@ -51,6 +57,8 @@ interface Scenario {
   noInput?: boolean;
   /** The whole input, for workflows that are not operations on an instance. */
   input?: object;
+  /** Fields of its kind's input beyond the common ones. */
+  extra?: object;
 }
 
 const scenarios: Scenario[] = [
@@ -75,6 +83,14 @@ const scenarios: Scenario[] = [
   { name: 'rollout-succeeded', workflowType: 'rolloutFleet', input: rolloutInput(10_000), activities: rolloutActivities() },
   // A threshold this low continues as new after the canary: the file is the run carrying the state.
   { name: 'rollout-continued-as-new', workflowType: 'rolloutFleet', input: rolloutInput(20), activities: rolloutActivities() },
+  { name: 'delete-purged-at-once', workflowType: 'teardownInstance', fromStatus: 'ready', extra: { graceSeconds: 0 } },
+  { name: 'delete-grace-elapsed', workflowType: 'teardownInstance', fromStatus: 'ready', extra: { graceSeconds: 1 } },
+  { name: 'delete-final-backup-failed', workflowType: 'teardownInstance', fromStatus: 'ready', extra: { graceSeconds: 0 }, activities: { takeBackup: fails } },
+  { name: 'backup-succeeded', workflowType: 'backupInstance', fromStatus: 'ready', extra: { backupKind: 'manual' } },
+  { name: 'backup-failed', workflowType: 'backupInstance', fromStatus: 'suspended', extra: { backupKind: 'scheduled' }, activities: { takeBackup: fails } },
+  { name: 'restore-succeeded', workflowType: 'restoreInstance', fromStatus: 'ready', extra: { backup: recordedBackup } },
+  { name: 'restore-rolled-back', workflowType: 'restoreInstance', fromStatus: 'ready', extra: { backup: recordedBackup }, activities: { waitForRollout: onlyFirstFails() } },
+  { name: 'clone-succeeded', workflowType: 'provisionInstance', fromStatus: 'provisioning', extra: { fromBackup: recordedBackup } },
   { name: 'invoicing-owner-nothing-new', workflowType: 'invoiceOwner', input: { owner: 'owner@example.com', period: '2026-01' }, activities: { draftInvoice: async () => null } },
 ];
 
@@ -140,8 +156,9 @@ try {
       settings: { rolloutTimeoutSeconds: 30, unschedulableGraceSeconds: 30 },
       fromStatus: scenario.fromStatus,
       plan,
-      newPlan: { ...plan, name: 'standard', cpu: '2', memory: '4Gi', replicas: 2, dbConnections: 10 },
+      newPlan: { ...plan, name: 'standard', cpu: '2', memory: '4Gi', replicas: 2, dbConnections: 10, ...noBackups },
       version: scenario.version ?? '1.0.0',
+      ...scenario.extra,
     };
     const { worker, connection: workerConnection } = await createWorker(config, stubs(scenario.activities));
     try {

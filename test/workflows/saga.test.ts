@@ -14,8 +14,9 @@ import { createWorker } from '../../worker/index';
 import { provisionSteps } from '../../workflows/provision';
 import { type ActivityBehaviour, type ActivityCall, activityNames, recordingActivities } from '../support/activity-names';
 import { testConfig, uniqueSuffix } from '../support/config';
+import { noBackups } from '../support/catalogue-rows';
 
-const plan: Plan = { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, suspendedPricePerHourCents: 1, dbConnections: 5 };
+const plan: Plan = { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, suspendedPricePerHourCents: 1, dbConnections: 5, ...noBackups };
 const config = testConfig({ SHIPYARD_TASK_QUEUE: `saga-${uniqueSuffix()}` });
 let connection: Connection;
 let client: Client;
