@@ -311,6 +311,26 @@ export function createBackupActivities(deps: BackupDeps) {
     }
   }
 
+  /**
+   * In one transaction, with the sessions of both ended first: the live database (when there is
+   * one) is set aside under the side name `setAside`, and the side database `incoming` becomes the
+   * live one, each with the ownership comment of its new name.
+   */
+  async function putInPlace(slug: string, operationId: string, move: { incoming: SideKind; setAside: SideKind | undefined }): Promise<void> {
+    const live = tenantName(slug);
+    const incoming = sideName(move.incoming, operationId);
+    await sql.begin(async (tx) => {
+      await endSessions(tx, [live, incoming]);
+      if (move.setAside) {
+        const aside = sideName(move.setAside, operationId);
+        await tx`alter database ${tx(live)} rename to ${tx(aside)}`;
+        await tx.unsafe(`comment on database "${aside}" is ${quoteLiteral(sideComment(move.setAside, slug, operationId))}`);
+      }
+      await tx`alter database ${tx(incoming)} rename to ${tx(live)}`;
+      await tx.unsafe(`comment on database "${live}" is ${quoteLiteral(liveComment(slug))}`);
+    });
+  }
+
   return {
     /** The backup row `operationId` takes of `kind` (made if absent, so a retry finds the same one). */
     async beginBackup(req: { instanceId: string; operationId: string; kind: BackupKind }): Promise<{ backupId: string }> {
@@ -524,17 +544,8 @@ export function createBackupActivities(deps: BackupDeps) {
         if (previousDb) throw permanent(`cannot ${step}: both ${restored} and ${previous} exist`, errorTypes.invalidSpec);
         assertSideOwned(restoredDb, restored, role, sideComment('restore', slug, operationId), false);
         if (liveDb && liveDb.owner !== role) throw notOwned(`Postgres database ${live}`, `it is owned by ${liveDb.owner}, not ${role}`);
-        await sql.begin(async (tx) => {
-          await endSessions(tx, [live, restored]);
-          if (liveDb) {
-            step = `rename Postgres database ${live} to ${previous}`;
-            await tx`alter database ${tx(live)} rename to ${tx(previous)}`;
-            await tx.unsafe(`comment on database "${previous}" is ${quoteLiteral(sideComment('previous', slug, operationId))}`);
-          }
-          step = `rename Postgres database ${restored} to ${live}`;
-          await tx`alter database ${tx(restored)} rename to ${tx(live)}`;
-          await tx.unsafe(`comment on database "${live}" is ${quoteLiteral(liveComment(slug))}`);
-        });
+        step = `rename Postgres databases ${live} to ${previous} and ${restored} to ${live}`;
+        await putInPlace(slug, operationId, { incoming: 'restore', setAside: liveDb ? 'previous' : undefined });
       } catch (err) {
         throw postgresError(step, err);
       }
@@ -555,17 +566,8 @@ export function createBackupActivities(deps: BackupDeps) {
         const [liveDb, restoredDb] = await Promise.all([readDatabase(sql, live), readDatabase(sql, restored)]);
         if (liveDb && restoredDb) throw permanent(`cannot ${step}: ${restored} exists already`, errorTypes.invalidSpec);
         if (liveDb && liveDb.owner !== role) throw notOwned(`Postgres database ${live}`, `it is owned by ${liveDb.owner}, not ${role}`);
-        await sql.begin(async (tx) => {
-          await endSessions(tx, [live, previous]);
-          if (liveDb) {
-            step = `rename Postgres database ${live} to ${restored}`;
-            await tx`alter database ${tx(live)} rename to ${tx(restored)}`;
-            await tx.unsafe(`comment on database "${restored}" is ${quoteLiteral(sideComment('restore', slug, operationId))}`);
-          }
-          step = `rename Postgres database ${previous} to ${live}`;
-          await tx`alter database ${tx(previous)} rename to ${tx(live)}`;
-          await tx.unsafe(`comment on database "${live}" is ${quoteLiteral(liveComment(slug))}`);
-        });
+        step = `rename Postgres databases ${live} to ${restored} and ${previous} to ${live}`;
+        await putInPlace(slug, operationId, { incoming: 'previous', setAside: liveDb ? 'restore' : undefined });
       } catch (err) {
         throw postgresError(step, err);
       }

@@ -6,6 +6,7 @@
 import { ActivityFailure, ContinueAsNew, continueAsNew, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { SweepBackupOutcome } from '../activities/backup-sweep';
+import { slidingWindow } from './sliding-window';
 
 const bookkeeping = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
@@ -131,16 +132,4 @@ function count(totals: BackupSweepTotals, outcome: SweepBackupOutcome): void {
   } else if (outcome.status === 'busy') {
     totals.busy += 1;
   }
-}
-
-/** Runs `work` over `items` with at most `width` in flight, starting the next as soon as one ends. */
-async function slidingWindow<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
 }

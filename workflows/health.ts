@@ -7,6 +7,7 @@ import { ActivityFailure, ContinueAsNew, continueAsNew, proxyActivities, workflo
 import type { Activities } from '../activities';
 import type { InstanceHealth } from '../activities/health';
 import { noTotals, type SweepTotals } from '../domain/health';
+import { slidingWindow } from './sliding-window';
 
 const bookkeeping = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
@@ -110,16 +111,4 @@ function count(totals: SweepTotals, result: InstanceHealth | null | 'error'): vo
   if (result.health === 'healthy') totals.healthy += 1;
   else if (result.health === 'degraded') totals.degraded += 1;
   else if (result.health === 'unhealthy') totals.unhealthy += 1;
-}
-
-/** Runs `work` over `items` with at most `width` in flight, starting the next as soon as one ends. */
-async function slidingWindow<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
 }

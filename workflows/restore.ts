@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope } from '@temporalio/workflow';
 import type { OperationResult } from '../domain/operations';
 import type { RestoreInput } from '../domain/operation-kinds';
 import { quick, transfer } from './activities';
@@ -48,10 +48,14 @@ export async function restoreInstance(input: RestoreInput): Promise<OperationRes
       return workload;
     }, () => quick.scaleWorkload(slug, plan.replicas));
     await run.step('wait for app to stop', () => wait.waitForRollout(slug, { timeoutSeconds: rolloutTimeoutSeconds, unschedulableGraceSeconds }));
-    await run.step(
-      'swap databases',
-      () => quick.swapInRestoredDatabase(side),
-      () => quick.swapBackPreviousDatabase(side),
+    // A cancel during the swap lets it finish (it is one transaction) and then swaps back: never
+    // a swap that lands after its undo has looked.
+    await CancellationScope.nonCancellable(() =>
+      run.step(
+        'swap databases',
+        () => quick.swapInRestoredDatabase(side),
+        () => quick.swapBackPreviousDatabase(side),
+      ),
     );
     ({ version } = await run.step(
       'restore configuration',
@@ -66,10 +70,12 @@ export async function restoreInstance(input: RestoreInput): Promise<OperationRes
       () => quick.applyWorkload(slug, { plan, version: before.version, replicas: 0 }),
     );
     await run.step('wait for rollout', () => wait.waitForRollout(slug, { timeoutSeconds: rolloutTimeoutSeconds, unschedulableGraceSeconds, version }));
-    await run.step('drop previous database', () => quick.dropSideDatabases(side));
   } catch (err) {
     return failOperation(input, run, err, input.fromStatus);
   }
+  // The restored data serves: this is the point of no return. The database it replaced goes, and a
+  // cancel that arrives now changes nothing (the undo would need the database being dropped).
+  await CancellationScope.nonCancellable(() => run.step('drop previous database', () => quick.dropSideDatabases(side)));
   return recordOutcome(
     input,
     run,

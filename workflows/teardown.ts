@@ -78,16 +78,21 @@ async function deleteWithGrace(input: TeardownInput): Promise<OperationResult> {
   const waitForApp = (version?: string) =>
     wait.waitForRollout(slug, { timeoutSeconds: rolloutTimeoutSeconds, unschedulableGraceSeconds, ...(version ? { version } : {}) });
   let replicasBefore = 0;
+  let hadWorkload = false;
   try {
     const workload = await run.step(
       'stop serving',
       async () => {
         const found = await quick.readWorkload(slug);
         replicasBefore = found?.replicas ?? 0;
+        hadWorkload = found !== null;
         if (found) await quick.scaleWorkload(slug, 0);
         return found;
       },
-      () => quick.scaleWorkload(slug, replicasBefore),
+      // An instance without a workload (a provision that failed) had nothing to stop.
+      async () => {
+        if (hadWorkload) await quick.scaleWorkload(slug, replicasBefore);
+      },
     );
     if (workload) await run.step('wait for app to stop', () => waitForApp());
     await finalBackup(run, input);

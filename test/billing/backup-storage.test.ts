@@ -25,7 +25,7 @@ const { start, end } = periodBounds(period);
 const hours = (end.getTime() - start.getTime()) / HOUR_MS;
 const at = (hour: number, minutes = 0) => new Date(start.getTime() + hour * HOUR_MS + minutes * 60_000);
 const suffix = uniqueSuffix();
-const plan = { ...testPlan(`bkp-price-${suffix}`, '1'), backupPricePerGbMonthCents: 73 };
+const plan = { ...testPlan(`test-bkp-price-${suffix}`, '1'), backupPricePerGbMonthCents: 73 };
 const owner = `backups-${suffix}@example.com`;
 let instanceId: string;
 

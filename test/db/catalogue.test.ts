@@ -35,13 +35,14 @@ const newInstance = () => newCatalogueInstance(db, 'db');
 
 describe('migrations', () => {
   it('are idempotent and seed the three plans', async () => {
+    const backups = (everyHours: number, keepCount: number) => ({ backupEveryHours: everyHours, backupKeepCount: keepCount, backupKeepDays: 30, backupPricePerGbMonthCents: 10 });
     await migrateCatalogue(config.databaseUrl);
     // Tests may add plans of their own (`test-…`) for the time they run.
     const plans = (await listPlans(db)).filter((p) => !p.name.startsWith('test-'));
     expect(plans).toEqual([
-      { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, suspendedPricePerHourCents: 1, dbConnections: 5 },
-      { name: 'standard', cpu: '2', memory: '4Gi', pods: 20, replicas: 2, pricePerHourCents: 15, suspendedPricePerHourCents: 2, dbConnections: 10 },
-      { name: 'pro', cpu: '4', memory: '8Gi', pods: 40, replicas: 3, pricePerHourCents: 40, suspendedPricePerHourCents: 4, dbConnections: 20 },
+      { name: 'starter', cpu: '1', memory: '2Gi', pods: 10, replicas: 1, pricePerHourCents: 5, suspendedPricePerHourCents: 1, dbConnections: 5, ...backups(24, 7) },
+      { name: 'standard', cpu: '2', memory: '4Gi', pods: 20, replicas: 2, pricePerHourCents: 15, suspendedPricePerHourCents: 2, dbConnections: 10, ...backups(12, 14) },
+      { name: 'pro', cpu: '4', memory: '8Gi', pods: 40, replicas: 3, pricePerHourCents: 40, suspendedPricePerHourCents: 4, dbConnections: 20, ...backups(6, 28) },
     ]);
   });
 });

@@ -27,7 +27,7 @@ import { type Stack, startStack } from '../support/stack';
 import { until } from '../support/until';
 
 const suffix = uniqueSuffix();
-const plan = { ...testPlan(`sweep-${suffix}`, '0.1'), backupEveryHours: 0.004, backupKeepCount: 2, backupKeepDays: 0, backupPricePerGbMonthCents: 10 };
+const plan = { ...testPlan(`test-sweep-${suffix}`, '0.1'), backupEveryHours: 0.004, backupKeepCount: 2, backupKeepDays: 0, backupPricePerGbMonthCents: 10 };
 const slug = `bsweep-${suffix}`;
 const INTERVAL_MS = plan.backupEveryHours * 3_600_000;
 

@@ -91,6 +91,7 @@ const scenarios: Scenario[] = [
   { name: 'restore-succeeded', workflowType: 'restoreInstance', fromStatus: 'ready', extra: { backup: recordedBackup } },
   { name: 'restore-rolled-back', workflowType: 'restoreInstance', fromStatus: 'ready', extra: { backup: recordedBackup }, activities: { waitForRollout: onlyFirstFails() } },
   { name: 'clone-succeeded', workflowType: 'provisionInstance', fromStatus: 'provisioning', extra: { fromBackup: recordedBackup } },
+  { name: 'backup-sweep', workflowType: 'backupSweep', input: { parallelism: 2 }, activities: backupSweepActivities() },
   { name: 'invoicing-owner-nothing-new', workflowType: 'invoiceOwner', input: { owner: 'owner@example.com', period: '2026-01' }, activities: { draftInvoice: async () => null } },
 ];
 
@@ -124,6 +125,23 @@ function rolloutActivities(): Scenario['activities'] {
       }
       return { status: 'succeeded', operationId: `op_${slug}` };
     },
+  };
+}
+
+/** Three instances due on one page: one backed up, one failing, one busy; then retention and repair. */
+function backupSweepActivities(): Scenario['activities'] {
+  let pages = 0;
+  return {
+    backupSweepBegins: async () => '2026-01-01T00:00:00.000Z',
+    instancesDueForBackup: async () => (pages++ === 0 ? ['a', 'b', 'c'].map((slug) => ({ id: `ins_${slug}`, slug })) : []),
+    backupForSweep: async (_sweep: string, slug: string) =>
+      slug === 'a'
+        ? { status: 'succeeded', operationId: 'op_a' }
+        : slug === 'b'
+          ? { status: 'failed', operationId: 'op_b', error: 'recorded failure' }
+          : { status: 'busy', error: 'operation op_x (upgrade) is running on instance c' },
+    expireBackups: async () => 1,
+    repairBackups: async () => 0,
   };
 }
 
