@@ -167,13 +167,22 @@ describe('backups and restore', () => {
   });
 
   it('leaves the live rows exactly as they were when a restore is cancelled midway', async () => {
-    const started = await stack.api.call('POST', `/v1/instances/${slug}/restore`, { backupId: backup.id });
-    await stack.api.underWay(started.body.operation.id, 5);
+    // A backup with enough data that its restore is still streaming when the cancel arrives.
+    const randomHex = Array.from({ length: 16 }, () => 'md5(random()::text)').join(' || ');
+    await sql(slug, (db) => db`create table ballast as select g as id, ${db.unsafe(randomHex)} as body from generate_series(1, 120000) g`);
+    const heavy = await backUp(slug);
+    await sql(slug, (db) => db`drop table ballast`);
+    const started = await stack.api.call('POST', `/v1/instances/${slug}/restore`, { backupId: heavy.id });
+    await until('the restore streaming into its new database', async () => {
+      const { body } = await stack.api.call('GET', `/v1/operations/${started.body.operation.id}`);
+      return body.steps.find((s: { name: string; status: string }) => s.name === 'restore into a new database')?.status === 'running' || undefined;
+    });
     const cancelled = await stack.api.call('POST', `/v1/operations/${started.body.operation.id}/cancel`);
     expect(cancelled.status).toBe(202);
     const op = await stack.api.settled(started.body.operation.id);
     expect(op.status).toBe('cancelled');
     expect(await notes(slug)).toEqual({ n: 101, last: 'note 99' });
+    expect(await sql(slug, async (db) => (await db`select to_regclass('ballast') as t`)[0]!.t)).toBeNull();
     expect((await stack.api.call('GET', `/v1/instances/${slug}`)).body.status).toBe('ready');
     await until('app serving again', async () => (await world.read(slug)).deployments[0]?.readyReplicas === 1 || undefined);
   });
@@ -240,17 +249,19 @@ describe('a worker killed mid-backup', () => {
   it('ends with exactly one completed backup and no multipart upload left half-written', async () => {
     const big = `bulk-${suffix}`;
     await provision(big);
-    // Enough data that the upload is still going when the worker dies.
-    await sql(big, (db) => db`create table blobs as select g as id, md5(g::text) || repeat(md5(random()::text), 60) as body from generate_series(1, 120000) g`);
+    // Enough data (random, so it does not compress away) that the upload is still going when the worker dies.
+    const randomHex = Array.from({ length: 16 }, () => 'md5(random()::text)').join(' || ');
+    await sql(big, (db) => db`create table blobs as select g as id, ${db.unsafe(randomHex)} as body from generate_series(1, 80000) g`);
     const started = await stack.api.call('POST', `/v1/instances/${big}/backups`);
     const operationId = started.body.operation.id;
-    await until('the upload under way', async () => {
+    await until('the dump under way', async () => {
       const { body } = await stack.api.call('GET', `/v1/operations/${operationId}`);
-      return body.steps.find((s: { name: string; status: string }) => s.name === 'back up database and configuration')?.status === 'running' || undefined;
-    });
+      const step = body.steps.find((s: { name: string }) => s.name === 'back up database and configuration');
+      return (step?.status === 'running' && /^dumping /.test(step.detail ?? '')) || undefined;
+    }, 60_000);
     await stack.worker.stop('SIGKILL');
     stack.restartWorker();
-    const op = await stack.api.settled(operationId, 240_000);
+    const op = await stack.api.settled(operationId, 120_000);
     expect(op.status, JSON.stringify(op)).toBe('succeeded');
     const { body: page } = await stack.api.call<{ items: Backup[] }>('GET', `/v1/instances/${big}/backups`);
     expect(page.items.map((b) => b.status)).toEqual(['completed']);
