@@ -8,7 +8,7 @@ import type { Config } from '../domain/config';
 import { databaseNameFor, databaseRoleFor } from '../domain/instance';
 import { refs, type KubeObjects } from './kube-objects';
 import { appSecretManifest, tenantDatabaseUrl } from './manifests';
-import { setTenantRolePassword } from './tenant-database';
+import { loginRolesFor, setTenantRolePassword } from './tenant-database';
 
 const b64decode = (s: string | undefined): string | undefined => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
 
@@ -19,27 +19,39 @@ export interface AppSecretDeps {
 }
 
 /**
- * Writes Secret `app-env`: the database password already in the Secret is kept (else a new one),
- * and Postgres is made to agree with it; APP_SECRET is `appSecret` when given, else the one in the
- * Secret (else a new one). So a retry rotates nothing, and a restore changes only APP_SECRET.
+ * Writes Secret `app-env`: the database login and password already in the Secret are kept (else
+ * the owner role and a new password), and Postgres is made to agree with them; APP_SECRET is
+ * `appSecret` when given, else the one in the Secret (else a new one). So a retry rotates nothing,
+ * and a restore changes only APP_SECRET. (A rotation writes the Secret itself: credentials.ts.)
  */
 export async function writeAppSecret({ config, tenantDb, objects }: AppSecretDeps, slug: string, appSecret?: string): Promise<void> {
   await objects.requireNamespace(slug);
   const existing = await objects.readOwned<V1Secret>(slug, refs.appSecret(slug));
   let password: string | undefined;
-  const existingUrl = b64decode(existing?.data?.DATABASE_URL);
-  if (existingUrl) {
-    try {
-      password = decodeURIComponent(new URL(existingUrl).password) || undefined;
-    } catch {
-      password = undefined; // unreadable: replace it, Postgres is updated to match below
-    }
+  let role = databaseRoleFor(slug);
+  const login = databaseLoginOf(existing);
+  if (login) {
+    password = login.password || undefined;
+    // A login role a rotation moved the app to is kept; anything else is replaced by the owner role.
+    if (loginRolesFor(slug).includes(login.role)) role = login.role;
   }
   password ??= randomBytes(24).toString('base64url');
   const secret = appSecret || b64decode(existing?.data?.APP_SECRET) || randomBytes(32).toString('base64url');
-  const databaseUrl = tenantDatabaseUrl(config.tenantDatabaseUrl, databaseNameFor(slug), databaseRoleFor(slug), password);
+  const databaseUrl = tenantDatabaseUrl(config.tenantDatabaseUrl, databaseNameFor(slug), role, password);
   await objects.apply(slug, appSecretManifest(slug, { databaseUrl, appSecret: secret }));
-  await setTenantRolePassword(tenantDb, slug, password);
+  await setTenantRolePassword(tenantDb, slug, password, role);
+}
+
+/** The role and password of the Secret's DATABASE_URL; undefined when it has none or it is unreadable. */
+export function databaseLoginOf(secret: V1Secret | undefined): { role: string; password: string } | undefined {
+  const url = b64decode(secret?.data?.DATABASE_URL);
+  if (!url) return undefined;
+  try {
+    const parsed = new URL(url);
+    return { role: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password) };
+  } catch {
+    return undefined; // unreadable: replaced, and Postgres updated to match
+  }
 }
 
 /** The instance's APP_SECRET, or undefined when its Secret (or the value in it) is missing. */

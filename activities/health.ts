@@ -4,7 +4,7 @@
 // provision), at most SHIPYARD_HEAL_BUDGET times per instance per 24 h. Objects that are not
 // Shipyard's are reported and never touched.
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { KubernetesObjectApi, type KubernetesObject, type V1Deployment, type V1Ingress, type V1Secret } from '@kubernetes/client-node';
 import postgres from 'postgres';
 import { listedInstanceView } from '../lifecycle/views';
@@ -16,12 +16,13 @@ import type { WebhookEventType } from '../domain/webhooks';
 import { healthOf, type Health, type HealthCheck, type SweepTotals } from '../domain/health';
 import { hostnameFor, instanceLabel, managedByLabel, managedByValue, namespaceFor } from '../domain/instance';
 import { createDnsActivities } from './dns';
-import { isKubeNotFound, kubeError, route53Error } from './errors';
+import { errorTypes, isKubeNotFound, kubeError, route53Error } from './errors';
 import type { ActivityDeps } from './deps';
 import { createKubernetesActivities } from './kubernetes';
-import { imageFor, names } from './manifests';
+import { imageFor, names, wildcardDnsName, wildcardNames } from './manifests';
 import { createTenantDatabaseActivities } from './tenant-database';
 import { publishWebhookEvent } from './webhooks';
+import { wildcardCertificate } from './wildcard-certificate';
 
 export const HEALTH_ACTOR = 'health-sweep';
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -56,6 +57,8 @@ function ownedBy(obj: KubernetesObject, slug: string): boolean {
   return labels[managedByLabel] === managedByValue && labels[instanceLabel] === slug;
 }
 
+type CertificateObject = KubernetesObject & { status?: { conditions?: { type: string; status: string; message?: string }[]; notAfter?: string } };
+
 const describeError = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export function createHealthActivities(deps: ActivityDeps) {
@@ -64,6 +67,7 @@ export function createHealthActivities(deps: ActivityDeps) {
   const kubernetes = createKubernetesActivities(deps);
   const dns = createDnsActivities(deps);
   const tenantDatabase = createTenantDatabaseActivities(deps);
+  const wildcard = wildcardCertificate(kube, config);
 
   async function read<T extends KubernetesObject>(apiVersion: string, kind: string, name: string, namespace?: string): Promise<T | undefined> {
     try {
@@ -83,6 +87,9 @@ export function createHealthActivities(deps: ActivityDeps) {
 
   async function inspect(slug: string, version: string, suspended: boolean, replicas: number): Promise<Finding[]> {
     const ns = namespaceFor(slug);
+    // Checked against the mode the worker runs in now: after a switch, the heals bring each
+    // instance's Ingress over to it.
+    const wildcardMode = config.tlsMode === 'wildcard';
     const hostname = hostnameFor(slug, config.baseDomain);
     const findings: Finding[] = [];
 
@@ -131,34 +138,54 @@ export function createHealthActivities(deps: ActivityDeps) {
     else {
       const host = ingress!.spec?.rules?.[0]?.host;
       const tls = ingress!.spec?.tls?.[0];
+      // Per instance, TLS from the instance's own Secret; with the wildcard, no Secret: the ingress
+      // controller's default certificate (the wildcard's) serves the host.
+      const wantedSecret = wildcardMode ? undefined : names.tlsSecret;
       if (host !== hostname) findings.push(fail('ingress', `routes host ${host ?? '(none)'}, not ${hostname}`, { critical: true, heal: 'ingress' }));
-      else if (tls?.secretName !== names.tlsSecret || !tls.hosts?.includes(hostname)) {
-        findings.push(fail('ingress', `TLS is not ${names.tlsSecret} for ${hostname}`, { critical: true, heal: 'ingress' }));
+      else if (!tls || tls.secretName !== wantedSecret || !tls.hosts?.includes(hostname)) {
+        const wanted = wildcardMode ? `the ingress controller's default certificate (no secretName)` : names.tlsSecret;
+        findings.push(fail('ingress', `TLS is not ${wanted} for ${hostname}`, { critical: true, heal: 'ingress' }));
       } else findings.push(pass('ingress', hostname));
     }
 
-    const certificate = namespace
-      ? await read<KubernetesObject & { status?: { conditions?: { type: string; status: string; message?: string }[]; notAfter?: string } }>(
-          'cert-manager.io/v1',
-          'Certificate',
-          names.certificate,
-          ns,
-        )
-      : undefined;
-    const certProblem = presence('certificate', certificate, slug, 'certificate');
-    if (certProblem) findings.push(certProblem);
+    // In wildcard mode an instance has no Certificate of its own (one left from before a switch of
+    // mode is not looked at: its teardown removes it); the shared one is checked instead.
+    if (wildcardMode) findings.push(await inspectWildcardCertificate());
     else {
-      const ready = certificate!.status?.conditions?.find((c) => c.type === 'Ready');
-      const notAfter = certificate!.status?.notAfter ? new Date(certificate!.status.notAfter) : undefined;
-      if (ready?.status !== 'True') findings.push(fail('certificate', `not Ready${ready?.message ? `: ${ready.message}` : ''}`));
-      else if (notAfter && notAfter.getTime() < Date.now() + config.certExpiryWarnDays * DAY_MS) {
-        findings.push(fail('certificate', `expires ${notAfter.toISOString()}, within ${config.certExpiryWarnDays} days`));
-      } else findings.push(pass('certificate', notAfter ? `valid until ${notAfter.toISOString()}` : 'Ready'));
+      const certificate = namespace ? await read<CertificateObject>('cert-manager.io/v1', 'Certificate', names.certificate, ns) : undefined;
+      findings.push(presence('certificate', certificate, slug, 'certificate') ?? certificateStatus(certificate!));
     }
 
     findings.push(await inspectDns(hostname));
     findings.push(await inspectDatabase(databaseUrl));
     return findings;
+  }
+
+  /** Ready and not expiring soon; otherwise a non-critical failure (degraded). */
+  function certificateStatus(certificate: CertificateObject, about = ''): Finding {
+    const ready = certificate.status?.conditions?.find((c) => c.type === 'Ready');
+    const notAfter = certificate.status?.notAfter ? new Date(certificate.status.notAfter) : undefined;
+    if (ready?.status !== 'True') return fail('certificate', `${about}not Ready${ready?.message ? `: ${ready.message}` : ''}`);
+    if (notAfter && notAfter.getTime() < Date.now() + config.certExpiryWarnDays * DAY_MS) {
+      return fail('certificate', `${about}expires ${notAfter.toISOString()}, within ${config.certExpiryWarnDays} days`);
+    }
+    return pass('certificate', `${about}${notAfter ? `valid until ${notAfter.toISOString()}` : 'Ready'}`);
+  }
+
+  /** The wildcard Certificate every instance serves: missing is critical (healed by applying it again), foreign is left alone. */
+  async function inspectWildcardCertificate(): Promise<Finding> {
+    const about = `wildcard ${config.ingressNamespace}/${wildcardNames.certificate} (${wildcardDnsName(config.baseDomain)}): `;
+    let certificate: CertificateObject | undefined;
+    try {
+      certificate = await wildcard.read<CertificateObject>();
+    } catch (err) {
+      if (err instanceof ApplicationFailure && err.type === errorTypes.notOwned) {
+        return fail('certificate', `${about}present but without Shipyard's labels: not Shipyard's, left alone`, { critical: true });
+      }
+      throw err;
+    }
+    if (!certificate) return fail('certificate', `${about}missing`, { critical: true, heal: 'certificate' });
+    return certificateStatus(certificate, about);
   }
 
   async function inspectDns(hostname: string): Promise<Finding> {
@@ -207,9 +234,9 @@ export function createHealthActivities(deps: ActivityDeps) {
       case 'workload':
         return kubernetes.applyWorkload(slug, { plan, version, replicas });
       case 'certificate':
-        return kubernetes.applyCertificate(slug);
+        return config.tlsMode === 'wildcard' ? kubernetes.applyWildcardCertificate() : kubernetes.applyCertificate(slug);
       case 'ingress':
-        return kubernetes.applyIngress(slug);
+        return kubernetes.applyIngress(slug, config.tlsMode);
       case 'dns':
         return dns.upsertDnsRecord(slug);
     }

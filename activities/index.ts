@@ -5,6 +5,7 @@ import { createBackupActivities } from './backups';
 import { createBackupSweepActivities } from './backup-sweep';
 import { createCapacityActivities } from './capacity';
 import { createCatalogueActivities } from './catalogue';
+import { createCredentialActivities } from './credentials';
 import { createDnsActivities } from './dns';
 import { createInvoicingActivities } from './invoicing';
 import { createHealthActivities } from './health';
@@ -33,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRolloutActivities(deps),
     ...createBackupActivities(deps),
     ...createBackupSweepActivities(deps),
+    ...createCredentialActivities(deps),
   };
 }
 

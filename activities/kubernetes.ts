@@ -9,7 +9,7 @@ import type { ActivityDeps } from './deps';
 import { writeAppSecret } from './app-secret';
 import { promisedBy } from './capacity';
 import { errorTypes, kubeError, permanent } from './errors';
-import { describe, fieldManager, header, kubeObjects, ownership, refOf, refs } from './kube-objects';
+import { describe, fieldManager, header, kubeObjects, ownership, refOf, refs, type Ref } from './kube-objects';
 import { pollUntil } from './poll';
 import {
   appSelector,
@@ -20,9 +20,11 @@ import {
   namespaceManifests,
   versionOfImage,
   workloadManifests,
+  type TlsMode,
   type WorkloadSpec,
 } from './manifests';
 import { podTroubles, summariseTroubles } from './pods';
+import { wildcardCertificate } from './wildcard-certificate';
 
 export interface KubernetesActivityOptions {
   /** The longest pause between polls while waiting for a condition (they start short; see poll.ts). */
@@ -43,6 +45,7 @@ interface Condition {
 }
 
 type CertificateRequest = KubernetesObject & { status?: { conditions?: Condition[] } };
+type CertificateObject = KubernetesObject & { status?: { conditions?: Condition[] } };
 
 interface RolloutHeartbeat extends WaitHeartbeat {
   deadlineMs: number;
@@ -67,6 +70,7 @@ export function createKubernetesActivities(
   const { objects, read, readOwned, apply, remove, removeRead, requireNamespace } = kubeObjectsOf;
   const core = kube.makeApiClient(CoreV1Api);
   const pollIntervalMs = options.pollIntervalMs ?? 2000;
+  const wildcard = wildcardCertificate(kube, config);
 
   async function readDeploymentOrFail(slug: string): Promise<V1Deployment> {
     const ref = refs.deployment(slug);
@@ -86,16 +90,40 @@ export function createKubernetesActivities(
     }
   }
 
-  async function newestCertificateRequest(slug: string): Promise<CertificateRequest | undefined> {
+  /** The newest CertificateRequest cert-manager made for the Certificate at `ref`. */
+  async function newestCertificateRequest(ref: Ref): Promise<CertificateRequest | undefined> {
     let requests: CertificateRequest[];
     try {
-      requests = (await objects.list<CertificateRequest>('cert-manager.io/v1', 'CertificateRequest', namespaceFor(slug))).items;
+      requests = (await objects.list<CertificateRequest>('cert-manager.io/v1', 'CertificateRequest', ref.namespace)).items;
     } catch (err) {
-      throw kubeError(`list CertificateRequests in ${namespaceFor(slug)}`, err);
+      throw kubeError(`list CertificateRequests in ${ref.namespace}`, err);
     }
     return requests
-      .filter((r) => r.metadata?.annotations?.['cert-manager.io/certificate-name'] === names.certificate)
+      .filter((r) => r.metadata?.annotations?.['cert-manager.io/certificate-name'] === ref.name)
       .sort((a, b) => String(b.metadata?.creationTimestamp ?? '').localeCompare(String(a.metadata?.creationTimestamp ?? '')))[0];
+  }
+
+  /**
+   * Waits for the Ready condition of the Certificate at `ref` (read by `readCert`, which refuses one
+   * that is not Shipyard's); the overall bound is the activity's own timeout.
+   */
+  async function waitForCertificate(ref: Ref, readCert: () => Promise<CertificateObject | undefined>, madeBy: string): Promise<void> {
+    await pollUntil(async () => {
+      const cert = await readCert();
+      if (!cert) throw permanent(`${describe(ref)} does not exist; ${madeBy} must run first`, errorTypes.missingDependency);
+      const ready = cert.status?.conditions?.find((c) => c.type === 'Ready');
+      const current = ready?.observedGeneration === undefined || ready.observedGeneration >= (cert.metadata?.generation ?? 0);
+      if (ready?.status === 'True' && current) return true;
+      // The Certificate says it is not ready; its newest CertificateRequest says why (an issuer
+      // that is missing or not ready, a request denied or failed).
+      const said = (cert.status?.conditions ?? []).filter((c) => c.status !== 'True').map(conditionText);
+      const request = await newestCertificateRequest(ref);
+      const requestSays = (request?.status?.conditions ?? [])
+        .filter((c) => (c.type === 'Ready' && c.status !== 'True') || (c.type !== 'Ready' && c.status === 'True'))
+        .map(conditionText);
+      const blocking = [...(said.length ? said : ['no Ready condition yet']), ...requestSays.map((c) => `CertificateRequest ${request?.metadata?.name}: ${c}`)];
+      return { detail: `waiting for ${describe(ref)} to become Ready: ${blocking.join('; ')}` };
+    }, pollIntervalMs);
   }
 
   /** Deletes the namespace (and so everything in it) and waits until it is really gone. */
@@ -308,22 +336,21 @@ export function createKubernetesActivities(
     /** Waits for the Certificate's Ready condition; the overall bound is the activity's own timeout. */
     async waitForCertificateReady(slug: string): Promise<void> {
       const ref = refs.certificate(slug);
-      await pollUntil(async () => {
-        const cert = await readOwned<KubernetesObject & { status?: { conditions?: Condition[] } }>(slug, ref);
-        if (!cert) throw permanent(`${describe(ref)} does not exist; applyCertificate must run first`, errorTypes.missingDependency);
-        const ready = cert.status?.conditions?.find((c) => c.type === 'Ready');
-        const current = ready?.observedGeneration === undefined || ready.observedGeneration >= (cert.metadata?.generation ?? 0);
-        if (ready?.status === 'True' && current) return true;
-        // The Certificate says it is not ready; its newest CertificateRequest says why (an issuer
-        // that is missing or not ready, a request denied or failed).
-        const said = (cert.status?.conditions ?? []).filter((c) => c.status !== 'True').map(conditionText);
-        const request = await newestCertificateRequest(slug);
-        const requestSays = (request?.status?.conditions ?? [])
-          .filter((c) => (c.type === 'Ready' && c.status !== 'True') || (c.type !== 'Ready' && c.status === 'True'))
-          .map(conditionText);
-        const blocking = [...(said.length ? said : ['no Ready condition yet']), ...requestSays.map((c) => `CertificateRequest ${request?.metadata?.name}: ${c}`)];
-        return { detail: `waiting for ${describe(ref)} to become Ready: ${blocking.join('; ')}` };
-      }, pollIntervalMs);
+      await waitForCertificate(ref, () => readOwned<CertificateObject>(slug, ref), 'applyCertificate');
+    },
+
+    /**
+     * SHIPYARD_TLS_MODE=wildcard: the one Certificate for `*.<baseDomain>` in the ingress
+     * controller's namespace (its Secret served as the controller's default certificate), created
+     * or brought up to date. Shared by every instance, so nothing ever undoes it.
+     */
+    async applyWildcardCertificate(): Promise<void> {
+      await wildcard.ensure();
+    },
+
+    /** Waits for the wildcard Certificate's Ready condition (a first issuance over DNS-01 takes a minute or two). */
+    async waitForWildcardCertificateReady(): Promise<void> {
+      await waitForCertificate(wildcard.ref, () => wildcard.read<CertificateObject>(), 'applyWildcardCertificate');
     },
 
     /** Deletes the Certificate and the TLS Secret cert-manager made for it. */
@@ -338,10 +365,14 @@ export function createKubernetesActivities(
       });
     },
 
-    /** Ingress `app` for `<slug>.<baseDomain>`, TLS from Secret `app-tls`, routing to Service `app`. */
-    async applyIngress(slug: string): Promise<void> {
+    /**
+     * Ingress `app` for `<slug>.<baseDomain>`, routing to Service `app`, TLS from Secret `app-tls`
+     * (per instance) or from the ingress controller's default certificate (wildcard). The mode is
+     * the operation's (fixed at its start), not the worker's.
+     */
+    async applyIngress(slug: string, tlsMode: TlsMode = 'per-instance'): Promise<void> {
       await requireNamespace(slug);
-      await apply(slug, ingressManifest(slug, config));
+      await apply(slug, ingressManifest(slug, config, tlsMode));
     },
 
     async deleteIngress(slug: string): Promise<void> {

@@ -13,7 +13,7 @@ import type {
   V1Service,
 } from '@kubernetes/client-node';
 import type { Config } from '../domain/config';
-import { hostnameFor, instanceLabel, namespaceFor, ownerLabels, type Plan } from '../domain/instance';
+import { hostnameFor, instanceLabel, managedByLabel, managedByValue, namespaceFor, ownerLabels, type Plan } from '../domain/instance';
 import { versionPattern } from '../domain/validation';
 import { errorTypes, permanent } from './errors';
 
@@ -322,7 +322,51 @@ export function certificateManifest(slug: string, config: Pick<ManifestConfig, '
   };
 }
 
-export function ingressManifest(slug: string, config: Pick<ManifestConfig, 'baseDomain' | 'ingressClass'>): V1Ingress {
+/**
+ * How an instance's host gets its certificate (SHIPYARD_TLS_MODE): `per-instance`, a Certificate of
+ * its own in its namespace; `wildcard`, the one Certificate for `*.<base domain>` in the ingress
+ * controller's namespace, which the controller serves as its default certificate.
+ */
+export type TlsMode = Config['tlsMode'];
+
+// The wildcard certificate: one for the whole base domain, shared by every instance, so it belongs
+// to no instance. Its own ownership mark tells it apart from an instance's objects.
+
+/** Fixed names of the wildcard Certificate and its Secret, in the ingress controller's namespace. */
+export const wildcardNames = {
+  certificate: 'shipyard-wildcard',
+  tlsSecret: 'shipyard-wildcard-tls',
+} as const;
+
+export const componentLabel = 'app.kubernetes.io/component';
+/** Labels of the wildcard Certificate and of the Secret cert-manager issues for it. */
+export const wildcardLabels: Record<string, string> = { [managedByLabel]: managedByValue, [componentLabel]: 'wildcard-certificate' };
+
+/** `*.<base domain>`: every instance's host, one label deep (the base domain itself is no instance's). */
+export const wildcardDnsName = (baseDomain: string): string => `*.${baseDomain}`;
+
+export function wildcardCertificateManifest(config: Pick<ManifestConfig, 'baseDomain' | 'certIssuer' | 'ingressNamespace'>): Certificate {
+  return {
+    apiVersion: 'cert-manager.io/v1',
+    kind: 'Certificate',
+    metadata: { name: wildcardNames.certificate, namespace: config.ingressNamespace, labels: wildcardLabels },
+    spec: {
+      secretName: wildcardNames.tlsSecret,
+      dnsNames: [wildcardDnsName(config.baseDomain)],
+      // A wildcard needs an issuer that solves DNS-01 (an ACME CA will not prove `*.` over HTTP-01).
+      issuerRef: { group: 'cert-manager.io', kind: 'ClusterIssuer', name: config.certIssuer },
+      privateKey: { algorithm: 'ECDSA', size: 256 },
+      secretTemplate: { labels: wildcardLabels },
+    },
+  };
+}
+
+/**
+ * The Ingress of an instance. Per instance, its TLS names the Secret of its own Certificate; with
+ * the wildcard, it names the host only: ingress-nginx then serves its default certificate
+ * (`--default-ssl-certificate`, the wildcard's Secret) for it, and still redirects HTTP to HTTPS.
+ */
+export function ingressManifest(slug: string, config: Pick<ManifestConfig, 'baseDomain' | 'ingressClass'>, tlsMode: TlsMode = 'per-instance'): V1Ingress {
   const host = hostnameFor(slug, config.baseDomain);
   return {
     apiVersion: 'networking.k8s.io/v1',
@@ -330,7 +374,7 @@ export function ingressManifest(slug: string, config: Pick<ManifestConfig, 'base
     metadata: meta(slug, names.app),
     spec: {
       ingressClassName: config.ingressClass,
-      tls: [{ hosts: [host], secretName: names.tlsSecret }],
+      tls: [tlsMode === 'wildcard' ? { hosts: [host] } : { hosts: [host], secretName: names.tlsSecret }],
       rules: [
         {
           host,

@@ -66,10 +66,9 @@ export function createOrphanActivities(deps: ActivityDeps) {
     const roles = await sql<{ comment: string }[]>`
       select shobj_description(oid, 'pg_authid') as comment from pg_roles
       where shobj_description(oid, 'pg_authid') like 'managed-by=shipyard instance=%'`;
-    for (const { comment } of roles) {
-      const slug = roleComment.exec(comment)?.[1];
-      if (slug) found.push({ kind: 'database', name: databaseNameFor(slug), slug });
-    }
+    // An instance's login roles carry its owner role's comment: one orphan per instance, whichever of its roles are left.
+    const roleSlugs = new Set(roles.map(({ comment }) => roleComment.exec(comment)?.[1]).filter((slug) => slug !== undefined));
+    for (const slug of roleSlugs) found.push({ kind: 'database', name: databaseNameFor(slug), slug });
     return found;
   }
 

@@ -3,9 +3,16 @@
 // within what such a role may do.
 //
 // Isolation rests on two things: every tenant role is a member of `tenantRoleGroup`, which the
-// server's pg_hba.conf admits only to the database named like the role (`sameuser`) — see README,
-// "Pointing Shipyard at real infrastructure"; and each tenant database grants CONNECT to its own
-// role only, so even a server without those rules keeps tenants out of each other's databases.
+// server's pg_hba.conf admits only to the database named like a role it is a member of
+// (`samerole`) — see README, "Pointing Shipyard at real infrastructure"; and each tenant database
+// grants CONNECT to its own role only, so even a server without those rules keeps tenants out of
+// each other's databases.
+//
+// The owner role `tenant_<slug>` owns the database and everything in it. The app logs in as it
+// until its first credential rotation; from then on it logs in as one of two login roles
+// (loginRolesFor), members of the owner role whose sessions act as it (`SET role`). Postgres keeps
+// one password per role, so two roles that take turns let the new password work before the old one
+// stops (see activities/credentials.ts).
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { Sql } from 'postgres';
 import { databaseNameFor, databaseRoleFor, managedByValue } from '../domain/instance';
@@ -134,11 +141,13 @@ export async function databaseOwner(sql: Sql, database: string): Promise<string 
 }
 
 /**
- * Sets the tenant role's password. Used by writeAppSecret, which keeps the password in the
- * instance's Secret and makes Postgres agree with it on every run.
+ * Sets the password of the tenant role the app logs in as: the owner role, or (given `role`) one
+ * of its login roles, which is also let log in. Used by writeAppSecret, which keeps the password in
+ * the instance's Secret and makes Postgres agree with it on every run.
  */
-export async function setTenantRolePassword(sql: Sql, slug: string, password: string): Promise<void> {
-  const role = tenantName(slug);
+export async function setTenantRolePassword(sql: Sql, slug: string, password: string, role: string = tenantName(slug)): Promise<void> {
+  const owner = tenantName(slug);
+  if (role !== owner) requireLoginRole(slug, role);
   const action = `set the password of Postgres role ${role}`;
   try {
     if ((await assertRoleOwned(sql, slug, role)) === 'absent') {
@@ -147,7 +156,97 @@ export async function setTenantRolePassword(sql: Sql, slug: string, password: st
     // Password commands take no bind parameters, so the literal is quoted here. Only the
     // verifier leaves this process: Postgres logs a failed statement's text, and a verifier
     // there gives away no password.
-    await sql.unsafe(`alter role "${role}" password ${quoteLiteral(scramSha256Verifier(password))}`);
+    await sql.unsafe(`alter role "${role}"${role === owner ? '' : ' login'} password ${quoteLiteral(scramSha256Verifier(password))}`);
+  } catch (err) {
+    throw postgresError(action, err);
+  }
+}
+
+/**
+ * The two login roles of an instance, which the app takes in turns, one rotation after another.
+ * Named from a digest of the slug so that any slug's names fit Postgres's 63 characters; marked as
+ * the instance's with the same comment as its owner role.
+ */
+export function loginRolesFor(slug: string): readonly [string, string] {
+  tenantName(slug);
+  const tag = createHash('sha256').update(slug).digest('hex').slice(0, 12);
+  return [`tenant_login_${tag}_a`, `tenant_login_${tag}_b`];
+}
+
+/** The login roles of `slug` that exist (and are Shipyard's: another's is refused). */
+export async function existingLoginRoles(sql: Sql, slug: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const role of loginRolesFor(slug)) if ((await assertRoleOwned(sql, slug, role)) === 'ours') found.push(role);
+  return found;
+}
+
+function requireLoginRole(slug: string, role: string): void {
+  if (!loginRolesFor(slug).includes(role)) throw permanent(`${role} is not a login role of instance ${slug}`, errorTypes.invalidSpec);
+}
+
+/**
+ * Login role `role` of `slug` (one of loginRolesFor), made if absent: NOLOGIN until it is given a
+ * password, a member of the tenant role group and of the owner role, its sessions acting as the
+ * owner (so what the app creates is the owner's, whichever login made it), and the admin a member
+ * of it (to end its sessions). The owner role must exist.
+ */
+export async function ensureLoginRole(sql: Sql, slug: string, role: string): Promise<void> {
+  requireLoginRole(slug, role);
+  const owner = tenantName(slug);
+  let step = `create Postgres role ${role}`;
+  try {
+    if ((await assertRoleOwned(sql, slug, owner)) === 'absent') {
+      throw permanent(`cannot ${step}: its owner role ${owner} does not exist (ensureTenantDatabase has not run)`, errorTypes.missingDependency);
+    }
+    if ((await assertRoleOwned(sql, slug, role)) === 'absent') {
+      try {
+        // NOLOGIN and in the group from the start, as the owner role is made.
+        await sql.begin(async (tx) => {
+          await tx`create role ${tx(role)} nologin in role ${tx(tenantRoleGroup)}`;
+          await tx.unsafe(`comment on role "${role}" is ${quoteLiteral(roleComment(slug))}`);
+        });
+      } catch (err) {
+        if (!madeMeanwhile(err, '42710')) throw err;
+        await assertRoleOwned(sql, slug, role);
+      }
+    }
+    step = `make Postgres role ${role} act as ${owner}`;
+    await sql`grant ${sql(tenantRoleGroup)} to ${sql(role)}`;
+    await sql`grant ${sql(owner)} to ${sql(role)}`;
+    await sql.unsafe(`alter role "${role}" set role = ${quoteLiteral(owner)}`);
+    step = `make the admin role a member of ${role}`;
+    await sql`grant ${sql(role)} to current_user`;
+  } catch (err) {
+    throw postgresError(step, err);
+  }
+}
+
+/** Lets login role `role` of `slug` log in with `password` (made if absent), with at most `connectionLimit` sessions. */
+export async function enableLoginRole(sql: Sql, slug: string, role: string, password: string, connectionLimit: number): Promise<void> {
+  const limit = connectionLimitOf({ connectionLimit });
+  await ensureLoginRole(sql, slug, role);
+  try {
+    // Only the verifier leaves this process (see setTenantRolePassword).
+    await sql.unsafe(`alter role "${role}" login connection limit ${limit} password ${quoteLiteral(scramSha256Verifier(password))}`);
+  } catch (err) {
+    throw postgresError(`let Postgres role ${role} log in`, err);
+  }
+}
+
+/**
+ * Stops `role` (the owner role or a login role of `slug`) from logging in: NOLOGIN, no password,
+ * and its open sessions ended. Absent = done.
+ */
+export async function disableLogin(sql: Sql, slug: string, role: string): Promise<void> {
+  if (role !== tenantName(slug)) requireLoginRole(slug, role);
+  const action = `stop Postgres role ${role} from logging in`;
+  try {
+    if ((await assertRoleOwned(sql, slug, role)) === 'absent') return;
+    await sql.unsafe(`alter role "${role}" nologin password null`);
+    // Sessions whose login was this role (a session of the other login role acts as the owner
+    // but logged in as itself); waits up to 5 s for each to end.
+    await sql`grant ${sql(role)} to current_user`;
+    await sql`select pg_terminate_backend(pid, 5000) from pg_stat_activity where usename = ${role} and pid <> pg_backend_pid()`;
   } catch (err) {
     throw postgresError(action, err);
   }
@@ -187,7 +286,14 @@ export function createTenantDatabaseActivities({ tenantDb: sql }: Pick<ActivityD
         step = `add Postgres role ${role} to ${tenantRoleGroup}`;
         await sql`grant ${sql(tenantRoleGroup)} to ${sql(role)}`;
         step = `let Postgres role ${role} log in with at most ${connectionLimit} connections`;
-        await sql.unsafe(`alter role "${role}" login connection limit ${connectionLimit}`);
+        const logins = await existingLoginRoles(sql, slug);
+        if (logins.length === 0) await sql.unsafe(`alter role "${role}" login connection limit ${connectionLimit}`);
+        else {
+          // The app logs in as a login role (a rotation made them): the limit is theirs, each, and
+          // whether the owner may log in is the rotation's business.
+          await sql.unsafe(`alter role "${role}" connection limit ${connectionLimit}`);
+          for (const login of logins) await sql.unsafe(`alter role "${login}" connection limit ${connectionLimit}`);
+        }
         // Since Postgres 16 a CREATEROLE role gets only ADMIN on the roles it creates; it needs
         // membership to hand the new database to the role and, later, to drop that database.
         step = `make the admin role a member of ${role}`;
@@ -215,21 +321,30 @@ export function createTenantDatabaseActivities({ tenantDb: sql }: Pick<ActivityD
       }
     },
 
-    /** Drops the database (closing its sessions) and the role. Absent = done. */
+    /** Drops the database (closing its sessions), the login roles and the owner role. Absent = done. */
     async dropTenantDatabase(slug: string): Promise<void> {
       const name = tenantName(slug);
       const role = databaseRoleFor(slug);
       let step = `drop Postgres database ${name}`;
       try {
         const roleState = await assertRoleOwned(sql, slug, role);
+        const logins = await existingLoginRoles(sql, slug);
         const owner = await databaseOwner(sql, name);
         if (owner !== undefined) {
           if (owner !== role || roleState !== 'ours') {
             throw notOwned(`Postgres database ${name}`, `it is owned by ${owner}, which is not Shipyard's role ${role}`);
           }
-          // FORCE terminates the app's open sessions first; without it the drop fails while any
-          // replica still holds a connection.
+          // FORCE terminates the app's open sessions first (those of the login roles too, which
+          // takes membership in them); without it the drop fails while any replica still holds a connection.
+          for (const login of logins) await sql`grant ${sql(login)} to current_user`;
           await sql`drop database if exists ${sql(name)} with (force)`;
+        }
+        for (const login of logins) {
+          // They own nothing (their sessions act as the owner role) but may hold privileges.
+          step = `drop Postgres role ${login}`;
+          await sql`grant ${sql(login)} to current_user`;
+          await sql`drop owned by ${sql(login)}`;
+          await sql`drop role if exists ${sql(login)}`;
         }
         if (roleState === 'ours') {
           // Objects the role owns (or privileges it holds) outside its database block DROP ROLE.

@@ -5,9 +5,10 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { registerAjvFormats, Type, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ApiRole } from '../domain/api-keys';
-import { authenticate, authorize, type Caller } from './auth';
+import { authenticate, authorize, type Caller, requireFleetKey } from './auth';
 import type { Deps } from '../lifecycle/deps';
 import { installObservability, type ApiMetricsOptions } from './observability';
+import { installRateLimit } from './rate-limit';
 import { clientErrorHandler, documentProblems, type FieldError, frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH, Problem, ProblemSchema } from './problems';
 import { sharedSchemas } from './schemas';
 import { apiKeyRoutes } from './routes/api-keys';
@@ -27,6 +28,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The weakest role allowed on a /v1 route. */
     role?: ApiRole;
+    /**
+     * The route passes the caller's scope down (instances and what hangs off them), so a key bound
+     * to an owner may call it. Any other /v1 route covers the whole fleet and refuses such a key (403).
+     */
+    ownerScoped?: boolean;
   }
   interface FastifyRequest {
     caller: Caller | null;
@@ -147,17 +153,30 @@ export async function build(
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  const countRequest = await installRateLimit(app, deps.config);
   await app.register(healthRoutes, deps);
   // The Temporal UI's codec server: its own CORS and (optional) auth, outside /v1.
   await app.register(codecRoutes, { ...deps, prefix: '/codec' });
   await app.register(
     async (v1) => {
       v1.decorateRequest('caller', null);
-      v1.addHook('onRoute', (route) => documentProblems(route, [401, 403]));
-      v1.addHook('onRequest', async (request) => {
-        request.caller = await authenticate(request, deps.db, deps.config.adminKey);
-        // A /v1 route that forgot to say is admin-only rather than open.
-        authorize(request.caller, request.routeOptions.config.role ?? 'admin');
+      v1.addHook('onRoute', (route) => documentProblems(route, [401, 403, 429]));
+      v1.addHook('onRequest', async (request, reply) => {
+        // Counted per key once the key is known; a request without a valid key still counts
+        // (per client address) before it is answered 401.
+        let unauthenticated: Problem | undefined;
+        const caller = await authenticate(request, deps.db, deps.config.adminKey).catch((err: unknown) => {
+          if (!(err instanceof Problem)) throw err;
+          unauthenticated = err;
+          return null;
+        });
+        request.caller = caller;
+        await countRequest(request, reply);
+        if (!caller) throw unauthenticated;
+        const { role, ownerScoped } = request.routeOptions.config;
+        // A /v1 route that forgot to say is admin-only rather than open, and fleet-wide rather than owner-scoped.
+        authorize(caller, role ?? 'admin');
+        if (!ownerScoped) requireFleetKey(caller);
       });
       await v1.register(planRoutes, deps);
       await v1.register(instanceRoutes, deps);
@@ -171,7 +190,14 @@ export async function build(
     },
     { prefix: '/v1' },
   );
-  // Signed by the registry, not by an API key: outside the /v1 key check.
-  await app.register(registryHookRoutes, { ...deps, prefix: '/v1/hooks' });
+  // Signed by the registry, not by an API key: outside the /v1 key check, counted per client address.
+  await app.register(
+    async (hooks) => {
+      hooks.addHook('onRoute', (route) => documentProblems(route, [429]));
+      hooks.addHook('onRequest', countRequest);
+      await hooks.register(registryHookRoutes, deps);
+    },
+    { prefix: '/v1/hooks' },
+  );
   return app;
 }

@@ -4,7 +4,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Database } from '../db/client';
 import { findLiveApiKeyByHash } from '../db/api-keys';
-import type { ApiRole } from '../domain/api-keys';
+import type { ApiRole, Scope } from '../domain/api-keys';
 import { Problem } from './problems';
 
 export interface Caller {
@@ -12,6 +12,8 @@ export interface Caller {
   keyId: string;
   name: string;
   role: ApiRole;
+  /** `{ owner }` for a key bound to an owner: handlers pass it down, and the catalogue's queries filter by it. */
+  scope: Scope;
 }
 
 export const BOOTSTRAP_ADMIN = 'bootstrap-admin';
@@ -39,15 +41,32 @@ export async function authenticate(request: FastifyRequest, db: Database, adminK
   if (!key) throw new Problem(401, 'send an API key as "Authorization: Bearer <api key>"');
   const hash = hashKey(key);
   if (adminKey && timingSafeEqual(Buffer.from(hash, 'hex'), Buffer.from(hashKey(adminKey), 'hex'))) {
-    return { keyId: BOOTSTRAP_ADMIN, name: BOOTSTRAP_ADMIN, role: 'admin' };
+    return { keyId: BOOTSTRAP_ADMIN, name: BOOTSTRAP_ADMIN, role: 'admin', scope: {} };
   }
   const row = await findLiveApiKeyByHash(db, hash);
   if (!row) throw new Problem(401, 'unknown or revoked API key');
-  return { keyId: row.id, name: row.name, role: row.role };
+  return { keyId: row.id, name: row.name, role: row.role, scope: row.owner === null ? {} : { owner: row.owner } };
 }
 
 export function authorize(caller: Caller, needed: ApiRole): void {
   if (rank[caller.role] < rank[needed]) {
     throw new Problem(403, `this needs the ${needed} role; key "${caller.name}" has ${caller.role}`);
+  }
+}
+
+/** The problem type's slug of a request a key bound to an owner may not make. */
+export const OWNER_SCOPED_PROBLEM = 'forbidden-owner';
+
+/**
+ * Refuses a key bound to an owner on a route that covers the whole fleet (rollouts, sweeps,
+ * webhooks, API keys, invoice runs, the codec): only routes that pass the caller's scope down
+ * (`ownerScoped`) take such a key.
+ */
+export function requireFleetKey(caller: Caller): void {
+  if (caller.scope.owner !== undefined) {
+    throw new Problem(403, `key "${caller.name}" is bound to owner ${caller.scope.owner}; this covers the whole fleet`, {
+      type: OWNER_SCOPED_PROBLEM,
+      title: 'Not allowed for a key bound to an owner',
+    });
   }
 }

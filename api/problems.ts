@@ -15,6 +15,7 @@ import {
   NameTaken,
   NotFound,
   OperationRunning,
+  OutOfScope,
   Unavailable,
   Unprocessable,
 } from '../domain/errors';
@@ -55,6 +56,7 @@ const problemTitles: Record<number, [slug: string, title: string]> = {
   414: ['uri-too-long', 'Path segment too long'],
   415: ['unsupported-media-type', 'Unsupported media type'],
   422: ['unprocessable', 'Unprocessable request'],
+  429: ['rate-limited', 'Too many requests'],
   431: ['headers-too-large', 'Request headers too large'],
   500: ['internal', 'Internal server error'],
   503: ['unavailable', 'Service unavailable'],
@@ -69,6 +71,7 @@ export const problemType = (status: number): string =>
  */
 const lifecycleProblems: [error: abstract new (...args: never[]) => LifecycleError, status: number, slug: string, title: string][] = [
   [NotFound, 404, 'not-found', 'Not found'],
+  [OutOfScope, 403, 'forbidden-owner', 'Not allowed for a key bound to an owner'],
   [OperationRunning, 409, 'operation-running', 'Another operation is running on the instance'],
   [InvalidTransition, 409, 'invalid-transition', 'Not allowed in the current state'],
   [InsufficientCapacity, 409, 'insufficient-capacity', 'Insufficient capacity'],
@@ -103,6 +106,17 @@ export class Problem extends Error {
 
 const titleOf = (status: number): string => problemTitles[status]?.[1] ?? `HTTP ${status}`;
 
+/** The headers every rate-limited request is answered with (api/rate-limit.ts), as OpenAPI documents a 429's. */
+const rateLimitHeaders = {
+  'Retry-After': { type: 'integer', description: 'seconds until the window ends and requests are taken again' },
+  'RateLimit-Limit': { type: 'integer', description: "requests a minute this API key's role may make (per client address without a key)" },
+  'RateLimit-Remaining': { type: 'integer', description: 'requests left in the current window (0 here)' },
+  'RateLimit-Reset': { type: 'integer', description: 'seconds until the window ends' },
+  'X-RateLimit-Limit': { type: 'integer', description: 'the same as RateLimit-Limit' },
+  'X-RateLimit-Remaining': { type: 'integer', description: 'the same as RateLimit-Remaining' },
+  'X-RateLimit-Reset': { type: 'integer', description: 'the same as RateLimit-Reset' },
+};
+
 /** Response schemas for the problem statuses a route can answer, for validation docs and OpenAPI. */
 export function problems(...statuses: number[]) {
   return Object.fromEntries(
@@ -110,6 +124,7 @@ export function problems(...statuses: number[]) {
       status,
       {
         description: titleOf(status),
+        ...(status === 429 ? { headers: rateLimitHeaders } : {}),
         content: { 'application/problem+json': { schema: Type.Ref('Problem') } },
       },
     ]),

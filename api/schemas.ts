@@ -134,6 +134,7 @@ export const ApiKey = Type.Object(
     name: Type.String(),
     role: Role,
     prefix: Type.String({ description: 'the first characters of the key, to recognise it' }),
+    owner: Type.Optional(Type.String({ description: "the ownerEmail the key is bound to: it sees and acts on that owner's instances only" })),
     createdAt: Type.String({ format: 'date-time' }),
     revokedAt: Type.Optional(Type.String({ format: 'date-time' })),
   },

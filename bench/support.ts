@@ -17,7 +17,9 @@ export async function startBenchShipyard(
   // The bench's own clients (its leftover checks) talk to the same testbed as the processes it
   // starts; the AWS SDK, for one, reads its credentials from the environment.
   for (const [name, value] of Object.entries(testbed)) process.env[name] ??= value;
-  const env = { ...process.env, SHIPYARD_TASK_QUEUE: `bench-${Date.now().toString(36)}`, ...overrides };
+  // A bench measures Shipyard, not a key's rate limit (its polling would reach one).
+  const unlimited = { SHIPYARD_RATE_LIMIT_VIEWER: '1000000', SHIPYARD_RATE_LIMIT_OPERATOR: '1000000', SHIPYARD_RATE_LIMIT_ADMIN: '1000000' };
+  const env = { ...process.env, SHIPYARD_TASK_QUEUE: `bench-${Date.now().toString(36)}`, ...unlimited, ...overrides };
   const started = await startShipyard(env, () => () => {}, shipyard);
   const call: ApiCall = async (method, path, body) => {
     // A JSON content type with no body is a 400: only say JSON when sending some.

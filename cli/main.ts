@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { migrateCatalogue } from '../db/migrate';
 import { type Config, ConfigError, loadConfig } from '../domain/config';
+import { TemporalConnectionError } from '../temporal/connection';
 import type { RunningApi } from '../api/server';
 import type { RunningWorker } from '../worker/run';
 import { temporalSdkMetrics } from '../worker/metrics';
@@ -64,7 +65,7 @@ if (command === 'worker' || command === 'all') {
   await installTemporalRuntime(config, log);
   const workflowBundlePath = existsSync(prebuiltWorkflowBundle) ? prebuiltWorkflowBundle : undefined;
   const started = Date.now();
-  worker = await startWorker(config, { registry, workflowBundlePath, serveMetrics: command === 'worker' });
+  worker = await orExit(startWorker(config, { registry, workflowBundlePath, serveMetrics: command === 'worker' }));
   log.info(
     {
       taskQueue: config.taskQueue,
@@ -79,7 +80,7 @@ if (command === 'worker' || command === 'all') {
 if (command === 'api' || command === 'all') {
   const { serveApi } = await import('../api/server');
   // In `all`, the API's /metrics also answers for the worker and the Temporal SDK: one target.
-  api = await serveApi(config, { metrics: { registry, ...(command === 'all' ? { extraText: sdkMetrics } : {}) } });
+  api = await orExit(serveApi(config, { metrics: { registry, ...(command === 'all' ? { extraText: sdkMetrics } : {}) } }));
 }
 
 let stopping = false;
@@ -115,6 +116,20 @@ void worker?.done.then(
     process.exit(1);
   },
 );
+
+/**
+ * A start that cannot reach Temporal ends the process (non-zero, so an orchestrator restarts it)
+ * with one log line saying why and naming the address, not a stack trace.
+ */
+async function orExit<T>(starting: Promise<T>): Promise<T> {
+  try {
+    return await starting;
+  } catch (err) {
+    if (!(err instanceof TemporalConnectionError)) throw err;
+    log.fatal({ temporal: err.address }, err.message);
+    process.exit(1);
+  }
+}
 
 /**
  * Once per process, before any worker connection: the SDK's logs go to the same JSON lines

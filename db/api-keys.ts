@@ -8,7 +8,8 @@ export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
 export async function insertApiKey(
   db: Database,
-  key: { id: string; name: string; role: ApiRole; hash: string; prefix: string },
+  /** `owner`: the ownerEmail the key is bound to (see Scope); absent = the whole fleet. */
+  key: { id: string; name: string; role: ApiRole; hash: string; prefix: string; owner?: string },
 ): Promise<ApiKeyRow> {
   const [row] = await db.insert(apiKeys).values(key).returning();
   return row!;

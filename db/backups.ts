@@ -1,9 +1,11 @@
 // Backup rows: one per backup, its objects under `object_prefix` in the bucket it names.
 import { and, asc, desc, eq, gt, gte, inArray, lt, sql } from 'drizzle-orm';
+import type { Scope } from '../domain/api-keys';
 import type { BackupKind, BackupPart, BackupPolicy } from '../domain/backups';
 import { backupKeyPrefix, backupSweepActor } from '../domain/backups';
 import type { Database } from './client';
 import { newId } from './ids';
+import { ofInstancesInScope } from './instances';
 import { backups, instances, operations, plans } from './schema';
 
 export type BackupRow = typeof backups.$inferSelect;
@@ -45,8 +47,9 @@ export async function beginBackup(db: Database, backup: NewBackup): Promise<Back
   return row!;
 }
 
-export async function getBackup(db: Database, id: string): Promise<BackupRow | undefined> {
-  const [row] = await db.select().from(backups).where(eq(backups.id, id));
+/** A backup by id; one of an instance outside `scope` is not found. */
+export async function getBackup(db: Database, id: string, scope: Scope = {}): Promise<BackupRow | undefined> {
+  const [row] = await db.select().from(backups).where(and(eq(backups.id, id), ofInstancesInScope(backups.instanceId, scope)));
   return row;
 }
 

@@ -1,7 +1,8 @@
 // Instances: lookups, the listing and the status it filters on, and status writes with the status
 // history they append to. Like every db/ module, plain functions over a Database that the API and
 // the activities call directly.
-import { and, asc, desc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, type AnyColumn, asc, desc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
+import type { Scope } from '../domain/api-keys';
 import type { Health } from '../domain/health';
 import type { InstanceStatus } from '../domain/instance';
 import { kindsThatMoveStatus, type OperationKind, shownStatus, statusWhileRunning } from '../domain/operation-kinds';
@@ -23,8 +24,19 @@ export interface InstanceWithOperation {
 const instanceByIdOrSlug = (idOrSlug: string): SQL =>
   idOrSlug.startsWith('ins_') ? eq(instances.id, idOrSlug) : eq(instances.slug, idOrSlug);
 
-export async function findInstance(db: Database, idOrSlug: string): Promise<InstanceWithOperation | undefined> {
-  const [instance] = await db.select().from(instances).where(instanceByIdOrSlug(idOrSlug));
+/** The instances a caller's scope reaches: an owner's only, or all (undefined). */
+export const instancesInScope = (scope: Scope): SQL | undefined =>
+  scope.owner === undefined ? undefined : eq(instances.ownerEmail, scope.owner);
+
+/** Rows (operations, backups) whose `instanceId` column names an instance in `scope`; undefined = all. */
+export const ofInstancesInScope = (instanceId: AnyColumn, scope: Scope): SQL | undefined =>
+  scope.owner === undefined
+    ? undefined
+    : sql`${instanceId} in (select ${instances.id} from ${instances} where ${instances.ownerEmail} = ${scope.owner})`;
+
+/** An instance by id or slug; one outside `scope` is not found, exactly like one that does not exist. */
+export async function findInstance(db: Database, idOrSlug: string, scope: Scope = {}): Promise<InstanceWithOperation | undefined> {
+  const [instance] = await db.select().from(instances).where(and(instanceByIdOrSlug(idOrSlug), instancesInScope(scope)));
   if (!instance) return undefined;
   return { instance, running: await runningOperation(db, instance.id) };
 }
@@ -69,8 +81,10 @@ function shownStatusIs(status: InstanceStatus): SQL {
 export async function listInstances(
   db: Database,
   query: { status?: InstanceStatus; health?: Health; limit: number; after?: string },
+  scope: Scope = {},
 ): Promise<{ items: InstanceWithOperation[]; more: boolean }> {
   const where = and(
+    instancesInScope(scope),
     query.status ? shownStatusIs(query.status) : undefined,
     query.health ? eq(instances.health, query.health) : undefined,
     query.after ? gt(instances.id, query.after) : undefined,

@@ -2,6 +2,7 @@
 // calendar month (UTC) of that owner's instances. Issued invoices are never changed: a rerun that
 // finds the ledger moved since adds a new invoice of adjustment lines, one per difference.
 import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { Scope } from '../domain/api-keys';
 import { lineAmountCents, unitPriceCents } from '../domain/invoices';
 import type { Meter } from '../domain/metering';
 import { lockKey, type Database, type Transaction } from './client';
@@ -144,8 +145,12 @@ export async function issueInvoice(db: Database, id: string): Promise<InvoiceRow
   return row;
 }
 
-export async function getInvoice(db: Database, id: string): Promise<{ invoice: InvoiceRow; lines: InvoiceLineRow[] } | undefined> {
-  const [invoice] = await db.select().from(invoices).where(eq(invoices.id, id));
+/** An invoice with its lines; one billed to another owner than `scope`'s is not found. */
+export async function getInvoice(db: Database, id: string, scope: Scope = {}): Promise<{ invoice: InvoiceRow; lines: InvoiceLineRow[] } | undefined> {
+  const [invoice] = await db
+    .select()
+    .from(invoices)
+    .where(and(eq(invoices.id, id), scope.owner === undefined ? undefined : eq(invoices.ownerEmail, scope.owner)));
   if (!invoice) return undefined;
   const lines = await db.select().from(invoiceLines).where(eq(invoiceLines.invoiceId, id)).orderBy(asc(invoiceLines.position));
   return { invoice, lines };
@@ -155,12 +160,14 @@ export async function getInvoice(db: Database, id: string): Promise<{ invoice: I
 export async function listInvoices(
   db: Database,
   q: { owner?: string; period?: string; limit: number; after?: string },
+  scope: Scope = {},
 ): Promise<{ items: InvoiceRow[]; more: boolean }> {
   const rows = await db
     .select()
     .from(invoices)
     .where(
       and(
+        scope.owner === undefined ? undefined : eq(invoices.ownerEmail, scope.owner),
         q.owner ? eq(invoices.ownerEmail, q.owner) : undefined,
         q.period ? eq(invoices.period, q.period) : undefined,
         q.after ? lt(invoices.id, q.after) : undefined,

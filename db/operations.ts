@@ -1,18 +1,20 @@
 // Operations: their rows, the inserts that start them and the instance claim that follows, and the
 // writes that finish or repair them.
 import { and, asc, desc, eq, inArray, isNotNull, lt, or, sql } from 'drizzle-orm';
+import type { Scope } from '../domain/api-keys';
 import type { InstanceStatus } from '../domain/instance';
 import { type OperationKind, transitionalStatuses } from '../domain/operation-kinds';
 import type { OperationResult } from '../domain/operations';
 import type { Database, Transaction } from './client';
 import { isUniqueViolation } from './errors';
-import { recordStatusChange, runningOperation, type InstanceRow } from './instances';
+import { ofInstancesInScope, recordStatusChange, runningOperation, type InstanceRow } from './instances';
 import { events, instances, instanceStatusChanges, operations } from './schema';
 
 export type OperationRow = typeof operations.$inferSelect;
 
-export async function getOperation(db: Database, id: string): Promise<OperationRow | undefined> {
-  const [op] = await db.select().from(operations).where(eq(operations.id, id));
+/** An operation by id; one of an instance outside `scope` is not found. */
+export async function getOperation(db: Database, id: string, scope: Scope = {}): Promise<OperationRow | undefined> {
+  const [op] = await db.select().from(operations).where(and(eq(operations.id, id), ofInstancesInScope(operations.instanceId, scope)));
   return op;
 }
 

@@ -92,9 +92,12 @@ export const instances = pgTable(
   // While a delete waits out its grace period: when it purges (the workflow's timer is the
   // source; the delete writes it here when the timer starts, and an undelete clears it).
   purgeAt: timestamp('purge_at', { withTimezone: true }),
+  // When the database password and app secret were last set (provision or rotation): the
+  // rotation schedule picks the instances whose credentials are older than SHIPYARD_ROTATE_AFTER_DAYS.
+  credentialsRotatedAt: timestamp('credentials_rotated_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  // The list filters on status and pages by id.
-  (t) => [index('instances_status_idx').on(t.status, t.id)],
+  // The list filters on status and pages by id; a key bound to an owner lists that owner's instances.
+  (t) => [index('instances_status_idx').on(t.status, t.id), index('instances_owner_idx').on(t.ownerEmail, t.id)],
 );
 
 export const operations = pgTable(
@@ -152,6 +155,9 @@ export const apiKeys = pgTable(
     // sha256 of the whole key, hex: the key itself is shown once and never stored.
     hash: text('hash').notNull().unique('api_keys_hash_unique'),
     prefix: text('prefix').notNull(),
+    // A key bound to one owner (an instance's ownerEmail) sees and acts on that owner's instances
+    // only; null = the whole fleet, as its role allows.
+    owner: text('owner'),
     createdAt: createdAt(),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
   },

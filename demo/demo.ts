@@ -72,7 +72,8 @@ while (pending.length > 0) {
     else console.log(`${w.slug}: ${op.kind} ${op.status}${op.error ? ` — ${op.error}` : ''} after ${((Date.now() - started) / 1000).toFixed(1)}s`);
   }
   pending = next;
-  if (pending.length > 0) await new Promise((r) => setTimeout(r, 500));
+  // Once a second: three operations polled stay well under the admin key's rate limit (SHIPYARD_RATE_LIMIT_ADMIN).
+  if (pending.length > 0) await new Promise((r) => setTimeout(r, 1000));
 }
 
 const instances: Record<string, string>[] = [];

@@ -6,6 +6,7 @@ import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
 import { defaultRolloutStrategy, type RolloutSelector, type RolloutStrategy, wavesProblem } from './rollouts';
 import { type Env, Port, type Read, readSetting, type Setting, schemasOf, setting } from './settings';
+import { readTemporalProfile, type TemporalProfile, TemporalProfileSchema, temporalProfileVariables } from './temporal-profile';
 
 /** One AES-256 key for workflow payloads: its id travels in each payload's metadata, never the key. */
 const KEY_ID_PATTERN = '^[A-Za-z0-9._-]{1,64}$';
@@ -24,8 +25,34 @@ export const settings = {
     schema: text,
     doc: 'a role with `CREATEDB CREATEROLE` on the server where tenant databases and roles are made (see above for keeping tenants apart)',
   }),
-  temporalAddress: setting({ env: 'TEMPORAL_ADDRESS', schema: text, default: '127.0.0.1:7233', doc: 'the Temporal frontend (gRPC `host:port`)' }),
-  temporalNamespace: setting({ env: 'TEMPORAL_NAMESPACE', schema: text, default: 'default', doc: "the Temporal namespace of Shipyard's workflows and schedules" }),
+  // Temporal's standard client configuration (domain/temporal-profile.ts), read here once like
+  // every setting and kept whole in the Config (one setting for what envconfig resolves, rather
+  // than one per TEMPORAL_TLS_* variable: it merges the TOML profile and the variables its own
+  // way, as the CLI does). Declared before TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE, whose
+  // defaults are the profile's; every connection's options come from these three
+  // (temporal/connection.ts).
+  temporalProfile: setting({
+    env: 'TEMPORAL_PROFILE',
+    schema: TemporalProfileSchema,
+    parse: readTemporalProfile,
+    defaultDoc: '`default`',
+    doc: 'the profile of the Temporal client configuration file that Shipyard connects with (address, namespace, API key, TLS); the `TEMPORAL_*` variables below win over it',
+    alongside: temporalProfileVariables,
+  }),
+  temporalAddress: setting({
+    env: 'TEMPORAL_ADDRESS',
+    schema: text,
+    default: (earlier) => (earlier.temporalProfile as TemporalProfile | undefined)?.address || '127.0.0.1:7233',
+    defaultDoc: "the profile's `address`, else `127.0.0.1:7233`",
+    doc: 'the Temporal frontend (gRPC `host:port`)',
+  }),
+  temporalNamespace: setting({
+    env: 'TEMPORAL_NAMESPACE',
+    schema: text,
+    default: (earlier) => (earlier.temporalProfile as TemporalProfile | undefined)?.namespace || 'default',
+    defaultDoc: "the profile's `namespace`, else `default`",
+    doc: "the Temporal namespace of Shipyard's workflows and schedules",
+  }),
   taskQueue: setting({ env: 'SHIPYARD_TASK_QUEUE', schema: text, default: 'shipyard', doc: 'Temporal task queue of the worker' }),
   kubeconfig: setting({
     env: 'KUBECONFIG',
@@ -57,10 +84,10 @@ export const settings = {
     env: 'SHIPYARD_INGRESS_NAMESPACE',
     schema: text,
     default: 'ingress-nginx',
-    doc: "namespace of the ingress controller, allowed through each tenant's network policy",
+    doc: "namespace of the ingress controller, allowed through each tenant's network policy; with `SHIPYARD_TLS_MODE=wildcard` the wildcard certificate is kept there (it must exist)",
   }),
   ingressClass: setting({ env: 'SHIPYARD_INGRESS_CLASS', schema: text, default: 'nginx', doc: 'Ingress class of instance Ingresses' }),
-  certIssuer: setting({ env: 'SHIPYARD_CERT_ISSUER', schema: text, default: 'shipyard-ca', doc: 'cert-manager `ClusterIssuer` for instance certificates' }),
+  certIssuer: setting({ env: 'SHIPYARD_CERT_ISSUER', schema: text, default: 'shipyard-ca', doc: 'cert-manager `ClusterIssuer` for instance certificates (with `SHIPYARD_TLS_MODE=wildcard`, for the wildcard: it must solve DNS-01)' }),
   appImage: setting({
     env: 'SHIPYARD_APP_IMAGE',
     schema: text,
@@ -333,6 +360,26 @@ export const settings = {
     default: 4,
     doc: 'scheduled backups a sweep runs at once',
   }),
+  tlsMode: setting({
+    env: 'SHIPYARD_TLS_MODE',
+    schema: Type.Union([Type.Literal('per-instance'), Type.Literal('wildcard')]),
+    default: 'per-instance',
+    doc: '`per-instance`: a certificate per instance; `wildcard`: one certificate for `*.<base domain>` that every instance\'s ingress serves (a public CA\'s per-domain limits; see "Production checklist")',
+  }),
+  rotateAfterDays: setting({
+    env: 'SHIPYARD_ROTATE_AFTER_DAYS',
+    schema: Type.Optional(Type.Integer({ minimum: 1 })),
+    defaultDoc: '— (no scheduled rotation)',
+    doc: "the `shipyard-rotate-credentials` schedule rotates the credentials of instances whose database password and app secret are older than this",
+  }),
+  rateLimitViewer: setting({
+    env: 'SHIPYARD_RATE_LIMIT_VIEWER',
+    schema: Type.Integer({ minimum: 1 }),
+    default: 600,
+    doc: 'requests a minute an API key with the viewer role may make (beyond: 429 with `Retry-After`)',
+  }),
+  rateLimitOperator: setting({ env: 'SHIPYARD_RATE_LIMIT_OPERATOR', schema: Type.Integer({ minimum: 1 }), default: 300, doc: 'the same for an operator key' }),
+  rateLimitAdmin: setting({ env: 'SHIPYARD_RATE_LIMIT_ADMIN', schema: Type.Integer({ minimum: 1 }), default: 300, doc: 'the same for an admin key' }),
   rolloutHistoryThreshold: setting({
     env: 'SHIPYARD_ROLLOUT_HISTORY_EVENTS',
     schema: Type.Integer({ minimum: 20 }),

@@ -60,3 +60,9 @@ export class InvalidRequest extends LifecycleError {}
 
 /** A dependency did not answer in time (Temporal); the same request may succeed later. */
 export class Unavailable extends LifecycleError {}
+
+/**
+ * A key bound to an owner asked for something outside that owner: instances for another owner.
+ * (What another owner already has is reported as NotFound instead, so its existence is not revealed.)
+ */
+export class OutOfScope extends LifecycleError {}

@@ -9,6 +9,7 @@
 //
 // Pure (no I/O, no imports from above domain/): workflow code imports it too.
 import type { ApiRole } from './api-keys';
+import type { Config } from './config';
 import type { BackupKind, BackupSource } from './backups';
 import type { InstanceStatus, Plan } from './instance';
 import { instanceStatuses } from './instance';
@@ -16,7 +17,7 @@ import { SLUG_MAX, SLUG_MIN, slugPattern, textPattern, versionPattern } from './
 import type { WebhookEventType } from './webhooks';
 
 /** Every kind, in the order of the catalogue's enum (a new kind is added last, with its migration). */
-export const operationKinds = ['provision', 'upgrade', 'suspend', 'resume', 'change_plan', 'teardown', 'cleanup', 'backup', 'restore'] as const;
+export const operationKinds = ['provision', 'upgrade', 'suspend', 'resume', 'change_plan', 'teardown', 'cleanup', 'backup', 'restore', 'rotate_credentials'] as const;
 export type OperationKind = (typeof operationKinds)[number];
 
 /** Settings an operation needs to orchestrate (not to do I/O): fixed at start, recorded in history. */
@@ -26,6 +27,11 @@ export interface OperationSettings {
   unschedulableGraceSeconds: number;
   /** How long a delete waits before it purges, unless the request says otherwise (SHIPYARD_DELETE_GRACE_HOURS). */
   deleteGraceSeconds?: number;
+  /**
+   * How a provision gives the instance TLS (SHIPYARD_TLS_MODE): a Certificate of its own, or the
+   * shared wildcard. Runs started before the setting existed carry none: per instance.
+   */
+  tlsMode?: Config['tlsMode'];
 }
 
 export interface OperationInputBase {
@@ -87,6 +93,15 @@ export interface RestoreInput extends OperationInputBase {
   plan: Plan;
 }
 
+/**
+ * New database credentials and a new APP_SECRET for the instance (workflows/rotate-credentials.ts).
+ * The plan gives the connection limit of the login role the app moves to. No secret is ever here:
+ * they are made and stored by the activities.
+ */
+export interface RotateCredentialsInput extends OperationInputBase {
+  plan: Plan;
+}
+
 /** Each kind's workflow input, built by its entry below; workflows/kinds.ts checks that each runbook takes its own. */
 export interface OperationInputs {
   provision: ProvisionInput;
@@ -98,6 +113,7 @@ export interface OperationInputs {
   cleanup: CleanupInput;
   backup: BackupInput;
   restore: RestoreInput;
+  rotate_credentials: RotateCredentialsInput;
 }
 
 /** What a request for an operation may carry beyond the instance itself. */
@@ -395,6 +411,35 @@ export const operationKindSpecs = {
       body: { type: 'object', properties: { backupId: BackupId }, required: ['backupId'], additionalProperties: false },
     },
     succeeded: 'instance.restored',
+    billedWhileRunning: false,
+  },
+  rotate_credentials: {
+    workflowType: 'rotateCredentials',
+    // The instance serves on: the app rolls over to the new credentials while the old ones still work.
+    runningStatus: null,
+    transitional: false,
+    // A suspended instance too (its credentials age all the same): with no pods there is nothing to
+    // roll, and it starts on the new credentials when it is resumed.
+    startsFrom: ['ready', 'suspended'],
+    input: (base, { plan }) => ({ ...base, plan }),
+    describe: (instance) => `rotate the database password and app secret of ${instance.slug}`,
+    // A run cut short leaves the app on a working login (the old or the new); the next rotation
+    // starts from whichever the Secret names.
+    abandoned: { status: null },
+    route: {
+      method: 'POST',
+      path: '/rotate-credentials',
+      role: 'operator',
+      summary: "Rotate an instance's database password and app secret",
+      description:
+        'Starts a rotate_credentials operation (from ready or suspended; the instance keeps serving): a new database login ' +
+        'with a new password and a new APP_SECRET are written to the app\'s Secret, the app restarts on them (a rolling ' +
+        'restart), and only once it has rolled out does the previous database login stop working. If the rollout fails, ' +
+        'the previous credentials are put back and the app rolled back to them (rolled_back). ' +
+        instanceOperation,
+      body: null,
+    },
+    succeeded: 'instance.credentials_rotated',
     billedWhileRunning: false,
   },
 } as const satisfies OperationKindTable;

@@ -20,3 +20,6 @@ export const invoicingScheduleId = (config: Pick<Config, 'taskQueue'>) => schedu
 
 /** The fleet-wide backup sweep: starts the scheduled backups that are due, then lets go what retention allows. */
 export const backupSweepScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-backups', config);
+
+/** The daily credential rotation sweep: only while SHIPYARD_ROTATE_AFTER_DAYS is set. */
+export const credentialRotationScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-rotate-credentials', config);

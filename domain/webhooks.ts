@@ -21,6 +21,7 @@ export const webhookEventTypes = [
   'instance.purged',
   'backup.completed',
   'backup.failed',
+  'instance.credentials_rotated',
 ] as const;
 export type WebhookEventType = (typeof webhookEventTypes)[number];
 

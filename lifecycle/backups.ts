@@ -2,6 +2,7 @@
 // instance), a clone (any completed backup), an undelete, and removing a backup. Taking one is an
 // operation of its own (the `backup` kind); the data moves in the worker, never here.
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+import type { Scope } from '../domain/api-keys';
 import { Conflict, InvalidTransition, NotFound } from '../domain/errors';
 import { undeleteUpdateName, workflowIdFor } from '../domain/operations';
 import { completedBackupCount, expireBackup, getBackup, listBackups, type BackupRow } from '../db/backups';
@@ -51,22 +52,23 @@ export function backupView(row: BackupRow): BackupView {
   };
 }
 
-async function knownBackup(deps: Deps, backupId: string): Promise<BackupRow> {
-  const row = await getBackup(deps.db, backupId);
+async function knownBackup(deps: Deps, backupId: string, scope: Scope): Promise<BackupRow> {
+  const row = await getBackup(deps.db, backupId, scope);
   if (!row) throw new NotFound(`backup "${backupId}"`);
   return row;
 }
 
-export async function backupById(deps: Deps, backupId: string): Promise<BackupView> {
-  return backupView(await knownBackup(deps, backupId));
+export async function backupById(deps: Deps, backupId: string, scope: Scope): Promise<BackupView> {
+  return backupView(await knownBackup(deps, backupId, scope));
 }
 
 export async function instanceBackups(
   deps: Deps,
   idOrSlug: string,
   page: { limit: number; after?: string },
+  scope: Scope,
 ): Promise<{ items: BackupView[]; more: boolean }> {
-  const found = await findInstance(deps.db, idOrSlug);
+  const found = await findInstance(deps.db, idOrSlug, scope);
   if (!found) throw new NotFound(`instance "${idOrSlug}"`);
   const rows = await listBackups(deps.db, found.instance.id, page);
   return { items: rows.items.map(backupView), more: rows.more };
@@ -76,8 +78,8 @@ export async function instanceBackups(
  * Removes a backup: its row says `expired` at once and its objects are deleted by the worker. The
  * only completed backup of an instance being deleted (or purged) is its way back, and is kept.
  */
-export async function removeBackup(deps: Deps, backupId: string, actor: string): Promise<BackupView> {
-  const row = await knownBackup(deps, backupId);
+export async function removeBackup(deps: Deps, backupId: string, actor: string, scope: Scope): Promise<BackupView> {
+  const row = await knownBackup(deps, backupId, scope);
   if (row.status === 'running') throw new Conflict(`backup ${backupId} is still being taken; cancel its operation ${row.operationId} instead`);
   if (row.status === 'completed') {
     const found = await findInstance(deps.db, row.instanceId);
@@ -100,8 +102,8 @@ export async function removeBackup(deps: Deps, backupId: string, actor: string):
  * Takes back a delete in its grace period: the delete operation hears it (an update), starts the
  * app again and ends `rolled_back`, the instance back where it was. Refused once the purge runs.
  */
-export async function undelete(deps: Deps, idOrSlug: string, actor: string): Promise<OperationView> {
-  const found = await findInstance(deps.db, idOrSlug);
+export async function undelete(deps: Deps, idOrSlug: string, actor: string, scope: Scope): Promise<OperationView> {
+  const found = await findInstance(deps.db, idOrSlug, scope);
   if (!found) throw new NotFound(`instance "${idOrSlug}"`);
   const { instance, running } = found;
   if (running?.kind !== 'teardown') {

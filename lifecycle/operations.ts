@@ -5,6 +5,7 @@
 // id, conflict policy FAIL). A run that closes without writing its row is found by the next read
 // or by the scheduled reconcile, and its row and instance are made true.
 import { type WorkflowExecutionDescription, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Scope } from '../domain/api-keys';
 import type { BackupSource } from '../domain/backups';
 import { InsufficientCapacity, InvalidTransition, type LifecycleError, NotFound, OperationRunning, Unavailable, Unprocessable } from '../domain/errors';
 import type { Plan } from '../domain/instance';
@@ -213,12 +214,14 @@ export async function requestOperation(
   idOrSlug: string,
   kind: InstanceOperationKind,
   actor: string,
-  requested: RequestedOperation = {},
+  requested: RequestedOperation,
+  /** The caller's: an instance (or a backup to restore) outside it is not found. */
+  scope: Scope,
 ): Promise<OperationView> {
-  const found = await findInstance(deps.db, idOrSlug);
+  const found = await findInstance(deps.db, idOrSlug, scope);
   if (!found) throw new NotFound(`instance "${idOrSlug}"`);
   const plan = requested.plan === undefined ? undefined : await knownPlan(deps.db, requested.plan);
-  const backup = requested.backupId === undefined ? undefined : await backupToRestore(deps, requested.backupId, found.instance);
+  const backup = requested.backupId === undefined ? undefined : await backupToRestore(deps, requested.backupId, scope, found.instance);
   return startOnInstance(deps, found, kind, actor, {
     version: requested.version,
     ...(plan ? { plan } : {}),
@@ -231,8 +234,14 @@ export async function requestOperation(
  * The backup a restore or a clone reads. A restore (`forInstance` set) takes only a backup of that
  * instance: another instance's data is brought in by a clone, which makes a new instance for it.
  */
-export async function backupToRestore(deps: Deps, backupId: string, forInstance?: { id: string; slug: string }): Promise<BackupSource & { status: string; appVersion: string }> {
-  const row = await getBackup(deps.db, backupId);
+export async function backupToRestore(
+  deps: Deps,
+  backupId: string,
+  /** A backup of an instance outside it is not found (never "of another instance"). */
+  scope: Scope,
+  forInstance?: { id: string; slug: string },
+): Promise<BackupSource & { status: string; appVersion: string }> {
+  const row = await getBackup(deps.db, backupId, scope);
   if (!row) throw new NotFound(`backup "${backupId}"`);
   if (forInstance && row.instanceId !== forInstance.id) {
     throw new Unprocessable(`backup ${backupId} is of another instance; a restore takes a backup of ${forInstance.slug} only (clone it: POST /v1/instances with fromBackup)`, [
@@ -310,4 +319,5 @@ export const operationSettings = ({ config }: Deps) => ({
   rolloutTimeoutSeconds: config.rolloutTimeoutSeconds,
   unschedulableGraceSeconds: config.unschedulableGraceSeconds,
   deleteGraceSeconds: Math.round(config.deleteGraceHours * 3600),
+  tlsMode: config.tlsMode,
 });

@@ -1,7 +1,8 @@
 // A new instance: its plan checked, its slug given or derived, its quota admitted by the cluster's
 // capacity, its rows inserted and its provision started — or nothing at all.
 import { capacityShortfall } from '../domain/capacity';
-import { InsufficientCapacity, NameTaken, Unavailable } from '../domain/errors';
+import type { Scope } from '../domain/api-keys';
+import { InsufficientCapacity, NameTaken, OutOfScope, Unavailable } from '../domain/errors';
 import type { Plan } from '../domain/instance';
 import { kindSpec } from '../domain/operation-kinds';
 import { workflowIdFor } from '../domain/operations';
@@ -29,10 +30,17 @@ export async function provision(
   deps: Deps,
   request: ProvisionRequest,
   actor: string,
+  /** The caller's: a key bound to an owner provisions for that owner only, and clones only its backups. */
+  scope: Scope,
 ): Promise<{ instance: InstanceView; operation: OperationView }> {
+  if (scope.owner !== undefined && request.ownerEmail !== scope.owner) {
+    throw new OutOfScope(`this API key is bound to owner ${scope.owner}: it creates instances for ${scope.owner} only (ownerEmail)`, [
+      { field: 'ownerEmail', message: `must be ${scope.owner}, the owner this API key is bound to` },
+    ]);
+  }
   const plan = await knownPlan(deps.db, request.plan);
   const slug = request.slug ?? (await deriveSlug(deps, request.name));
-  const backup = request.fromBackup === undefined ? undefined : await backupToRestore(deps, request.fromBackup);
+  const backup = request.fromBackup === undefined ? undefined : await backupToRestore(deps, request.fromBackup, scope);
   // A clone runs the version its data was written by, unless told otherwise.
   const version = request.version ?? backup?.appVersion ?? deps.config.defaultVersion;
   const instanceId = newId('ins');

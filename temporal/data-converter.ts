@@ -7,6 +7,7 @@ import type { DataConverter, PayloadCodec, ProtoFailure } from '@temporalio/comm
 // The SDK's own decoder for failures it hands out raw (a description's pending activities).
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import type { Config } from '../domain/config';
+import { connectOrExplain, explainConnectionFailure, temporalConnectionOptions } from './connection';
 import { EncryptionCodec } from './encryption-codec';
 
 /**
@@ -26,9 +27,21 @@ export function shipyardDataConverter(config: Config): DataConverter {
   return codecs.length > 0 ? { payloadCodecs: codecs, failureConverterPath } : {};
 }
 
-/** A Temporal client for `config`'s server and namespace; close `connection` when done. */
+/**
+ * A Temporal client for `config`'s server and namespace (address, API key and TLS from the
+ * standard client configuration: temporal/connection.ts); close `connection` when done. The
+ * namespace is described once here, so a key or certificate without access to it fails now, at
+ * start, rather than at the first operation. Failures are TemporalConnectionErrors saying why.
+ */
 export async function connectTemporalClient(config: Config): Promise<{ client: Client; connection: Connection }> {
-  const connection = await Connection.connect({ address: config.temporalAddress });
+  const options = temporalConnectionOptions(config);
+  const connection = await connectOrExplain(options, (o) => Connection.connect(o));
+  try {
+    await connection.workflowService.describeNamespace({ namespace: config.temporalNamespace });
+  } catch (err) {
+    await connection.close();
+    throw await explainConnectionFailure(err, options, config.temporalNamespace);
+  }
   const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: shipyardDataConverter(config) });
   return { client, connection };
 }

@@ -10,10 +10,11 @@ import { postgres } from './components/postgres';
 import { route53 } from './components/route53';
 import { s3 } from './components/s3';
 import { temporal } from './components/temporal';
+import { temporalTls } from './components/temporal-tls';
 import { type Component, delay, ensureDir, envFile, isAlive, stateDir, TestbedError } from './runtime';
 
 /** Components in start order; each inner list is a chain, and chains start side by side. */
-const chains: Component[][] = [[postgres], [temporal], [route53], [s3], [kubernetes, certManager]];
+const chains: Component[][] = [[postgres], [temporal, temporalTls], [route53], [s3], [kubernetes, certManager]];
 export const components: Component[] = chains.flat();
 
 export type TestbedEnv = Record<string, string>;

@@ -8,6 +8,7 @@ import { createActivities } from '../activities';
 import type { ActivityDeps } from '../activities/deps';
 import { connectCatalogue } from '../db/client';
 import type { Config } from '../domain/config';
+import { connectOrExplain, temporalConnectionOptions } from '../temporal/connection';
 import { connectTemporalClient, shipyardDataConverter } from '../temporal/data-converter';
 import { loadKubeConfig } from '../activities/kube-config';
 
@@ -65,7 +66,8 @@ export async function createWorker(
     >
   > = {},
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
-  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  // The same options as every Client's (temporal/connection.ts); a failure says why, in one line.
+  const connection = await connectOrExplain(temporalConnectionOptions(config), (o) => NativeConnection.connect(o));
   const worker = await Worker.create({
     connection,
     namespace: config.temporalNamespace,

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import { Runtime } from '@temporalio/worker';
 import { refreshClusterPicture } from '../activities/capacity';
+import { wildcardCertificate } from '../activities/wildcard-certificate';
 import type { Config } from '../domain/config';
 import { connectActivityDeps, createActivities, createWorker } from './index';
 import { operationMetrics, operationMetricsInterceptor, serveMetrics, temporalSdkMetrics } from './metrics';
@@ -28,6 +29,19 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   const deps = await connectActivityDeps(config);
   await ensureSchedules(deps.temporal, config);
+  // With SHIPYARD_TLS_MODE=wildcard, the shared certificate is asked for now, so its issuance (a
+  // DNS-01 challenge takes a minute or two) is under way before the first provision, which ensures
+  // it again and waits for it to be Ready. Not fatal here: that provision step says what is wrong.
+  if (config.tlsMode === 'wildcard') {
+    await wildcardCertificate(deps.kube, config)
+      .ensure()
+      .catch((err: unknown) => {
+        Runtime.instance().logger.warn('could not ensure the wildcard certificate; every provision tries again', {
+          namespace: config.ingressNamespace,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      });
+  }
   // Before polling, so an API beside a worker that has started admits against a listing. A cluster
   // that cannot be listed now does not keep the worker from its operations: every reconcile pass
   // lists it again.

@@ -4,7 +4,7 @@
 import { type Client, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
 import type { Config } from '../domain/config';
 import { connectTemporalClient } from '../temporal/data-converter';
-import { backupSweepScheduleId, healthSweepScheduleId, invoicingScheduleId, meteringScheduleId, reconcileScheduleId } from '../domain/schedules';
+import { backupSweepScheduleId, credentialRotationScheduleId, healthSweepScheduleId, invoicingScheduleId, meteringScheduleId, reconcileScheduleId } from '../domain/schedules';
 
 
 /** Every schedule Shipyard runs, as the config wants it. */
@@ -79,8 +79,32 @@ export function desiredSchedules(config: Config): ScheduleOptions[] {
       // A sweep still backing up when the next is due: the next would find the same instances.
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
     },
+    ...(config.rotateAfterDays === undefined ? [] : [credentialRotationSchedule(config, config.rotateAfterDays)]),
   ];
 }
+
+/** Rotations a credential rotation sweep runs at once: each is a rolling restart of an instance. */
+export const CREDENTIAL_ROTATION_PARALLELISM = 4;
+
+function credentialRotationSchedule(config: Config, olderThanDays: number): ScheduleOptions {
+  return {
+    scheduleId: credentialRotationScheduleId(config),
+    // Daily, at a quiet hour; an instance is rotated on the first sweep after its credentials reach the age.
+    spec: { calendars: [{ hour: 3, minute: 17 }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: 'credentialRotationSweep',
+      workflowId: credentialRotationScheduleId(config),
+      taskQueue: config.taskQueue,
+      args: [{ olderThanDays, parallelism: CREDENTIAL_ROTATION_PARALLELISM }],
+    },
+    // A sweep still rotating when the next is due: the next would find the same instances.
+    policies: { overlap: ScheduleOverlapPolicy.SKIP },
+  };
+}
+
+/** Schedules that exist only while a setting asks for them: removed when it no longer does. */
+const optionalScheduleIds = (config: Config): string[] => [credentialRotationScheduleId(config)];
 
 export async function ensureSchedules(client: Client, config: Config): Promise<void> {
   for (const desired of desiredSchedules(config)) {
@@ -96,6 +120,17 @@ export async function ensureSchedules(client: Client, config: Config): Promise<v
       }));
     }
   }
+  const wanted = new Set(desiredSchedules(config).map((s) => s.scheduleId));
+  for (const scheduleId of optionalScheduleIds(config).filter((id) => !wanted.has(id))) await deleteSchedule(client, scheduleId);
+}
+
+/** Deletes a schedule; an absent one counts as deleted. */
+async function deleteSchedule(client: Client, scheduleId: string): Promise<void> {
+  try {
+    await client.schedule.getHandle(scheduleId).delete();
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+  }
 }
 
 /**
@@ -106,13 +141,8 @@ export async function ensureSchedules(client: Client, config: Config): Promise<v
 export async function removeSchedules(config: Config): Promise<void> {
   const { client, connection } = await connectTemporalClient(config);
   try {
-    for (const { scheduleId } of desiredSchedules(config)) {
-      try {
-        await client.schedule.getHandle(scheduleId).delete();
-      } catch (err) {
-        if (!(err instanceof ScheduleNotFoundError)) throw err;
-      }
-    }
+    const ids = new Set([...desiredSchedules(config).map((s) => s.scheduleId), ...optionalScheduleIds(config)]);
+    for (const scheduleId of ids) await deleteSchedule(client, scheduleId);
   } finally {
     await connection.close();
   }

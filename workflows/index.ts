@@ -15,3 +15,5 @@ export { upgradeInstance } from './upgrade';
 export { deliverWebhook } from './webhooks';
 export { checkInstanceNow, healthSweep } from './health';
 export { backupSweep } from './backup-sweep';
+export { rotateCredentials } from './rotate-credentials';
+export { credentialRotationSweep } from './credential-rotation-sweep';

@@ -34,6 +34,8 @@ export async function provisionInstance(input: ProvisionInput): Promise<Operatio
   const { slug, plan, version } = input;
   const { rolloutTimeoutSeconds, unschedulableGraceSeconds } = input.settings;
   const { fromBackup, operationId } = input;
+  // Fixed when the operation was accepted; runs from before the setting have none and began per instance.
+  const tlsMode = input.settings.tlsMode ?? 'per-instance';
   const { run, wait } = await openRunbook('provision', fromBackup ? cloneSteps : provisionSteps, input);
   try {
     await run.step(
@@ -72,15 +74,22 @@ export async function provisionInstance(input: ProvisionInput): Promise<Operatio
       () => wait.upsertDnsRecord(slug),
       () => wait.deleteDnsRecord(slug),
     );
-    await run.step(
-      'request certificate',
-      () => quick.applyCertificate(slug),
-      () => quick.deleteCertificate(slug),
-    );
-    await run.step('wait for certificate', () => wait.waitForCertificateReady(slug));
+    if (tlsMode === 'wildcard') {
+      // The one certificate every instance serves: ensured and awaited (no instance serves before
+      // it is Ready), never undone, since the others serve it too.
+      await run.step('request certificate', () => quick.applyWildcardCertificate());
+      await run.step('wait for certificate', () => wait.waitForWildcardCertificateReady());
+    } else {
+      await run.step(
+        'request certificate',
+        () => quick.applyCertificate(slug),
+        () => quick.deleteCertificate(slug),
+      );
+      await run.step('wait for certificate', () => wait.waitForCertificateReady(slug));
+    }
     await run.step(
       'create ingress',
-      () => quick.applyIngress(slug),
+      () => quick.applyIngress(slug, tlsMode),
       () => quick.deleteIngress(slug),
     );
     await run.step('wait for rollout', () => wait.waitForRollout(slug, { timeoutSeconds: rolloutTimeoutSeconds, unschedulableGraceSeconds, version }));

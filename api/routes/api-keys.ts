@@ -9,6 +9,7 @@ import { BOOTSTRAP_ADMIN, generateKey } from '../auth';
 import { Problem, problems } from '../problems';
 import type { Deps } from '../../lifecycle/deps';
 import { IdParams, Role } from '../schemas';
+import { textPattern } from '../../domain/validation';
 
 type KeyRow = ApiKeyRow;
 const view = (row: KeyRow) => ({
@@ -16,6 +17,7 @@ const view = (row: KeyRow) => ({
   name: row.name,
   role: row.role,
   prefix: row.prefix,
+  ...(row.owner !== null ? { owner: row.owner } : {}),
   createdAt: row.createdAt.toISOString(),
   ...(row.revokedAt ? { revokedAt: row.revokedAt.toISOString() } : {}),
 });
@@ -32,6 +34,16 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db })
           {
             name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9 ._@-]*$', description: 'who uses it; shown as the actor in the audit trail' }),
             role: Role,
+            owner: Type.Optional(
+              Type.String({
+                format: 'email',
+                maxLength: 254,
+                pattern: textPattern,
+                description:
+                  "binds the key to one owner (an instance's ownerEmail, exactly as stored): it lists and acts on that owner's instances " +
+                  '(and their operations, backups, events, usage, health and invoices) only, and is refused the fleet-wide routes',
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -39,17 +51,17 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db })
       },
     },
     async (request, reply) => {
-      const { name, role } = request.body;
+      const { name, role, owner } = request.body;
       if (name === BOOTSTRAP_ADMIN) throw new NameTaken(`"${BOOTSTRAP_ADMIN}" is the configured admin key's name`);
       const secret = generateKey();
       let row: KeyRow;
       try {
-        row = await insertApiKey(db, { id: newId('key'), name, role, hash: secret.hash, prefix: secret.prefix });
+        row = await insertApiKey(db, { id: newId('key'), name, role, hash: secret.hash, prefix: secret.prefix, ...(owner === undefined ? {} : { owner }) });
       } catch (err) {
         if (isUniqueViolation(err)) throw new NameTaken(`a live API key is already named "${name}"`, [{ field: 'name', message: 'is taken' }]);
         throw err;
       }
-      await recordEvent(db, { actor: request.caller!.name, action: 'api-key.create', outcome: 'succeeded', message: `${row.id} "${name}" (${role})` });
+      await recordEvent(db, { actor: request.caller!.name, action: 'api-key.create', outcome: 'succeeded', message: `${row.id} "${name}" (${role}${owner === undefined ? '' : `, bound to ${owner}`})` });
       return reply.code(201).header('location', `/v1/api-keys/${row.id}`).send({ apiKey: view(row), key: secret.key });
     },
   );

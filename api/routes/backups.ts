@@ -12,7 +12,7 @@ export const backupRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) =
   app.get(
     '/instances/:idOrSlug/backups',
     {
-      config: { role: 'viewer' },
+      config: { role: 'viewer', ownerScoped: true },
       schema: {
         summary: "An instance's backups, newest first",
         description: 'Every backup ever taken of the instance, including running, failed and expired ones; `POST` to the same path takes one.',
@@ -25,7 +25,7 @@ export const backupRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) =
     async (request) => {
       const { limit = DEFAULT_PAGE_SIZE, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, backupCursor) : undefined;
-      const page = await instanceBackups(deps, request.params.idOrSlug, { limit, after });
+      const page = await instanceBackups(deps, request.params.idOrSlug, { limit, after }, request.caller!.scope);
       const last = page.items.at(-1);
       return { items: page.items, nextCursor: page.more && last ? encodeCursor(last.id) : null };
     },
@@ -34,7 +34,7 @@ export const backupRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) =
   app.get(
     '/backups/:id',
     {
-      config: { role: 'viewer' },
+      config: { role: 'viewer', ownerScoped: true },
       schema: {
         summary: 'One backup: its parts with sizes and SHA-256, and where it stands',
         tags: ['backups'],
@@ -42,13 +42,13 @@ export const backupRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) =
         response: { 200: Type.Ref('Backup', { description: 'The backup' }), ...problems(404) },
       },
     },
-    async (request) => backupById(deps, request.params.id),
+    async (request) => backupById(deps, request.params.id, request.caller!.scope),
   );
 
   app.delete(
     '/backups/:id',
     {
-      config: { role: 'admin' },
+      config: { role: 'admin', ownerScoped: true },
       schema: {
         summary: 'Remove a backup (its objects are deleted, its record stays as expired)',
         description:
@@ -59,6 +59,6 @@ export const backupRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) =
         response: { 200: Type.Ref('Backup', { description: 'The backup, now expired' }), ...problems(404, 409) },
       },
     },
-    async (request) => removeBackup(deps, request.params.id, request.caller!.name),
+    async (request) => removeBackup(deps, request.params.id, request.caller!.name, request.caller!.scope),
   );
 };

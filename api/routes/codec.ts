@@ -9,7 +9,7 @@ import type { Payload, PayloadCodec } from '@temporalio/common';
 import type { ApiRole } from '../../domain/api-keys';
 import { PayloadDecryptionError } from '../../temporal/encryption-codec';
 import { payloadCodecs } from '../../temporal/data-converter';
-import { authenticate, authorize } from '../auth';
+import { authenticate, authorize, type Caller, requireFleetKey } from '../auth';
 import type { Deps } from '../../lifecycle/deps';
 import { Problem, problems } from '../problems';
 import { CodecPayloads } from '../schemas';
@@ -66,11 +66,21 @@ export const codecRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) =>
     });
   }
 
-  /** With SHIPYARD_CODEC_AUTH=api-key, the forwarded Authorization must be a Shipyard API key of `role` or higher. */
+  /**
+   * With SHIPYARD_CODEC_AUTH=api-key, the forwarded Authorization must be a Shipyard API key of
+   * `role` or higher, and not one bound to an owner: payloads are the whole fleet's.
+   */
+  const codecCaller = async (request: FastifyRequest, role: ApiRole): Promise<Caller> => {
+    const caller = await authenticate(request, deps.db, deps.config.adminKey);
+    authorize(caller, role);
+    requireFleetKey(caller);
+    return caller;
+  };
+
   async function allowed(request: FastifyRequest, role: ApiRole): Promise<boolean> {
     if (deps.config.codecAuth === 'none') return true;
     try {
-      authorize(await authenticate(request, deps.db, deps.config.adminKey), role);
+      await codecCaller(request, role);
       return true;
     } catch (err) {
       if (err instanceof Problem) return false;
@@ -121,7 +131,7 @@ export const codecRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) =>
     async (request) => {
       const { payloads } = request.body;
       if (!ours(request)) return { payloads };
-      if (deps.config.codecAuth === 'api-key') authorize(await authenticate(request, deps.db, deps.config.adminKey), 'operator');
+      if (deps.config.codecAuth === 'api-key') await codecCaller(request, 'operator');
       return { payloads: (await encodeAll(codecs, payloads.map(fromWire))).map(toWire) };
     },
   );

@@ -7,6 +7,7 @@ import { newId } from '../../db/ids';
 import { findInstance } from '../../db/instances';
 import { recordEvent } from '../../db/events';
 import { getSweep, lastOrphanSweep, listSweeps, openSweep, type SweepRow } from '../../db/sweeps';
+import type { Scope } from '../../domain/api-keys';
 import type { Deps } from '../../lifecycle/deps';
 import { Problem, problems } from '../problems';
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, IdOrSlugParams, IdParams, PageQuery } from '../schemas';
@@ -112,16 +113,19 @@ export const fleetHealthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { 
     },
   );
 
-  const instanceOr404 = async (idOrSlug: string) => {
-    const found = await findInstance(db, idOrSlug);
+  /** The instance, if the caller's scope reaches it: one outside it is a 404 like one that does not exist. */
+  const instanceOr404 = async (idOrSlug: string, scope: Scope) => {
+    const found = await findInstance(db, idOrSlug, scope);
     if (!found) throw new Problem(404, `no instance "${idOrSlug}"`);
-    return found.instance;
+    return found;
   };
+  const notChecked = (instance: { slug: string; status: string }) =>
+    `${instance.slug} is ${instance.status}${instance.status === 'ready' || instance.status === 'suspended' ? ' with an operation running' : ''}; only a ready or suspended instance with no operation running is checked`;
 
   app.get(
     '/instances/:idOrSlug/health',
     {
-      config: { role: 'viewer' },
+      config: { role: 'viewer', ownerScoped: true },
       schema: {
         summary: "An instance's health and each check, from its last check",
         tags: ['health'],
@@ -130,7 +134,7 @@ export const fleetHealthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { 
       },
     },
     async (request) => {
-      const instance = await instanceOr404(request.params.idOrSlug);
+      const { instance } = await instanceOr404(request.params.idOrSlug, request.caller!.scope);
       return { health: instance.health, checkedAt: instance.healthCheckedAt?.toISOString() ?? null, checks: instance.healthChecks };
     },
   );
@@ -138,7 +142,7 @@ export const fleetHealthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { 
   app.post(
     '/instances/:idOrSlug/health/check',
     {
-      config: { role: 'operator' },
+      config: { role: 'operator', ownerScoped: true },
       schema: {
         summary: 'Check (and heal) one instance now; answers with the result',
         tags: ['health'],
@@ -147,7 +151,9 @@ export const fleetHealthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { 
       },
     },
     async (request) => {
-      const instance = await instanceOr404(request.params.idOrSlug);
+      const { instance, running } = await instanceOr404(request.params.idOrSlug, request.caller!.scope);
+      // Refused at once when the catalogue already says so (the check's workflow looks again).
+      if ((instance.status !== 'ready' && instance.status !== 'suspended') || running) throw new Problem(409, notChecked(instance));
       // Two checks asked at once share one run.
       const handle = await temporal.workflow.start('checkInstanceNow', {
         workflowId: `health-check:${instance.id}`,
@@ -163,7 +169,7 @@ export const fleetHealthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { 
       }
       if (!result) {
         const now = (await findInstance(db, instance.id))?.instance ?? instance;
-        throw new Problem(409, `${now.slug} is ${now.status}${now.status === 'ready' || now.status === 'suspended' ? ' with an operation running' : ''}; only a ready or suspended instance with no operation running is checked`);
+        throw new Problem(409, notChecked(now));
       }
       const checkedAt = (await findInstance(db, instance.id))?.instance.healthCheckedAt;
       return { health: result.health, checkedAt: checkedAt?.toISOString() ?? null, checks: result.checks };

@@ -4,6 +4,7 @@ import { listEvents } from '../../db/events';
 import { findInstance, listInstances } from '../../db/instances';
 import { listOperations } from '../../db/operations';
 import { operationKindSpecs, type OperationKindSpec } from '../../domain/operation-kinds';
+import type { Scope } from '../../domain/api-keys';
 import { slugProblem } from '../../domain/validation';
 import type { Deps } from '../../lifecycle/deps';
 import { instanceView, operationView } from '../../lifecycle/live';
@@ -25,8 +26,9 @@ const eventCursor = /^[1-9][0-9]{0,14}$/;
 export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) => {
   const { db } = deps;
 
-  async function found(idOrSlug: string) {
-    const instance = await findInstance(db, idOrSlug);
+  /** The instance, if the caller's scope reaches it: one outside it is a 404 like one that does not exist. */
+  async function found(idOrSlug: string, scope: Scope) {
+    const instance = await findInstance(db, idOrSlug, scope);
     if (!instance) throw new Problem(404, `no instance "${idOrSlug}"`);
     return instance;
   }
@@ -35,7 +37,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
   app.route<{ Body: ProvisionRequest }>({
     method: create.method,
     url: create.path,
-    config: { role: create.role },
+    config: { role: create.role, ownerScoped: true },
     schema: {
       summary: create.summary,
       description: create.description,
@@ -44,7 +46,8 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       body: create.body,
       response: {
         202: Type.Ref('ProvisionAccepted', { description: 'Provision started; Location names the instance' }),
-        ...problems(400, 409, 422, 503),
+        // 403 also for a key bound to an owner asking for another ownerEmail.
+        ...problems(400, 403, 409, 422, 503),
       },
     },
     handler: async (request, reply) => {
@@ -52,7 +55,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       const problem = slug === undefined ? undefined : slugProblem(slug);
       if (problem) throw new Problem(400, `slug ${problem}`, { errors: [{ field: 'slug', message: problem }] });
       return idempotent(deps, request, reply, async () => {
-        const created = await provision(deps, request.body, request.caller!.name);
+        const created = await provision(deps, request.body, request.caller!.name, request.caller!.scope);
         return { status: 202, body: created, headers: { location: `/v1/instances/${created.instance.slug}` } };
       });
     },
@@ -61,7 +64,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
   app.get(
     '/instances',
     {
-      config: { role: 'viewer' },
+      config: { role: 'viewer', ownerScoped: true },
       schema: {
         summary: 'List instances, oldest first',
         tags: ['instances'],
@@ -73,7 +76,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       const { status, health, limit = DEFAULT_PAGE_SIZE, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, instanceCursor) : undefined;
       // The filter is applied in SQL, never to the page afterwards: a page is short only at the end.
-      const page = await listInstances(db, { status, health, limit, after });
+      const page = await listInstances(db, { status, health, limit, after }, request.caller!.scope);
       const last = page.items.at(-1);
       return {
         // As the catalogue has them: a page asks Temporal nothing (live steps are on the single-item routes).
@@ -86,7 +89,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
   app.get(
     '/instances/:idOrSlug',
     {
-      config: { role: 'viewer' },
+      config: { role: 'viewer', ownerScoped: true },
       schema: {
         summary: 'One instance, with its running operation if any',
         tags: ['instances'],
@@ -94,7 +97,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
         response: { 200: Type.Ref('Instance', { description: 'The instance' }), ...problems(404) },
       },
     },
-    async (request) => instanceView(deps, await found(request.params.idOrSlug)),
+    async (request) => instanceView(deps, await found(request.params.idOrSlug, request.caller!.scope)),
   );
 
   // Every other operation a caller may start on an instance, as its kind declares it.
@@ -104,7 +107,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
     app.route<{ Params: { idOrSlug: string }; Body: RequestedOperation | undefined; Querystring: RequestedOperation | undefined }>({
       method: route.method,
       url: `/instances/:idOrSlug${route.path}`,
-      config: { role: route.role },
+      config: { role: route.role, ownerScoped: true },
       schema: {
         summary: route.summary,
         description: route.description,
@@ -123,7 +126,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
         const requested: RequestedOperation = { ...request.query, ...request.body };
         if (route.roleFor) authorize(request.caller!, route.roleFor({ ...requested }));
         return idempotent(deps, request, reply, async () => {
-          const operation = await requestOperation(deps, request.params.idOrSlug, kind, request.caller!.name, requested);
+          const operation = await requestOperation(deps, request.params.idOrSlug, kind, request.caller!.name, requested, request.caller!.scope);
           return { status: 202, body: { operation }, headers: { location: `/v1/operations/${operation.id}` } };
         });
       },
@@ -133,7 +136,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
   app.post(
     '/instances/:idOrSlug/undelete',
     {
-      config: { role: 'operator' },
+      config: { role: 'operator', ownerScoped: true },
       schema: {
         summary: 'Take back a delete during its grace period',
         description:
@@ -145,7 +148,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       },
     },
     async (request, reply) => {
-      const operation = await undelete(deps, request.params.idOrSlug, request.caller!.name);
+      const operation = await undelete(deps, request.params.idOrSlug, request.caller!.name, request.caller!.scope);
       return reply.code(202).header('location', `/v1/operations/${operation.id}`).send({ operation });
     },
   );
@@ -153,7 +156,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
   app.get(
     '/instances/:idOrSlug/usage',
     {
-      config: { role: 'viewer' },
+      config: { role: 'viewer', ownerScoped: true },
       schema: {
         summary: 'What an instance has used in a period, priced',
         description:
@@ -175,7 +178,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to) {
         throw new Problem(400, '`from` must be a time before `to`', { errors: [{ field: 'from', message: 'must be before to' }] });
       }
-      const { instance } = await found(request.params.idOrSlug);
+      const { instance } = await found(request.params.idOrSlug, request.caller!.scope);
       return usageOf(deps, instance, from, to > now ? now : to);
     },
   );
@@ -183,7 +186,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
   app.get(
     '/instances/:idOrSlug/operations',
     {
-      config: { role: 'viewer' },
+      config: { role: 'viewer', ownerScoped: true },
       schema: {
         summary: "An instance's operations, newest first",
         tags: ['operations'],
@@ -195,7 +198,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
     async (request) => {
       const { limit = DEFAULT_PAGE_SIZE, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor, operationCursor) : undefined;
-      const { instance } = await found(request.params.idOrSlug);
+      const { instance } = await found(request.params.idOrSlug, request.caller!.scope);
       const page = await listOperations(db, instance.id, { limit, after });
       const last = page.items.at(-1);
       return {
@@ -209,7 +212,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
   app.get(
     '/instances/:idOrSlug/events',
     {
-      config: { role: 'viewer' },
+      config: { role: 'viewer', ownerScoped: true },
       schema: {
         summary: "An instance's audit trail, oldest first: who asked for what, and how it ended",
         tags: ['instances'],
@@ -221,7 +224,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
     async (request) => {
       const { limit = DEFAULT_PAGE_SIZE, cursor } = request.query;
       const after = cursor ? Number(decodeCursor(cursor, eventCursor)) : undefined;
-      const { instance } = await found(request.params.idOrSlug);
+      const { instance } = await found(request.params.idOrSlug, request.caller!.scope);
       const page = await listEvents(db, instance.id, { limit, after });
       const last = page.items.at(-1);
       return {

@@ -7,6 +7,7 @@ import * as invoices from '../../db/invoices';
 import { firstUnmeteredHour } from '../../db/metering';
 import type { InvoiceLineRow, InvoiceRow } from '../../db/invoices';
 import { invoicingScheduleId, meteringScheduleId } from '../../domain/schedules';
+import type { Scope } from '../../domain/api-keys';
 import type { Deps } from '../../lifecycle/deps';
 import { Problem, problems } from '../problems';
 import { DEFAULT_PAGE_SIZE, IdParams, pageQuery } from '../schemas';
@@ -55,8 +56,9 @@ const money = (cents: number, currency: string) => `${(cents / 100).toFixed(2)} 
 export const invoiceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) => {
   const { db } = deps;
 
-  async function found(id: string) {
-    const invoice = await invoices.getInvoice(db, id);
+  /** The invoice, if it bills the caller's owner (or the caller sees every owner): else a 404 like one that does not exist. */
+  async function found(id: string, scope: Scope) {
+    const invoice = await invoices.getInvoice(db, id, scope);
     if (!invoice) throw new Problem(404, `no invoice "${id}"`);
     return invoice;
   }
@@ -102,7 +104,7 @@ export const invoiceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) 
   app.get(
     '/invoices',
     {
-      config: { role: 'viewer' },
+      config: { role: 'viewer', ownerScoped: true },
       schema: {
         summary: 'Invoices, newest first',
         tags: ['billing'],
@@ -119,7 +121,8 @@ export const invoiceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) 
       if (after !== undefined && !invoiceCursor.test(after)) {
         throw new Problem(400, 'the cursor is not one this API returned', { errors: [{ field: 'cursor', message: 'is invalid' }] });
       }
-      const page = await invoices.listInvoices(db, { owner, period, limit, after });
+      // A key bound to an owner lists that owner's invoices only (`owner` naming another: none).
+      const page = await invoices.listInvoices(db, { owner, period, limit, after }, request.caller!.scope);
       const last = page.items.at(-1);
       return { items: page.items.map(summary), nextCursor: page.more && last ? Buffer.from(last.id).toString('base64url') : null };
     },
@@ -128,7 +131,7 @@ export const invoiceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) 
   app.get(
     '/invoices/:id',
     {
-      config: { role: 'viewer' },
+      config: { role: 'viewer', ownerScoped: true },
       schema: {
         summary: 'One invoice with its lines',
         tags: ['billing'],
@@ -142,7 +145,7 @@ export const invoiceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) 
         reply.header('allow', 'POST');
         throw new Problem(405, 'GET is not allowed on /v1/invoices/runs; allowed: POST');
       }
-      const { invoice, lines } = await found(request.params.id);
+      const { invoice, lines } = await found(request.params.id, request.caller!.scope);
       return { ...summary(invoice), lines: lines.map(lineView) };
     },
   );
@@ -150,7 +153,7 @@ export const invoiceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) 
   app.get(
     '/invoices/:id.csv',
     {
-      config: { role: 'viewer' },
+      config: { role: 'viewer', ownerScoped: true },
       schema: {
         summary: "An invoice's lines as CSV",
         tags: ['billing'],
@@ -159,7 +162,7 @@ export const invoiceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) 
       },
     },
     async (request, reply) => {
-      const { invoice, lines } = await found(request.params.id);
+      const { invoice, lines } = await found(request.params.id, request.caller!.scope);
       const header = ['invoice', 'position', 'kind', 'instance', 'slug', 'plan', 'meter', 'seconds', 'hours', 'unit_price_cents', 'amount_cents', 'currency'];
       const rows = lines.map((l) =>
         [invoice.number, l.position, l.kind, l.instanceId, l.slug, l.plan, l.meter, l.seconds, hours(l), l.unitPriceCents, l.amountCents, invoice.currency]
@@ -176,7 +179,7 @@ export const invoiceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) 
   app.get(
     '/invoices/:id.html',
     {
-      config: { role: 'viewer' },
+      config: { role: 'viewer', ownerScoped: true },
       schema: {
         summary: 'A printable invoice page',
         tags: ['billing'],
@@ -185,7 +188,7 @@ export const invoiceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) 
       },
     },
     async (request, reply) => {
-      const { invoice, lines } = await found(request.params.id);
+      const { invoice, lines } = await found(request.params.id, request.caller!.scope);
       const rows = lines
         .map(
           (l) =>

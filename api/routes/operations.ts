@@ -1,14 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
 import { getOperation } from '../../db/operations';
+import type { Scope } from '../../domain/api-keys';
 import type { Deps } from '../../lifecycle/deps';
 import { cancel, operationView } from '../../lifecycle/live';
 import { Problem, problems } from '../problems';
 import { IdParams } from '../schemas';
 
 export const operationRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) => {
-  async function found(id: string) {
-    const row = await getOperation(deps.db, id);
+  /** The operation, if the caller's scope reaches its instance: else a 404 like one that does not exist. */
+  async function found(id: string, scope: Scope) {
+    const row = await getOperation(deps.db, id, scope);
     if (!row) throw new Problem(404, `no operation "${id}"`);
     return row;
   }
@@ -16,7 +18,7 @@ export const operationRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps
   app.get(
     '/operations/:id',
     {
-      config: { role: 'viewer' },
+      config: { role: 'viewer', ownerScoped: true },
       schema: {
         summary: 'One operation; while it runs, its steps come live from the workflow',
         tags: ['operations'],
@@ -24,13 +26,13 @@ export const operationRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps
         response: { 200: Type.Ref('Operation', { description: 'The operation' }), ...problems(404) },
       },
     },
-    async (request) => operationView(deps, await found(request.params.id)),
+    async (request) => operationView(deps, await found(request.params.id, request.caller!.scope)),
   );
 
   app.post(
     '/operations/:id/cancel',
     {
-      config: { role: 'operator' },
+      config: { role: 'operator', ownerScoped: true },
       schema: {
         summary: 'Ask a running operation to stop; it undoes what it did and ends cancelled',
         tags: ['operations'],
@@ -39,7 +41,7 @@ export const operationRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps
       },
     },
     async (request, reply) => {
-      const operation = await cancel(deps, await found(request.params.id), request.caller!.name);
+      const operation = await cancel(deps, await found(request.params.id, request.caller!.scope), request.caller!.name);
       return reply.code(202).send({ operation });
     },
   );

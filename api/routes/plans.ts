@@ -7,7 +7,8 @@ export const planRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db }) =
   app.get(
     '/plans',
     {
-      config: { role: 'viewer' },
+      // The price list, the same for every caller: no fleet data.
+      config: { role: 'viewer', ownerScoped: true },
       schema: {
         summary: 'Plans an instance can be provisioned on',
         tags: ['plans'],

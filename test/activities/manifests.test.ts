@@ -12,6 +12,7 @@ import {
   podResources,
   tenantDatabaseUrl,
   versionOfImage,
+  wildcardCertificateManifest,
   workloadManifests,
 } from '../../activities/manifests';
 import { noBackups } from '../support/catalogue-rows';
@@ -187,5 +188,35 @@ describe('secret, certificate and ingress', () => {
     expect(ingress.spec.tls).toEqual([{ hosts: ['acme.apps.shipyard.test'], secretName: 'app-tls' }]);
     expect(ingress.spec.rules[0].host).toBe('acme.apps.shipyard.test');
     expect(ingress.spec.rules[0].http.paths[0].backend).toEqual({ service: { name: 'app', port: { name: 'http' } } });
+  });
+});
+
+describe('wildcard TLS (SHIPYARD_TLS_MODE=wildcard)', () => {
+  it('asks the cluster issuer for *.<base domain> once, in the ingress namespace, under a fixed name and its own ownership mark', () => {
+    const cert = wildcardCertificateManifest(config) as Loose;
+    const ours = { 'app.kubernetes.io/managed-by': 'shipyard', 'app.kubernetes.io/component': 'wildcard-certificate' };
+    expect(cert).toMatchObject({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate' });
+    // No instance label: it belongs to no instance, so no instance's teardown or orphan sweep takes it.
+    expect(cert.metadata).toEqual({ name: 'shipyard-wildcard', namespace: 'ingress-nginx', labels: ours });
+    expect(cert.spec).toEqual({
+      secretName: 'shipyard-wildcard-tls',
+      dnsNames: ['*.apps.shipyard.test'],
+      issuerRef: { group: 'cert-manager.io', kind: 'ClusterIssuer', name: 'shipyard-ca' },
+      privateKey: { algorithm: 'ECDSA', size: 256 },
+      secretTemplate: { labels: ours },
+    });
+    expect(wildcardCertificateManifest({ ...config, baseDomain: 'apps.example.com', certIssuer: 'letsencrypt-dns01', ingressNamespace: 'edge' })).toMatchObject({
+      metadata: { name: 'shipyard-wildcard', namespace: 'edge' },
+      spec: { dnsNames: ['*.apps.example.com'], issuerRef: { name: 'letsencrypt-dns01' } },
+    });
+  });
+
+  it("serves the host over TLS without a Secret of its own: the ingress controller's default certificate", () => {
+    const ingress = ingressManifest('acme', config, 'wildcard') as Loose;
+    expect(ingress.spec.tls).toEqual([{ hosts: ['acme.apps.shipyard.test'] }]);
+    expect(ingress.spec.tls[0]).not.toHaveProperty('secretName');
+    expect(ingress.spec.rules[0].host).toBe('acme.apps.shipyard.test');
+    // Per instance stays the default.
+    expect((ingressManifest('acme', config, 'per-instance') as Loose).spec).toEqual((ingressManifest('acme', config) as Loose).spec);
   });
 });

@@ -18,7 +18,7 @@ import { insertApiKey } from '../../db/api-keys';
 import { migrateCatalogue } from '../../db/migrate';
 import type { ApiRole } from '../../domain/api-keys';
 import { connectTemporalClient } from '../../temporal/data-converter';
-import { testConfig, uniqueSuffix } from '../support/config';
+import { testConfig, testRateLimits, uniqueSuffix } from '../support/config';
 
 export interface Harness {
   app: FastifyInstance;
@@ -48,6 +48,7 @@ export async function startHarness(overrides: Record<string, string> = {}): Prom
     SHIPYARD_TASK_QUEUE: `api-test-${uniqueSuffix()}`,
     // The testbed exports one; the fallback keeps these tests whole without it.
     SHIPYARD_ADMIN_KEY: process.env.SHIPYARD_ADMIN_KEY ?? `sy_admin_${randomBytes(24).toString('base64url')}`,
+    ...testRateLimits,
     ...overrides,
   });
   await migrateCatalogue(config.databaseUrl);

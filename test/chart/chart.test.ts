@@ -2,8 +2,9 @@
 // server-side dry-run of what it renders, a real `helm install` (kwok runs the pods as fakes; this
 // test plays the kubelet for the migration hook Job by running its command with its env), and the
 // chart's RBAC proven both sufficient (a worker holding the chart ServiceAccount's token
-// provisions, upgrades and tears down an instance) and minimal (that identity cannot read
-// kube-system's Secrets or delete nodes).
+// provisions, upgrades and tears down an instance, with the chart's admission policy in force) and
+// minimal (that identity cannot read kube-system's Secrets or delete nodes; what the policy denies
+// is in admission-policy.test.ts).
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { ensureBinary, KUBERNETES_VERSION } from '../../testbed/components/kubernetes';
 import { repoRoot } from '../../testbed/runtime';
+import { admissionPolicyInForce } from '../support/admission-policy';
 import { shipyardFromBuild } from '../support/build';
 import { uniqueSuffix } from '../support/config';
 import { type Stack, startStack } from '../support/stack';
@@ -125,6 +127,45 @@ describe('charts/shipyard', () => {
     // Whole numbers stay whole: Helm reads numbers in values files as floats, which print as 1e+06.
     const large = configMapOf(await render('--set-json', 'backups.sweepIntervalSeconds=1000000', '--set-json', 'config.rolloutTimeoutSeconds=1000000'));
     expect(large).toMatchObject({ SHIPYARD_BACKUP_SWEEP_INTERVAL_SECONDS: '1000000', SHIPYARD_ROLLOUT_TIMEOUT_SECONDS: '1000000' });
+  });
+
+  it("gives the API and the worker Temporal's TLS files from an existing Secret and an API key, by the standard variables", async () => {
+    const tlsDir = '/etc/shipyard/temporal-tls';
+    const deployments = (objects: KubernetesObject[]) => objects.filter((o) => o.kind === 'Deployment') as any[];
+    const full = await render('--values', fullValues);
+    for (const deployment of deployments(full)) {
+      const pod = deployment.spec.template.spec;
+      expect(pod.containers[0].env, deployment.metadata.name).toEqual([
+        { name: 'TEMPORAL_TLS', value: 'true' },
+        { name: 'TEMPORAL_TLS_CLIENT_CERT_PATH', value: `${tlsDir}/tls.crt` },
+        { name: 'TEMPORAL_TLS_CLIENT_KEY_PATH', value: `${tlsDir}/tls.key` },
+        { name: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH', value: `${tlsDir}/ca.crt` },
+        { name: 'TEMPORAL_TLS_SERVER_NAME', value: 'frontend.temporal.example.com' },
+        { name: 'TEMPORAL_API_KEY', valueFrom: { secretKeyRef: { name: 'shipyard-temporal-api-key', key: 'TEMPORAL_API_KEY' } } },
+      ]);
+      expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'temporal-tls', mountPath: tlsDir, readOnly: true });
+      const items = ['ca.crt', 'tls.crt', 'tls.key'].map((key) => ({ key, path: key }));
+      expect(pod.volumes).toContainEqual({ name: 'temporal-tls', secret: { secretName: 'shipyard-temporal-mtls', defaultMode: 0o440, items } });
+    }
+    // The migration Job talks to the catalogue only: no Temporal variables (it has no Secret to read them from).
+    const job = full.find((o) => o.kind === 'Job') as any;
+    expect(job.spec.template.spec.containers[0].env.map((e: { name: string }) => e.name)).not.toContain('TEMPORAL_TLS');
+    // By default plain text: nothing set, nothing mounted.
+    for (const deployment of deployments(await render())) {
+      expect(deployment.spec.template.spec.containers[0].env).toBeUndefined();
+      expect(deployment.spec.template.spec.volumes).toEqual([{ name: 'tmp', emptyDir: {} }]);
+    }
+    // TLS with a private CA and no client certificate.
+    const caOnly = await render('--set', 'temporal.tls.enabled=true', '--set', 'temporal.tls.existingSecret=temporal-ca', '--set', 'temporal.tls.certKey=', '--set', 'temporal.tls.keyKey=');
+    for (const deployment of deployments(caOnly)) {
+      const pod = deployment.spec.template.spec;
+      expect(pod.containers[0].env).toEqual([{ name: 'TEMPORAL_TLS', value: 'true' }, { name: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH', value: `${tlsDir}/ca.crt` }]);
+      expect(pod.volumes[1].secret.items).toEqual([{ key: 'ca.crt', path: 'ca.crt' }]);
+    }
+    await expect(render('--set', 'temporal.tls.existingSecret=temporal-mtls')).rejects.toThrow(/set temporal\.tls\.enabled=true/);
+    await expect(render('--set', 'temporal.tls.enabled=true', '--set', 'temporal.tls.existingSecret=x', '--set', 'temporal.tls.keyKey=')).rejects.toThrow(/certKey and temporal\.tls\.keyKey go together/);
+    await expect(render('--set', 'temporal.tls.serverName=not a name')).rejects.toThrow(/serverName/);
+    await expect(render('--set', 'temporal.apiKey.secret=x')).rejects.toThrow(/secret/);
   });
 
   it('renders what a platform team expects: probes, a grace period beyond the drain, a hook Job, exact RBAC', async () => {
@@ -251,6 +292,10 @@ describe('charts/shipyard', () => {
     const shipyardCore = asShipyard.makeApiClient(CoreV1Api);
     await expect(shipyardCore.listNamespacedSecret({ namespace: 'kube-system' })).rejects.toMatchObject({ code: 403 });
     await expect(shipyardCore.deleteNode({ name: 'kwok-node-0', dryRun: 'All' })).rejects.toMatchObject({ code: 403 });
+
+    // The chart's admission policy is in force for this identity (it refuses a change to the
+    // release's own namespace, which is not Shipyard's), so the life cycle below runs under it.
+    await admissionPolicyInForce(asShipyard, `${namespace}-${release}-shipyard`, namespace);
 
     // Sufficient: a worker with only this identity runs a whole life cycle.
     stack = await startStack({ KUBECONFIG: kubeconfig, SHIPYARD_ROLLOUT_TIMEOUT_SECONDS: '30' });

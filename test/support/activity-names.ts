@@ -25,6 +25,8 @@ const everyActivity: Record<keyof Activities, true> = {
   applyCertificate: true,
   waitForCertificateReady: true,
   deleteCertificate: true,
+  applyWildcardCertificate: true,
+  waitForWildcardCertificateReady: true,
   applyIngress: true,
   deleteIngress: true,
   upsertDnsRecord: true,
@@ -63,6 +65,15 @@ const everyActivity: Record<keyof Activities, true> = {
   backupForSweep: true,
   expireBackups: true,
   repairBackups: true,
+  readDatabaseLogin: true,
+  writeRotatedCredentials: true,
+  restartAppForCredentials: true,
+  restorePreviousCredentials: true,
+  disableDatabaseLogin: true,
+  markCredentialsRotated: true,
+  rotationSweepBegins: true,
+  instancesDueForRotation: true,
+  rotateCredentialsForSweep: true,
 };
 
 export const activityNames = Object.keys(everyActivity) as (keyof Activities)[];

@@ -6,13 +6,13 @@ import type { Database } from '../../db/client';
 import type { Plan } from '../../domain/instance';
 import { uniqueSuffix } from './config';
 
-export async function newCatalogueInstance(db: Database, prefix: string) {
+export async function newCatalogueInstance(db: Database, prefix: string, ownerEmail = 'owner@example.com') {
   const slug = `${prefix}-${uniqueSuffix()}${uniqueSuffix()}`;
   const instanceId = newId('ins');
   const operationId = newId('op');
   await insertInstanceWithOperation(
     db,
-    { id: instanceId, slug, name: slug, plan: 'starter', version: '1.0.0', ownerEmail: 'owner@example.com' },
+    { id: instanceId, slug, name: slug, plan: 'starter', version: '1.0.0', ownerEmail },
     { id: operationId, instanceId, kind: 'provision', workflowId: `instance:${slug}`, actor: 'test' },
   );
   return { slug, instanceId, operationId };

@@ -11,3 +11,13 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 export function uniqueSuffix(): string {
   return randomBytes(3).toString('hex');
 }
+
+/**
+ * Rate limits no test reaches: tests hammer the API (polling, concurrent requests, the contract
+ * fuzzer) far beyond a production key's minute. The test of the limits sets low ones of its own.
+ */
+export const testRateLimits = {
+  SHIPYARD_RATE_LIMIT_VIEWER: '1000000',
+  SHIPYARD_RATE_LIMIT_OPERATOR: '1000000',
+  SHIPYARD_RATE_LIMIT_ADMIN: '1000000',
+} as const;

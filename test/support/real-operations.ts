@@ -198,6 +198,7 @@ export async function startRealOperations(overrides: Record<string, string> = {}
           runDeps,
           { name: `Real saga ${slug}`, slug, plan, ownerEmail: 'saga@shipyard.test', version },
           actor,
+          {},
         );
         return { slug, operationId: operation.id };
       });

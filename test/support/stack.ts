@@ -6,7 +6,7 @@ import { startShipyard } from '../../demo/dev';
 import { startProcess, type ShipyardProcess } from '../../demo/processes';
 import type { Config } from '../../domain/config';
 import { shipyardFromBuild } from './build';
-import { uniqueSuffix } from './config';
+import { testRateLimits, uniqueSuffix } from './config';
 import { removeSchedules } from '../../worker/schedules';
 
 export async function freePort(): Promise<number> {
@@ -51,6 +51,7 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     SHIPYARD_WORKER_METRICS_PORT: String(await freePort()),
     SHIPYARD_TEMPORAL_METRICS_PORT: String(await freePort()),
     ...onDemandSweeps,
+    ...testRateLimits,
     ...overrides,
   };
   // Quiet unless SHIPYARD_TEST_VERBOSE; the last lines are kept to explain a start that fails.

@@ -21,6 +21,9 @@ describe('the operation table', () => {
     expect(shownStatus('suspended', 'backup')).toBe('suspended');
     expect(shownStatus('ready', 'restore')).toBe('restoring');
     expect(startRefusal('backup', acme('deleting'), {})).toMatch(/backup starts only from ready or suspended/);
+    expect(shownStatus('ready', 'rotate_credentials')).toBe('ready');
+    expect(startRefusal('rotate_credentials', acme('suspended'), {})).toBeUndefined();
+    expect(startRefusal('rotate_credentials', acme('failed'), {})).toMatch(/rotate_credentials starts only from ready or suspended/);
   });
 
   it('restores only a completed backup', () => {
@@ -45,8 +48,9 @@ describe('the operation table', () => {
     for (const status of instanceStatuses) expect(startRefusal('teardown', acme(status), {}) === undefined).toBe(status !== 'deleted');
   });
 
-  it('leaves an abandoned run failed (a backup leaves its instance as it was), and cleans up after an abandoned provision only', () => {
-    for (const [kind, spec] of Object.entries(operationKindSpecs)) expect(spec.abandoned.status).toBe(kind === 'backup' ? null : 'failed');
+  it('leaves an abandoned run failed (a backup or a credential rotation leaves its instance as it was), and cleans up after an abandoned provision only', () => {
+    // An abandoned rotation leaves the app on a login that works (the old or the new one); the next rotation starts from the Secret.
+    for (const [kind, spec] of Object.entries(operationKindSpecs)) expect(spec.abandoned.status).toBe(kind === 'backup' || kind === 'rotate_credentials' ? null : 'failed');
     expect(Object.entries(operationKindSpecs).filter(([, s]) => 'cleanup' in s.abandoned && s.abandoned.cleanup).map(([k]) => k)).toEqual(['provision']);
   });
 });

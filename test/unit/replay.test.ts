@@ -18,7 +18,7 @@ beforeAll(async () => {
 
 describe('recorded workflow histories', () => {
   it('cover every operation kind', () => {
-    for (const kind of ['provision', 'upgrade', 'suspend', 'resume', 'change-plan', 'teardown', 'cleanup', 'reconcile', 'metering', 'invoicing', 'rollout']) {
+    for (const kind of ['provision', 'upgrade', 'suspend', 'resume', 'change-plan', 'teardown', 'cleanup', 'reconcile', 'metering', 'invoicing', 'rollout', 'rotate-credentials', 'credential-rotation-sweep']) {
       expect(files.some((f) => f.startsWith(kind)), kind).toBe(true);
     }
   });

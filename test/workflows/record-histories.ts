@@ -47,6 +47,8 @@ const defaults: Record<string, (...args: any[]) => Promise<unknown>> = {
 };
 
 const recordedBackup = { backupId: 'bak_recorded', instanceId: 'ins_recorded', parts: [] };
+/** SHIPYARD_TLS_MODE=wildcard: the provision ensures and awaits the shared certificate instead of one of its own. */
+const wildcardSettings = { rolloutTimeoutSeconds: 30, unschedulableGraceSeconds: 30, tlsMode: 'wildcard' };
 
 interface Scenario {
   name: string;
@@ -91,8 +93,13 @@ const scenarios: Scenario[] = [
   { name: 'restore-succeeded', workflowType: 'restoreInstance', fromStatus: 'ready', extra: { backup: recordedBackup } },
   { name: 'restore-rolled-back', workflowType: 'restoreInstance', fromStatus: 'ready', extra: { backup: recordedBackup }, activities: { waitForRollout: onlyFirstFails() } },
   { name: 'clone-succeeded', workflowType: 'provisionInstance', fromStatus: 'provisioning', extra: { fromBackup: recordedBackup } },
+  { name: 'provision-wildcard-succeeded', workflowType: 'provisionInstance', fromStatus: 'provisioning', extra: { settings: wildcardSettings } },
+  { name: 'provision-wildcard-failed-compensated', workflowType: 'provisionInstance', fromStatus: 'provisioning', extra: { settings: wildcardSettings }, activities: { waitForRollout: fails } },
   { name: 'backup-sweep', workflowType: 'backupSweep', input: { parallelism: 2 }, activities: backupSweepActivities() },
   { name: 'invoicing-owner-nothing-new', workflowType: 'invoiceOwner', input: { owner: 'owner@example.com', period: '2026-01' }, activities: { draftInvoice: async () => null } },
+  { name: 'rotate-credentials-succeeded', workflowType: 'rotateCredentials', fromStatus: 'ready', activities: rotationActivities() },
+  { name: 'rotate-credentials-rolled-back', workflowType: 'rotateCredentials', fromStatus: 'ready', activities: { ...rotationActivities(), waitForRollout: onlyFirstFails() } },
+  { name: 'credential-rotation-sweep', workflowType: 'credentialRotationSweep', input: { olderThanDays: 30, parallelism: 2 }, activities: rotationSweepActivities() },
 ];
 
 // Only these are recorded when given (`npm run histories:record -- change-plan-succeeded metering`),
@@ -142,6 +149,26 @@ function backupSweepActivities(): Scenario['activities'] {
           : { status: 'busy', error: 'operation op_x (upgrade) is running on instance c' },
     expireBackups: async () => 1,
     repairBackups: async () => 0,
+  };
+}
+
+/** An instance that logs in as its owner role, before its first rotation. */
+function rotationActivities(): Scenario['activities'] {
+  return { readDatabaseLogin: async () => ({ current: 'tenant_rec', next: 'tenant_login_0123456789ab_a', restartMark: null }) };
+}
+
+/** Three instances due on one page: one rotated, one rolled back, one busy. */
+function rotationSweepActivities(): Scenario['activities'] {
+  let pages = 0;
+  return {
+    rotationSweepBegins: async () => '2026-01-01T00:00:00.000Z',
+    instancesDueForRotation: async () => (pages++ === 0 ? ['a', 'b', 'c'].map((slug) => ({ id: `ins_${slug}`, slug })) : []),
+    rotateCredentialsForSweep: async (_sweep: string, slug: string) =>
+      slug === 'a'
+        ? { status: 'succeeded', operationId: 'op_a' }
+        : slug === 'b'
+          ? { status: 'failed', operationId: 'op_b', error: 'recorded rollback' }
+          : { status: 'busy', error: 'operation op_x (upgrade) is running on instance c' },
   };
 }
 

@@ -182,7 +182,8 @@ async function initCluster(binDir: string, account: { uid: number; gid: number; 
  * Authentication is rewritten on every `up` (and reloaded when the server already runs) so a
  * cluster made by an older testbed gets the current rules: the local socket admits only the OS
  * user running the testbed (as the superuser, for set-up); TCP admits password logins from
- * loopback only, and a tenant role only into the database named like it (`sameuser`). The first
+ * loopback only, and a tenant role only into the database named like a role it is a member of
+ * (`samerole`: an instance's login roles are members of its owner role, named like its database). The first
  * matching line wins: the tenant admin comes before the group lines because it is a member of
  * every tenant role, and so, indirectly, of their group.
  */
@@ -195,7 +196,7 @@ function writeAuthConfig(account: { uid: number; gid: number } | undefined): voi
         '# Written by the Shipyard testbed on every `up`; edits here are overwritten.',
         `local   all        ${SUPERUSER}   peer   map=testbed`,
         `host    all        ${roles.tenants.name}   127.0.0.1/32   scram-sha-256`,
-        `host    sameuser   +${tenantRoleGroup}   127.0.0.1/32   scram-sha-256`,
+        `host    samerole   +${tenantRoleGroup}   127.0.0.1/32   scram-sha-256`,
         `host    all        +${tenantRoleGroup}   127.0.0.1/32   reject`,
         'host    all        all   127.0.0.1/32   scram-sha-256',
         '',

@@ -26,6 +26,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- end -}}
 
+{{/*
+Name of the chart's cluster-scoped objects (ClusterRole, ClusterRoleBinding, admission policy and
+binding): the release's namespace is part of it, so releases of one name in two namespaces do not collide.
+*/}}
+{{- define "shipyard.clusterScopedName" -}}
+{{- printf "%s-%s" .Release.Namespace (include "shipyard.fullname" .) -}}
+{{- end -}}
+
 {{- define "shipyard.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
