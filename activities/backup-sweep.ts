@@ -7,7 +7,6 @@ import { Context } from '@temporalio/activity';
 import {
   backupsByIds,
   backupsLeftRunning,
-  backupSweepOperation,
   catalogueNow,
   completedBackupsIn,
   expireBackup,
@@ -17,7 +16,7 @@ import {
   retentionCandidates,
 } from '../db/backups';
 import { findInstance, runningOperation } from '../db/instances';
-import { getOperation, type OperationRow } from '../db/operations';
+import { getOperation, operationByActor, type OperationRow } from '../db/operations';
 import { backupPartNames, backupSweepActor, expiredByRetention } from '../domain/backups';
 import { InvalidTransition, OperationRunning } from '../domain/errors';
 import { neverStarted, reconcileOperation, startOnInstance } from '../lifecycle/operations';
@@ -77,7 +76,7 @@ export function createBackupSweepActivities(deps: ActivityDeps) {
       for (;;) {
         const found = await findInstance(db, slug);
         if (!found) return { status: 'refused', error: `instance ${slug} no longer exists` };
-        let operation = await backupSweepOperation(db, found.instance.id, sweepBegan);
+        let operation = await operationByActor(db, found.instance.id, 'backup', backupSweepActor, sweepBegan);
         if (!operation || neverStarted(operation)) {
           if (!(await stillDue(found.instance.id))) {
             const running = await runningOperation(db, found.instance.id);

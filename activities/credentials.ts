@@ -12,8 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { PatchStrategy, type V1Deployment, type V1Secret } from '@kubernetes/client-node';
 import { findInstance, runningOperation } from '../db/instances';
 import { catalogueNow } from '../db/backups';
-import { credentialRotationActor, instancesDueForRotation, markCredentialsRotated, rotationSweepOperation } from '../db/credentials';
-import { getOperation, type OperationRow } from '../db/operations';
+import { credentialRotationActor, instancesDueForRotation, markCredentialsRotated } from '../db/credentials';
+import { getOperation, operationByActor, type OperationRow } from '../db/operations';
 import { databaseNameFor, databaseRoleFor } from '../domain/instance';
 import { InvalidTransition, OperationRunning } from '../domain/errors';
 import { neverStarted, reconcileOperation, startOnInstance } from '../lifecycle/operations';
@@ -201,7 +201,7 @@ export function createCredentialActivities(deps: ActivityDeps) {
       for (;;) {
         const found = await findInstance(db, slug);
         if (!found) return { status: 'refused', error: `instance ${slug} no longer exists` };
-        let operation = await rotationSweepOperation(db, found.instance.id, sweepBegan);
+        let operation = await operationByActor(db, found.instance.id, 'rotate_credentials', credentialRotationActor, sweepBegan);
         if (!operation || neverStarted(operation)) {
           const due = await instancesDueForRotation(db, { olderThanDays, instanceId: found.instance.id, limit: 1 });
           if (due.length === 0) {

@@ -133,6 +133,26 @@ async function ensureRoleGroup(sql: Sql): Promise<void> {
   }
 }
 
+/**
+ * Role `role` of instance `slug`, made if absent: NOLOGIN and a member of tenantRoleGroup from the
+ * start, so there is no moment at which it could log in without the group's pg_hba.conf rules
+ * applying to it; marked as the instance's in the same transaction. One of that name made by
+ * someone else is refused.
+ */
+async function ensureTenantRole(sql: Sql, slug: string, role: string): Promise<void> {
+  if ((await assertRoleOwned(sql, slug, role)) !== 'absent') return;
+  try {
+    await sql.begin(async (tx) => {
+      await tx`create role ${tx(role)} nologin in role ${tx(tenantRoleGroup)}`;
+      await tx.unsafe(`comment on role "${role}" is ${quoteLiteral(roleComment(slug))}`);
+    });
+  } catch (err) {
+    // Another attempt created it between our check and our create; its comment decides.
+    if (!madeMeanwhile(err, '42710')) throw err;
+    await assertRoleOwned(sql, slug, role);
+  }
+}
+
 /** Owner of a database, or undefined when there is no such database. */
 export async function databaseOwner(sql: Sql, database: string): Promise<string | undefined> {
   const rows = await sql<{ owner: string }[]>`
@@ -198,18 +218,7 @@ export async function ensureLoginRole(sql: Sql, slug: string, role: string): Pro
     if ((await assertRoleOwned(sql, slug, owner)) === 'absent') {
       throw permanent(`cannot ${step}: its owner role ${owner} does not exist (ensureTenantDatabase has not run)`, errorTypes.missingDependency);
     }
-    if ((await assertRoleOwned(sql, slug, role)) === 'absent') {
-      try {
-        // NOLOGIN and in the group from the start, as the owner role is made.
-        await sql.begin(async (tx) => {
-          await tx`create role ${tx(role)} nologin in role ${tx(tenantRoleGroup)}`;
-          await tx.unsafe(`comment on role "${role}" is ${quoteLiteral(roleComment(slug))}`);
-        });
-      } catch (err) {
-        if (!madeMeanwhile(err, '42710')) throw err;
-        await assertRoleOwned(sql, slug, role);
-      }
-    }
+    await ensureTenantRole(sql, slug, role);
     step = `make Postgres role ${role} act as ${owner}`;
     await sql`grant ${sql(tenantRoleGroup)} to ${sql(role)}`;
     await sql`grant ${sql(owner)} to ${sql(role)}`;
@@ -269,20 +278,7 @@ export function createTenantDatabaseActivities({ tenantDb: sql }: Pick<ActivityD
         await ensureRoleGroup(sql);
 
         step = `create Postgres role ${role}`;
-        if ((await assertRoleOwned(sql, slug, role)) === 'absent') {
-          try {
-            // NOLOGIN until it is in the group, so there is no moment at which the role could log
-            // in without the group's pg_hba.conf rules applying to it.
-            await sql.begin(async (tx) => {
-              await tx`create role ${tx(role)} nologin in role ${tx(tenantRoleGroup)}`;
-              await tx.unsafe(`comment on role "${role}" is ${quoteLiteral(roleComment(slug))}`);
-            });
-          } catch (err) {
-            // Another attempt created it between our check and our create; its comment decides below.
-            if (!madeMeanwhile(err, '42710')) throw err;
-            await assertRoleOwned(sql, slug, role);
-          }
-        }
+        await ensureTenantRole(sql, slug, role);
         step = `add Postgres role ${role} to ${tenantRoleGroup}`;
         await sql`grant ${sql(tenantRoleGroup)} to ${sql(role)}`;
         step = `let Postgres role ${role} log in with at most ${connectionLimit} connections`;

@@ -1,8 +1,8 @@
 // Backup rows: one per backup, its objects under `object_prefix` in the bucket it names.
-import { and, asc, desc, eq, gt, gte, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
 import type { Scope } from '../domain/api-keys';
 import type { BackupKind, BackupPart, BackupPolicy } from '../domain/backups';
-import { backupKeyPrefix, backupSweepActor } from '../domain/backups';
+import { backupKeyPrefix } from '../domain/backups';
 import type { Database } from './client';
 import { newId } from './ids';
 import { ofInstancesInScope } from './instances';
@@ -157,27 +157,6 @@ export async function instancesDueForBackup(
   return rows.map((r) => ({ id: r.id, slug: r.slug }));
 }
 
-/**
- * The scheduled backup operation the sweep that began at `since` started on an instance, if any:
- * actor `backup-sweep`, started (by the catalogue's clock) at or after `since`. An earlier sweep's
- * operation has ended before this sweep found the instance due (a due instance has none running).
- */
-export async function backupSweepOperation(db: Database, instanceId: string, since: Date): Promise<typeof operations.$inferSelect | undefined> {
-  const [row] = await db
-    .select()
-    .from(operations)
-    .where(
-      and(
-        eq(operations.instanceId, instanceId),
-        eq(operations.kind, 'backup'),
-        eq(operations.actor, backupSweepActor),
-        gte(operations.startedAt, since),
-      ),
-    )
-    .orderBy(desc(operations.startedAt))
-    .limit(1);
-  return row;
-}
 
 /** One instance's completed backups and the retention its plan sets. */
 export interface RetentionCandidate {

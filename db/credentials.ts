@@ -1,7 +1,7 @@
 // When each instance's credentials were last set (instances.credentials_rotated_at: a provision
 // sets it, a credential rotation that succeeded sets it again), and which instances the
 // `shipyard-rotate-credentials` schedule finds due.
-import { and, desc, eq, gte, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Database } from './client';
 import { instances, operations } from './schema';
 
@@ -40,20 +40,3 @@ export async function instancesDueForRotation(
   return rows.map((r) => ({ id: r.id, slug: r.slug }));
 }
 
-/** The rotation the sweep that began at `since` started on an instance, if any (see instancesDueForRotation). */
-export async function rotationSweepOperation(db: Database, instanceId: string, since: Date): Promise<typeof operations.$inferSelect | undefined> {
-  const [row] = await db
-    .select()
-    .from(operations)
-    .where(
-      and(
-        eq(operations.instanceId, instanceId),
-        eq(operations.kind, 'rotate_credentials'),
-        eq(operations.actor, credentialRotationActor),
-        gte(operations.startedAt, since),
-      ),
-    )
-    .orderBy(desc(operations.startedAt))
-    .limit(1);
-  return row;
-}

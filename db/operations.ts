@@ -1,6 +1,6 @@
 // Operations: their rows, the inserts that start them and the instance claim that follows, and the
 // writes that finish or repair them.
-import { and, asc, desc, eq, inArray, isNotNull, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, isNotNull, lt, or, sql } from 'drizzle-orm';
 import type { Scope } from '../domain/api-keys';
 import type { InstanceStatus } from '../domain/instance';
 import { type OperationKind, transitionalStatuses } from '../domain/operation-kinds';
@@ -39,11 +39,25 @@ export async function listOperations(
 }
 
 /** The operation of `kind` an actor (e.g. a rollout) started on an instance, newest first, if any. */
-export async function operationByActor(db: Database, instanceId: string, kind: OperationKind, actor: string): Promise<OperationRow | undefined> {
+export async function operationByActor(
+  db: Database,
+  instanceId: string,
+  kind: OperationKind,
+  actor: string,
+  /** Only one started (by the catalogue's clock) at or after this: a sweep's own, not an earlier sweep's. */
+  since?: Date,
+): Promise<OperationRow | undefined> {
   const [row] = await db
     .select()
     .from(operations)
-    .where(and(eq(operations.instanceId, instanceId), eq(operations.kind, kind), eq(operations.actor, actor)))
+    .where(
+      and(
+        eq(operations.instanceId, instanceId),
+        eq(operations.kind, kind),
+        eq(operations.actor, actor),
+        since ? gte(operations.startedAt, since) : undefined,
+      ),
+    )
     .orderBy(desc(operations.startedAt))
     .limit(1);
   return row;
