@@ -38,7 +38,8 @@ const watched: { slug: string; operationId: string }[] = [];
 const demoSlugs: string[] = [];
 for (const sample of samples) {
   const existing = await call<{ status: string; currentOperation?: { id: string } | null }>('GET', `/v1/instances/${sample.slug}`);
-  if (existing.status === 200 && !['deleted', 'failed'].includes(existing.body.status)) {
+  // A deleting instance waits out its grace period (days): the demo makes a new one beside it.
+  if (existing.status === 200 && !['deleted', 'deleting', 'failed'].includes(existing.body.status)) {
     console.log(`${sample.slug}: already ${existing.body.status}`);
     demoSlugs.push(sample.slug);
     if (existing.body.currentOperation) watched.push({ slug: sample.slug, operationId: existing.body.currentOperation.id });
