@@ -15,17 +15,13 @@ import {
   instancesDueForBackup,
   retentionCandidates,
 } from '../db/backups';
-import { findInstance, runningOperation } from '../db/instances';
-import { getOperation, operationByActor, type OperationRow } from '../db/operations';
+import { runningOperation } from '../db/instances';
 import { backupPartNames, backupSweepActor, expiredByRetention } from '../domain/backups';
-import { InvalidTransition, OperationRunning } from '../domain/errors';
-import { neverStarted, reconcileOperation, startOnInstance } from '../lifecycle/operations';
 import { removeBackupObjects } from './backups';
 import type { ActivityDeps } from './deps';
 import { keysUnder, uploadsUnder, type ObjectStorage } from './object-storage';
-import { pollUntil } from './poll';
+import { operationForSweep, type SweepOutcome } from './sweep-operations';
 
-const POLL_MS = 2_000;
 /** Instances (retention) or rows (repair) read at once. */
 const PAGE = 200;
 /** Objects no row names are left alone this long: nothing of Shipyard's writes one without its row, but a clock may be off. */
@@ -33,14 +29,7 @@ export const ORPHAN_AGE_MS = 3_600_000;
 /** The reason a backup left `running` by an operation that has ended is failed with. */
 export const LEFT_RUNNING = 'the operation that took it ended without finishing it';
 
-export type SweepBackupOutcome =
-  | { status: 'succeeded'; operationId: string }
-  /** The backup operation failed (operationId set), or the activity could not find out (the workflow's own). */
-  | { status: 'failed'; error: string; operationId?: string }
-  /** Another operation runs on the instance: nothing was started, the next sweep tries again. */
-  | { status: 'busy'; error: string }
-  /** The instance may not be backed up now (gone, moved to another status, no longer due). */
-  | { status: 'refused'; error: string };
+export type SweepBackupOutcome = SweepOutcome;
 
 /** Which instances a sweep covers: the whole fleet, or those on some plans (a test's own). */
 export interface SweepScope {
@@ -72,32 +61,17 @@ export function createBackupSweepActivities(deps: ActivityDeps) {
      * status or plan changed).
      */
     async backupForSweep(sweepWorkflowId: string, slug: string, since: string): Promise<SweepBackupOutcome> {
-      const sweepBegan = new Date(since);
-      for (;;) {
-        const found = await findInstance(db, slug);
-        if (!found) return { status: 'refused', error: `instance ${slug} no longer exists` };
-        let operation = await operationByActor(db, found.instance.id, 'backup', backupSweepActor, sweepBegan);
-        if (!operation || neverStarted(operation)) {
-          if (!(await stillDue(found.instance.id))) {
-            const running = await runningOperation(db, found.instance.id);
-            if (running) return { status: 'busy', error: `operation ${running.id} (${running.kind}) runs on instance ${slug}` };
-            return { status: 'refused', error: `instance ${slug} is no longer due for a backup` };
-          }
-          try {
-            const started = await startOnInstance(deps, found, 'backup', backupSweepActor, { backupKind: 'scheduled' });
-            operation = (await getOperation(db, started.id))!;
-          } catch (err) {
-            if (!(err instanceof OperationRunning || err instanceof InvalidTransition)) throw err;
-            // Refused because another operation runs (busy, try later), or because of the status.
-            const busy = err instanceof OperationRunning || (await runningOperation(db, found.instance.id)) !== undefined;
-            return { status: busy ? 'busy' : 'refused', error: err.message };
-          }
-        }
-        const ended = await operationEnd(operation, `${slug} (backup sweep ${sweepWorkflowId})`);
-        if (neverStarted(ended)) continue;
-        if (ended.status === 'succeeded') return { status: 'succeeded', operationId: ended.id };
-        return { status: 'failed', operationId: ended.id, error: ended.error ?? `the backup operation ended ${ended.status}` };
-      }
+      return operationForSweep(deps, {
+        slug,
+        kind: 'backup',
+        actor: backupSweepActor,
+        since: new Date(since),
+        request: { backupKind: 'scheduled' },
+        noun: 'backup',
+        sweepWorkflowId,
+        // Another sweep may have backed it up since this one read the page.
+        stillDue: async (instanceId) => (await instancesDueForBackup(db, { instanceId, limit: 1 })).length > 0,
+      });
     },
 
     /**
@@ -216,30 +190,6 @@ export function createBackupSweepActivities(deps: ActivityDeps) {
       return repaired;
     },
   };
-
-  /** Whether the instance is still due (another sweep may have backed it up since this one read the page). */
-  async function stillDue(instanceId: string): Promise<boolean> {
-    return (await instancesDueForBackup(db, { instanceId, limit: 1 })).length > 0;
-  }
-
-  type EndedOperation = OperationRow & { status: Exclude<OperationRow['status'], 'running'> };
-
-  /** Waits, heartbeating, until `operation` has ended (settling it if its run closed without saying). */
-  async function operationEnd(operation: OperationRow, what: string): Promise<EndedOperation> {
-    let ended: EndedOperation | undefined;
-    await pollUntil(async (attempt) => {
-      // After a pause the row is read again: its run may have moved on meanwhile.
-      if (attempt > 0) operation = (await getOperation(db, operation.id)) ?? operation;
-      const { row } = await reconcileOperation(deps, operation);
-      if (row.status !== 'running') {
-        ended = { ...row, status: row.status };
-        return true;
-      }
-      operation = row;
-      return { detail: `waiting for backup operation ${row.id} of ${what}` };
-    }, POLL_MS);
-    return ended!;
-  }
 }
 
 interface ListedBackup {

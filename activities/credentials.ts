@@ -10,19 +10,15 @@
 // returns one, so none reaches a workflow's arguments, results, errors or history.
 import { randomBytes } from 'node:crypto';
 import { PatchStrategy, type V1Deployment, type V1Secret } from '@kubernetes/client-node';
-import { findInstance, runningOperation } from '../db/instances';
 import { catalogueNow } from '../db/backups';
 import { credentialRotationActor, instancesDueForRotation, markCredentialsRotated } from '../db/credentials';
-import { getOperation, operationByActor, type OperationRow } from '../db/operations';
 import { databaseNameFor, databaseRoleFor } from '../domain/instance';
-import { InvalidTransition, OperationRunning } from '../domain/errors';
-import { neverStarted, reconcileOperation, startOnInstance } from '../lifecycle/operations';
 import { databaseLoginOf } from './app-secret';
 import type { ActivityDeps } from './deps';
+import { operationForSweep, type SweepOutcome } from './sweep-operations';
 import { errorTypes, kubeError, permanent } from './errors';
 import { describe, fieldManager, header, kubeObjects, refs, type Ref } from './kube-objects';
 import { appSecretManifest, tenantDatabaseUrl } from './manifests';
-import { pollUntil } from './poll';
 import { disableLogin, enableLoginRole, loginRolesFor } from './tenant-database';
 
 /** The pod-template annotation a rotation changes to restart the app (the operation's id). */
@@ -43,13 +39,8 @@ export interface DatabaseLogin {
   restartMark: string | null;
 }
 
-export interface RotationSweepOutcome {
-  status: 'succeeded' | 'failed' | 'busy' | 'refused';
-  operationId?: string;
-  error?: string;
-}
+export type RotationSweepOutcome = SweepOutcome;
 
-const POLL_MS = 2_000;
 
 export function createCredentialActivities(deps: ActivityDeps) {
   const { config, kube, tenantDb: sql, db } = deps;
@@ -197,48 +188,15 @@ export function createCredentialActivities(deps: ActivityDeps) {
      * `credential-rotation`, started since `since`) is waited on again, never started twice.
      */
     async rotateCredentialsForSweep(sweepWorkflowId: string, slug: string, since: string, olderThanDays: number): Promise<RotationSweepOutcome> {
-      const sweepBegan = new Date(since);
-      for (;;) {
-        const found = await findInstance(db, slug);
-        if (!found) return { status: 'refused', error: `instance ${slug} no longer exists` };
-        let operation = await operationByActor(db, found.instance.id, 'rotate_credentials', credentialRotationActor, sweepBegan);
-        if (!operation || neverStarted(operation)) {
-          const due = await instancesDueForRotation(db, { olderThanDays, instanceId: found.instance.id, limit: 1 });
-          if (due.length === 0) {
-            const running = await runningOperation(db, found.instance.id);
-            if (running) return { status: 'busy', error: `operation ${running.id} (${running.kind}) runs on instance ${slug}` };
-            return { status: 'refused', error: `instance ${slug} is no longer due for a rotation` };
-          }
-          try {
-            const started = await startOnInstance(deps, found, 'rotate_credentials', credentialRotationActor);
-            operation = (await getOperation(db, started.id))!;
-          } catch (err) {
-            if (!(err instanceof OperationRunning || err instanceof InvalidTransition)) throw err;
-            const busy = err instanceof OperationRunning || (await runningOperation(db, found.instance.id)) !== undefined;
-            return { status: busy ? 'busy' : 'refused', error: err.message };
-          }
-        }
-        const ended = await operationEnd(operation, `${slug} (rotation sweep ${sweepWorkflowId})`);
-        if (neverStarted(ended)) continue;
-        if (ended.status === 'succeeded') return { status: 'succeeded', operationId: ended.id };
-        return { status: 'failed', operationId: ended.id, error: ended.error ?? `the rotation ended ${ended.status}` };
-      }
+      return operationForSweep(deps, {
+        slug,
+        kind: 'rotate_credentials',
+        actor: credentialRotationActor,
+        since: new Date(since),
+        noun: 'credential rotation',
+        sweepWorkflowId,
+        stillDue: async (instanceId) => (await instancesDueForRotation(db, { olderThanDays, instanceId, limit: 1 })).length > 0,
+      });
     },
   };
-
-  /** Waits, heartbeating, until `operation` has ended (settling it if its run closed without saying). */
-  async function operationEnd(operation: OperationRow, what: string): Promise<OperationRow> {
-    let ended: OperationRow | undefined;
-    await pollUntil(async (attempt) => {
-      if (attempt > 0) operation = (await getOperation(db, operation.id)) ?? operation;
-      const { row } = await reconcileOperation(deps, operation);
-      if (row.status !== 'running') {
-        ended = row;
-        return true;
-      }
-      operation = row;
-      return { detail: `waiting for credential rotation ${row.id} of ${what}` };
-    }, POLL_MS);
-    return ended!;
-  }
 }

@@ -1,15 +1,14 @@
 // A rollout's I/O: which instances it upgrades, and one instance's upgrade started through the
 // same path an API call takes (lifecycle/operations.ts), so it shows in the instance's operations and
 // keeps one operation per instance.
-import { neverStarted, reconcileOperation, startOnInstance } from '../lifecycle/operations';
+import { neverStarted, startOnInstance } from '../lifecycle/operations';
 import { InvalidTransition, OperationRunning } from '../domain/errors';
 import { findInstance, rolloutTargets, runningOperation } from '../db/instances';
-import { getOperation, operationByActor, type OperationRow } from '../db/operations';
+import { getOperation, operationByActor } from '../db/operations';
 import { rolloutActorFor, type RolloutSelector } from '../domain/rollouts';
 import type { ActivityDeps } from './deps';
-import { pollUntil } from './poll';
+import { operationEnd } from './sweep-operations';
 
-const POLL_MS = 2_000;
 
 export type InstanceUpgradeOutcome =
   | { status: 'succeeded' | 'rolled_back' | 'failed' | 'cancelled'; operationId: string; error?: string }
@@ -49,30 +48,11 @@ export function createRolloutActivities(deps: ActivityDeps) {
             return { status: busy ? 'busy' : 'refused', error: err.message };
           }
         }
-        const ended = await operationEnd(deps, operation, slug);
+        const ended = await operationEnd(deps, operation, (id) => `waiting for operation ${id} on ${slug}`);
         if (!neverStarted(ended)) {
           return { status: ended.status, operationId: ended.id, ...(ended.error ? { error: ended.error } : {}) };
         }
       }
     },
   };
-}
-
-type EndedOperation = OperationRow & { status: Exclude<OperationRow['status'], 'running'> };
-
-/** Waits, heartbeating, until `operation` has ended (settling it if its run closed without saying). */
-async function operationEnd(deps: ActivityDeps, operation: OperationRow, slug: string): Promise<EndedOperation> {
-  let ended: EndedOperation | undefined;
-  await pollUntil(async (attempt) => {
-    // After a pause the row is read again: its run may have moved on meanwhile.
-    if (attempt > 0) operation = (await getOperation(deps.db, operation.id)) ?? operation;
-    const { row } = await reconcileOperation(deps, operation);
-    if (row.status !== 'running') {
-      ended = { ...row, status: row.status };
-      return true;
-    }
-    operation = row;
-    return { detail: `waiting for operation ${row.id} on ${slug}` };
-  }, POLL_MS);
-  return ended!;
 }
