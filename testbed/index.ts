@@ -4,8 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { certManager } from './components/cert-manager';
-import { kubernetes } from './components/kubernetes';
+import { certManager, certManagerComponent } from './components/cert-manager';
+import { clusterLayout, kubernetes, kubernetesComponent } from './components/kubernetes';
 import { postgres } from './components/postgres';
 import { route53 } from './components/route53';
 import { s3 } from './components/s3';
@@ -126,6 +126,10 @@ async function upUnlocked(): Promise<TestbedEnv> {
   }
   const env: TestbedEnv = {};
   for (const r of results) if (r.status === 'fulfilled') Object.assign(env, r.value);
+  // SHIPYARD_TESTBED_CLUSTERS=2 (or more) adds named clusters beside the first, for multi-cluster work.
+  for (const name of extraClusterNames()) {
+    env[clusterKubeconfigVariable(name)] = (await extraClusterUp(name)).KUBECONFIG;
+  }
   Object.assign(env, app);
   // The local Temporal UI decodes payloads from the browser through the API's codec endpoint;
   // the browser's origin is whichever host was typed, so both names of the loopback address.
@@ -208,6 +212,7 @@ export function infraDown(): Promise<void> {
 }
 
 async function downUnlocked(): Promise<void> {
+  await Promise.all(startedClusterNames().map((name) => extraClusterDown(name)));
   await Promise.all(
     chains.map(async (chain) => {
       for (const component of [...chain].reverse()) {
@@ -219,8 +224,9 @@ async function downUnlocked(): Promise<void> {
 }
 
 export async function infraStatus(): Promise<{ name: string; up: boolean; address: string; log: string }[]> {
+  const extras = startedClusterNames().flatMap((name) => extraCluster(name).chain);
   return Promise.all(
-    components.map(async (component) => {
+    [...components, ...extras].map(async (component) => {
       if (providedFromOutside(component)) {
         return { name: component.name, up: true, address: `external (${component.providedBy.join(', ')})`, log: '-' };
       }
@@ -239,4 +245,71 @@ export async function infraReset(): Promise<void> {
     }
   });
   say('testbed', `removed everything in ${stateDir}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extra clusters, on demand
+
+/** The names SHIPYARD_TESTBED_CLUSTERS=<n> asks for beside the first cluster: cluster-2 … cluster-<n>. */
+function extraClusterNames(): string[] {
+  const raw = process.env.SHIPYARD_TESTBED_CLUSTERS;
+  if (raw === undefined || raw === '') return [];
+  const count = Number(raw);
+  if (!Number.isInteger(count) || count < 1 || count > 9) throw new TestbedError('testbed', `SHIPYARD_TESTBED_CLUSTERS=${raw} is not a whole number from 1 to 9`);
+  return Array.from({ length: count - 1 }, (_, i) => `cluster-${i + 2}`);
+}
+
+/** The variable of `.shipyard/env` that holds a named cluster's kubeconfig (KUBECONFIG_CLUSTER_2 for cluster-2). */
+export function clusterKubeconfigVariable(name: string): string {
+  return `KUBECONFIG_${name.toUpperCase().replaceAll('-', '_')}`;
+}
+
+/** Named clusters that have state in this testbed (started at least once), which `down` stops too. */
+function startedClusterNames(): string[] {
+  const dir = join(stateDir, 'clusters');
+  return existsSync(dir) ? readdirSync(dir).sort() : [];
+}
+
+export interface ExtraClusterOptions {
+  /** Kwok nodes (default 1) and each one's capacity (default: room for a large fleet). */
+  nodes?: number;
+  cpu?: string;
+  memory?: string;
+  podsPerNode?: number;
+}
+
+function extraCluster(name: string, options: ExtraClusterOptions = {}) {
+  // Ports move by ten per cluster, in the order the names sort (cluster-2 first), so two test files
+  // asking for the same name always get the same ports.
+  const index = Number(/(\d+)$/.exec(name)?.[1] ?? 2) - 1;
+  const layout = clusterLayout(name, { ...options, index });
+  return { layout, chain: [kubernetesComponent(layout), certManagerComponent(layout)] };
+}
+
+async function extraClusterUp(name: string, options: ExtraClusterOptions = {}): Promise<{ KUBECONFIG: string }> {
+  const { layout, chain } = extraCluster(name, options);
+  let env: TestbedEnv = {};
+  for (const component of chain) env = { ...env, ...(await component.up({ env, say: (m) => say(component.name, m) })) };
+  return { KUBECONFIG: layout.kubeconfigPath };
+}
+
+async function extraClusterDown(name: string): Promise<void> {
+  for (const component of [...extraCluster(name).chain].reverse()) {
+    say(component.name, 'stopping');
+    await component.down();
+  }
+}
+
+/**
+ * Starts (idempotently) a named cluster beside the first one: its own etcd, apiserver, controllers,
+ * kwok nodes and cert-manager on its own ports, state under `clusters/<name>/`. Names end in a
+ * number from 2 (`cluster-2`), which picks its ports. Returns its kubeconfig.
+ */
+export function clusterUp(name: string, options: ExtraClusterOptions = {}): Promise<{ KUBECONFIG: string }> {
+  return exclusively(`up of ${name}`, () => extraClusterUp(name, options));
+}
+
+/** Stops a named cluster's processes (its state stays, so the next `clusterUp` is quick). */
+export function clusterDown(name: string): Promise<void> {
+  return exclusively(`down of ${name}`, () => extraClusterDown(name));
 }

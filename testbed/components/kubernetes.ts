@@ -42,8 +42,76 @@ export function requiredVersion(modulePath: string): string {
   return version;
 }
 const kubeDir = join(repoRoot, 'testbed', 'kube');
-const pkiDir = join(stateDir, 'kube', 'pki');
-export const kubeconfigPath = join(stateDir, 'kubeconfig');
+
+/**
+ * Where one cluster of the testbed keeps its state, its daemons' names and its ports. The first
+ * cluster (no name) is the one `infra:up` always starts, with the layout it has always had; a named
+ * cluster (`eu-2`, started on demand for the multi-cluster tests) keeps everything under
+ * `clusters/<name>/` of the state directory, names its daemons `<daemon>-<name>` and takes its own
+ * ports, so it can run beside the first without touching it.
+ */
+export interface ClusterLayout {
+  /** undefined for the testbed's first cluster. */
+  name: string | undefined;
+  stateDir: string;
+  dataDir: string;
+  pkiDir: string;
+  kubeconfigPath: string;
+  daemon(base: string): string;
+  ports: () => { api: number; etcd: number; etcdPeer: number; controllerManager: number; scheduler: number };
+  nodes: () => { names: string[]; capacity: Record<string, string> };
+}
+
+/** A named cluster's name: lower-case letters, digits and dashes (it names daemons, files and task queues). */
+const clusterNamePattern = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
+
+/**
+ * The layout of a cluster. `index` (1 for the first extra cluster, 2 for the next) moves every port
+ * by ten per cluster, clear of the first cluster's; SHIPYARD_KUBE_*_PORT still moves the first's.
+ */
+export function clusterLayout(name?: string, options: { index?: number; nodes?: number; cpu?: string; memory?: string; podsPerNode?: number } = {}): ClusterLayout {
+  if (name === undefined) {
+    return {
+      name,
+      stateDir,
+      dataDir,
+      pkiDir: join(stateDir, 'kube', 'pki'),
+      kubeconfigPath: join(stateDir, 'kubeconfig'),
+      daemon: (base) => base,
+      ports: () => ({
+        api: portFromEnv('SHIPYARD_KUBE_API_PORT', 6443),
+        // Off etcd's defaults (2379/2380) so a developer's own etcd does not collide.
+        etcd: portFromEnv('SHIPYARD_KUBE_ETCD_PORT', 12379),
+        etcdPeer: portFromEnv('SHIPYARD_KUBE_ETCD_PEER_PORT', 12380),
+        controllerManager: portFromEnv('SHIPYARD_KUBE_CONTROLLER_MANAGER_PORT', 10257),
+        scheduler: portFromEnv('SHIPYARD_KUBE_SCHEDULER_PORT', 10259),
+      }),
+      nodes: () => ({ names: fakeNodeNames(countFromEnv('SHIPYARD_KWOK_NODES', 3)), capacity: fakeNodeCapacity() }),
+    };
+  }
+  if (!clusterNamePattern.test(name)) throw new TestbedError(NAME, `cluster name ${JSON.stringify(name)} must be lower-case letters, digits and dashes`);
+  const offset = 10 * (options.index ?? 1);
+  const own = join(stateDir, 'clusters', name);
+  const capacity = {
+    cpu: options.cpu ?? '2000',
+    memory: options.memory ?? '8Ti',
+    pods: String(options.podsPerNode ?? 700),
+    'ephemeral-storage': '1Ti',
+  };
+  return {
+    name,
+    stateDir: own,
+    dataDir: join(own, 'data'),
+    pkiDir: join(own, 'kube', 'pki'),
+    kubeconfigPath: join(own, 'kubeconfig'),
+    daemon: (base) => `${base}-${name}`,
+    ports: () => ({ api: 6443 + offset, etcd: 12379 + offset, etcdPeer: 12380 + offset, controllerManager: 10257 + offset, scheduler: 10259 + offset }),
+    nodes: () => ({ names: fakeNodeNames(options.nodes ?? 1), capacity }),
+  };
+}
+
+const firstCluster = clusterLayout();
+export const kubeconfigPath = firstCluster.kubeconfigPath;
 /** Server-side apply field manager for everything the testbed itself creates in the cluster. */
 export const fieldManager = 'shipyard-testbed';
 
@@ -56,7 +124,7 @@ export const fieldManager = 'shipyard-testbed';
  * are left alone).
  */
 // Read when the testbed starts, not when this module loads: a caller (a bench) may set them first.
-const fakeNodeNames = () => Array.from({ length: countFromEnv('SHIPYARD_KWOK_NODES', 3) }, (_, i) => `kwok-node-${i}`);
+const fakeNodeNames = (count: number) => Array.from({ length: count }, (_, i) => `kwok-node-${i}`);
 const fakeNodeCapacity = () => ({ cpu: '2000', memory: '8Ti', pods: String(countFromEnv('SHIPYARD_KWOK_PODS_PER_NODE', 700)), 'ephemeral-storage': '1Ti' });
 
 function countFromEnv(variable: string, fallback: number): number {
@@ -69,25 +137,16 @@ function countFromEnv(variable: string, fallback: number): number {
 
 const nodeLeaseSeconds = 15;
 
-function ports() {
+/** Daemon names (pid files) in start order, for one cluster. */
+function daemonsOf(cluster: ClusterLayout) {
   return {
-    api: portFromEnv('SHIPYARD_KUBE_API_PORT', 6443),
-    // Off etcd's defaults (2379/2380) so a developer's own etcd does not collide.
-    etcd: portFromEnv('SHIPYARD_KUBE_ETCD_PORT', 12379),
-    etcdPeer: portFromEnv('SHIPYARD_KUBE_ETCD_PEER_PORT', 12380),
-    controllerManager: portFromEnv('SHIPYARD_KUBE_CONTROLLER_MANAGER_PORT', 10257),
-    scheduler: portFromEnv('SHIPYARD_KUBE_SCHEDULER_PORT', 10259),
+    etcd: cluster.daemon('kube-etcd'),
+    apiserver: cluster.daemon('kube-apiserver'),
+    controllerManager: cluster.daemon('kube-controller-manager'),
+    scheduler: cluster.daemon('kube-scheduler'),
+    kwok: cluster.daemon('kube-kwok'),
   };
 }
-
-/** Daemon names (pid files) in start order. */
-const daemons = {
-  etcd: 'kube-etcd',
-  apiserver: 'kube-apiserver',
-  controllerManager: 'kube-controller-manager',
-  scheduler: 'kube-scheduler',
-  kwok: 'kube-kwok',
-} as const;
 
 // ---------------------------------------------------------------------------------------------
 // The binary
@@ -176,14 +235,17 @@ async function build(component: string, dir: string, say: (m: string) => void): 
 // ---------------------------------------------------------------------------------------------
 // Certificates and kubeconfig
 
-async function ensurePki(binary: string, say: (m: string) => void): Promise<void> {
+async function ensurePki(cluster: ClusterLayout, binary: string, say: (m: string) => void): Promise<void> {
+  const { pkiDir } = cluster;
   const wanted = ['ca.crt', 'ca.key', 'apiserver.crt', 'apiserver.key', 'admin.crt', 'admin.key', 'sa.key', 'sa.pub'];
   if (wanted.every((f) => existsSync(join(pkiDir, f)))) return;
   say(`generating cluster CA, serving, admin and service-account keys in ${pkiDir}`);
   await run(NAME, binary, ['pki', '--dir', pkiDir], { logFile: logFileFor(NAME), timeoutMs: 30_000 });
 }
 
-function writeKubeconfig(apiPort: number): void {
+function writeKubeconfig(cluster: ClusterLayout): void {
+  const { pkiDir, kubeconfigPath } = cluster;
+  const apiPort = cluster.ports().api;
   const b64 = (file: string) => readFileSync(join(pkiDir, file)).toString('base64');
   const config = {
     apiVersion: 'v1',
@@ -228,7 +290,7 @@ function httpsGet(port: number, path: string, tls: { ca?: Buffer; cert?: Buffer;
   });
 }
 
-function adminTls() {
+function adminTls({ pkiDir }: ClusterLayout) {
   return {
     ca: readFileSync(join(pkiDir, 'ca.crt')),
     cert: readFileSync(join(pkiDir, 'admin.crt')),
@@ -236,10 +298,10 @@ function adminTls() {
   };
 }
 
-async function apiReady(apiPort: number): Promise<boolean> {
-  if (!existsSync(join(pkiDir, 'admin.key'))) return false;
+async function apiReady(cluster: ClusterLayout): Promise<boolean> {
+  if (!existsSync(join(cluster.pkiDir, 'admin.key'))) return false;
   try {
-    return (await httpsGet(apiPort, '/readyz', adminTls())) === 200;
+    return (await httpsGet(cluster.ports().api, '/readyz', adminTls(cluster))) === 200;
   } catch {
     return false;
   }
@@ -276,10 +338,10 @@ async function createIfAbsent(kc: KubeConfig, objects: KubernetesObject[]): Prom
 }
 
 /** Nodes made by an earlier start keep the capacity they were created with: set the configured one. */
-async function setNodeCapacity(kc: KubeConfig): Promise<void> {
+async function setNodeCapacity(kc: KubeConfig, cluster: ClusterLayout): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
-  const nodeCapacity = fakeNodeCapacity();
-  for (const name of fakeNodeNames()) {
+  const { names, capacity: nodeCapacity } = cluster.nodes();
+  for (const name of names) {
     const node = await core.readNode({ name });
     const current = node.status?.capacity ?? {};
     // By value: the apiserver writes quantities back in its own form ("2000" reads back as "2k").
@@ -309,9 +371,9 @@ function bootstrapObjects(): KubernetesObject[] {
   return loadYamlObjects(readFileSync(join(kubeDir, 'cluster.yaml'), 'utf8'));
 }
 
-function nodeObjects(): KubernetesObject[] {
-  const nodeCapacity = fakeNodeCapacity();
-  return fakeNodeNames().map((name) => ({
+function nodeObjects(cluster: ClusterLayout): KubernetesObject[] {
+  const { names, capacity: nodeCapacity } = cluster.nodes();
+  return names.map((name) => ({
     apiVersion: 'v1',
     kind: 'Node',
     metadata: {
@@ -342,180 +404,189 @@ async function startIfStopped(
   return true;
 }
 
-export const kubernetes: Component = {
-  name: NAME,
-  providedBy: ['KUBECONFIG'],
+/** The testbed's first cluster, which `infra:up` always starts. */
+export const kubernetes: Component = kubernetesComponent(firstCluster);
 
-  async up({ say }) {
-    const p = ports();
-    const binary = await ensureBinary(NAME, say);
-    await ensurePki(binary, say);
-    writeKubeconfig(p.api);
-    const pki = (f: string) => join(pkiDir, f);
-    const env = { ...process.env, KUBECONFIG: kubeconfigPath };
+/** The control plane and kwok nodes of one cluster of the testbed. */
+export function kubernetesComponent(cluster: ClusterLayout): Component {
+  const daemons = daemonsOf(cluster);
+  const { kubeconfigPath, pkiDir, stateDir, dataDir } = cluster;
+  return {
+    name: cluster.name === undefined ? NAME : `${NAME}-${cluster.name}`,
+    // A named cluster is the testbed's own extra; only the first one can come from outside.
+    providedBy: cluster.name === undefined ? ['KUBECONFIG'] : [],
 
-    if (!daemonRunning(daemons.etcd)) await assertPortFree(NAME, p.etcdPeer, 'SHIPYARD_KUBE_ETCD_PEER_PORT');
-    await startIfStopped(daemons.etcd, p.etcd, 'SHIPYARD_KUBE_ETCD_PORT', say, () => {
-      startDaemon(daemons.etcd, binary, [
-        'etcd',
-        '--data-dir',
-        ensureDir(join(dataDir, 'etcd')),
-        '--listen-client-url',
-        `http://127.0.0.1:${p.etcd}`,
-        '--listen-peer-url',
-        `http://127.0.0.1:${p.etcdPeer}`,
-      ]);
-    });
-    await waitForDaemon(daemons.etcd, `etcd on 127.0.0.1:${p.etcd}`, () => portOpen(p.etcd), { timeoutMs: 60_000 });
+    async up({ say }) {
+      const p = cluster.ports();
+      const binary = await ensureBinary(NAME, say);
+      await ensurePki(cluster, binary, say);
+      writeKubeconfig(cluster);
+      const pki = (f: string) => join(pkiDir, f);
+      const env = { ...process.env, KUBECONFIG: kubeconfigPath };
 
-    const apiLog = logFileFor(daemons.apiserver);
-    const apiserverStarted = await startIfStopped(daemons.apiserver, p.api, 'SHIPYARD_KUBE_API_PORT', say, () => {
-      startDaemon(daemons.apiserver, binary, [
-        'kube-apiserver',
-        `--etcd-servers=http://127.0.0.1:${p.etcd}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        `--secure-port=${p.api}`,
-        `--tls-cert-file=${pki('apiserver.crt')}`,
-        `--tls-private-key-file=${pki('apiserver.key')}`,
-        `--client-ca-file=${pki('ca.crt')}`,
-        `--service-account-key-file=${pki('sa.pub')}`,
-        `--service-account-signing-key-file=${pki('sa.key')}`,
-        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-        '--service-cluster-ip-range=10.96.0.0/16',
-        '--authorization-mode=Node,RBAC',
-        '--allow-privileged=true',
-        // The endpoint of the `kubernetes` Service would be 127.0.0.1, which Endpoints validation rejects.
-        '--endpoint-reconciler-type=none',
-        `--cert-dir=${ensureDir(join(stateDir, 'kube', 'apiserver'))}`,
-      ]);
-    });
-    await waitForDaemon(daemons.apiserver, `kube-apiserver /readyz on 127.0.0.1:${p.api}`, () => apiReady(p.api), {
-      timeoutMs: 120_000,
-      intervalMs: 500,
-    });
+      if (!daemonRunning(daemons.etcd)) await assertPortFree(NAME, p.etcdPeer, 'SHIPYARD_KUBE_ETCD_PEER_PORT');
+      await startIfStopped(daemons.etcd, p.etcd, 'SHIPYARD_KUBE_ETCD_PORT', say, () => {
+        startDaemon(daemons.etcd, binary, [
+          'etcd',
+          '--data-dir',
+          ensureDir(join(dataDir, 'etcd')),
+          '--listen-client-url',
+          `http://127.0.0.1:${p.etcd}`,
+          '--listen-peer-url',
+          `http://127.0.0.1:${p.etcdPeer}`,
+        ]);
+      });
+      await waitForDaemon(daemons.etcd, `etcd on 127.0.0.1:${p.etcd}`, () => portOpen(p.etcd), { timeoutMs: 60_000 });
 
-    // Leader election only delays a restart by a lease period; there is one replica of each.
-    await startIfStopped(daemons.controllerManager, p.controllerManager, 'SHIPYARD_KUBE_CONTROLLER_MANAGER_PORT', say, () => {
-      startDaemon(daemons.controllerManager, binary, [
-        'kube-controller-manager',
-        `--kubeconfig=${kubeconfigPath}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${p.controllerManager}`,
-        '--leader-elect=false',
-        `--service-account-private-key-file=${pki('sa.key')}`,
-        `--root-ca-file=${pki('ca.crt')}`,
-        `--cluster-signing-cert-file=${pki('ca.crt')}`,
-        `--cluster-signing-key-file=${pki('ca.key')}`,
-        '--use-service-account-credentials=false',
-        `--cert-dir=${ensureDir(join(stateDir, 'kube', 'controller-manager'))}`,
-        // Its client's default budget (20 requests/s) is what a fleet's Deployments, ReplicaSets
-        // and Pods queue behind. One local apiserver takes far more. (Namespaces are deleted by
-        // the testbed's own loop inside this process, without upstream's 5 s grace: see
-        // testbed/go/kube/namespaces.go.)
-        '--kube-api-qps=500',
-        '--kube-api-burst=1000',
-      ]);
-    });
-    await startIfStopped(daemons.scheduler, p.scheduler, 'SHIPYARD_KUBE_SCHEDULER_PORT', say, () => {
-      startDaemon(daemons.scheduler, binary, [
-        'kube-scheduler',
-        `--kubeconfig=${kubeconfigPath}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${p.scheduler}`,
-        '--leader-elect=false',
-        `--cert-dir=${ensureDir(join(stateDir, 'kube', 'scheduler'))}`,
-        '--kube-api-qps=500',
-        '--kube-api-burst=1000',
-      ]);
-    });
-    const kwokBinary = onPath('kwok');
-    if (apiserverStarted && daemonRunning(daemons.kwok)) {
-      // kwok renews node leases from its informer cache and keeps failing on conflicts once the
-      // apiserver behind it has restarted, so its nodes would go NotReady: restart it with it.
-      say('restarting kube-kwok, whose apiserver restarted');
-      await stopDaemon(daemons.kwok);
-    }
-    const kwokStartedAt = Date.now();
-    const kwokStarted = await startIfStopped(daemons.kwok, undefined, undefined, say, () => {
-      // A kwok on PATH is used as is; otherwise the one linked into our binary.
-      const [command, prefix] = kwokBinary ? [kwokBinary, []] : [binary, ['kwok']];
-      startDaemon(
-        daemons.kwok,
-        command,
-        [
-          ...prefix,
-          `--kubeconfig=${kubeconfigPath}`,
-          `--config=${join(kubeDir, 'kwok.yaml')}`,
-          '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-          // A restarted kwok has a new holder identity and waits for its predecessor's leases to
-          // expire before it manages the nodes again; short leases keep that wait short.
-          `--node-lease-duration-seconds=${nodeLeaseSeconds}`,
-          '--cidr=10.244.0.0/16',
-          '--node-ip=10.200.0.1',
-          // Lease renewals are logged at INFO every few seconds per node.
-          '--v=WARN',
-        ],
-        { env },
-      );
-    });
-
-    for (const [daemon, port] of [
-      [daemons.controllerManager, p.controllerManager],
-      [daemons.scheduler, p.scheduler],
-    ] as const) {
-      await waitForDaemon(daemon, `${daemon} /healthz on 127.0.0.1:${port}`, async () => (await httpsGet(port, '/healthz', { insecure: true })) === 200, {
-        timeoutMs: 90_000,
+      const apiLog = logFileFor(daemons.apiserver);
+      const apiserverStarted = await startIfStopped(daemons.apiserver, p.api, 'SHIPYARD_KUBE_API_PORT', say, () => {
+        startDaemon(daemons.apiserver, binary, [
+          'kube-apiserver',
+          `--etcd-servers=http://127.0.0.1:${p.etcd}`,
+          '--bind-address=127.0.0.1',
+          '--advertise-address=127.0.0.1',
+          `--secure-port=${p.api}`,
+          `--tls-cert-file=${pki('apiserver.crt')}`,
+          `--tls-private-key-file=${pki('apiserver.key')}`,
+          `--client-ca-file=${pki('ca.crt')}`,
+          `--service-account-key-file=${pki('sa.pub')}`,
+          `--service-account-signing-key-file=${pki('sa.key')}`,
+          '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+          '--service-cluster-ip-range=10.96.0.0/16',
+          '--authorization-mode=Node,RBAC',
+          '--allow-privileged=true',
+          // The endpoint of the `kubernetes` Service would be 127.0.0.1, which Endpoints validation rejects.
+          '--endpoint-reconciler-type=none',
+          `--cert-dir=${ensureDir(join(stateDir, 'kube', 'apiserver'))}`,
+        ]);
+      });
+      await waitForDaemon(daemons.apiserver, `kube-apiserver /readyz on 127.0.0.1:${p.api}`, () => apiReady(cluster), {
+        timeoutMs: 120_000,
         intervalMs: 500,
       });
-    }
 
-    const kc = kubeConfigFrom(kubeconfigPath);
-    try {
-      await applyObjects(kc, bootstrapObjects());
-      await createIfAbsent(kc, nodeObjects());
-      await setNodeCapacity(kc);
-    } catch (err) {
-      throw new TestbedError(NAME, `applying testbed/kube/cluster.yaml and fake nodes failed: ${describe(err)}`, undefined, apiLog);
-    }
+      // Leader election only delays a restart by a lease period; there is one replica of each.
+      await startIfStopped(daemons.controllerManager, p.controllerManager, 'SHIPYARD_KUBE_CONTROLLER_MANAGER_PORT', say, () => {
+        startDaemon(daemons.controllerManager, binary, [
+          'kube-controller-manager',
+          `--kubeconfig=${kubeconfigPath}`,
+          '--bind-address=127.0.0.1',
+          `--secure-port=${p.controllerManager}`,
+          '--leader-elect=false',
+          `--service-account-private-key-file=${pki('sa.key')}`,
+          `--root-ca-file=${pki('ca.crt')}`,
+          `--cluster-signing-cert-file=${pki('ca.crt')}`,
+          `--cluster-signing-key-file=${pki('ca.key')}`,
+          '--use-service-account-credentials=false',
+          `--cert-dir=${ensureDir(join(stateDir, 'kube', 'controller-manager'))}`,
+          // Its client's default budget (20 requests/s) is what a fleet's Deployments, ReplicaSets
+          // and Pods queue behind. One local apiserver takes far more. (Namespaces are deleted by
+          // the testbed's own loop inside this process, without upstream's 5 s grace: see
+          // testbed/go/kube/namespaces.go.)
+          '--kube-api-qps=500',
+          '--kube-api-burst=1000',
+        ]);
+      });
+      await startIfStopped(daemons.scheduler, p.scheduler, 'SHIPYARD_KUBE_SCHEDULER_PORT', say, () => {
+        startDaemon(daemons.scheduler, binary, [
+          'kube-scheduler',
+          `--kubeconfig=${kubeconfigPath}`,
+          '--bind-address=127.0.0.1',
+          `--secure-port=${p.scheduler}`,
+          '--leader-elect=false',
+          `--cert-dir=${ensureDir(join(stateDir, 'kube', 'scheduler'))}`,
+          '--kube-api-qps=500',
+          '--kube-api-burst=1000',
+        ]);
+      });
+      const kwokBinary = onPath('kwok');
+      if (apiserverStarted && daemonRunning(daemons.kwok)) {
+        // kwok renews node leases from its informer cache and keeps failing on conflicts once the
+        // apiserver behind it has restarted, so its nodes would go NotReady: restart it with it.
+        say('restarting kube-kwok, whose apiserver restarted');
+        await stopDaemon(daemons.kwok);
+      }
+      const kwokStartedAt = Date.now();
+      const kwokStarted = await startIfStopped(daemons.kwok, undefined, undefined, say, () => {
+        // A kwok on PATH is used as is; otherwise the one linked into our binary.
+        const [command, prefix] = kwokBinary ? [kwokBinary, []] : [binary, ['kwok']];
+        startDaemon(
+          daemons.kwok,
+          command,
+          [
+            ...prefix,
+            `--kubeconfig=${kubeconfigPath}`,
+            `--config=${join(kubeDir, 'kwok.yaml')}`,
+            '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+            // A restarted kwok has a new holder identity and waits for its predecessor's leases to
+            // expire before it manages the nodes again; short leases keep that wait short.
+            `--node-lease-duration-seconds=${nodeLeaseSeconds}`,
+            '--cidr=10.244.0.0/16',
+            '--node-ip=10.200.0.1',
+            // Lease renewals are logged at INFO every few seconds per node.
+            '--v=WARN',
+          ],
+          { env },
+        );
+      });
 
-    say(`waiting for ${fakeNodeNames().length} kwok nodes to be Ready`);
-    // A node's Ready condition outlives the kwok that set it by the controller-manager's grace
-    // period, so what proves kwok is managing a node (and will run its pods) is a lease it renewed.
-    const renewedSince = kwokStarted ? kwokStartedAt - 1000 : Date.now() - nodeLeaseSeconds * 1000;
-    await waitForDaemon(daemons.kwok, 'kwok nodes Ready with leases renewed by the running kwok', () => nodesReady(kc, renewedSince), {
-      timeoutMs: 60_000,
-      intervalMs: 500,
-    });
-    // The ServiceAccount admission plugin rejects Pods until the controller-manager has created
-    // the namespace's default ServiceAccount; waiting here keeps that race out of the tests.
-    await waitForDaemon(daemons.controllerManager, 'default ServiceAccount', () => defaultServiceAccountExists(kc), {
-      timeoutMs: 60_000,
-      intervalMs: 500,
-    });
-    say(`ready at https://127.0.0.1:${p.api}; KUBECONFIG=${kubeconfigPath}`);
-    return { KUBECONFIG: kubeconfigPath };
-  },
+      for (const [daemon, port] of [
+        [daemons.controllerManager, p.controllerManager],
+        [daemons.scheduler, p.scheduler],
+      ] as const) {
+        await waitForDaemon(daemon, `${daemon} /healthz on 127.0.0.1:${port}`, async () => (await httpsGet(port, '/healthz', { insecure: true })) === 200, {
+          timeoutMs: 90_000,
+          intervalMs: 500,
+        });
+      }
 
-  async down() {
-    // Everything but etcd holds no state of its own (etcd has it all), so all of it stops side by
-    // side, etcd last, gracefully. The controller-manager would take 15 s and more to drain on
-    // SIGTERM, the others about 2 s, which every `down` and every CI run would wait for.
-    const stateless = 1_000;
-    await Promise.all([daemons.kwok, daemons.scheduler, daemons.controllerManager, daemons.apiserver].map((d) => stopDaemon(d, stateless)));
-    await stopDaemon(daemons.etcd);
-  },
+      const kc = kubeConfigFrom(kubeconfigPath);
+      try {
+        await applyObjects(kc, bootstrapObjects());
+        await createIfAbsent(kc, nodeObjects(cluster));
+        await setNodeCapacity(kc, cluster);
+      } catch (err) {
+        throw new TestbedError(NAME, `applying testbed/kube/cluster.yaml and fake nodes failed: ${describe(err)}`, undefined, apiLog);
+      }
 
-  async status(): Promise<ComponentStatus> {
-    const p = ports();
-    const allRunning = Object.values(daemons).every(daemonRunning);
-    return {
-      up: allRunning && (await apiReady(p.api)),
-      address: `https://127.0.0.1:${p.api} (KUBECONFIG=${kubeconfigPath})`,
-      log: logFileFor(daemons.apiserver),
-    };
-  },
-};
+      say(`waiting for ${cluster.nodes().names.length} kwok nodes to be Ready`);
+      // A node's Ready condition outlives the kwok that set it by the controller-manager's grace
+      // period, so what proves kwok is managing a node (and will run its pods) is a lease it renewed.
+      const renewedSince = kwokStarted ? kwokStartedAt - 1000 : Date.now() - nodeLeaseSeconds * 1000;
+      await waitForDaemon(daemons.kwok, 'kwok nodes Ready with leases renewed by the running kwok', () => nodesReady(kc, renewedSince, cluster), {
+        timeoutMs: 60_000,
+        intervalMs: 500,
+      });
+      // The ServiceAccount admission plugin rejects Pods until the controller-manager has created
+      // the namespace's default ServiceAccount; waiting here keeps that race out of the tests.
+      await waitForDaemon(daemons.controllerManager, 'default ServiceAccount', () => defaultServiceAccountExists(kc), {
+        timeoutMs: 60_000,
+        intervalMs: 500,
+      });
+      say(`ready at https://127.0.0.1:${p.api}; KUBECONFIG=${kubeconfigPath}`);
+      return { KUBECONFIG: kubeconfigPath };
+    },
+
+    async down() {
+      // Everything but etcd holds no state of its own (etcd has it all), so all of it stops side by
+      // side, etcd last, gracefully. The controller-manager would take 15 s and more to drain on
+      // SIGTERM, the others about 2 s, which every `down` and every CI run would wait for.
+      const stateless = 1_000;
+      await Promise.all([daemons.kwok, daemons.scheduler, daemons.controllerManager, daemons.apiserver].map((d) => stopDaemon(d, stateless)));
+      await stopDaemon(daemons.etcd);
+    },
+
+    async status(): Promise<ComponentStatus> {
+      const p = cluster.ports();
+      const allRunning = Object.values(daemons).every(daemonRunning);
+      return {
+        up: allRunning && (await apiReady(cluster)),
+        address: `https://127.0.0.1:${p.api} (KUBECONFIG=${kubeconfigPath})`,
+        log: logFileFor(daemons.apiserver),
+      };
+    },
+  };
+}
 
 /**
  * waitFor on a daemon of ours; a failure names the daemon's command line (the header startDaemon
@@ -541,7 +612,8 @@ async function waitForDaemon<T>(
   }
 }
 
-async function nodesReady(kc: KubeConfig, leasesRenewedSince: number): Promise<boolean> {
+async function nodesReady(kc: KubeConfig, leasesRenewedSince: number, cluster: ClusterLayout): Promise<boolean> {
+  const names = cluster.nodes().names;
   const client = KubernetesObjectApi.makeApiClient(kc);
   const nodes = await client.list('v1', 'Node');
   const ready = nodes.items.filter((n) =>
@@ -549,13 +621,13 @@ async function nodesReady(kc: KubeConfig, leasesRenewedSince: number): Promise<b
       (c) => c.type === 'Ready' && c.status === 'True',
     ),
   );
-  if (ready.length < fakeNodeNames().length) return false;
+  if (ready.length < names.length) return false;
   const leases = await client.list('coordination.k8s.io/v1', 'Lease', 'kube-node-lease');
   const renewed = leases.items.filter((l) => {
     const renewTime = (l as { spec?: { renewTime?: Date | string } }).spec?.renewTime;
-    return fakeNodeNames().includes(l.metadata?.name ?? '') && renewTime !== undefined && new Date(renewTime).getTime() >= leasesRenewedSince;
+    return names.includes(l.metadata?.name ?? '') && renewTime !== undefined && new Date(renewTime).getTime() >= leasesRenewedSince;
   });
-  return renewed.length >= fakeNodeNames().length;
+  return renewed.length >= names.length;
 }
 
 async function defaultServiceAccountExists(kc: KubeConfig): Promise<boolean> {
