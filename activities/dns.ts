@@ -85,7 +85,11 @@ export function createDnsActivities({ config, route53 }: Pick<ActivityDeps, 'con
 
   return {
     /** UPSERTs the CNAME and its owner record together and waits until Route 53 serves them. */
-    async upsertDnsRecord(slug: string): Promise<void> {
+    async upsertDnsRecord(
+      slug: string,
+      /** The ingress of the cluster the instance is placed in; SHIPYARD_INGRESS_TARGET in a single-cluster install. */
+      target: string = config.ingressTarget,
+    ): Promise<void> {
       const hostname = hostnameFor(slug, config.baseDomain);
       const ownerName = ownerRecordNameFor(hostname);
       const ownerValue = ownerRecordValueFor(slug);
@@ -102,10 +106,10 @@ export function createDnsActivities({ config, route53 }: Pick<ActivityDeps, 'con
         }
       }
       const ttl = config.dnsTtlSeconds;
-      await applyChange(`point ${hostname} at ${config.ingressTarget}`, [
+      await applyChange(`point ${hostname} at ${target}`, [
         {
           Action: 'UPSERT',
-          ResourceRecordSet: { Name: hostname, Type: 'CNAME', TTL: ttl, ResourceRecords: [{ Value: config.ingressTarget }] },
+          ResourceRecordSet: { Name: hostname, Type: 'CNAME', TTL: ttl, ResourceRecords: [{ Value: target }] },
         },
         {
           Action: 'UPSERT',

@@ -4,6 +4,7 @@ import type { ActivityDeps } from './deps';
 import { createBackupActivities } from './backups';
 import { createBackupSweepActivities } from './backup-sweep';
 import { createCapacityActivities } from './capacity';
+import { createClusterActivities } from './clusters';
 import { createCatalogueActivities } from './catalogue';
 import { createCredentialActivities } from './credentials';
 import { createDnsActivities } from './dns';
@@ -35,6 +36,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createBackupActivities(deps),
     ...createBackupSweepActivities(deps),
     ...createCredentialActivities(deps),
+    ...createClusterActivities(deps),
   };
 }
 

@@ -13,6 +13,7 @@ import { clientErrorHandler, documentProblems, type FieldError, frameworkErrors,
 import { sharedSchemas } from './schemas';
 import { apiKeyRoutes } from './routes/api-keys';
 import { backupRoutes } from './routes/backups';
+import { clusterRoutes, clusterSchemas } from './routes/clusters';
 import { codecRoutes } from './routes/codec';
 import { fleetHealthRoutes } from './routes/fleet-health';
 import { healthRoutes } from './routes/health';
@@ -122,7 +123,7 @@ export async function build(
   app.addHook('preValidation', refuseControlCharacters);
   installObservability(app, deps.db, options.metrics);
   app.addSchema(ProblemSchema);
-  for (const schema of [...sharedSchemas, Rollout, RolloutAccepted, RolloutPage, RegistryPushIgnored]) app.addSchema(schema);
+  for (const schema of [...sharedSchemas, Rollout, RolloutAccepted, RolloutPage, RegistryPushIgnored, ...clusterSchemas]) app.addSchema(schema);
 
   await app.register(swagger, {
     openapi: {
@@ -187,6 +188,7 @@ export async function build(
       await v1.register(apiKeyRoutes, deps);
       await v1.register(webhookRoutes, deps);
       await v1.register(fleetHealthRoutes, deps);
+      await v1.register(clusterRoutes, deps);
     },
     { prefix: '/v1' },
   );

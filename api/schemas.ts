@@ -84,6 +84,7 @@ export const Instance = Type.Object(
     health: Type.Enum(healths, { description: "the last health check's verdict; apart from status (GET …/health has the checks)" }),
     healthCheckedAt: Type.Optional(Type.String({ format: 'date-time' })),
     purgeAt: Type.Optional(Type.String({ format: 'date-time', description: 'while deleting: when the instance is purged unless undeleted' })),
+    cluster: Type.Optional(Type.String({ description: 'multi-cluster installs: the cluster the instance is placed in (GET /v1/clusters)' })),
     currentOperation: Type.Union([Type.Ref('Operation'), Type.Null()]),
   },
   { $id: 'Instance' },

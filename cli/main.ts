@@ -12,10 +12,12 @@ import { TemporalConnectionError } from '../temporal/connection';
 import type { RunningApi } from '../api/server';
 import type { RunningWorker } from '../worker/run';
 import { temporalSdkMetrics } from '../worker/metrics';
+import { clusterTaskQueue } from '../domain/clusters';
 
 const usage = `usage: shipyard <command>
   api      serve the HTTP API
   worker   run the Temporal worker (workflows and activities)
+           --cluster <name>: a cluster worker, serving that cluster's activities (docs/multi-cluster.md)
   migrate  bring the catalogue's schema up to date, then exit
   all      API and worker in one process (small installs)`;
 
@@ -35,6 +37,17 @@ if (command !== 'api' && command !== 'worker' && command !== 'migrate' && comman
 // --heap-growing-percent=N dist/shipyard.js` still chooses another. Set before the worker's
 // workflow thread starts, so its isolate collects the same way.
 if (!process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) setFlagsFromString('--heap-growing-percent=50');
+
+// `worker --cluster <name>` is SHIPYARD_CLUSTER=<name>, so the flag and the variable are one setting.
+const clusterFlag = process.argv.indexOf('--cluster');
+if (clusterFlag > 0 && command === 'worker') {
+  const name = process.argv[clusterFlag + 1];
+  if (!name || name.startsWith('-')) {
+    console.error('shipyard worker --cluster needs a cluster name (for example: --cluster eu-1)');
+    process.exit(2);
+  }
+  process.env.SHIPYARD_CLUSTER = name;
+}
 
 let config: Config;
 try {
@@ -68,7 +81,8 @@ if (command === 'worker' || command === 'all') {
   worker = await orExit(startWorker(config, { registry, workflowBundlePath, serveMetrics: command === 'worker' }));
   log.info(
     {
-      taskQueue: config.taskQueue,
+      taskQueue: config.cluster === undefined ? config.taskQueue : clusterTaskQueue(config.taskQueue, config.cluster),
+      ...(config.cluster === undefined ? {} : { cluster: config.cluster, region: config.clusterRegion }),
       temporal: config.temporalAddress,
       workflowBundle: workflowBundlePath ?? 'bundled at start-up',
       startupMs: Date.now() - started,

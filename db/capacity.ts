@@ -119,7 +119,12 @@ export async function clusterPicture(db: Database | Transaction, taskQueue: stri
  * serialised, so none is read one by one. Only the live instances whose namespace has no quota row
  * yet (accepted, not placed) come back as rows. Undefined when no worker has reported the cluster.
  */
-export async function admissionView(tx: Database | Transaction, taskQueue: string): Promise<CapacityView | undefined> {
+export async function admissionView(
+  tx: Database | Transaction,
+  taskQueue: string,
+  /** A named cluster's view counts only the unplaced instances placed in it (a single cluster's counts all). */
+  placedIn?: string,
+): Promise<CapacityView | undefined> {
   const [cluster] = await tx
     .select({
       cpu: clusterCapacity.allocatableCpu,
@@ -134,12 +139,12 @@ export async function admissionView(tx: Database | Transaction, taskQueue: strin
   if (!cluster) return undefined;
   const unplaced = await livePlansWhere(
     tx,
-    notExists(
+    and(placedIn === undefined ? undefined : eq(instances.cluster, placedIn), notExists(
       tx
         .select({ one: sql`1` })
         .from(namespaceQuotas)
         .where(and(eq(namespaceQuotas.taskQueue, taskQueue), eq(namespaceQuotas.namespace, sql`${namespaceFor('')} || ${instances.slug}`))),
-    ),
+    )),
   );
   const listed = { namespace: '', cpu: cluster.quotaCpu, memoryBytes: cluster.quotaMemoryBytes };
   return capacityView({ allocatable: { cpu: cluster.cpu, memoryBytes: cluster.memoryBytes }, quotas: [listed] }, undefined, unplaced);

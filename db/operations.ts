@@ -100,14 +100,17 @@ export async function insertInstanceWithOperation(
   db: Database,
   instance: Omit<typeof instances.$inferInsert, 'status' | 'createdAt' | 'updatedAt'>,
   operation: NewOperation,
-  /** Runs first in the inserting transaction; throwing refuses the instance, and locks it takes last until the rows are committed. */
-  admit?: (tx: Transaction) => Promise<void>,
+  /**
+   * Runs first in the inserting transaction; throwing refuses the instance, and locks it takes last
+   * until the rows are committed. What it returns is written on the instance too (its placement).
+   */
+  admit?: (tx: Transaction) => Promise<Partial<Pick<typeof instances.$inferInsert, 'cluster'>> | void>,
 ): Promise<{ instance: InstanceRow; operation: OperationRow }> {
   return db.transaction(async (tx) => {
-    if (admit) await admit(tx);
+    const admitted = admit ? await admit(tx) : undefined;
     const [ins] = await tx
       .insert(instances)
-      .values({ ...instance, status: 'provisioning' })
+      .values({ ...instance, ...(admitted ?? {}), status: 'provisioning' })
       .returning();
     const [op] = await tx
       .insert(operations)

@@ -4,6 +4,7 @@
 import { sql } from 'drizzle-orm';
 import {
   bigint,
+  boolean,
   bigserial,
   check,
   doublePrecision,
@@ -95,6 +96,9 @@ export const instances = pgTable(
   // When the database password and app secret were last set (provision or rotation): the
   // rotation schedule picks the instances whose credentials are older than SHIPYARD_ROTATE_AFTER_DAYS.
   credentialsRotatedAt: timestamp('credentials_rotated_at', { withTimezone: true }).notNull().defaultNow(),
+  // The cluster the instance is placed in (clusters.name); null in a single-cluster install, where
+  // every instance lives in the one cluster the workers of SHIPYARD_TASK_QUEUE drive.
+  cluster: text('cluster'),
   },
   // The list filters on status and pages by id; a key bound to an owner lists that owner's instances.
   (t) => [index('instances_status_idx').on(t.status, t.id), index('instances_owner_idx').on(t.ownerEmail, t.id)],
@@ -388,6 +392,23 @@ export const namespaceQuotas = pgTable(
   },
   (t) => [primaryKey({ name: 'namespace_quotas_pk', columns: [t.taskQueue, t.namespace] })],
 );
+
+// ---- clusters
+
+// The catalogue of clusters instances may be placed in: each row is written by the cluster worker
+// that serves it (`shipyard worker --cluster <name>`) when it starts, and its capacity is that
+// worker's reports (cluster_capacity under `task_queue`). `drained` is the operators' own: a
+// drained cluster takes no new instance.
+export const clusters = pgTable('clusters', {
+  name: text('name').primaryKey(),
+  region: text('region').notNull(),
+  labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+  taskQueue: text('task_queue').notNull(),
+  /** The name instances' DNS records point at in this cluster (its ingress). */
+  ingressTarget: text('ingress_target').notNull(),
+  drained: boolean('drained').notNull().default(false),
+  registeredAt: timestamp('registered_at', { withTimezone: true }).notNull().defaultNow(),
+});
 
 // ---- backups
 

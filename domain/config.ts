@@ -54,6 +54,31 @@ export const settings = {
     doc: "the Temporal namespace of Shipyard's workflows and schedules",
   }),
   taskQueue: setting({ env: 'SHIPYARD_TASK_QUEUE', schema: text, default: 'shipyard', doc: 'Temporal task queue of the worker' }),
+  cluster: setting({
+    env: 'SHIPYARD_CLUSTER',
+    schema: Type.Optional(Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' })),
+    defaultDoc: '— (a single-cluster install)',
+    doc: "a cluster worker's cluster (`shipyard worker --cluster <name>` sets it): the worker serves only the activities that touch this cluster (Kubernetes, the tenant database) on the task queue `<SHIPYARD_TASK_QUEUE>@<name>`, and registers the cluster at start (see docs/multi-cluster.md)",
+  }),
+  clusterRegion: setting({
+    env: 'SHIPYARD_CLUSTER_REGION',
+    schema: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9-]+$' }),
+    default: 'default',
+    doc: "a cluster worker's region, which `POST /v1/instances` places by (`region`)",
+  }),
+  clusterLabels: setting({
+    env: 'SHIPYARD_CLUSTER_LABELS',
+    schema: Type.String(),
+    default: '',
+    defaultDoc: '— (none)',
+    doc: "a cluster worker's labels, `key=value,key=value`, shown by `GET /v1/clusters`",
+  }),
+  clusterReportSeconds: setting({
+    env: 'SHIPYARD_CLUSTER_REPORT_SECONDS',
+    schema: Type.Integer({ minimum: 5 }),
+    default: 30,
+    doc: 'how often the `shipyard-cluster-reports` schedule has every cluster worker report its capacity; a cluster with no report for three periods is `offline`',
+  }),
   kubeconfig: setting({
     env: 'KUBECONFIG',
     schema: Type.Optional(Type.String()),

@@ -11,9 +11,10 @@
 import type { ApiRole } from './api-keys';
 import type { Config } from './config';
 import type { BackupKind, BackupSource } from './backups';
+import type { Placement } from './clusters';
 import type { InstanceStatus, Plan } from './instance';
 import { instanceStatuses } from './instance';
-import { SLUG_MAX, SLUG_MIN, slugPattern, textPattern, versionPattern } from './validation';
+import { clusterNamePattern, SLUG_MAX, SLUG_MIN, slugPattern, textPattern, versionPattern } from './validation';
 import type { WebhookEventType } from './webhooks';
 
 /** Every kind, in the order of the catalogue's enum (a new kind is added last, with its migration). */
@@ -44,6 +45,11 @@ export interface OperationInputBase {
   /** The status the instance had when the operation was accepted: the run's first step moves it
    *  from there (compare-and-set), and an operation that fails before changing anything puts it back. */
   fromStatus: InstanceStatus;
+  /**
+   * The cluster the instance is placed in (multi-cluster installs): the run's cluster activities go
+   * to its queue. Absent in a single-cluster install, and in runs started before placement existed.
+   */
+  placement?: Placement;
 }
 
 export interface ProvisionInput extends OperationInputBase {
@@ -240,10 +246,19 @@ export const operationKindSpecs = {
           ownerEmail: { type: 'string', format: 'email', maxLength: 254, pattern: textPattern },
           version: Version,
           fromBackup: { ...BackupId, description: 'a clone: a completed backup (of any instance) the new database is restored from; the version defaults to the one backed up' },
+          region: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 64,
+            pattern: '^[a-z0-9-]+$',
+            description: 'multi-cluster: the region to place the instance in (the online, undrained cluster there with most room; 409 when none has room, 422 when none serves it)',
+          },
+          cluster: { type: 'string', minLength: 1, maxLength: 63, pattern: clusterNamePattern, description: 'multi-cluster, admin only: the very cluster to place the instance in' },
         },
         required: ['name', 'plan', 'ownerEmail'],
         additionalProperties: false,
       },
+      roleFor: (request) => (request.cluster === undefined ? 'operator' : 'admin'),
     },
     succeeded: 'instance.ready',
     billedWhileRunning: false,

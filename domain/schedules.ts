@@ -23,3 +23,6 @@ export const backupSweepScheduleId = (config: Pick<Config, 'taskQueue'>) => sche
 
 /** The daily credential rotation sweep: only while SHIPYARD_ROTATE_AFTER_DAYS is set. */
 export const credentialRotationScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-rotate-credentials', config);
+
+/** Every cluster worker's capacity report (multi-cluster installs; with no cluster registered it does nothing). */
+export const clusterReportsScheduleId = (config: Pick<Config, 'taskQueue'>) => scheduleIdFor('shipyard-cluster-reports', config);

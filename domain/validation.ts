@@ -31,3 +31,6 @@ export function versionProblem(version: string): string | undefined {
     ? undefined
     : 'must be 1–128 of A-Z a-z 0-9 _ . - and not start with "." or "-"';
 }
+
+/** A cluster's name: lower-case letters, digits and dashes (it names a task queue and shows in labels). */
+export const clusterNamePattern = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';

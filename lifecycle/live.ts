@@ -3,10 +3,13 @@
 // with what the activity in flight is retrying or waiting for.
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { isClusterActivity } from '../domain/cluster-activities';
 import { InvalidTransition } from '../domain/errors';
 import type { Step, WaitHeartbeat } from '../domain/instance';
 import { progressQueryName, type OperationProgress } from '../domain/operations';
+import { getCluster } from '../db/clusters';
 import { recordEvent } from '../db/events';
 import { findInstance, type InstanceWithOperation } from '../db/instances';
 import type { OperationRow } from '../db/operations';
@@ -25,7 +28,7 @@ export async function liveState(deps: Deps, row: OperationRow): Promise<LiveStat
   // Before a worker has completed the run's first workflow task there is nobody to answer a
   // query (it would only time out), and nothing has run yet: the row's steps are exact.
   if (running.historyLength < FIRST_TASK_COMPLETED) return stateOf(now);
-  return { ...stateOf(now), steps: await withActivityInFlight(deps, await liveSteps(deps, now), running) };
+  return { ...stateOf(now), steps: await withActivityInFlight(deps, await liveSteps(deps, now), running, now) };
 }
 
 async function liveSteps(deps: Deps, row: OperationRow): Promise<Step[]> {
@@ -47,12 +50,12 @@ async function liveSteps(deps: Deps, row: OperationRow): Promise<Step[]> {
  * running now takes its attempt number and last error, and what it is waiting for (the `detail`
  * of its last heartbeat, see WaitHeartbeat), from the activity Temporal reports pending.
  */
-async function withActivityInFlight(deps: Deps, steps: Step[], description: WorkflowExecutionDescription): Promise<Step[]> {
+async function withActivityInFlight(deps: Deps, steps: Step[], description: WorkflowExecutionDescription, row: OperationRow): Promise<Step[]> {
   const pending = description.raw.pendingActivities?.[0];
   if (!pending) return steps;
   const attempt = pending.attempt ?? 1;
   const lastError = attempt > 1 ? await failureMessage(deps.temporal, pending.lastFailure) : undefined;
-  const detail = await heartbeatDetail(deps, pending.heartbeatDetails?.payloads);
+  const detail = (await heartbeatDetail(deps, pending.heartbeatDetails?.payloads)) ?? (await unservedClusterDetail(deps, row, pending));
   return steps.map((step) =>
     step.status === 'running'
       ? {
@@ -63,6 +66,34 @@ async function withActivityInFlight(deps: Deps, steps: Step[], description: Work
         }
       : step,
   );
+}
+
+type PendingActivity = NonNullable<WorkflowExecutionDescription['raw']['pendingActivities']>[number];
+
+/**
+ * A cluster activity still waiting in its cluster's queue (scheduled, not started) while no worker
+ * polls that queue: the operation waits for the cluster's worker, and says so and for how long.
+ */
+async function unservedClusterDetail(deps: Deps, row: OperationRow, pending: PendingActivity): Promise<string | undefined> {
+  if (pending.state !== temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED) return undefined;
+  if (!isClusterActivity(pending.activityType?.name)) return undefined;
+  const instance = await findInstance(deps.db, row.instanceId);
+  const cluster = instance?.instance.cluster ? await getCluster(deps.db, instance.instance.cluster) : undefined;
+  if (!cluster) return undefined;
+  try {
+    const { pollers } = await deps.temporal.workflowService.describeTaskQueue({
+      namespace: deps.config.temporalNamespace,
+      taskQueue: { name: cluster.taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    });
+    if (pollers && pollers.length > 0) return undefined;
+  } catch {
+    // Not knowing whether anyone serves it says nothing; the read itself must not fail.
+    return undefined;
+  }
+  const scheduled = pending.scheduledTime?.seconds ? Number(pending.scheduledTime.seconds) * 1000 : Date.now();
+  const waited = Math.max(0, Math.round((Date.now() - scheduled) / 1000));
+  return `no worker is serving cluster ${cluster.name} for ${waited} s`;
 }
 
 /** Heartbeat details are payloads: decoded by the client's own data converter (codecs included). */

@@ -26,6 +26,7 @@ import {
   setRunId,
 } from '../db/operations';
 import { getPlan, listPlans } from '../db/plans';
+import { placementFor } from './clusters';
 import type { Deps } from './deps';
 import { closeReason, describeRun, operationHoldingInstance, runOf, startRun } from './runs';
 import { startedView, type OperationView } from './views';
@@ -306,7 +307,15 @@ async function startOperation(
   const { operation, instance: locked } = inserted;
   const spec: OperationKindSpec = kindSpec(kind);
   const input = spec.input(
-    { operationId: operation.id, instanceId: locked.id, slug: locked.slug, actor, settings: operationSettings(deps), fromStatus: locked.status },
+    {
+      operationId: operation.id,
+      instanceId: locked.id,
+      slug: locked.slug,
+      actor,
+      settings: operationSettings(deps),
+      fromStatus: locked.status,
+      ...(locked.cluster === null ? {} : { placement: await placementFor(deps.db, locked.cluster) }),
+    },
     { plan, instance: locked, request },
   );
   const started = await startWorkflow(deps, spec, locked, operation, input, false);

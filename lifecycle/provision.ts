@@ -12,6 +12,8 @@ import { isUniqueViolation } from '../db/errors';
 import { newId } from '../db/ids';
 import { slugFromNameFree } from '../db/instances';
 import { insertInstanceWithOperation } from '../db/operations';
+import type { Placement } from '../domain/clusters';
+import { placementOf, placeNewInstance } from './clusters';
 import type { Deps } from './deps';
 import { backupToRestore, knownPlan, operationSettings, recordRequested, startWorkflow } from './operations';
 import { startedView, toInstanceView, type InstanceView, type OperationView } from './views';
@@ -24,6 +26,10 @@ export interface ProvisionRequest {
   version?: string;
   /** A clone: the new instance's database is restored from this backup (of any instance). */
   fromBackup?: string;
+  /** Multi-cluster: the region to place the instance in (the cluster with most room there). */
+  region?: string;
+  /** Multi-cluster: the very cluster (admin only; the route checks the role). */
+  cluster?: string;
 }
 
 export async function provision(
@@ -46,12 +52,24 @@ export async function provision(
   const instanceId = newId('ins');
   const operationId = newId('op');
   let rows: Awaited<ReturnType<typeof insertInstanceWithOperation>>;
+  const placed = request.region !== undefined || request.cluster !== undefined;
+  let placement: Placement | undefined;
   try {
     rows = await insertInstanceWithOperation(
       deps.db,
       { id: instanceId, slug, name: request.name, plan: plan.name, version, ownerEmail: request.ownerEmail },
       { id: operationId, instanceId, kind: 'provision', workflowId: workflowIdFor(slug), actor },
-      deps.checkCapacity ? (tx) => admitByCapacity(tx, deps.config, plan) : undefined,
+      placed
+        ? async (tx) => {
+            // Placements are serialised like admissions: the next one counts this one.
+            await lockKey(tx, 'instance-capacity');
+            const cluster = await placeNewInstance(deps, tx, plan, { region: request.region, cluster: request.cluster });
+            placement = placementOf(cluster);
+            return { cluster: cluster.name };
+          }
+        : deps.checkCapacity
+          ? (tx) => admitByCapacity(tx, deps.config, plan)
+          : undefined,
     );
   } catch (err) {
     if (isUniqueViolation(err, 'instances_slug_unique')) throw new NameTaken(`slug "${slug}" is taken`, [{ field: 'slug', message: 'is taken' }]);
@@ -59,11 +77,11 @@ export async function provision(
   }
   const spec = kindSpec('provision');
   const input = spec.input(
-    { operationId, instanceId, slug, actor, settings: operationSettings(deps), fromStatus: rows.instance.status },
+    { operationId, instanceId, slug, actor, settings: operationSettings(deps), fromStatus: rows.instance.status, ...(placement ? { placement } : {}) },
     { plan, instance: rows.instance, request: backup ? { backup } : {} },
   );
   const operation = await startWorkflow(deps, spec, rows.instance, rows.operation, input, true);
-  await recordRequested(deps, operation, actor, `provision ${slug} on plan ${plan.name} at version ${version}${backup ? `, cloned from backup ${backup.backupId}` : ''}`);
+  await recordRequested(deps, operation, actor, `provision ${slug} on plan ${plan.name} at version ${version}${placement ? ` in cluster ${placement.cluster}` : ''}${backup ? `, cloned from backup ${backup.backupId}` : ''}`);
   const view = startedView(operation);
   return { instance: toInstanceView(deps.config, rows.instance, view), operation: view };
 }

@@ -35,6 +35,8 @@ export interface InstanceView {
   healthCheckedAt?: string;
   /** While a delete waits out its grace period: when it purges. */
   purgeAt?: string;
+  /** The cluster it is placed in (multi-cluster installs). */
+  cluster?: string;
   currentOperation: OperationView | null;
 }
 
@@ -92,6 +94,7 @@ export function toInstanceView(config: Config, instance: InstanceRow, active: Op
     health: instance.health,
     ...(instance.healthCheckedAt ? { healthCheckedAt: instance.healthCheckedAt.toISOString() } : {}),
     ...(instance.purgeAt && instance.status !== 'deleted' ? { purgeAt: instance.purgeAt.toISOString() } : {}),
+    ...(instance.cluster ? { cluster: instance.cluster } : {}),
     currentOperation: active,
   };
 }

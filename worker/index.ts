@@ -64,7 +64,7 @@ export async function createWorker(
       | 'maxHeartbeatThrottleInterval'
       | 'defaultHeartbeatThrottleInterval'
     >
-  > = {},
+  > & { /** A cluster worker: activities only, no workflows. */ activitiesOnly?: boolean } = {},
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
   // The same options as every Client's (temporal/connection.ts); a failure says why, in one line.
   const connection = await connectOrExplain(temporalConnectionOptions(config), (o) => NativeConnection.connect(o));
@@ -72,7 +72,7 @@ export async function createWorker(
     connection,
     namespace: config.temporalNamespace,
     taskQueue: options.taskQueue ?? config.taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    ...(options.activitiesOnly ? {} : options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     activities,
     // Codecs run here in the worker process, outside the workflow sandbox.
     dataConverter: shipyardDataConverter(config),

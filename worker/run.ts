@@ -6,6 +6,8 @@ import { Runtime } from '@temporalio/worker';
 import { refreshClusterPicture } from '../activities/capacity';
 import { wildcardCertificate } from '../activities/wildcard-certificate';
 import type { Config } from '../domain/config';
+import { clusterTaskQueue, parseLabels } from '../domain/clusters';
+import { registerCluster } from '../db/clusters';
 import { connectActivityDeps, createActivities, createWorker } from './index';
 import { operationMetrics, operationMetricsInterceptor, serveMetrics, temporalSdkMetrics } from './metrics';
 import { ensureSchedules } from './schedules';
@@ -27,6 +29,7 @@ export async function startWorker(
     serveMetrics: boolean;
   },
 ): Promise<RunningWorker> {
+  if (config.cluster !== undefined) return startClusterWorker(config, config.cluster, options);
   const deps = await connectActivityDeps(config);
   await ensureSchedules(deps.temporal, config);
   // With SHIPYARD_TLS_MODE=wildcard, the shared certificate is asked for now, so its issuance (a
@@ -81,6 +84,64 @@ export async function startWorker(
     done,
     shutdown() {
       // Only a running worker can start a shutdown; a second signal finds it draining already.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+    },
+  };
+}
+
+/**
+ * A cluster worker (`shipyard worker --cluster <name>`): runs inside its cluster with that cluster's
+ * KUBECONFIG (and TENANT_DATABASE_URL), registers the cluster in the catalogue, reports its capacity
+ * now (and whenever the `shipyard-cluster-reports` schedule asks), and serves the activities that
+ * touch the cluster on the cluster's task queue. It runs no workflow and keeps no schedule: those
+ * are the central workers'.
+ */
+async function startClusterWorker(
+  central: Config,
+  cluster: string,
+  options: { registry: Registry; serveMetrics: boolean },
+): Promise<RunningWorker> {
+  const taskQueue = clusterTaskQueue(central.taskQueue, cluster);
+  // The activities see the cluster's queue as theirs: the quotas they record and the capacity they
+  // report are the cluster's.
+  const config: Config = { ...central, taskQueue };
+  const deps = await connectActivityDeps(config);
+  await registerCluster(deps.db, {
+    name: cluster,
+    region: config.clusterRegion,
+    labels: parseLabels(config.clusterLabels),
+    taskQueue,
+    ingressTarget: config.ingressTarget,
+  });
+  await refreshClusterPicture(deps.kube, deps.db, taskQueue).catch((err: unknown) => {
+    Runtime.instance().logger.warn('could not list the cluster for its first report; the next scheduled report tries again', {
+      cluster,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  });
+  const metrics = operationMetrics(options.registry);
+  const { worker, connection } = await createWorker(config, createActivities(deps), {
+    activitiesOnly: true,
+    interceptors: { activity: [operationMetricsInterceptor(metrics, deps.db)] },
+    shutdownGraceTime: `${config.workerDrainSeconds}s`,
+    shutdownForceTime: `${config.workerDrainSeconds + 10}s`,
+  });
+  let metricsServer: Server | undefined;
+  if (options.serveMetrics) {
+    metricsServer = await serveMetrics(config.workerMetricsHost, config.workerMetricsPort, options.registry, temporalSdkMetrics(config.temporalMetricsPort));
+  }
+  const done = (async () => {
+    try {
+      await worker.run();
+    } finally {
+      metricsServer?.close();
+      await connection.close();
+      await deps.close();
+    }
+  })();
+  return {
+    done,
+    shutdown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
     },
   };

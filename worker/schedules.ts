@@ -4,7 +4,7 @@
 import { type Client, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
 import type { Config } from '../domain/config';
 import { connectTemporalClient } from '../temporal/data-converter';
-import { backupSweepScheduleId, credentialRotationScheduleId, healthSweepScheduleId, invoicingScheduleId, meteringScheduleId, reconcileScheduleId } from '../domain/schedules';
+import { backupSweepScheduleId, clusterReportsScheduleId, credentialRotationScheduleId, healthSweepScheduleId, invoicingScheduleId, meteringScheduleId, reconcileScheduleId } from '../domain/schedules';
 
 
 /** Every schedule Shipyard runs, as the config wants it. */
@@ -77,6 +77,19 @@ export function desiredSchedules(config: Config): ScheduleOptions[] {
         args: [{ parallelism: config.backupParallelism }],
       },
       // A sweep still backing up when the next is due: the next would find the same instances.
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+    },
+    {
+      // One schedule for every cluster: its run asks each cluster's worker, on that cluster's queue.
+      scheduleId: clusterReportsScheduleId(config),
+      spec: { intervals: [{ every: `${config.clusterReportSeconds}s` }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'reportClusters',
+        workflowId: clusterReportsScheduleId(config),
+        taskQueue: config.taskQueue,
+        args: [{ periodSeconds: config.clusterReportSeconds }],
+      },
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
     },
     ...(config.rotateAfterDays === undefined ? [] : [credentialRotationSchedule(config, config.rotateAfterDays)]),

@@ -2,6 +2,8 @@
 // import: the activities' Node code never enters the workflow bundle.
 import { ActivityCancellationType, type ActivityOptions, patched, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { clusterActivityNames } from '../domain/cluster-activities';
+import type { Placement } from '../domain/clusters';
 import type { OperationSettings } from '../domain/operation-kinds';
 
 // Transient faults (API server restarting, a dropped connection) are retried for a while;
@@ -49,18 +51,52 @@ export function stepPriority(index: number, count: number): number {
  * atPriority), or always at `fixed`.
  */
 function prioritised(options: ActivityOptions, fixed?: number): Activities {
-  const byPriority = new Map<number | undefined, Activities>();
-  const stubsAt = (priorityKey: number | undefined): Activities => {
-    let stubs = byPriority.get(priorityKey);
+  const byPriority = new Map<string, Activities>();
+  const stubsAt = (priorityKey: number | undefined, taskQueue: string | undefined): Activities => {
+    const key = `${priorityKey}/${taskQueue}`;
+    let stubs = byPriority.get(key);
     if (!stubs) {
-      stubs = proxyActivities<Activities>(priorityKey === undefined ? options : { ...options, priority: { priorityKey } });
-      byPriority.set(priorityKey, stubs);
+      stubs = proxyActivities<Activities>({
+        ...options,
+        ...(priorityKey === undefined ? {} : { priority: { priorityKey } }),
+        ...(taskQueue === undefined ? {} : { taskQueue }),
+      });
+      byPriority.set(key, stubs);
     }
     return stubs;
   };
   return new Proxy({} as Activities, {
-    get: (_, name) => (...args: unknown[]) => (stubsAt(fixed ?? priorityNow) as unknown as Record<string | symbol, (...a: unknown[]) => unknown>)[name]!(...args),
+    get: (_, name) => (...args: unknown[]) =>
+      (stubsAt(fixed ?? priorityNow, queueFor(name)) as unknown as Record<string | symbol, (...a: unknown[]) => unknown>)[name]!(...args),
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Placement: in a multi-cluster install an operation's cluster activities run on the queue of the
+// cluster its instance is placed in, served by the worker inside that cluster (its kubeconfig and
+// tenant database); everything else runs here, on the central queue.
+
+/** Activities that touch a cluster (Kubernetes, the tenant database): the cluster worker's. */
+export const clusterActivities: ReadonlySet<keyof Activities> = new Set(clusterActivityNames satisfies readonly (keyof Activities)[]);
+
+/**
+ * The patch under which an operation of a placed instance sends its cluster activities to the
+ * cluster's queue. Only runs started with a placement reach it (runs before multi-cluster had
+ * none), so no history recorded before it changes; it marks where the behaviour began all the same.
+ */
+export const CLUSTER_QUEUES = 'cluster-queues';
+
+/** The cluster queue of this run's instance (set once, when the runbook opens); undefined: the central queue. */
+let clusterQueue: string | undefined;
+
+export function placeOn(placement: Placement | undefined): void {
+  clusterQueue = placement?.taskQueue;
+}
+
+/** The queue `name` runs on in this run, or undefined for the worker's own. */
+function queueFor(name: string | symbol): string | undefined {
+  if (clusterQueue === undefined || typeof name !== 'string' || !clusterActivities.has(name as keyof Activities)) return undefined;
+  return patched(CLUSTER_QUEUES) ? clusterQueue : undefined;
 }
 
 const quickOptions: ActivityOptions = { startToCloseTimeout: '30s', scheduleToCloseTimeout: '10m', retry, cancellationType };
@@ -83,8 +119,11 @@ function quickCalls(fixed?: number): Activities {
   const local = proxyLocalActivities<Activities>(quickOptions);
   const remote = prioritised(quickOptions, fixed);
   return new Proxy({} as Activities, {
+    // A cluster activity of a placed instance runs in its cluster's worker, never locally here.
     get: (_, name) => (...args: unknown[]) =>
-      ((patched(LOCAL_QUICK_CALLS) ? local : remote) as unknown as Record<string | symbol, (...a: unknown[]) => unknown>)[name]!(...args),
+      ((queueFor(name) === undefined && patched(LOCAL_QUICK_CALLS) ? local : remote) as unknown as Record<string | symbol, (...a: unknown[]) => unknown>)[name]!(
+        ...args,
+      ),
   });
 }
 

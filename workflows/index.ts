@@ -17,3 +17,4 @@ export { checkInstanceNow, healthSweep } from './health';
 export { backupSweep } from './backup-sweep';
 export { rotateCredentials } from './rotate-credentials';
 export { credentialRotationSweep } from './credential-rotation-sweep';
+export { reportClusters } from './cluster-reports';

@@ -7,7 +7,7 @@ import { ActivityFailure, ApplicationFailure, isCancellation, setHandler } from 
 import type { InstanceStatus } from '../domain/instance';
 import { type OperationKind, kindSpec, type OperationInputBase } from '../domain/operation-kinds';
 import type { OperationResult } from '../domain/operations';
-import { closing, quick, waiting } from './activities';
+import { closing, placeOn, quick, waiting } from './activities';
 import { progressQuery } from './queries';
 import { describeError, finallyRecord, Runbook } from './runbook';
 
@@ -20,6 +20,7 @@ export async function openRunbook(
   stepNames: readonly string[],
   input: OperationInputBase,
 ): Promise<{ run: Runbook; wait: ReturnType<typeof waiting> }> {
+  placeOn(input.placement);
   const wait = waiting(input.settings);
   const run = new Runbook(kind, stepNames);
   setHandler(progressQuery, () => run.progress());

@@ -71,7 +71,8 @@ export async function provisionInstance(input: ProvisionInput): Promise<Operatio
     );
     await run.step(
       'publish DNS record',
-      () => wait.upsertDnsRecord(slug),
+      // A placed instance's name points at its cluster's ingress.
+      () => (input.placement ? wait.upsertDnsRecord(slug, input.placement.ingressTarget) : wait.upsertDnsRecord(slug)),
       () => wait.deleteDnsRecord(slug),
     );
     if (tlsMode === 'wildcard') {

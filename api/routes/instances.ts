@@ -51,6 +51,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       },
     },
     handler: async (request, reply) => {
+      authorize(request.caller!, create.roleFor(request.body as unknown as Record<string, unknown>));
       const { slug } = request.body;
       const problem = slug === undefined ? undefined : slugProblem(slug);
       if (problem) throw new Problem(400, `slug ${problem}`, { errors: [{ field: 'slug', message: problem }] });

@@ -74,6 +74,8 @@ const everyActivity: Record<keyof Activities, true> = {
   rotationSweepBegins: true,
   instancesDueForRotation: true,
   rotateCredentialsForSweep: true,
+  registeredClusters: true,
+  reportClusterCapacity: true,
 };
 
 export const activityNames = Object.keys(everyActivity) as (keyof Activities)[];
