@@ -3,7 +3,7 @@
 // with what the activity in flight is retrying or waiting for.
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import protos from '@temporalio/proto';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { isClusterActivity } from '../domain/cluster-activities';
 import { InvalidTransition } from '../domain/errors';
@@ -68,6 +68,9 @@ async function withActivityInFlight(deps: Deps, steps: Step[], description: Work
   );
 }
 
+/** How long a cluster activity waits in its queue before its wait is put down to a missing worker. */
+const UNSERVED_AFTER_MS = 5_000;
+
 type PendingActivity = NonNullable<WorkflowExecutionDescription['raw']['pendingActivities']>[number];
 
 /**
@@ -75,25 +78,29 @@ type PendingActivity = NonNullable<WorkflowExecutionDescription['raw']['pendingA
  * polls that queue: the operation waits for the cluster's worker, and says so and for how long.
  */
 async function unservedClusterDetail(deps: Deps, row: OperationRow, pending: PendingActivity): Promise<string | undefined> {
-  if (pending.state !== temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED) return undefined;
+  if (pending.state !== protos.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED) return undefined;
   if (!isClusterActivity(pending.activityType?.name)) return undefined;
   const instance = await findInstance(deps.db, row.instanceId);
   const cluster = instance?.instance.cluster ? await getCluster(deps.db, instance.instance.cluster) : undefined;
   if (!cluster) return undefined;
+  const scheduled = pending.scheduledTime?.seconds ? Number(pending.scheduledTime.seconds) * 1000 : undefined;
+  // A worker that polls takes a task within moments; only a task left waiting a while says anything.
+  if (scheduled === undefined || Date.now() - scheduled < UNSERVED_AFTER_MS) return undefined;
   try {
     const { pollers } = await deps.temporal.workflowService.describeTaskQueue({
       namespace: deps.config.temporalNamespace,
-      taskQueue: { name: cluster.taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+      taskQueue: { name: cluster.taskQueue, kind: protos.temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      taskQueueType: protos.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
     });
-    if (pollers && pollers.length > 0) return undefined;
+    // Temporal lists a poller for minutes after its worker is gone. A live worker polls again as
+    // soon as a task reaches it, so one that has not polled since this task was scheduled is not serving.
+    const lastPoll = Math.max(0, ...(pollers ?? []).map((p) => (p.lastAccessTime?.seconds ? Number(p.lastAccessTime.seconds) * 1000 : 0)));
+    if (lastPoll > scheduled) return undefined;
   } catch {
     // Not knowing whether anyone serves it says nothing; the read itself must not fail.
     return undefined;
   }
-  const scheduled = pending.scheduledTime?.seconds ? Number(pending.scheduledTime.seconds) * 1000 : Date.now();
-  const waited = Math.max(0, Math.round((Date.now() - scheduled) / 1000));
-  return `no worker is serving cluster ${cluster.name} for ${waited} s`;
+  return `no worker is serving cluster ${cluster.name} for ${Math.round((Date.now() - scheduled) / 1000)} s`;
 }
 
 /** Heartbeat details are payloads: decoded by the client's own data converter (codecs included). */

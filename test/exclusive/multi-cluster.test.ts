@@ -1,0 +1,167 @@
+// Two real clusters of the testbed (the shared one and a second started here), each served by a
+// cluster worker of its own in a region of its own, beside a central worker and the API: instances
+// land where they are asked to, a full or drained region refuses, and a cluster whose worker is
+// gone holds up its own operations (saying why) and nobody else's. In the exclusive project: the
+// second control plane wants the machine's cores while it starts and runs.
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { namespaceFor } from '../../domain/instance';
+import { startProcess, type ShipyardProcess } from '../../demo/processes';
+import { clusterDown, clusterUp } from '../../testbed/index';
+import { kubeConfigFrom, kubeconfigPath } from '../../testbed/components/kubernetes';
+import { shipyardFromBuild } from '../support/build';
+import { uniqueSuffix } from '../support/config';
+import { freePort, type Operation, type Stack, startStack } from '../support/stack';
+
+const suffix = uniqueSuffix();
+// Names of this run only: the catalogue is shared with every other test file and earlier runs.
+const us = { region: `us-${suffix}`, cluster: `us-1-${suffix}` };
+const eu = { region: `eu-${suffix}`, cluster: `eu-1-${suffix}` };
+const testbedCluster = 'cluster-2';
+
+let stack: Stack;
+let usKube: KubeConfig;
+let euKube: KubeConfig;
+const clusterWorkers = new Map<string, ShipyardProcess>();
+let euEnv: NodeJS.ProcessEnv;
+
+async function startClusterWorker(env: NodeJS.ProcessEnv, name: string): Promise<void> {
+  const worker = startProcess(
+    'worker',
+    { ...env, SHIPYARD_WORKER_METRICS_PORT: String(await freePort()), SHIPYARD_TEMPORAL_METRICS_PORT: String(await freePort()) },
+    process.env.SHIPYARD_TEST_VERBOSE ? undefined : () => {},
+    shipyardFromBuild,
+  );
+  clusterWorkers.set(name, worker);
+}
+
+async function clusterStatus(name: string): Promise<string | undefined> {
+  const { status, body } = await stack.api.call('GET', `/v1/clusters/${name}`);
+  return status === 200 ? (body as { status: string }).status : undefined;
+}
+
+async function namespaceIn(kube: KubeConfig, slug: string): Promise<boolean> {
+  try {
+    await kube.makeApiClient(CoreV1Api).readNamespace({ name: namespaceFor(slug) });
+    return true;
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return false;
+    throw err;
+  }
+}
+
+function provision(slug: string, where: Record<string, string>, plan = 'starter') {
+  made.push(slug);
+  return stack.api.call('POST', '/v1/instances', { name: slug, slug, plan, ownerEmail: 'ops@multi.test', version: '1.0.0', ...where });
+}
+
+beforeAll(async () => {
+  // Three cores and plenty of memory: room for a starter or two, never for a pro.
+  const second = await clusterUp(testbedCluster, { nodes: 1, cpu: '3', memory: '64Gi' });
+  usKube = kubeConfigFrom(kubeconfigPath);
+  euKube = kubeConfigFrom(second.KUBECONFIG);
+  stack = await startStack({ SHIPYARD_ROLLOUT_TIMEOUT_SECONDS: '60', SHIPYARD_CLUSTER_REPORT_SECONDS: '10' });
+  await startClusterWorker(
+    { ...stack.env, SHIPYARD_CLUSTER: us.cluster, SHIPYARD_CLUSTER_REGION: us.region, SHIPYARD_CLUSTER_LABELS: 'tier=gold', SHIPYARD_INGRESS_TARGET: `ingress.${us.cluster}.test` },
+    us.cluster,
+  );
+  euEnv = { ...stack.env, KUBECONFIG: second.KUBECONFIG, SHIPYARD_CLUSTER: eu.cluster, SHIPYARD_CLUSTER_REGION: eu.region, SHIPYARD_INGRESS_TARGET: `ingress.${eu.cluster}.test` };
+  await startClusterWorker(euEnv, eu.cluster);
+  for (const { cluster } of [us, eu]) {
+    await vi.waitFor(async () => expect(await clusterStatus(cluster)).toBe('online'), { timeout: 90_000, interval: 500 });
+  }
+});
+
+/** Instances this file made, deleted at its end (their clusters' workers still up to do it). */
+const made: string[] = [];
+
+afterAll(async () => {
+  const deletes = await Promise.all(made.map((slug) => stack.api.call('DELETE', `/v1/instances/${slug}?grace=0`)));
+  await Promise.all(deletes.filter((d) => d.status === 202).map((d) => stack.api.settled(d.body.operation.id, 180_000)));
+  await Promise.all([...clusterWorkers.values()].map((w) => w.stop()));
+  await stack?.stop();
+  // The second cluster's processes go; its state stays under clusters/cluster-2 for the next run.
+  await clusterDown(testbedCluster);
+});
+
+describe('two clusters in two regions', () => {
+  it('lists each cluster with its region, labels, status and capacity from its own nodes', async () => {
+    const { status, body } = await stack.api.call('GET', `/v1/clusters/${us.cluster}`);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ name: us.cluster, region: us.region, labels: { tier: 'gold' }, status: 'online', drained: false, instanceCount: 0 });
+    const { body: euView } = await stack.api.call('GET', `/v1/clusters/${eu.cluster}`);
+    // The second cluster's one node, as its own worker listed it.
+    expect(euView.capacity.allocatable.cpu).toBe(3);
+    const { body: list } = await stack.api.call('GET', `/v1/clusters?region=${eu.region}`);
+    expect(list.items.map((c: { name: string }) => c.name)).toEqual([eu.cluster]);
+    expect((await stack.api.call('GET', '/v1/clusters/no-such-cluster')).status).toBe(404);
+  });
+
+  it('places instances in the region asked for; refuses a full region (409) and an unserved one (422)', async () => {
+    const inUs = `mc-us-${suffix}`;
+    const inEu = `mc-eu-${suffix}`;
+    const [a, b] = await Promise.all([provision(inUs, { region: us.region }), provision(inEu, { region: eu.region })]);
+    expect(a.status, JSON.stringify(a.body)).toBe(202);
+    expect(b.status, JSON.stringify(b.body)).toBe(202);
+    expect(a.body.instance.cluster).toBe(us.cluster);
+    expect(b.body.instance.cluster).toBe(eu.cluster);
+    const [opA, opB] = await Promise.all([stack.api.settled(a.body.operation.id), stack.api.settled(b.body.operation.id)]);
+    expect(opA.status, JSON.stringify(opA)).toBe('succeeded');
+    expect(opB.status, JSON.stringify(opB)).toBe('succeeded');
+    // Each namespace is in its own cluster, and only there.
+    expect([await namespaceIn(usKube, inUs), await namespaceIn(euKube, inUs)]).toEqual([true, false]);
+    expect([await namespaceIn(euKube, inEu), await namespaceIn(usKube, inEu)]).toEqual([true, false]);
+    expect((await stack.api.call('GET', `/v1/instances/${inEu}`)).body).toMatchObject({ status: 'ready', cluster: eu.cluster });
+    expect((await stack.api.call('GET', `/v1/clusters/${eu.cluster}`)).body.instanceCount).toBe(1);
+
+    const full = await provision(`mc-full-${suffix}`, { region: eu.region }, 'pro');
+    expect(full.status).toBe(409);
+    expect(full.headers.get('content-type')).toContain('application/problem+json');
+    expect(full.body.detail).toContain(eu.region);
+    const unserved = await provision(`mc-none-${suffix}`, { region: `mars-${suffix}` });
+    expect(unserved.status).toBe(422);
+    expect(unserved.body.detail).toContain(`mars-${suffix}`);
+  });
+
+  it('places nothing in a drained cluster', async () => {
+    const drained = await stack.api.call('POST', `/v1/clusters/${eu.cluster}/drain`);
+    expect(drained.status).toBe(200);
+    expect(drained.body).toMatchObject({ status: 'draining', drained: true });
+    try {
+      const refused = await provision(`mc-drained-${suffix}`, { region: eu.region });
+      expect(refused.status).toBe(409);
+      expect(refused.body.detail).toContain(`${eu.cluster} is draining`);
+      expect(await namespaceIn(euKube, `mc-drained-${suffix}`)).toBe(false);
+    } finally {
+      expect((await stack.api.call('POST', `/v1/clusters/${eu.cluster}/undrain`)).body.status).toBe('online');
+    }
+  });
+
+  it("waits for a cluster whose worker is gone, saying why, while the other region's provision completes", async () => {
+    await clusterWorkers.get(eu.cluster)!.stop();
+    const waiting = `mc-wait-${suffix}`;
+    const other = `mc-other-${suffix}`;
+    const [w, o] = await Promise.all([provision(waiting, { region: eu.region }), provision(other, { region: us.region })]);
+    expect(w.status, JSON.stringify(w.body)).toBe(202);
+    expect(o.status, JSON.stringify(o.body)).toBe(202);
+    expect((await stack.api.settled(o.body.operation.id)).status).toBe('succeeded');
+
+    const reason = new RegExp(`^no worker is serving cluster ${eu.cluster} for \\d+ s$`);
+    await expect
+      .poll(
+        async () => {
+          const { body } = await stack.api.call<Operation>('GET', `/v1/operations/${w.body.operation.id}`);
+          return (body.steps.find((s) => s.status === 'running') as { detail?: string } | undefined)?.detail ?? '';
+        },
+        { timeout: 60_000, interval: 500 },
+      )
+      .toMatch(reason);
+    expect((await stack.api.call('GET', `/v1/operations/${w.body.operation.id}`)).body.status).toBe('running');
+
+    // The worker back: the waiting provision goes on and completes.
+    await startClusterWorker(euEnv, eu.cluster);
+    const done = await stack.api.settled(w.body.operation.id, 180_000);
+    expect(done.status, JSON.stringify(done)).toBe('succeeded');
+    expect(await namespaceIn(euKube, waiting)).toBe(true);
+  });
+});
