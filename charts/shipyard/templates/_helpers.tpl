@@ -112,3 +112,12 @@ imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/* A cluster worker's labels as SHIPYARD_CLUSTER_LABELS wants them: key=value,key=value, sorted. */}}
+{{- define "shipyard.clusterLabels" -}}
+{{- $pairs := list -}}
+{{- range $key, $value := . -}}
+{{- $pairs = append $pairs (printf "%s=%s" $key $value) -}}
+{{- end -}}
+{{- join "," $pairs -}}
+{{- end -}}
