@@ -8,7 +8,7 @@ import type { InstanceStatus } from '../domain/instance';
 import { kindsThatMoveStatus, type OperationKind, shownStatus, statusWhileRunning } from '../domain/operation-kinds';
 import { slugFromName } from '../domain/slugs';
 import type { Database, Transaction } from './client';
-import { instances, instanceStatusChanges, operations } from './schema';
+import { clusters, instances, instanceStatusChanges, operations } from './schema';
 
 // The row type is spelled out here rather than imported from operations.ts, which imports this module.
 type OperationRow = typeof operations.$inferSelect;
@@ -115,7 +115,7 @@ export async function listInstances(
  */
 export async function rolloutTargets(
   db: Database,
-  selector: { plans?: string[]; slugs?: string[]; versions?: string[] },
+  selector: { plans?: string[]; slugs?: string[]; versions?: string[]; clusters?: string[]; regions?: string[] },
   version: string,
 ): Promise<string[]> {
   const rows = await db
@@ -128,6 +128,10 @@ export async function rolloutTargets(
         selector.plans ? inArray(instances.plan, selector.plans) : undefined,
         selector.slugs ? inArray(instances.slug, selector.slugs) : undefined,
         selector.versions ? inArray(instances.version, selector.versions) : undefined,
+        selector.clusters ? inArray(instances.cluster, selector.clusters) : undefined,
+        selector.regions
+          ? inArray(instances.cluster, db.select({ name: clusters.name }).from(clusters).where(inArray(clusters.region, selector.regions)))
+          : undefined,
       ),
     )
     .orderBy(asc(instances.id));

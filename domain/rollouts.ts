@@ -14,6 +14,10 @@ export interface RolloutSelector {
   slugs?: string[];
   /** Only instances now at one of these versions. */
   versions?: string[];
+  /** Multi-cluster: only instances placed in one of these clusters. */
+  clusters?: string[];
+  /** Multi-cluster: only instances placed in a cluster of one of these regions. */
+  regions?: string[];
 }
 
 export interface RolloutStrategy {

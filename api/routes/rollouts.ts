@@ -5,7 +5,7 @@ import { getRollout, listRollouts, startRollout, steerRollout, type RolloutActio
 import type { Deps } from '../../lifecycle/deps';
 import { problems } from '../problems';
 import { DEFAULT_PAGE_SIZE, IdParams, pageQuery, Slug, Version } from '../schemas';
-import { textPattern } from '../../domain/validation';
+import { clusterNamePattern, textPattern } from '../../domain/validation';
 
 const Names = (item: ReturnType<typeof Type.String>, description: string) =>
   Type.Optional(Type.Array(item, { minItems: 1, maxItems: 1000, uniqueItems: true, description }));
@@ -15,6 +15,8 @@ const Selector = Type.Object(
     plans: Names(Type.String({ minLength: 1, maxLength: 64, pattern: textPattern }), 'instances on one of these plans'),
     slugs: Names(Slug, 'only these instances'),
     versions: Names(Version, 'instances now at one of these versions'),
+    clusters: Names(Type.String({ minLength: 1, maxLength: 63, pattern: clusterNamePattern }), 'multi-cluster: instances placed in one of these clusters'),
+    regions: Names(Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9-]+$' }), 'multi-cluster: instances placed in a cluster of one of these regions'),
   },
   { additionalProperties: false, description: 'every part given must match; none = the whole fleet' },
 );

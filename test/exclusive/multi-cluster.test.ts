@@ -5,7 +5,7 @@
 // second control plane wants the machine's cores while it starts and runs.
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { namespaceFor } from '../../domain/instance';
+import { managedByLabel, managedByValue, namespaceFor } from '../../domain/instance';
 import { startProcess, type ShipyardProcess } from '../../demo/processes';
 import { clusterDown, clusterUp } from '../../testbed/index';
 import { kubeConfigFrom, kubeconfigPath } from '../../testbed/components/kubernetes';
@@ -60,6 +60,14 @@ beforeAll(async () => {
   const second = await clusterUp(testbedCluster, { nodes: 1, cpu: '3', memory: '64Gi' });
   usKube = kubeConfigFrom(kubeconfigPath);
   euKube = kubeConfigFrom(second.KUBECONFIG);
+  // The second cluster is this file's alone: what an earlier run left there must not take its room.
+  const core = euKube.makeApiClient(CoreV1Api);
+  const leftovers = await core.listNamespace({ labelSelector: `${managedByLabel}=${managedByValue}` });
+  for (const ns of leftovers.items) await core.deleteNamespace({ name: ns.metadata!.name! });
+  await vi.waitFor(async () => expect((await core.listNamespace({ labelSelector: `${managedByLabel}=${managedByValue}` })).items).toEqual([]), {
+    timeout: 120_000,
+    interval: 500,
+  });
   stack = await startStack({ SHIPYARD_ROLLOUT_TIMEOUT_SECONDS: '60', SHIPYARD_CLUSTER_REPORT_SECONDS: '10' });
   await startClusterWorker(
     { ...stack.env, SHIPYARD_CLUSTER: us.cluster, SHIPYARD_CLUSTER_REGION: us.region, SHIPYARD_CLUSTER_LABELS: 'tier=gold', SHIPYARD_INGRESS_TARGET: `ingress.${us.cluster}.test` },
@@ -76,12 +84,17 @@ beforeAll(async () => {
 const made: string[] = [];
 
 afterAll(async () => {
-  const deletes = await Promise.all(made.map((slug) => stack.api.call('DELETE', `/v1/instances/${slug}?grace=0`)));
-  await Promise.all(deletes.filter((d) => d.status === 202).map((d) => stack.api.settled(d.body.operation.id, 180_000)));
-  await Promise.all([...clusterWorkers.values()].map((w) => w.stop()));
-  await stack?.stop();
-  // The second cluster's processes go; its state stays under clusters/cluster-2 for the next run.
-  await clusterDown(testbedCluster);
+  try {
+    // Both cluster workers serve the deletes (a test that failed may have left one stopped).
+    if (stack && clusterWorkers.get(eu.cluster)?.child.exitCode !== null) await startClusterWorker(euEnv, eu.cluster);
+    const deletes = await Promise.all(made.map((slug) => stack.api.call('DELETE', `/v1/instances/${slug}?grace=0`)));
+    await Promise.all(deletes.filter((d) => d.status === 202).map((d) => stack.api.settled(d.body.operation.id, 180_000)));
+  } finally {
+    await Promise.all([...clusterWorkers.values()].map((w) => w.stop()));
+    await stack?.stop();
+    // The second cluster's processes go; its state stays under clusters/cluster-2 for the next run.
+    await clusterDown(testbedCluster);
+  }
 });
 
 describe('two clusters in two regions', () => {
@@ -163,5 +176,30 @@ describe('two clusters in two regions', () => {
     const done = await stack.api.settled(w.body.operation.id, 180_000);
     expect(done.status, JSON.stringify(done)).toBe('succeeded');
     expect(await namespaceIn(euKube, waiting)).toBe(true);
+  });
+  it('upgrades the instances of one region only, each on its own cluster, when a rollout selects the region', async () => {
+    const started = await stack.api.call('POST', '/v1/rollouts', {
+      version: '1.1.0',
+      selector: { regions: [eu.region] },
+      strategy: { canary: 0, waves: [100], maxParallel: 5 },
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const id = (started.body.rollout as { id: string }).id;
+    let rollout: { status: string; counts: { total: number; succeeded: number } } | undefined;
+    await vi.waitFor(
+      async () => {
+        rollout = (await stack.api.call('GET', `/v1/rollouts/${id}`)).body;
+        expect(rollout!.status).toBe('succeeded');
+      },
+      { timeout: 180_000, interval: 1000 },
+    );
+    // The two instances placed in the region, no more.
+    expect(rollout!.counts).toMatchObject({ total: 2, succeeded: 2 });
+    for (const slug of [`mc-eu-${suffix}`, `mc-wait-${suffix}`]) {
+      expect((await stack.api.call('GET', `/v1/instances/${slug}`)).body).toMatchObject({ version: '1.1.0', cluster: eu.cluster });
+    }
+    for (const slug of [`mc-us-${suffix}`, `mc-other-${suffix}`]) {
+      expect((await stack.api.call('GET', `/v1/instances/${slug}`)).body).toMatchObject({ version: '1.0.0', cluster: us.cluster });
+    }
   });
 });
