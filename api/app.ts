@@ -9,7 +9,7 @@ import { authenticate, authorize, type Caller, requireFleetKey } from './auth';
 import type { Deps } from '../lifecycle/deps';
 import { installObservability, type ApiMetricsOptions } from './observability';
 import { installRateLimit } from './rate-limit';
-import { clientErrorHandler, documentProblems, type FieldError, frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH, Problem, ProblemSchema } from './problems';
+import { clientErrorHandler, documentProblems, type FieldError, frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH, Problem, ProblemSchema, ProblemTypeSchema } from './problems';
 import { sharedSchemas } from './schemas';
 import { apiKeyRoutes } from './routes/api-keys';
 import { backupRoutes } from './routes/backups';
@@ -121,16 +121,19 @@ export async function build(
   installProblemHandlers(app);
   app.addHook('preValidation', refuseControlCharacters);
   installObservability(app, deps.db, options.metrics);
+  app.addSchema(ProblemTypeSchema);
   app.addSchema(ProblemSchema);
   for (const schema of [...sharedSchemas, Rollout, RolloutAccepted, RolloutPage, RegistryPushIgnored]) app.addSchema(schema);
 
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      openapi: '3.1.0',
       info: {
         title: 'Shipyard',
         version: '1',
-        description: 'Provisions and runs per-customer instances. Every mutation is an operation backed by a Temporal workflow.',
+        description:
+          'Provisions and runs per-customer instances. Every mutation is an operation backed by a Temporal workflow. ' +
+          'Every error is `application/problem+json` (RFC 9457) whose `type` is one of components.schemas.ProblemType.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'an API key' } } },
       security: [{ bearer: [] }],

@@ -55,7 +55,7 @@ export function authorize(caller: Caller, needed: ApiRole): void {
 }
 
 /** The problem type's slug of a request a key bound to an owner may not make. */
-export const OWNER_SCOPED_PROBLEM = 'forbidden-owner';
+export const OWNER_SCOPED_PROBLEM = 'forbidden-owner' as const;
 
 /**
  * Refuses a key bound to an owner on a route that covers the whole fleet (rollouts, sweeps,
@@ -66,7 +66,6 @@ export function requireFleetKey(caller: Caller): void {
   if (caller.scope.owner !== undefined) {
     throw new Problem(403, `key "${caller.name}" is bound to owner ${caller.scope.owner}; this covers the whole fleet`, {
       type: OWNER_SCOPED_PROBLEM,
-      title: 'Not allowed for a key bound to an owner',
     });
   }
 }

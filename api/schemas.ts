@@ -12,7 +12,6 @@ import { deliveryStatuses, webhookEventTypes } from '../domain/webhooks';
 import { meters } from '../domain/metering';
 import { Problem } from './problems';
 
-// `enum` rather than a union of consts: OpenAPI 3.0 has no `const`.
 
 
 export const Slug = Type.String({

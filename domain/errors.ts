@@ -49,8 +49,17 @@ export class InsufficientCapacity extends LifecycleError {}
 /** A name that must be unique is in use (a slug, an API key's name), or none could be derived. */
 export class NameTaken extends LifecycleError {}
 
-/** Another run of the same thing is in the way (a rollout of that version, an invoice period still open). */
+/** The slug asked for (or the DNS name it makes) belongs to another instance. */
+export class SlugTaken extends NameTaken {}
+
+/** Another run of the same thing is in the way. */
 export class Conflict extends LifecycleError {}
+
+/** A rollout of the same version runs: pause, abort or wait for it. */
+export class RolloutRunning extends Conflict {}
+
+/** A backup that may not be removed now: still being taken, or the only way back for a deleted instance. */
+export class BackupInUse extends Conflict {}
 
 /** The request is well formed but names something that does not fit (an unknown plan, a selector that selects nothing). */
 export class Unprocessable extends LifecycleError {}

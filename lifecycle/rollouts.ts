@@ -31,7 +31,7 @@ import {
 } from '../domain/rollouts';
 import type { rolloutFleet } from '../workflows/rollout';
 import type { Deps } from './deps';
-import { Conflict, InvalidRequest, InvalidTransition, NotFound, Unprocessable } from '../domain/errors';
+import { RolloutRunning, InvalidRequest, InvalidTransition, NotFound, Unprocessable } from '../domain/errors';
 
 const QUERY_DEADLINE_MS = 2_000;
 const VISIBILITY_WAIT_MS = 10_000;
@@ -82,7 +82,7 @@ export async function startRollout(deps: Deps, request: RolloutRequest, actor: s
   // version waits for it and then finds it running, on any API replica.
   return serialised(deps.db, `rollout-version:${deps.config.taskQueue}:${request.version}`, async () => {
     const running = await runningRolloutOf(deps, request.version);
-    if (running) throw new Conflict(`rollout ${running} of version ${request.version} is running; pause, abort or wait for it`);
+    if (running) throw new RolloutRunning(`rollout ${running} of version ${request.version} is running; pause, abort or wait for it`);
 
     const input: RolloutInput = {
       id,
