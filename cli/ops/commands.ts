@@ -13,10 +13,10 @@ import {
 } from '../../client/index';
 import { UsageError, WorkFailed } from './exit-codes';
 import { followOperation, sleep } from './operation-stream';
-import { plainProgress, terminalProgress, outcomeLine, stepDuration } from './operation-progress';
+import { plainProgress, terminalProgress, stepDuration } from './operation-progress';
 import { type Column, defaultOutput, formatList, formatOne, formatTable, type OutputFormat, outputFormats } from './output';
 import { type Connection, configPath, maskKey, readProfiles, resolveConnection, setProfile, writeProfiles } from './profiles';
-import { plainRolloutProgress, rolloutEnded, rolloutOutcomeLine, terminalRolloutProgress } from './rollout-progress';
+import { plainRolloutProgress, rolloutEnded, terminalRolloutProgress } from './rollout-progress';
 
 interface GlobalOptions {
   profile?: string;
@@ -259,7 +259,8 @@ export async function watchOperation(ctx: Context, operationId: string, instance
     if (!final) throw new Error(`the watch of operation ${operationId} ended before the operation did`);
     await view.end(final);
     if (ctx.output !== 'table') ctx.print(formatOne(final, ctx.output));
-    if (final.status !== 'succeeded') throw new WorkFailed(outcomeLine(final));
+    // The outcome line above said why; the error line says only what, for logs that keep stderr alone.
+    if (final.status !== 'succeeded') throw new WorkFailed(`${final.kind} ${final.id} ${final.status.replace('_', ' ')}`);
     return final;
   } finally {
     process.off('SIGINT', interrupted);
@@ -284,7 +285,7 @@ async function watchRollout(ctx: Context, id: string, pollMs = 1000): Promise<Ro
     if (rolloutEnded(rollout.status)) {
       await view.end(rollout);
       if (ctx.output !== 'table') ctx.print(formatOne(rollout, ctx.output));
-      if (rollout.status !== 'succeeded') throw new WorkFailed(rolloutOutcomeLine(rollout));
+      if (rollout.status !== 'succeeded') throw new WorkFailed(`rollout ${rollout.id} ${rollout.status}`);
       return rollout;
     }
     view.update(rollout);

@@ -104,8 +104,10 @@ describe('shipyard, the CLI', () => {
     expect(run.code, show(run)).toBe(1);
     // Progress goes to stderr when stdout is for a program; stdout holds the operation as it ended.
     expect(run.stderr).toMatch(/^ {2}✗ \S.*fail-2\.0\.0/m);
-    expect(run.stderr).toMatch(/^ {2}↺ undo \S/m);
-    expect(run.stderr).toMatch(/^✗ upgrade op_\w+ rolled back in .*fail-2\.0\.0/m);
+    // The rollback: the upgrade's own steps that put the previous version back.
+    expect(run.stderr).toMatch(/^ {2}✓ restore previous version \(/m);
+    expect(run.stderr).toMatch(/^✗ upgrade op_\w+ rolled back in .*fail-2\.0\.0.*restored 1\.0\.0$/m);
+    expect(run.stderr).toMatch(/^error: upgrade op_\w+ rolled back$/m);
     expect(JSON.parse(run.stdout)).toMatchObject({ kind: 'upgrade', status: 'rolled_back' });
     expect((await stack.api.call('GET', `/v1/instances/${slug}`)).body).toMatchObject({ status: 'ready', version: '1.0.0' });
   });
