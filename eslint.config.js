@@ -95,4 +95,22 @@ export default defineConfig(
       }],
     },
   },
+  {
+    // The typed client speaks HTTP only: what it knows of the API comes from the generated types.
+    files: ['client/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [forbid(['api', 'lifecycle', 'db', 'domain', 'worker', 'activities', 'workflows', 'temporal', 'cli'], 'The client is built from the OpenAPI document (client/openapi.d.ts), not from server code.')],
+      }],
+    },
+  },
+  {
+    // The operator's commands reach Shipyard through its API only, like any other client.
+    files: ['cli/ops/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [forbid(['api', 'lifecycle', 'db', 'worker', 'activities', 'workflows', 'temporal'], 'The CLI talks to the API through client/, never to its internals.')],
+      }],
+    },
+  },
 );

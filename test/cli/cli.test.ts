@@ -112,6 +112,16 @@ describe('shipyard, the CLI', () => {
     expect((await stack.api.call('GET', `/v1/instances/${slug}`)).body).toMatchObject({ status: 'ready', version: '1.0.0' });
   });
 
+  it('rollouts start --wait follows the waves to the end and exits 0', async () => {
+    const run = await shipyard(['rollouts', 'start', '--version', '1.1.0', '--slugs', slug, '--canary', '0', '--waves', '100', '--wait', '-o', 'table']);
+    console.log(`shipyard rollouts start --wait:\n${run.stdout}`);
+    expect(run.code, show(run)).toBe(0);
+    expect(run.stdout).toMatch(/^rollout ro_\w+ of 1\.1\.0: 1 instances in \d+ waves/m);
+    expect(run.stdout).toMatch(/^wave 1 +\[█+\] 1\/1, 1 ok$/m);
+    expect(run.stdout).toMatch(/^✓ rollout ro_\w+ of 1\.1\.0 succeeded in .*: 1\/1, 1 ok$/m);
+    expect((await stack.api.call('GET', `/v1/instances/${slug}`)).body).toMatchObject({ status: 'ready', version: '1.1.0' });
+  });
+
   it('a refused request exits 3 with the problem type; a bad key exits 4 with a clear message', async () => {
     const missing = await shipyard(['instances', 'get', 'no-such-instance']);
     expect(missing.code, show(missing)).toBe(3);
