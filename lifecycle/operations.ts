@@ -260,7 +260,7 @@ export async function startOnInstance(
   actor: string,
   request: OperationRequest = {},
 ): Promise<OperationView> {
-  return refusalsAudited(deps, found.instance.id, kind, actor, async () => startedView(await startOperation(deps, found, kind, actor, request)));
+  return refusalsAudited(deps, found.instance.id, kind, actor, async () => startedView(deps.config, await startOperation(deps, found, kind, actor, request)));
 }
 
 /** Refused requests belong in the audit trail too: who tried what, and why it was refused. */
