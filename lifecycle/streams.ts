@@ -87,6 +87,7 @@ class OperationReader {
   private lastState?: string;
   private lastStateId?: number;
   private lastView?: OperationView;
+  private readAt = 0;
   ended = false;
   idleSince = Date.now();
 
@@ -137,8 +138,11 @@ class OperationReader {
   private async loop(): Promise<void> {
     try {
       while (this.watching > 0 && !this.ended) {
+        const sinceRead = Date.now() - this.readAt;
         try {
-          await this.read();
+          // A newcomer between two reads is answered from the last one: watchers joining add no read of Temporal.
+          if (sinceRead >= READ_INTERVAL_MS || this.lastView === undefined) await this.read();
+          else await this.admit();
         } catch {
           // The catalogue or Temporal is unreachable for a moment: watchers keep what they have,
           // and the next read tries again.
@@ -146,7 +150,7 @@ class OperationReader {
         if (this.ended || this.watching === 0) break;
         await new Promise<void>((resolve) => {
           this.wake = resolve;
-          void sleep(READ_INTERVAL_MS).then(resolve);
+          void sleep(Math.max(0, READ_INTERVAL_MS - (Date.now() - this.readAt))).then(resolve);
         });
         this.wake = undefined;
       }
@@ -158,6 +162,7 @@ class OperationReader {
   }
 
   private async read(): Promise<void> {
+    this.readAt = Date.now();
     const row = (await getOperation(this.deps.db, this.row.id)) ?? this.row;
     const view = row.status === 'running' ? await operationView(this.deps, row) : viewOf(this.deps.config, row);
     if (row.status === 'running') this.counters.operationReads++;
@@ -185,8 +190,16 @@ class OperationReader {
       if (stateMessage) watcher.send(stateMessage);
     }
 
-    // Newcomers: the audit events they lack (from the catalogue, exactly those after their id),
-    // then the current state unless they have it.
+    await this.admit();
+  }
+
+  /**
+   * Newcomers: the audit events they lack (from the catalogue, exactly those after their id), then
+   * the state last read unless they have it; an operation that has ended ends their stream too.
+   */
+  private async admit(): Promise<void> {
+    const view = this.lastView!;
+    const ended = view.status !== 'running';
     while (this.joining.length > 0) {
       const { watcher, lastId } = this.joining[0]!;
       const theirCursor = lastId === undefined ? 0 : cursorOf(lastId);
@@ -194,12 +207,20 @@ class OperationReader {
       const missed = theirCursor < this.cursor ? await this.auditAfter(theirCursor, this.cursor) : [];
       if (this.joining[0]?.watcher !== watcher) continue; // it left meanwhile
       this.joining.shift();
-      for (const e of missed) watcher.send({ event: 'audit', id: e.id * ID_SCALE, data: eventView(e) });
-      const hasState = lastId !== undefined && this.lastStateId !== undefined && lastId >= this.lastStateId && lastId <= this.lastId;
-      if (!hasState || ended) watcher.send({ event: ended ? 'end' : 'operation', id: this.lastStateId!, data: view });
+      const audits = missed.map((e): StreamMessage => ({ event: 'audit', id: e.id * ID_SCALE, data: eventView(e) }));
+      if (ended) {
+        // The story so far, then its end (whose id is past every audit event it follows).
+        for (const message of audits) watcher.send(message);
+        watcher.send({ event: 'end', id: this.lastStateId!, data: view });
+      } else {
+        // The operation first, under an id just after theirs: resuming from it still brings the
+        // audit events that follow, which all have larger ids.
+        const hasState = lastId !== undefined && this.lastStateId !== undefined && lastId >= this.lastStateId && lastId <= this.lastId;
+        if (!hasState) watcher.send({ event: 'operation', id: (lastId ?? 0) + 1, data: view });
+        for (const message of audits) watcher.send(message);
+      }
       this.watchers.add(watcher);
     }
-
     if (ended) {
       this.ended = true;
       for (const watcher of this.watchers) watcher.close();
