@@ -21,6 +21,8 @@ import { invoiceRoutes } from './routes/invoices';
 import { operationRoutes } from './routes/operations';
 import { planRoutes } from './routes/plans';
 import { webhookRoutes } from './routes/webhooks';
+import { streamRoutes } from './routes/streams';
+import { StreamHub } from '../lifecycle/streams';
 import { RegistryPushIgnored, registryHookRoutes } from './routes/registry-hook';
 import { Rollout, RolloutAccepted, RolloutPage, rolloutRoutes } from './routes/rollouts';
 
@@ -120,7 +122,10 @@ export async function build(
 
   installProblemHandlers(app);
   app.addHook('preValidation', refuseControlCharacters);
-  installObservability(app, deps.db, options.metrics);
+  // Every event stream this app serves; closing the app ends them, so close() does not wait on them.
+  const streams = new StreamHub(deps);
+  app.addHook('preClose', async () => streams.close());
+  installObservability(app, deps.db, { ...options.metrics, streams });
   app.addSchema(ProblemTypeSchema);
   app.addSchema(ProblemSchema);
   for (const schema of [...sharedSchemas, Rollout, RolloutAccepted, RolloutPage, RegistryPushIgnored]) app.addSchema(schema);
@@ -184,6 +189,7 @@ export async function build(
       await v1.register(planRoutes, deps);
       await v1.register(instanceRoutes, deps);
       await v1.register(operationRoutes, deps);
+      await v1.register(streamRoutes, { ...deps, streams });
       await v1.register(backupRoutes, deps);
       await v1.register(invoiceRoutes, deps);
       await v1.register(rolloutRoutes, deps);

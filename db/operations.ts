@@ -257,3 +257,22 @@ export async function finishOperation(db: Database, operationId: string, result:
     .returning({ id: operations.id });
   return rows.length > 0;
 }
+
+export type OperationWithOwner = OperationRow & { ownerEmail: string };
+
+/**
+ * Operations with their instance's owner: the running ones (found through the partial index on
+ * running rows), and any named in `ids`. What the fleet's event stream follows (lifecycle/streams.ts).
+ */
+export async function operationsWithOwner(db: Database, which: { running: boolean; ids?: string[] }): Promise<OperationWithOwner[]> {
+  const named = which.ids?.length ? inArray(operations.id, which.ids) : undefined;
+  const running = which.running ? eq(operations.status, 'running') : undefined;
+  if (!named && !running) return [];
+  const rows = await db
+    .select({ operation: operations, ownerEmail: instances.ownerEmail })
+    .from(operations)
+    .innerJoin(instances, eq(instances.id, operations.instanceId))
+    .where(or(running, named))
+    .orderBy(asc(operations.startedAt));
+  return rows.map((r) => ({ ...r.operation, ownerEmail: r.ownerEmail }));
+}

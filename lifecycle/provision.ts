@@ -64,7 +64,7 @@ export async function provision(
   );
   const operation = await startWorkflow(deps, spec, rows.instance, rows.operation, input, true);
   await recordRequested(deps, operation, actor, `provision ${slug} on plan ${plan.name} at version ${version}${backup ? `, cloned from backup ${backup.backupId}` : ''}`);
-  const view = startedView(operation);
+  const view = startedView(deps.config, operation);
   return { instance: toInstanceView(deps.config, rows.instance, view), operation: view };
 }
 

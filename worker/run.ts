@@ -9,6 +9,7 @@ import type { Config } from '../domain/config';
 import { connectActivityDeps, createActivities, createWorker } from './index';
 import { operationMetrics, operationMetricsInterceptor, serveMetrics, temporalSdkMetrics } from './metrics';
 import { ensureSchedules } from './schedules';
+import { ensureSearchAttributes } from './search-attributes';
 
 export interface RunningWorker {
   /** Settles when the worker has stopped and its clients are released; rejects if it crashed or the drain overran. */
@@ -28,7 +29,16 @@ export async function startWorker(
   },
 ): Promise<RunningWorker> {
   const deps = await connectActivityDeps(config);
-  await ensureSchedules(deps.temporal, config);
+  const searchAttributes = await ensureSearchAttributes(deps.temporal, config);
+  if (searchAttributes.registered) {
+    if (searchAttributes.added.length > 0) Runtime.instance().logger.info('registered search attributes', { names: searchAttributes.added.join(', ') });
+  } else {
+    Runtime.instance().logger.warn(
+      "could not register Shipyard's search attributes; runs start without them (not findable by ShipyardInstance, ShipyardOperation, …) until they are registered",
+      { namespace: config.temporalNamespace, error: searchAttributes.reason, fix: searchAttributes.fix },
+    );
+  }
+  await ensureSchedules(deps.temporal, config, { searchAttributes: searchAttributes.registered });
   // With SHIPYARD_TLS_MODE=wildcard, the shared certificate is asked for now, so its issuance (a
   // DNS-01 challenge takes a minute or two) is under way before the first provision, which ensures
   // it again and waits for it to be Ready. Not fatal here: that provision step says what is wrong.

@@ -11,7 +11,7 @@ import { instanceView, operationView } from '../../lifecycle/live';
 import { requestOperation, type InstanceOperationKind, type RequestedOperation } from '../../lifecycle/operations';
 import { provision, type ProvisionRequest } from '../../lifecycle/provision';
 import { usageOf } from '../../lifecycle/usage';
-import { listedInstanceView } from '../../lifecycle/views';
+import { eventView, listedInstanceView } from '../../lifecycle/views';
 import { authorize } from '../auth';
 import { idempotent, IdempotencyHeaders } from '../idempotency';
 import { undelete } from '../../lifecycle/backups';
@@ -228,15 +228,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       const page = await listEvents(db, instance.id, { limit, after });
       const last = page.items.at(-1);
       return {
-        items: page.items.map((e) => ({
-          id: e.id,
-          at: e.at.toISOString(),
-          actor: e.actor,
-          action: e.action,
-          outcome: e.outcome,
-          ...(e.operationId ? { operationId: e.operationId } : {}),
-          ...(e.message ? { message: e.message } : {}),
-        })),
+        items: page.items.map(eventView),
         nextCursor: page.more && last ? encodeCursor(last.id) : null,
       };
     },
