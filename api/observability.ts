@@ -4,12 +4,14 @@
 // aggregate over a bounded label set (route templates, status codes, instance statuses), never
 // a slug, key or body. Deployments keep it off the public path the way they do for /healthz
 // (the chart's Ingress routes only /v1 and /docs, and its NetworkPolicy admits the scraper).
+import { context, trace } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from '../db/client';
 import { countInstancesByStatus } from '../db/instances';
 import { instanceStatuses } from '../domain/instance';
 import type { StreamHub } from '../lifecycle/streams';
+import { activeTracing } from '../telemetry/tracing';
 
 export interface ApiMetricsOptions {
   /** The process's registry (with default Node metrics); a fresh one when absent, as in tests. */
@@ -43,6 +45,18 @@ export function installObservability(app: FastifyInstance, db: Database, options
       for (const status of instanceStatuses) this.set({ status }, counts.get(status) ?? 0);
     },
   });
+
+  // The HTTP instrumentation names a server span by its method only; the route template makes it
+  // "POST /v1/instances", the name a person looks for (and still no slug or id in it).
+  if (activeTracing()) {
+    app.addHook('onRequest', async (request) => {
+      const route = request.routeOptions.url;
+      const span = trace.getSpan(context.active());
+      if (!route || !span) return;
+      span.updateName(`${request.method} ${route}`);
+      span.setAttribute('http.route', route);
+    });
+  }
 
   app.addHook('onResponse', async (request, reply) => {
     // The template, not the URL: bounded cardinality and no slugs or ids in the labels.

@@ -9,6 +9,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { migrateCatalogue } from '../db/migrate';
 import { type Config, ConfigError, loadConfig } from '../domain/config';
 import { TemporalConnectionError } from '../temporal/connection';
+import { startTracing, traceLogFields } from '../telemetry/tracing';
 import type { RunningApi } from '../api/server';
 import type { RunningWorker } from '../worker/run';
 import { temporalSdkMetrics } from '../worker/metrics';
@@ -17,6 +18,8 @@ export type ServerCommand = 'api' | 'worker' | 'migrate' | 'all';
 
 /** Next to the bundled entry point (dist/) after `npm run build`; absent when run from source. */
 const prebuiltWorkflowBundle = fileURLToPath(new URL('./workflow-bundle.js', import.meta.url));
+/** The same workflows with Temporal's OpenTelemetry workflow interceptors in, for a traced worker. */
+const prebuiltTracedWorkflowBundle = fileURLToPath(new URL('./workflow-bundle-traced.js', import.meta.url));
 
 /** Runs a server command; `migrate` exits when done, the others when signalled. */
 export async function serve(command: ServerCommand): Promise<void> {
@@ -36,7 +39,12 @@ export async function serve(command: ServerCommand): Promise<void> {
     console.error(err.message);
     process.exit(2);
   }
-  const log = pino({ level: config.logLevel, base: { component: command } });
+  // OTEL_EXPORTER_OTLP_ENDPOINT set: traces on (telemetry/tracing.ts), started before the API's and
+  // the worker's modules load, so their HTTP clients and server are instrumented. Unset: nothing loads.
+  const tracing = command === 'migrate' ? undefined : await startTracing(process.env, `shipyard-${command}`);
+  // While tracing, every log line written inside a span carries its trace and span ids.
+  const log = pino({ level: config.logLevel, base: { component: command }, ...(tracing ? { mixin: traceLogFields } : {}) });
+  if (tracing) log.info({ endpoint: tracing.endpoint }, 'tracing: spans exported over OTLP');
 
   if (command === 'migrate') {
     await migrateCatalogue(config.databaseUrl);
@@ -55,7 +63,8 @@ export async function serve(command: ServerCommand): Promise<void> {
   if (command === 'worker' || command === 'all') {
     const { startWorker } = await import('../worker/run');
     await installTemporalRuntime(config, log);
-    const workflowBundlePath = existsSync(prebuiltWorkflowBundle) ? prebuiltWorkflowBundle : undefined;
+    const bundle = tracing ? prebuiltTracedWorkflowBundle : prebuiltWorkflowBundle;
+    const workflowBundlePath = existsSync(bundle) ? bundle : undefined;
     const started = Date.now();
     worker = await orExit(log, startWorker(config, { registry, workflowBundlePath, serveMetrics: command === 'worker' }));
     log.info(
@@ -88,6 +97,8 @@ export async function serve(command: ServerCommand): Promise<void> {
     }, limitMs).unref();
     worker?.shutdown();
     const results = await Promise.allSettled([api?.close(), worker?.done]);
+    // The last spans (the shutdown's own requests included) go out before the process ends.
+    await tracing?.shutdown().catch((err: unknown) => log.warn({ err }, 'tracing: could not flush the last spans'));
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     for (const f of failed) log.error({ err: f.reason }, 'shutdown failed');
     process.exit(failed.length > 0 ? 1 : 0);

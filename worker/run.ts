@@ -10,6 +10,8 @@ import { connectActivityDeps, createActivities, createWorker } from './index';
 import { operationMetrics, operationMetricsInterceptor, serveMetrics, temporalSdkMetrics } from './metrics';
 import { ensureSchedules } from './schedules';
 import { ensureSearchAttributes } from './search-attributes';
+import { tracingWorkerOptions } from '../telemetry/temporal';
+import { activeTracing } from '../telemetry/tracing';
 
 export interface RunningWorker {
   /** Settles when the worker has stopped and its clients are released; rejects if it crashed or the drain overran. */
@@ -62,9 +64,17 @@ export async function startWorker(
     });
   });
   const metrics = operationMetrics(options.registry);
+  // While tracing: the activity interceptors and the workflow spans' sink; the workflow
+  // interceptors are in the traced prebuilt bundle, or bundled now with the workflows.
+  const tracing = activeTracing();
+  const traced = tracing ? await tracingWorkerOptions(tracing) : undefined;
   const { worker, connection } = await createWorker(config, createActivities(deps), {
     ...(options.workflowBundlePath ? { workflowBundle: { codePath: options.workflowBundlePath } } : {}),
-    interceptors: { activity: [operationMetricsInterceptor(metrics, deps.db)] },
+    interceptors: {
+      activity: [...(traced?.interceptors.activity ?? []), operationMetricsInterceptor(metrics, deps.db)],
+      ...(traced && !options.workflowBundlePath ? { workflowModules: traced.interceptors.workflowModules } : {}),
+    },
+    ...(traced ? { sinks: traced.sinks } : {}),
     shutdownGraceTime: `${config.workerDrainSeconds}s`,
     // A hard stop after the grace time, so a stuck activity cannot hold the process past its pod's grace period.
     shutdownForceTime: `${config.workerDrainSeconds + 10}s`,

@@ -25,6 +25,8 @@ export interface Stack {
   config: Config;
   env: NodeJS.ProcessEnv;
   api: ApiClient;
+  /** The API's process (its output, e.g. for log lines). */
+  apiProcess: ShipyardProcess;
   worker: ShipyardProcess;
   /** Replaces the worker process (e.g. after killing it). */
   restartWorker(): ShipyardProcess;
@@ -69,6 +71,7 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     config: shipyard.config,
     env,
     api: apiClient(shipyard.baseUrl, shipyard.config.adminKey!),
+    apiProcess: shipyard.api,
     worker: shipyard.worker,
     restartWorker() {
       stack.worker = startProcess('worker', env, quiet?.(), shipyardFromBuild);
