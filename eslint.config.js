@@ -45,7 +45,7 @@ export default defineConfig(
     '**/*.{js,mjs,cjs}',
   ]),
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     extends: [tseslint.configs.base],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
@@ -86,6 +86,18 @@ export default defineConfig(
   {
     files: ['activities/**/*.ts', 'worker/**/*.ts', 'temporal/**/*.ts', 'lifecycle/**/*.ts'],
     rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [notApi] }] },
+  },
+  {
+    // The dashboard runs in the browser and talks to the API over HTTP only: none of the server's code.
+    files: ['dashboard/src/**/*.{ts,tsx}'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [
+          { regex: '^node:', message: 'The dashboard runs in the browser: no Node built-ins.' },
+          forbid(['api', 'lifecycle', 'db', 'domain', 'activities', 'workflows', 'worker', 'temporal', 'cli', 'testbed'], 'The dashboard reaches Shipyard through its HTTP API only.'),
+        ],
+      }],
+    },
   },
   {
     files: ['api/**/*.ts'],

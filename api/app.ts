@@ -11,15 +11,17 @@ import { installObservability, type ApiMetricsOptions } from './observability';
 import { installRateLimit } from './rate-limit';
 import { clientErrorHandler, documentProblems, type FieldError, frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH, Problem, ProblemSchema, ProblemTypeSchema } from './problems';
 import { sharedSchemas } from './schemas';
-import { apiKeyRoutes } from './routes/api-keys';
+import { apiKeyRoutes, Me } from './routes/api-keys';
 import { backupRoutes } from './routes/backups';
 import { codecRoutes } from './routes/codec';
 import { fleetHealthRoutes } from './routes/fleet-health';
+import { FleetSummary, fleetRoutes } from './routes/fleet';
 import { healthRoutes } from './routes/health';
 import { instanceRoutes } from './routes/instances';
 import { invoiceRoutes } from './routes/invoices';
 import { operationRoutes } from './routes/operations';
 import { planRoutes } from './routes/plans';
+import { uiRoutes } from './routes/ui';
 import { webhookRoutes } from './routes/webhooks';
 import { streamRoutes } from './routes/streams';
 import { StreamHub } from '../lifecycle/streams';
@@ -128,7 +130,7 @@ export async function build(
   installObservability(app, deps.db, { ...options.metrics, streams });
   app.addSchema(ProblemTypeSchema);
   app.addSchema(ProblemSchema);
-  for (const schema of [...sharedSchemas, Rollout, RolloutAccepted, RolloutPage, RegistryPushIgnored]) app.addSchema(schema);
+  for (const schema of [...sharedSchemas, Rollout, RolloutAccepted, RolloutPage, RegistryPushIgnored, Me, FleetSummary]) app.addSchema(schema);
 
   await app.register(swagger, {
     openapi: {
@@ -163,6 +165,8 @@ export async function build(
 
   const countRequest = await installRateLimit(app, deps.config);
   await app.register(healthRoutes, deps);
+  // The dashboard's files: public like /docs; the data it shows comes from /v1 with the user's key.
+  await app.register(uiRoutes);
   // The Temporal UI's codec server: its own CORS and (optional) auth, outside /v1.
   await app.register(codecRoutes, { ...deps, prefix: '/codec' });
   await app.register(
@@ -196,6 +200,7 @@ export async function build(
       await v1.register(apiKeyRoutes, deps);
       await v1.register(webhookRoutes, deps);
       await v1.register(fleetHealthRoutes, deps);
+      await v1.register(fleetRoutes, deps);
     },
     { prefix: '/v1' },
   );

@@ -10,6 +10,8 @@
 //   dist/migrations/        the catalogue's SQL migrations (db/migrate.ts looks next to its code)
 //   dist/failure-converter.cjs  Shipyard's failure converter, which the SDK require()s by path
 //                           (temporal/data-converter.ts looks next to its code)
+//   dist/ui/                the dashboard (dashboard/, built by Vite), which the API serves at /ui
+//                           (api/routes/ui.ts looks next to its code)
 // Bundling (not plain tsc) because the sources use extensionless relative imports, which only
 // a bundler or tsx resolves; Node's ESM loader does not.
 import { readFileSync, realpathSync } from 'node:fs';
@@ -18,6 +20,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { build, type Plugin } from 'esbuild';
+import { build as viteBuild } from 'vite';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { failureConverterPath } from '../temporal/data-converter';
 import { workflowsPath } from '../worker/index';
@@ -81,6 +84,9 @@ const traced = await bundleWorkflowCode({
   logger: quietBundlerLogger(),
 });
 await writeFile(join(dist, 'workflow-bundle-traced.js'), traced.code);
+
+// The dashboard: static files, bundled whole (nothing from elsewhere at run time).
+await viteBuild({ configFile: join(repoRoot, 'dashboard/vite.config.ts'), logLevel: 'warn' });
 
 console.log(`build: dist/ ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
 

@@ -1,7 +1,7 @@
 // Instances: lookups, the listing and the status it filters on, and status writes with the status
 // history they append to. Like every db/ module, plain functions over a Database that the API and
 // the activities call directly.
-import { and, type AnyColumn, asc, desc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, type AnyColumn, asc, desc, eq, gt, ilike, inArray, or, sql, type SQL } from 'drizzle-orm';
 import type { Scope } from '../domain/api-keys';
 import type { Health } from '../domain/health';
 import type { InstanceStatus } from '../domain/instance';
@@ -78,15 +78,34 @@ function shownStatusIs(status: InstanceStatus): SQL {
   return kinds.length ? sql`(${settled} or ${instances.id} in ${runningIds(kinds)})` : settled;
 }
 
+/** What the instance list filters on; every part given must match. */
+export interface InstanceFilter {
+  status?: InstanceStatus;
+  health?: Health;
+  plan?: string;
+  version?: string;
+  /** Part of the slug or of the owner's email, in any case. */
+  search?: string;
+}
+
+/** A case-insensitive substring match on slug or owner, the pattern's own wildcards taken literally. */
+function searchedFor(text: string): SQL | undefined {
+  const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return or(ilike(instances.slug, pattern), ilike(instances.ownerEmail, pattern));
+}
+
 export async function listInstances(
   db: Database,
-  query: { status?: InstanceStatus; health?: Health; limit: number; after?: string },
+  query: InstanceFilter & { limit: number; after?: string },
   scope: Scope = {},
 ): Promise<{ items: InstanceWithOperation[]; more: boolean }> {
   const where = and(
     instancesInScope(scope),
     query.status ? shownStatusIs(query.status) : undefined,
     query.health ? eq(instances.health, query.health) : undefined,
+    query.plan ? eq(instances.plan, query.plan) : undefined,
+    query.version ? eq(instances.version, query.version) : undefined,
+    query.search ? searchedFor(query.search) : undefined,
     query.after ? gt(instances.id, query.after) : undefined,
   );
   const rows = await db

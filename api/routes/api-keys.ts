@@ -22,7 +22,33 @@ const view = (row: KeyRow) => ({
   ...(row.revokedAt ? { revokedAt: row.revokedAt.toISOString() } : {}),
 });
 
+export const Me = Type.Object(
+  {
+    name: Type.String({ description: "the key's name (the actor in the audit trail)" }),
+    role: Role,
+    owner: Type.Optional(Type.String({ description: 'the ownerEmail the key is bound to, if it is' })),
+  },
+  { $id: 'Me' },
+);
+
 export const apiKeyRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db }) => {
+  // Any key may ask who it is: clients (the dashboard) offer only what its role allows.
+  app.get(
+    '/me',
+    {
+      config: { role: 'viewer', ownerScoped: true },
+      schema: {
+        summary: 'The calling API key: its name, role and the owner it is bound to',
+        tags: ['api-keys'],
+        response: { 200: Type.Ref('Me', { description: 'Who the caller is' }) },
+      },
+    },
+    async (request) => {
+      const { name, role, scope } = request.caller!;
+      return { name, role, ...(scope.owner === undefined ? {} : { owner: scope.owner }) };
+    },
+  );
+
   app.post(
     '/api-keys',
     {

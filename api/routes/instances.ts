@@ -5,7 +5,7 @@ import { findInstance, listInstances } from '../../db/instances';
 import { listOperations } from '../../db/operations';
 import { operationKindSpecs, type OperationKindSpec } from '../../domain/operation-kinds';
 import type { Scope } from '../../domain/api-keys';
-import { slugProblem } from '../../domain/validation';
+import { slugProblem, textPattern } from '../../domain/validation';
 import type { Deps } from '../../lifecycle/deps';
 import { instanceView, operationView } from '../../lifecycle/live';
 import { requestOperation, type InstanceOperationKind, type RequestedOperation } from '../../lifecycle/operations';
@@ -68,15 +68,25 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       schema: {
         summary: 'List instances, oldest first',
         tags: ['instances'],
-        querystring: Type.Object({ status: Type.Optional(InstanceStatus), health: Type.Optional(Health), ...pageQuery }, { additionalProperties: false }),
+        querystring: Type.Object(
+          {
+            status: Type.Optional(InstanceStatus),
+            health: Type.Optional(Health),
+            plan: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: textPattern, description: 'instances on this plan' })),
+            version: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: textPattern, description: 'instances at this version' })),
+            search: Type.Optional(Type.String({ minLength: 1, maxLength: 254, pattern: textPattern, description: 'part of the slug or of the owner email, in any case' })),
+            ...pageQuery,
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: Type.Ref('InstancePage', { description: 'A page of instances' }), ...problems(400) },
       },
     },
     async (request) => {
-      const { status, health, limit = DEFAULT_PAGE_SIZE, cursor } = request.query;
+      const { limit = DEFAULT_PAGE_SIZE, cursor, ...filter } = request.query;
       const after = cursor ? decodeCursor(cursor, instanceCursor) : undefined;
       // The filter is applied in SQL, never to the page afterwards: a page is short only at the end.
-      const page = await listInstances(db, { status, health, limit, after }, request.caller!.scope);
+      const page = await listInstances(db, { ...filter, limit, after }, request.caller!.scope);
       const last = page.items.at(-1);
       return {
         // As the catalogue has them: a page asks Temporal nothing (live steps are on the single-item routes).
