@@ -406,6 +406,12 @@ export interface paths {
                 query?: {
                     status?: "provisioning" | "ready" | "upgrading" | "suspending" | "suspended" | "resuming" | "changing_plan" | "restoring" | "deleting" | "deleted" | "failed";
                     health?: "healthy" | "degraded" | "unhealthy" | "unknown";
+                    /** @description instances on this plan */
+                    plan?: string;
+                    /** @description instances at this version */
+                    version?: string;
+                    /** @description part of the slug or of the owner email, in any case */
+                    search?: string;
                     limit?: number;
                     /** @description nextCursor of the previous page */
                     cursor?: string;
@@ -2845,6 +2851,241 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/operations/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An operation as it runs, as Server-Sent Events
+         * @description `event: operation` with the operation (as GET /v1/operations/{id}) on connecting and on every change (steps, a step's `detail`, status); `event: audit` with each audit event of its instance since the operation started (as GET /v1/instances/{id}/events); then `event: end` with the final operation, and the stream ends. A `: keep-alive` comment comes every 15 s (SHIPYARD_STREAM_KEEPALIVE_SECONDS). Send `Last-Event-ID` to resume after a message: what came after it, and the operation again if it may have changed.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description the `id` of the last message received: the stream resumes after it (browsers send it when they reconnect) */
+                    "last-event-id"?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The stream, until the operation ends */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/event-stream": string;
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not allowed for this API key: `urn:shipyard:problem:forbidden` (not allowed for this api key), `urn:shipyard:problem:forbidden-owner` (not allowed for a key bound to an owner) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Path segment too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests */
+                429: {
+                    headers: {
+                        /** @description seconds until the window ends and requests are taken again */
+                        "Retry-After"?: number;
+                        /** @description requests a minute this API key's role may make (per client address without a key) */
+                        "RateLimit-Limit"?: number;
+                        /** @description requests left in the current window (0 here) */
+                        "RateLimit-Remaining"?: number;
+                        /** @description seconds until the window ends */
+                        "RateLimit-Reset"?: number;
+                        /** @description the same as RateLimit-Limit */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description the same as RateLimit-Remaining */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description the same as RateLimit-Reset */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The fleet's operations and audit trail as they happen, as Server-Sent Events
+         * @description `event: operation` with an operation (as GET /v1/operations/{id}) when one starts, changes or ends — on connecting, the ones running now; `event: audit` with each new audit event (as GET /v1/instances/{id}/events). `instance` (id or slug) and `kind` narrow both (an audit event matches `kind` by its action). A key bound to an owner sees that owner's instances only. A `: keep-alive` comment comes every 15 s; send `Last-Event-ID` to resume after a message. The stream does not end on its own.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description instance id (ins_…) or slug */
+                    instance?: string;
+                    kind?: "provision" | "upgrade" | "suspend" | "resume" | "change_plan" | "teardown" | "cleanup" | "backup" | "restore" | "rotate_credentials";
+                };
+                header?: {
+                    /** @description the `id` of the last message received: the stream resumes after it (browsers send it when they reconnect) */
+                    "last-event-id"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The stream, until the client leaves */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/event-stream": string;
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not allowed for this API key: `urn:shipyard:problem:forbidden` (not allowed for this api key), `urn:shipyard:problem:forbidden-owner` (not allowed for a key bound to an owner) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests */
+                429: {
+                    headers: {
+                        /** @description seconds until the window ends and requests are taken again */
+                        "Retry-After"?: number;
+                        /** @description requests a minute this API key's role may make (per client address without a key) */
+                        "RateLimit-Limit"?: number;
+                        /** @description requests left in the current window (0 here) */
+                        "RateLimit-Remaining"?: number;
+                        /** @description seconds until the window ends */
+                        "RateLimit-Reset"?: number;
+                        /** @description the same as RateLimit-Limit */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description the same as RateLimit-Remaining */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description the same as RateLimit-Reset */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/backups/{id}": {
         parameters: {
             query?: never;
@@ -4473,6 +4714,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The calling API key: its name, role and the owner it is bound to */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Who the caller is */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Me"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not allowed for this API key: `urn:shipyard:problem:forbidden` (not allowed for this api key), `urn:shipyard:problem:forbidden-owner` (not allowed for a key bound to an owner) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests */
+                429: {
+                    headers: {
+                        /** @description seconds until the window ends and requests are taken again */
+                        "Retry-After"?: number;
+                        /** @description requests a minute this API key's role may make (per client address without a key) */
+                        "RateLimit-Limit"?: number;
+                        /** @description requests left in the current window (0 here) */
+                        "RateLimit-Remaining"?: number;
+                        /** @description seconds until the window ends */
+                        "RateLimit-Reset"?: number;
+                        /** @description the same as RateLimit-Limit */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description the same as RateLimit-Remaining */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description the same as RateLimit-Reset */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api-keys": {
         parameters: {
             query?: never;
@@ -5933,6 +6260,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/fleet/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The fleet at a glance: instances by status, health, plan and version; the last day of operations; the newest failures */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The summary */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FleetSummary"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not allowed for this API key: `urn:shipyard:problem:forbidden` (not allowed for this api key), `urn:shipyard:problem:forbidden-owner` (not allowed for a key bound to an owner) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests */
+                429: {
+                    headers: {
+                        /** @description seconds until the window ends and requests are taken again */
+                        "Retry-After"?: number;
+                        /** @description requests a minute this API key's role may make (per client address without a key) */
+                        "RateLimit-Limit"?: number;
+                        /** @description requests left in the current window (0 here) */
+                        "RateLimit-Remaining"?: number;
+                        /** @description seconds until the window ends */
+                        "RateLimit-Reset"?: number;
+                        /** @description the same as RateLimit-Limit */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description the same as RateLimit-Remaining */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description the same as RateLimit-Reset */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/hooks/registry": {
         parameters: {
             query?: never;
@@ -6248,6 +6661,12 @@ export interface components {
             startedAt: string;
             /** Format: date-time */
             endedAt?: string;
+            /** @description the Temporal workflow id of its run (`instance:<slug>`) */
+            workflowId?: string;
+            /** @description the Temporal run id, once the run has started */
+            runId?: string;
+            /** @description the run in the Temporal UI; present when SHIPYARD_TEMPORAL_UI_URL is set */
+            temporalUiUrl?: string;
         };
         Instance: {
             id: string;
@@ -6550,6 +6969,12 @@ export interface components {
             endedAt?: string;
             /** @description why the rollout failed outside its own course (its workflow was terminated) */
             error?: string;
+            /** @description the Temporal workflow id of the rollout (`rollout:<id>`) */
+            workflowId?: string;
+            /** @description its Temporal run id (the current one, after a continue-as-new) */
+            runId?: string;
+            /** @description the run in the Temporal UI; present when SHIPYARD_TEMPORAL_UI_URL is set */
+            temporalUiUrl?: string;
         };
         RolloutAccepted: {
             rollout: components["schemas"]["Rollout"];
@@ -6572,6 +6997,70 @@ export interface components {
         };
         RegistryPushIgnored: {
             ignored: string;
+        };
+        Me: {
+            /** @description the key's name (the actor in the audit trail) */
+            name: string;
+            /**
+             * @description admin > operator > viewer
+             * @enum {unknown}
+             */
+            role: "admin" | "operator" | "viewer";
+            /** @description the ownerEmail the key is bound to, if it is */
+            owner?: string;
+        };
+        FleetSummary: {
+            instances: {
+                /** @description deleted ones included (byStatus tells them apart) */
+                total: number;
+                /** @description largest first */
+                byStatus: {
+                    key: string;
+                    count: number;
+                }[];
+                /** @description largest first */
+                byHealth: {
+                    key: string;
+                    count: number;
+                }[];
+                /** @description largest first */
+                byPlan: {
+                    key: string;
+                    count: number;
+                }[];
+                /** @description largest first */
+                byVersion: {
+                    key: string;
+                    count: number;
+                }[];
+            };
+            operations: {
+                /**
+                 * Format: date-time
+                 * @description the start of the hour 24 hours ago
+                 */
+                since: string;
+                /** @description operations that ended in each hour (UTC), oldest first: 24 hours up to the current one */
+                hours: {
+                    /** Format: date-time */
+                    hour: string;
+                    succeeded: number;
+                    rolledBack: number;
+                    failed: number;
+                }[];
+            };
+            /** @description the 10 operations that failed or rolled back last, newest first */
+            failures: {
+                operationId: string;
+                slug: string;
+                /** @enum {unknown} */
+                kind: "provision" | "upgrade" | "suspend" | "resume" | "change_plan" | "teardown" | "cleanup" | "backup" | "restore" | "rotate_credentials";
+                /** @enum {unknown} */
+                status: "failed" | "rolled_back";
+                error?: string;
+                /** Format: date-time */
+                endedAt: string;
+            }[];
         };
     };
     responses: never;
