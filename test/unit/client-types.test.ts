@@ -6,14 +6,15 @@ import { clientTypesPath, clientTypesSource } from '../../cli/client-types';
 import { openApiDocument } from '../../api/document';
 import { problemTypes, problemTypeUri } from '../../api/problems';
 
-describe('the typed client', () => {
+// Building the app and its document takes a few seconds on a busy 2-core machine (12 s seen).
+describe('the typed client', { timeout: 60_000 }, () => {
   it('matches the OpenAPI document the app builds (run `npm run client:generate` if not)', async () => {
     const regenerated = await clientTypesSource();
     expect(regenerated === readFileSync(clientTypesPath, 'utf8'), 'client/openapi.d.ts is stale: run `npm run client:generate`').toBe(true);
   });
 });
 
-describe('the OpenAPI document', () => {
+describe('the OpenAPI document', { timeout: 60_000 }, () => {
   it('is OpenAPI 3.1 and lists every problem type with its status and meaning', async () => {
     const document = (await openApiDocument()) as { openapi: string; components: { schemas: Record<string, { anyOf?: { const?: string; enum?: string[]; title: string; description: string }[] }> } };
     expect(document.openapi).toBe('3.1.0');
