@@ -183,18 +183,25 @@ export async function markInstance(
   instanceId: string,
   patch: { status: InstanceStatus; version?: string; plan?: string },
 ): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const rows = await tx
-      .update(instances)
-      .set({
-        status: patch.status,
-        ...(patch.version ? { version: patch.version } : {}),
-        ...(patch.plan ? { plan: patch.plan } : {}),
-        updatedAt: new Date(),
-      })
-      .where(eq(instances.id, instanceId))
-      .returning({ id: instances.id });
-    if (rows.length > 0) await recordStatusChange(tx, instanceId);
-    return rows.length > 0;
-  });
+  return db.transaction((tx) => markInstanceIn(tx, instanceId, patch));
+}
+
+/** markInstance inside a transaction the caller holds. */
+export async function markInstanceIn(
+  tx: Transaction,
+  instanceId: string,
+  patch: { status: InstanceStatus; version?: string; plan?: string },
+): Promise<boolean> {
+  const rows = await tx
+    .update(instances)
+    .set({
+      status: patch.status,
+      ...(patch.version ? { version: patch.version } : {}),
+      ...(patch.plan ? { plan: patch.plan } : {}),
+      updatedAt: new Date(),
+    })
+    .where(eq(instances.id, instanceId))
+    .returning({ id: instances.id });
+  if (rows.length > 0) await recordStatusChange(tx, instanceId);
+  return rows.length > 0;
 }
