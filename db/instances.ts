@@ -36,9 +36,15 @@ export const ofInstancesInScope = (instanceId: AnyColumn, scope: Scope): SQL | u
 
 /** An instance by id or slug; one outside `scope` is not found, exactly like one that does not exist. */
 export async function findInstance(db: Database, idOrSlug: string, scope: Scope = {}): Promise<InstanceWithOperation | undefined> {
-  const [instance] = await db.select().from(instances).where(and(instanceByIdOrSlug(idOrSlug), instancesInScope(scope)));
-  if (!instance) return undefined;
-  return { instance, running: await runningOperation(db, instance.id) };
+  // One round trip: an instance has at most one running operation (operations_one_running_per_instance),
+  // so the join adds at most one row. Two queries made a read's catalogue time twice what it needs.
+  const [found] = await db
+    .select({ instance: instances, running: operations })
+    .from(instances)
+    .leftJoin(operations, and(eq(operations.instanceId, instances.id), eq(operations.status, 'running')))
+    .where(and(instanceByIdOrSlug(idOrSlug), instancesInScope(scope)));
+  if (!found) return undefined;
+  return { instance: found.instance, running: found.running ?? undefined };
 }
 
 // The operation an instance is shown with. Here, not in operations.ts, because that module builds
@@ -89,22 +95,16 @@ export async function listInstances(
     query.health ? eq(instances.health, query.health) : undefined,
     query.after ? gt(instances.id, query.after) : undefined,
   );
+  // One round trip, as in findInstance: at most one running operation joins each instance.
   const rows = await db
-    .select()
+    .select({ instance: instances, running: operations })
     .from(instances)
+    .leftJoin(operations, and(eq(operations.instanceId, instances.id), eq(operations.status, 'running')))
     .where(where)
     .orderBy(asc(instances.id))
     .limit(query.limit + 1);
-  const page = rows.slice(0, query.limit);
-  const running = page.length
-    ? await db
-        .select()
-        .from(operations)
-        .where(and(inArray(operations.instanceId, page.map((r) => r.id)), eq(operations.status, 'running')))
-        .orderBy(desc(operations.startedAt))
-    : [];
   return {
-    items: page.map((instance) => ({ instance, running: running.find((op) => op.instanceId === instance.id) })),
+    items: rows.slice(0, query.limit).map(({ instance, running }) => ({ instance, running: running ?? undefined })),
     more: rows.length > query.limit,
   };
 }
