@@ -160,7 +160,7 @@ export async function build(
   await app.register(
     async (v1) => {
       v1.decorateRequest('caller', null);
-      const stopKeepingKeys = await keepLiveKeys(deps.db);
+      const stopKeepingKeys = keepLiveKeys(deps.db);
       v1.addHook('onClose', stopKeepingKeys);
       v1.addHook('onRoute', (route) => documentProblems(route, [401, 403, 429]));
       v1.addHook('onRequest', async (request, reply) => {

@@ -42,41 +42,52 @@ export const LIVE_KEY_TTL_MS = 30_000;
 const LIVE_KEYS_KEPT = 10_000;
 
 interface LiveKeys {
-  /** False until the revocation listener is confirmed, and while it reconnects: nothing is believed from memory then. */
+  /** False until the revocation listener is confirmed: nothing is believed from memory before. */
   listening: boolean;
   byHash: Map<string, { row: ApiKeyRow; until: number }>;
   /** Apps built on this catalogue connection that keep keys (tests build several). */
   users: number;
-  stop?: Promise<{ unlisten: () => Promise<void> }>;
+  listener?: Promise<{ unlisten: () => Promise<void> } | undefined>;
+  /** When listening was last tried and failed: tried again from a request at most every LISTEN_RETRY_MS. */
+  failedAt?: number;
 }
 const liveKeysOf = new WeakMap<Database, LiveKeys>();
+const LISTEN_RETRY_MS = 10_000;
+
+/** Starts listening for revocations; a catalogue that cannot be reached leaves keys unkept (every request looks). */
+function listen(db: Database, keys: LiveKeys): void {
+  keys.failedAt = undefined;
+  keys.listener = listenForRevokedKeys(
+    db,
+    (hash) => keys.byHash.delete(hash),
+    () => {
+      keys.byHash.clear();
+      keys.listening = true;
+    },
+  ).catch(() => {
+    keys.failedAt = Date.now();
+    return undefined;
+  });
+}
 
 /**
  * Keeps the live keys this process has found in memory for LIVE_KEY_TTL_MS, so a request costs no
  * catalogue round trip for its key: under load that lookup was one of a read's two queries. A
  * revocation still stops a key at once: revokeApiKey announces it (Postgres NOTIFY) and every
- * process holding it drops it as the announcement arrives, this one before its revoke answers;
- * while the listening connection is down nothing is believed from memory, and everything kept
- * is forgotten when it is back. Returns the stop (call it when the app closes).
+ * process holding it drops it as the announcement arrives, this one before its revoke answers.
+ * Until the listening connection is up nothing is believed from memory; an announcement made while
+ * it was down is made good when it is back (everything kept is forgotten then) or when the entry's
+ * LIVE_KEY_TTL_MS run out, whichever is first. Returns the stop (call it when the app closes).
  */
-export async function keepLiveKeys(db: Database): Promise<() => Promise<void>> {
+export function keepLiveKeys(db: Database): () => Promise<void> {
   let keys = liveKeysOf.get(db);
   if (!keys) {
-    const created: LiveKeys = { listening: false, byHash: new Map(), users: 0 };
-    created.stop = listenForRevokedKeys(
-      db,
-      (hash) => created.byHash.delete(hash),
-      () => {
-        created.byHash.clear();
-        created.listening = true;
-      },
-    );
-    liveKeysOf.set(db, created);
-    keys = created;
+    keys = { listening: false, byHash: new Map(), users: 0 };
+    liveKeysOf.set(db, keys);
+    listen(db, keys);
   }
   keys.users += 1;
   const kept = keys;
-  await kept.stop;
   let stopped = false;
   return async () => {
     if (stopped) return;
@@ -86,7 +97,7 @@ export async function keepLiveKeys(db: Database): Promise<() => Promise<void>> {
     kept.listening = false;
     kept.byHash.clear();
     liveKeysOf.delete(db);
-    await (await kept.stop)?.unlisten();
+    await (await kept.listener)?.unlisten();
   };
 }
 
@@ -98,6 +109,7 @@ export function forgetKey(db: Database, hash: string): void {
 async function findLiveKey(db: Database, hash: string): Promise<ApiKeyRow | undefined> {
   const keys = liveKeysOf.get(db);
   const now = Date.now();
+  if (keys?.failedAt !== undefined && now - keys.failedAt >= LISTEN_RETRY_MS) listen(db, keys);
   const kept = keys?.listening ? keys.byHash.get(hash) : undefined;
   if (kept && kept.until > now) return kept.row;
   const row = await findLiveApiKeyByHash(db, hash);
