@@ -5,7 +5,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { registerAjvFormats, Type, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ApiRole } from '../domain/api-keys';
-import { authenticate, authorize, type Caller, requireFleetKey } from './auth';
+import { authenticate, authorize, type Caller, keepLiveKeys, requireFleetKey } from './auth';
 import type { Deps } from '../lifecycle/deps';
 import { installObservability, type ApiMetricsOptions } from './observability';
 import { installRateLimit } from './rate-limit';
@@ -172,6 +172,8 @@ export async function build(
   await app.register(
     async (v1) => {
       v1.decorateRequest('caller', null);
+      const stopKeepingKeys = keepLiveKeys(deps.db);
+      v1.addHook('onClose', stopKeepingKeys);
       v1.addHook('onRoute', (route) => documentProblems(route, [401, 403, 429]));
       v1.addHook('onRequest', async (request, reply) => {
         // Counted per key once the key is known; a request without a valid key still counts

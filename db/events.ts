@@ -1,6 +1,6 @@
 // The audit trail: who did what to which instance, and how it ended.
 import { and, asc, desc, eq, gt, gte } from 'drizzle-orm';
-import type { Database } from './client';
+import type { Database, Transaction } from './client';
 import { events, instances } from './schema';
 
 export type EventRow = typeof events.$inferSelect;
@@ -16,7 +16,7 @@ export interface NewEvent {
   key?: string;
 }
 
-export async function recordEvent(db: Database, event: NewEvent): Promise<void> {
+export async function recordEvent(db: Database | Transaction, event: NewEvent): Promise<void> {
   await db
     .insert(events)
     .values({

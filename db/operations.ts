@@ -7,7 +7,8 @@ import { type OperationKind, transitionalStatuses } from '../domain/operation-ki
 import type { OperationResult } from '../domain/operations';
 import type { Database, Transaction } from './client';
 import { isUniqueViolation } from './errors';
-import { ofInstancesInScope, recordStatusChange, runningOperation, type InstanceRow } from './instances';
+import { recordEvent, type NewEvent } from './events';
+import { markInstanceIn, ofInstancesInScope, recordStatusChange, runningOperation, type InstanceRow } from './instances';
 import { events, instances, instanceStatusChanges, operations } from './schema';
 
 export type OperationRow = typeof operations.$inferSelect;
@@ -243,7 +244,39 @@ export async function discardOperation(db: Database, operationId: string, instan
 }
 
 /** Writes an operation's outcome; returns whether the row exists. Repeating it with the same result changes nothing. */
-export async function finishOperation(db: Database, operationId: string, result: OperationResult): Promise<boolean> {
+/**
+ * An operation's end as one transaction: the instance's new status (when given), the audit event
+ * and the operation's result, written together instead of in three calls (see the closeOperation
+ * activity). Nothing is written when the instance or the operation is not in the catalogue.
+ */
+export async function closeOperation(
+  db: Database,
+  close: {
+    instance?: { id: string; patch: { status: InstanceStatus; version?: string; plan?: string } };
+    event: NewEvent;
+    operationId: string;
+    result: OperationResult;
+  },
+): Promise<'closed' | 'no-instance' | 'no-operation'> {
+  class Missing extends Error {
+    constructor(readonly what: 'no-instance' | 'no-operation') {
+      super(what);
+    }
+  }
+  try {
+    await db.transaction(async (tx) => {
+      if (close.instance && !(await markInstanceIn(tx, close.instance.id, close.instance.patch))) throw new Missing('no-instance');
+      await recordEvent(tx, close.event);
+      if (!(await finishOperation(tx, close.operationId, close.result))) throw new Missing('no-operation');
+    });
+  } catch (err) {
+    if (err instanceof Missing) return err.what;
+    throw err;
+  }
+  return 'closed';
+}
+
+export async function finishOperation(db: Database | Transaction, operationId: string, result: OperationResult): Promise<boolean> {
   const rows = await db
     .update(operations)
     .set({

@@ -5,7 +5,7 @@ import { isUniqueViolation } from '../../db/errors';
 import { newId } from '../../db/ids';
 import { recordEvent } from '../../db/events';
 import { type ApiKeyRow, insertApiKey, listApiKeys, revokeApiKey } from '../../db/api-keys';
-import { BOOTSTRAP_ADMIN, generateKey } from '../auth';
+import { BOOTSTRAP_ADMIN, forgetKey, generateKey } from '../auth';
 import { Problem, problems } from '../problems';
 import type { Deps } from '../../lifecycle/deps';
 import { IdParams, Role } from '../schemas';
@@ -119,6 +119,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db })
     async (request) => {
       const row = await revokeApiKey(db, request.params.id);
       if (!row) throw new Problem(404, `no API key "${request.params.id}"`);
+      forgetKey(db, row.hash);
       await recordEvent(db, { actor: request.caller!.name, action: 'api-key.revoke', outcome: 'succeeded', message: `${row.id} "${row.name}"` });
       return { apiKey: view(row) };
     },
