@@ -54,12 +54,13 @@ export function plainRolloutProgress(write: (line: string) => void): RolloutView
   const view: RolloutView = {
     update(rollout) {
       if (!previous) write(`rollout ${rollout.id} of ${rollout.version}: ${rollout.counts.total} instances in ${rollout.waves.length} waves${temporalLink(rollout)}`);
-      if (previous && previous.status !== rollout.status) write(`rollout ${rollout.status}`);
       for (const wave of rollout.waves) {
         const was = previous?.waves.find((w) => w.index === wave.index);
         if (wave.status !== 'pending' && JSON.stringify(was) !== JSON.stringify(wave)) write(waveLine(wave, rollout));
       }
       for (const failure of rollout.failures.slice(previous?.failures.length ?? 0)) write(failureLine(failure));
+      // Paused, halted, resumed: the end has a line of its own (rolloutOutcomeLine).
+      if (previous && previous.status !== rollout.status && !rolloutEnded(rollout.status)) write(`rollout ${rollout.status}`);
       previous = rollout;
     },
     async end(rollout) {
