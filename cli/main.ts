@@ -68,6 +68,9 @@ try {
     // Help and --version end with code 0; any other complaint about the command line is a usage error.
     code = err.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
     if (err.code === 'shipyard.completion') process.stderr.write(`${err.message}\n`);
+  } else if (serving) {
+    // A server that fails to start keeps its stack trace for whoever reads its logs.
+    throw err;
   } else {
     process.stderr.write(`${errorMessage(err)}\n`);
     code = exitCodeFor(err);

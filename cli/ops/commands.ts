@@ -16,7 +16,7 @@ import { followOperation, sleep } from './operation-stream';
 import { plainProgress, terminalProgress, stepDuration } from './operation-progress';
 import { type Column, defaultOutput, formatList, formatOne, formatTable, type OutputFormat, outputFormats } from './output';
 import { type Connection, configPath, maskKey, readProfiles, resolveConnection, setProfile, writeProfiles } from './profiles';
-import { plainRolloutProgress, rolloutEnded, terminalRolloutProgress } from './rollout-progress';
+import { plainRolloutProgress, rolloutEnded, terminalRolloutProgress, waveName } from './rollout-progress';
 
 interface GlobalOptions {
   profile?: string;
@@ -91,8 +91,8 @@ const rolloutColumns: Column<RolloutListItem>[] = [
   { header: 'started', value: (r) => ago(r.startedAt) },
   { header: 'ended', value: (r) => ago(r.endedAt) },
 ];
-const waveColumns: Column<Rollout['waves'][number]>[] = [
-  { header: 'wave', value: (w) => (w.index === 0 ? 'canary' : w.index) },
+const waveColumns = (rollout: Rollout): Column<Rollout['waves'][number]>[] => [
+  { header: 'wave', value: (w) => waveName(w, rollout) },
   { header: 'status', value: (w) => w.status },
   { header: 'size', value: (w) => w.size },
   { header: 'succeeded', value: (w) => w.counts.succeeded },
@@ -821,7 +821,7 @@ function printRollout(ctx: Context, rollout: Rollout): void {
   ctx.print(`rollout ${rollout.id} of ${rollout.version}: ${rollout.status} (${rollout.counts.succeeded}/${rollout.counts.total} upgraded)`);
   const url = (rollout as Rollout & { temporalUiUrl?: string }).temporalUiUrl;
   if (url) ctx.print(`temporal: ${url}`);
-  ctx.print(formatTable(rollout.waves, waveColumns));
+  ctx.print(formatTable(rollout.waves, waveColumns(rollout)));
   for (const failure of rollout.failures) ctx.print(`✗ ${failure.slug}${failure.operationId ? ` (${failure.operationId})` : ''}: ${failure.error}`);
 }
 

@@ -27,10 +27,12 @@ export function countsText(counts: Counts): string {
   return parts.join(', ');
 }
 
-export const waveName = (wave: Wave) => (wave.index === 0 ? 'canary' : `wave ${wave.index}`);
+/** Wave 0 is the canary when the strategy has one; the waves after it count from 1 either way. */
+export const waveName = (wave: Wave, rollout: Pick<Rollout, 'strategy'>) =>
+  rollout.strategy.canary > 0 ? (wave.index === 0 ? 'canary' : `wave ${wave.index}`) : `wave ${wave.index + 1}`;
 
-export function waveLine(wave: Wave): string {
-  return `${waveName(wave).padEnd(7)} ${progressBar(wave.counts)} ${countsText(wave.counts)}`;
+export function waveLine(wave: Wave, rollout: Pick<Rollout, 'strategy'>): string {
+  return `${waveName(wave, rollout).padEnd(7)} ${progressBar(wave.counts)} ${countsText(wave.counts)}`;
 }
 
 export function rolloutOutcomeLine(rollout: Rollout): string {
@@ -52,12 +54,13 @@ export function plainRolloutProgress(write: (line: string) => void): RolloutView
   const view: RolloutView = {
     update(rollout) {
       if (!previous) write(`rollout ${rollout.id} of ${rollout.version}: ${rollout.counts.total} instances in ${rollout.waves.length} waves${temporalLink(rollout)}`);
-      if (previous && previous.status !== rollout.status) write(`rollout ${rollout.status}`);
       for (const wave of rollout.waves) {
         const was = previous?.waves.find((w) => w.index === wave.index);
-        if (wave.status !== 'pending' && JSON.stringify(was) !== JSON.stringify(wave)) write(waveLine(wave));
+        if (wave.status !== 'pending' && JSON.stringify(was) !== JSON.stringify(wave)) write(waveLine(wave, rollout));
       }
       for (const failure of rollout.failures.slice(previous?.failures.length ?? 0)) write(failureLine(failure));
+      // Paused, halted, resumed: the end has a line of its own (rolloutOutcomeLine).
+      if (previous && previous.status !== rollout.status && !rolloutEnded(rollout.status)) write(`rollout ${rollout.status}`);
       previous = rollout;
     },
     async end(rollout) {
@@ -86,11 +89,11 @@ export function terminalRolloutProgress(): RolloutView {
       console.log(`rollout ${rollout.id} of ${rollout.version}: ${rollout.counts.total} instances${temporalLink(rollout)}`);
       const list = new Listr(
         rollout.waves.map((first) => ({
-          title: waveName(first),
+          title: waveName(first, rollout),
           task: async (_ctx: unknown, task: { title: string; output: string }) => {
             for (;;) {
               const wave = latest!.waves.find((w) => w.index === first.index) ?? first;
-              task.title = `${waveName(wave).padEnd(7)} ${progressBar(wave.counts)} ${countsText(wave.counts)}`;
+              task.title = waveLine(wave, latest!);
               const failures = latest!.failures.map(failureLine);
               if (failures.length) task.output = failures.join('\n');
               if (wave.status === 'done') return;

@@ -9,7 +9,7 @@ import { exitCodeFor, exitCodes, errorMessage, UsageError, WorkFailed } from '..
 import { stepChanges, outcomeLine } from '../../cli/ops/operation-progress';
 import { defaultOutput, formatDuration, formatList, formatTable } from '../../cli/ops/output';
 import { configPath, readProfiles, resolveConnection, setProfile, writeProfiles } from '../../cli/ops/profiles';
-import { countsText, progressBar } from '../../cli/ops/rollout-progress';
+import { countsText, progressBar, waveName } from '../../cli/ops/rollout-progress';
 
 describe('tables', () => {
   const columns = [
@@ -118,5 +118,12 @@ describe('rollout progress', () => {
     const counts = { total: 8, pending: 2, running: 2, succeeded: 3, rolledBack: 1, failed: 0, skipped: 0 };
     expect(progressBar(counts, 8)).toBe('[████░░░░]');
     expect(countsText(counts)).toBe('4/8, 3 ok, 2 running, 1 rolled back');
+  });
+  it('names wave 0 the canary only when the strategy has one', () => {
+    const wave = { index: 0, size: 1, status: 'done' as const, counts: { total: 1, pending: 0, running: 0, succeeded: 1, rolledBack: 0, failed: 0, skipped: 0 } };
+    const strategy = { waves: [100], maxParallel: 1, failureBudget: 0, pauseAfterCanary: false, waitBetweenWavesSeconds: 0 };
+    expect(waveName(wave, { strategy: { ...strategy, canary: 1 } })).toBe('canary');
+    expect(waveName({ ...wave, index: 2 }, { strategy: { ...strategy, canary: 1 } })).toBe('wave 2');
+    expect(waveName(wave, { strategy: { ...strategy, canary: 0 } })).toBe('wave 1');
   });
 });

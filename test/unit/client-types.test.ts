@@ -11,7 +11,8 @@ describe('the typed client', { timeout: 60_000 }, () => {
   it('matches the OpenAPI document the app builds (run `npm run client:generate` if not)', async () => {
     const regenerated = await clientTypesSource();
     expect(regenerated === readFileSync(clientTypesPath, 'utf8'), 'client/openapi.d.ts is stale: run `npm run client:generate`').toBe(true);
-  });
+    // Building the app and running openapi-typescript: a few seconds, more on a busy machine.
+  }, 60_000);
 });
 
 describe('the OpenAPI document', { timeout: 60_000 }, () => {
@@ -24,5 +25,10 @@ describe('the OpenAPI document', { timeout: 60_000 }, () => {
     for (const t of listed) expect(t.description, t.uri).toMatch(/^\d{3}: \S/);
     // Distinct: a client can tell each refusal apart by `type` alone.
     expect(new Set(listed.map((t) => t.uri)).size).toBe(listed.length);
+  }, 60_000);
+
+  it("has every problem type in api/README.md's table", () => {
+    const readme = readFileSync(new URL('../../api/README.md', import.meta.url), 'utf8');
+    for (const slug of Object.keys(problemTypes)) expect(readme, `api/README.md lacks ${slug}`).toContain(`| \`${slug}\` |`);
   });
 });
