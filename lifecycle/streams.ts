@@ -417,15 +417,15 @@ class FleetReader {
     this.audit ??= new AuditTail((after) => eventsAfter(this.deps.db, { after, limit: AUDIT_BATCH }), await latestEventId(this.deps.db));
     const before = this.cursor;
     const fresh = await this.audit.next();
-    // Operations that started and ended between two reads show only in the audit trail.
-    const endedUnseen = [...new Set(fresh.flatMap(({ event: e }) => (e.operationId && !this.followed.has(e.operationId) ? [e.operationId] : [])))];
-    const rows = await operationsWithOwner(this.deps.db, { running: true, ids: endedUnseen });
-
+    // Sent before anything else is awaited: an operation's reader may send meanwhile, under the ids that follow.
     for (const { event: e, late } of fresh) {
       this.lastId = late ? nextStateId(this.lastId, before) : e.id * ID_SCALE;
       const message: StreamMessage = { event: 'audit', id: this.lastId, data: eventView(e) };
       for (const w of this.watchers) if (w.joined && auditMatches(w.filter, e)) w.watcher.send(message);
     }
+    // Operations that started and ended between two reads show only in the audit trail.
+    const endedUnseen = [...new Set(fresh.flatMap(({ event: e }) => (e.operationId && !this.followed.has(e.operationId) ? [e.operationId] : [])))];
+    const rows = await operationsWithOwner(this.deps.db, { running: true, ids: endedUnseen });
 
     for (const row of rows) this.follow(row);
 
