@@ -209,7 +209,10 @@ class OperationReader {
   private async read(): Promise<void> {
     this.readAt = Date.now();
     const row = (await getOperation(this.deps.db, this.row.id)) ?? this.row;
-    const view = row.status === 'running' ? await operationView(this.deps, row) : viewOf(this.deps.config, row);
+    let view = row.status === 'running' ? await operationView(this.deps, row) : viewOf(this.deps.config, row);
+    // A live read whose query timed out falls back to the row's steps, which lag (empty before the
+    // run's end): watchers keep the steps they were shown rather than seeing them vanish.
+    if (view.status === 'running' && view.steps.length === 0 && this.lastView?.steps.length) view = { ...view, steps: this.lastView.steps };
     if (row.status === 'running') this.counters.operationReads++;
     // Read after the operation: an operation that ended has written its outcome's event by now.
     const before = this.cursor;
