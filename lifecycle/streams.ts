@@ -370,6 +370,8 @@ class FleetReader {
     for (const { unwatch } of this.followed.values()) unwatch();
     this.followed.clear();
     this.fromCatalogue.clear();
+    // The next watcher's stream starts from then, not from where the last one left off.
+    this.audit = undefined;
   }
 
   private start(): void {
