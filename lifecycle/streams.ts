@@ -52,6 +52,42 @@ const cursorOf = (id: number): number => Math.floor(id / ID_SCALE);
 /** The id after `previous` for an operation message once the stream's audit cursor is `cursor`. */
 const nextStateId = (previous: number, cursor: number): number => (cursorOf(previous) === cursor ? previous + 1 : cursor * ID_SCALE + 1);
 
+/** Audit event ids a read looks back over for events committed after a later one (see AuditTail). */
+const LOOKBACK_IDS = 200;
+
+/**
+ * New audit events, each once. Event ids come from a sequence, and transactions commit out of
+ * order: an event may become visible after one with a larger id was read. So each read looks back
+ * LOOKBACK_IDS ids below the newest seen and keeps what it has delivered there; a late event is
+ * delivered then, under the stream's next id (ids only grow).
+ */
+class AuditTail {
+  /** The newest event id delivered. */
+  cursor: number;
+  private readonly delivered = new Set<number>();
+
+  constructor(
+    private readonly read: (after: number) => Promise<EventWithOwner[]>,
+    /** Nothing at or below this is ever delivered (where a stream that starts now begins). */
+    private readonly floor = 0,
+  ) {
+    this.cursor = floor;
+  }
+
+  /** The events not delivered yet, oldest id first; `late` marks those below the cursor as it was. */
+  async next(): Promise<{ event: EventWithOwner; late: boolean }[]> {
+    const low = Math.max(this.floor, this.cursor - LOOKBACK_IDS);
+    const before = this.cursor;
+    const fresh = (await this.read(low)).filter((e) => !this.delivered.has(e.id));
+    for (const e of fresh) {
+      this.delivered.add(e.id);
+      this.cursor = Math.max(this.cursor, e.id);
+    }
+    for (const id of this.delivered) if (id <= this.cursor - LOOKBACK_IDS) this.delivered.delete(id);
+    return fresh.map((event) => ({ event, late: event.id <= before }));
+  }
+}
+
 /** A Last-Event-ID header as a message id, or undefined when absent or not one of ours. */
 export function parseLastEventId(header: string | undefined): number | undefined {
   if (header === undefined || !/^\d{1,16}$/.test(header.trim())) return undefined;
@@ -81,12 +117,14 @@ class OperationReader {
   private joining: Joining[] = [];
   private running = false;
   private wake?: () => void;
-  /** The audit cursor: the newest audit event sent. */
-  private cursor = 0;
+  /** The instance's audit events since the operation started. */
+  private readonly audit: AuditTail;
   private lastId = 0;
   private lastState?: string;
   private lastStateId?: number;
   private lastView?: OperationView;
+  /** Other ids the current state went out under (to newcomers): a client resuming from one has it. */
+  private readonly stateIds = new Set<number>();
   private readAt = 0;
   ended = false;
   idleSince = Date.now();
@@ -96,7 +134,14 @@ class OperationReader {
     readonly row: OperationRow,
     private readonly counters: { operationReads: number },
     private readonly onEnd: () => void,
-  ) {}
+  ) {
+    this.audit = new AuditTail((after) => this.auditAfter(after));
+  }
+
+  /** The audit cursor: the newest audit event sent. */
+  private get cursor(): number {
+    return this.audit.cursor;
+  }
 
   get watching(): number {
     return this.watchers.size + this.joining.length;
@@ -164,18 +209,22 @@ class OperationReader {
   private async read(): Promise<void> {
     this.readAt = Date.now();
     const row = (await getOperation(this.deps.db, this.row.id)) ?? this.row;
-    const view = row.status === 'running' ? await operationView(this.deps, row) : viewOf(this.deps.config, row);
+    let view = row.status === 'running' ? await operationView(this.deps, row) : viewOf(this.deps.config, row);
+    // A live read whose query timed out falls back to the row's steps, which lag (empty before the
+    // run's end): watchers keep the steps they were shown rather than seeing them vanish.
+    if (view.status === 'running' && view.steps.length === 0 && this.lastView?.steps.length) view = { ...view, steps: this.lastView.steps };
     if (row.status === 'running') this.counters.operationReads++;
     // Read after the operation: an operation that ended has written its outcome's event by now.
-    const fresh = await this.auditAfter(this.cursor);
+    const before = this.cursor;
+    const fresh = await this.audit.next();
     const ended = view.status !== 'running';
 
     const established = [...this.watchers];
-    const auditMessages = fresh.map((e): StreamMessage => ({ event: 'audit', id: e.id * ID_SCALE, data: eventView(e) }));
-    if (fresh.length > 0) {
-      this.cursor = fresh.at(-1)!.id;
-      this.lastId = this.cursor * ID_SCALE;
-    }
+    // Late events (below the cursor as it was) come first, under the next ids after the last message.
+    const auditMessages = fresh.map(({ event, late }): StreamMessage => {
+      this.lastId = late ? nextStateId(this.lastId, before) : event.id * ID_SCALE;
+      return { event: 'audit', id: this.lastId, data: eventView(event) };
+    });
     const state = JSON.stringify(view);
     let stateMessage: StreamMessage | undefined;
     if (state !== this.lastState || ended) {
@@ -183,6 +232,7 @@ class OperationReader {
       stateMessage = { event: ended ? 'end' : 'operation', id: this.lastId, data: view };
       this.lastState = state;
       this.lastStateId = this.lastId;
+      this.stateIds.clear();
     }
     this.lastView = view;
     for (const watcher of established) {
@@ -215,8 +265,13 @@ class OperationReader {
       } else {
         // The operation first, under an id just after theirs: resuming from it still brings the
         // audit events that follow, which all have larger ids.
-        const hasState = lastId !== undefined && this.lastStateId !== undefined && lastId >= this.lastStateId && lastId <= this.lastId;
-        if (!hasState) watcher.send({ event: 'operation', id: (lastId ?? 0) + 1, data: view });
+        const hasState =
+          lastId !== undefined && (this.stateIds.has(lastId) || (this.lastStateId !== undefined && lastId >= this.lastStateId && lastId <= this.lastId));
+        if (!hasState) {
+          const id = (lastId ?? 0) + 1;
+          this.stateIds.add(id);
+          watcher.send({ event: 'operation', id, data: view });
+        }
         for (const message of audits) watcher.send(message);
       }
       this.watchers.add(watcher);
@@ -274,7 +329,7 @@ class FleetReader {
   private readonly watchers: FleetWatcher[] = [];
   private running = false;
   private wake?: () => void;
-  private cursor?: number;
+  private audit?: AuditTail;
   private lastId = 0;
   /** Operations followed through their reader: what to call to stop, and their owner. */
   private readonly followed = new Map<string, { unwatch: Unwatch; owner: string; reader: OperationReader }>();
@@ -315,6 +370,8 @@ class FleetReader {
     for (const { unwatch } of this.followed.values()) unwatch();
     this.followed.clear();
     this.fromCatalogue.clear();
+    // The next watcher's stream starts from then, not from where the last one left off.
+    this.audit = undefined;
   }
 
   private start(): void {
@@ -345,8 +402,12 @@ class FleetReader {
   }
 
   private nextStateId(): number {
-    this.lastId = nextStateId(this.lastId, this.cursor ?? 0);
+    this.lastId = nextStateId(this.lastId, this.cursor);
     return this.lastId;
+  }
+
+  private get cursor(): number {
+    return this.audit?.cursor ?? 0;
   }
 
   private sendOperation(view: OperationView, owner: string, only?: FleetWatcher): void {
@@ -358,20 +419,18 @@ class FleetReader {
 
   private async read(): Promise<void>  {
     // A fleet stream starts now: earlier audit events are in the instances' trails.
-    this.cursor ??= await latestEventId(this.deps.db);
-    const fresh = await eventsAfter(this.deps.db, { after: this.cursor, limit: AUDIT_BATCH });
-    // Operations that started and ended between two reads show only in the audit trail.
-    const endedUnseen = [...new Set(fresh.flatMap((e) => (e.operationId && !this.followed.has(e.operationId) ? [e.operationId] : [])))];
-    const rows = await operationsWithOwner(this.deps.db, { running: true, ids: endedUnseen });
-
-    for (const e of fresh) {
-      const message: StreamMessage = { event: 'audit', id: e.id * ID_SCALE, data: eventView(e) };
+    this.audit ??= new AuditTail((after) => eventsAfter(this.deps.db, { after, limit: AUDIT_BATCH }), await latestEventId(this.deps.db));
+    const before = this.cursor;
+    const fresh = await this.audit.next();
+    // Sent before anything else is awaited: an operation's reader may send meanwhile, under the ids that follow.
+    for (const { event: e, late } of fresh) {
+      this.lastId = late ? nextStateId(this.lastId, before) : e.id * ID_SCALE;
+      const message: StreamMessage = { event: 'audit', id: this.lastId, data: eventView(e) };
       for (const w of this.watchers) if (w.joined && auditMatches(w.filter, e)) w.watcher.send(message);
     }
-    if (fresh.length > 0) {
-      this.cursor = fresh.at(-1)!.id;
-      this.lastId = this.cursor * ID_SCALE;
-    }
+    // Operations that started and ended between two reads show only in the audit trail.
+    const endedUnseen = [...new Set(fresh.flatMap(({ event: e }) => (e.operationId && !this.followed.has(e.operationId) ? [e.operationId] : [])))];
+    const rows = await operationsWithOwner(this.deps.db, { running: true, ids: endedUnseen });
 
     for (const row of rows) this.follow(row);
 

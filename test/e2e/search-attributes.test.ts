@@ -78,7 +78,9 @@ describe('search attributes', () => {
       ShipyardRollout: undefined,
     });
     // The memo stays encrypted.
-    expect(Object.values(run!.memo?.fields ?? {}).map((f) => Buffer.from(f.metadata?.encoding ?? '', 'base64').toString())).toEqual(['binary/encrypted']);
+    const memoEncodings = Object.values(run!.memo?.fields ?? {}).map((f) => Buffer.from(f.metadata?.encoding ?? '', 'base64').toString());
+    expect(memoEncodings.length).toBeGreaterThan(0);
+    expect(new Set(memoEncodings)).toEqual(new Set(['binary/encrypted']));
     // Without the instance, the same query finds it among the fleet's failed upgrades; the provision that failed is not an upgrade.
     expect(list(`ShipyardOperation='upgrade' AND ExecutionStatus='Failed'`).map((r) => r.execution.runId)).toContain(view.runId);
     await listed(`ShipyardInstance='${slug}'`, 2);
