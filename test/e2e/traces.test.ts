@@ -112,6 +112,7 @@ describe('traces', () => {
     // The request's log line carries the trace's id (and its span's), to go from one to the other.
     const logLine = apiLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((l) => l.msg === 'request' && l.route === '/v1/instances');
     expect(logLine).toMatchObject({ method: 'POST', status: 202, traceId: request.traceId, spanId: request.spanId });
+    console.log(`the request's log line: ${JSON.stringify(logLine)}`);
   });
 });
 
