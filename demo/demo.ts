@@ -80,6 +80,7 @@ console.log(columns.map((c, i) => c.toUpperCase().padEnd(widths[i]!)).join('  ')
 for (const item of instances) console.log(columns.map((c, i) => String(item[c] ?? '').padEnd(widths[i]!)).join('  '));
 
 console.log(`
+Dashboard:    ${baseUrl}/ui/    (sign in with an API key, e.g. SHIPYARD_ADMIN_KEY in .shipyard/env)
 API docs:     ${baseUrl}/docs   (key: SHIPYARD_ADMIN_KEY in .shipyard/env)
 Temporal UI:  ${env.TEMPORAL_UI_URL ?? '(external Temporal)'}
 kubectl:      KUBECONFIG=${env.KUBECONFIG ?? ''} (namespaces tenant-<slug>)

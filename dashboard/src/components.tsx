@@ -1,7 +1,7 @@
 // The parts every page uses: loading a resource, showing a problem in place, badges, steps,
 // charts (plain SVG), a pager and the confirmation dialog.
-import type { ComponentChildren } from 'preact';
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { cloneElement, type ComponentChildren, type VNode } from 'preact';
+import { useCallback, useEffect, useId, useRef, useState } from 'preact/hooks';
 import { ApiProblem, get } from './client';
 import type { Step } from './types';
 
@@ -125,8 +125,12 @@ export function Steps({ steps, label }: { steps: Step[]; label: string }) {
   );
 }
 
-/** Bars of counts by name, largest first: instances by status, plan, … */
-export function TallyBars({ title, tally }: { title: string; tally: { key: string; count: number }[] }) {
+const TALLY_ROWS = 6;
+
+/** Bars of counts by name, largest first (the long tail summed up as one row): instances by status, plan, … */
+export function TallyBars({ title, tally: all }: { title: string; tally: { key: string; count: number }[] }) {
+  const rest = all.slice(TALLY_ROWS - 1);
+  const tally = all.length <= TALLY_ROWS ? all : [...all.slice(0, TALLY_ROWS - 1), { key: `${rest.length} others`, count: rest.reduce((sum, t) => sum + t.count, 0) }];
   const max = Math.max(1, ...tally.map((t) => t.count));
   return (
     <section class="card tally" aria-labelledby={`tally-${title}`}>
@@ -270,11 +274,13 @@ export function ConfirmDialog({ title, children, confirmLabel, onConfirm, onClos
   );
 }
 
-export function Field({ label, children }: { label: string; children: ComponentChildren }) {
+/** A labelled form control: the label names the control alone (not, say, a select's options too). */
+export function Field({ label, children }: { label: string; children: VNode }) {
+  const id = useId();
   return (
-    <label class="field">
-      <span>{label}</span>
-      {children}
-    </label>
+    <div class="field">
+      <label for={id}>{label}</label>
+      {cloneElement(children, { id })}
+    </div>
   );
 }

@@ -68,6 +68,8 @@ export const v1Routes: RouteCase[] = [
   { method: 'POST', route: '/v1/health/sweeps', url: '/v1/health/sweeps', role: 'operator' },
   { method: 'GET', route: '/v1/health/sweeps', url: '/v1/health/sweeps?limit=1', role: 'viewer' },
   { method: 'GET', route: '/v1/health/orphans', url: '/v1/health/orphans', role: 'viewer' },
+  { method: 'GET', route: '/v1/me', url: '/v1/me', role: 'viewer' },
+  { method: 'GET', route: '/v1/fleet/summary', url: '/v1/fleet/summary', role: 'viewer' },
   { method: 'GET', route: '/v1/health/sweeps/{id}', url: '/v1/health/sweeps/swp_missing', role: 'viewer' },
   { method: 'GET', route: '/v1/instances/{idOrSlug}/health', url: `/v1/instances/${missing}/health`, role: 'viewer' },
   { method: 'POST', route: '/v1/instances/{idOrSlug}/health/check', url: `/v1/instances/${missing}/health/check`, role: 'operator' },

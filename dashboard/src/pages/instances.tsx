@@ -1,5 +1,5 @@
 // The instance table: filters and search applied by the API, one request per page (cursor pages).
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api, query } from '../client';
 import { may } from '../auth';
 import { Badge, ConfirmDialog, Field, Loaded, Pager, usePager, useResource } from '../components';
@@ -40,6 +40,14 @@ export function InstancesPage({ me }: { me: Me }) {
   const plans = useResource<{ items: Plan[] }>('/v1/plans');
   const page = useResource<Page<Instance>>(`/v1/instances${query({ ...filter, limit: PAGE_SIZE, cursor: pager.cursor })}`);
   const set = (field: keyof typeof filter) => (e: Event) => setFilter({ ...filter, [field]: (e.currentTarget as HTMLInputElement).value.trim() });
+  // Typed text is applied once typing pauses: one request, not one per keystroke.
+  const [typed, setTyped] = useState({ search: '', version: '' });
+  useEffect(() => {
+    if (typed.search === filter.search && typed.version === filter.version) return undefined;
+    const timer = setTimeout(() => setFilter((f) => ({ ...f, search: typed.search.trim(), version: typed.version.trim() })), 300);
+    return () => clearTimeout(timer);
+  }, [typed]);
+  const type = (field: keyof typeof typed) => (e: Event) => setTyped({ ...typed, [field]: (e.currentTarget as HTMLInputElement).value });
 
   return (
     <>
@@ -53,7 +61,7 @@ export function InstancesPage({ me }: { me: Me }) {
       </div>
       {creating && plans.data ? <NewInstance plans={plans.data.items} onClose={() => setCreating(false)} /> : null}
       <form class="filters" role="search" aria-label="Filter instances" onSubmit={(e) => e.preventDefault()}>
-        <Field label="Search slug or owner"><input type="search" name="search" value={filter.search} onChange={set('search')} /></Field>
+        <Field label="Search slug or owner"><input type="search" name="search" value={typed.search} onInput={type('search')} /></Field>
         <Field label="Status">
           <select name="status" value={filter.status} onChange={set('status')}>
             <option value="">any</option>
@@ -72,7 +80,7 @@ export function InstancesPage({ me }: { me: Me }) {
             {(plans.data?.items ?? []).map((p) => <option key={p.name} value={p.name}>{p.name}</option>)}
           </select>
         </Field>
-        <Field label="Version"><input name="version" value={filter.version} onChange={set('version')} /></Field>
+        <Field label="Version"><input name="version" value={typed.version} onInput={type('version')} /></Field>
       </form>
       <Loaded resource={page}>
         {(p) => (

@@ -48,12 +48,6 @@ export function OverviewPage({ me }: { me: Me }) {
             <p class="lead">
               <strong data-testid="instance-total">{s.instances.total}</strong> instances
             </p>
-            <div class="grid">
-              <TallyBars title="Status" tally={s.instances.byStatus} />
-              <TallyBars title="Health" tally={s.instances.byHealth} />
-              <TallyBars title="Plan" tally={s.instances.byPlan} />
-              <TallyBars title="Version" tally={s.instances.byVersion} />
-            </div>
             <section class="card" aria-labelledby="ops-24h">
               <h2 id="ops-24h">Operations, last 24 hours</h2>
               <StackedColumns
@@ -67,6 +61,12 @@ export function OverviewPage({ me }: { me: Me }) {
                 values={s.operations.hours.map((h) => [h.succeeded, h.rolledBack, h.failed])}
               />
             </section>
+            <div class="grid">
+              <TallyBars title="Status" tally={s.instances.byStatus} />
+              <TallyBars title="Health" tally={s.instances.byHealth} />
+              <TallyBars title="Plan" tally={s.instances.byPlan} />
+              <TallyBars title="Version" tally={s.instances.byVersion} />
+            </div>
             <section class="card" aria-labelledby="failures">
               <h2 id="failures">Newest failures</h2>
               {s.failures.length === 0 ? (
