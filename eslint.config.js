@@ -45,7 +45,7 @@ export default defineConfig(
     '**/*.{js,mjs,cjs}',
   ]),
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     extends: [tseslint.configs.base],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
@@ -88,10 +88,40 @@ export default defineConfig(
     rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [notApi] }] },
   },
   {
+    // The dashboard runs in the browser and talks to the API over HTTP only: none of the server's code.
+    files: ['dashboard/src/**/*.{ts,tsx}'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [
+          { regex: '^node:', message: 'The dashboard runs in the browser: no Node built-ins.' },
+          forbid(['api', 'lifecycle', 'db', 'domain', 'activities', 'workflows', 'worker', 'temporal', 'cli', 'testbed'], 'The dashboard reaches Shipyard through its HTTP API only.'),
+        ],
+      }],
+    },
+  },
+  {
     files: ['api/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': ['error', {
         patterns: [forbid(['worker'], 'The API runs without the worker: it may use lifecycle/, domain/, db/ and temporal/, not worker/.')],
+      }],
+    },
+  },
+  {
+    // The typed client speaks HTTP only: what it knows of the API comes from the generated types.
+    files: ['client/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [forbid(['api', 'lifecycle', 'db', 'domain', 'worker', 'activities', 'workflows', 'temporal', 'cli'], 'The client is built from the OpenAPI document (client/openapi.d.ts), not from server code.')],
+      }],
+    },
+  },
+  {
+    // The operator's commands reach Shipyard through its API only, like any other client.
+    files: ['cli/ops/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [forbid(['api', 'lifecycle', 'db', 'worker', 'activities', 'workflows', 'temporal'], 'The CLI talks to the API through client/, never to its internals.')],
       }],
     },
   },

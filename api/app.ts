@@ -5,23 +5,27 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { registerAjvFormats, Type, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ApiRole } from '../domain/api-keys';
-import { authenticate, authorize, type Caller, requireFleetKey } from './auth';
+import { authenticate, authorize, type Caller, keepLiveKeys, requireFleetKey } from './auth';
 import type { Deps } from '../lifecycle/deps';
 import { installObservability, type ApiMetricsOptions } from './observability';
 import { installRateLimit } from './rate-limit';
-import { clientErrorHandler, documentProblems, type FieldError, frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH, Problem, ProblemSchema } from './problems';
+import { clientErrorHandler, documentProblems, type FieldError, frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH, Problem, ProblemSchema, ProblemTypeSchema } from './problems';
 import { sharedSchemas } from './schemas';
-import { apiKeyRoutes } from './routes/api-keys';
+import { apiKeyRoutes, Me } from './routes/api-keys';
 import { backupRoutes } from './routes/backups';
 import { clusterRoutes, clusterSchemas } from './routes/clusters';
 import { codecRoutes } from './routes/codec';
 import { fleetHealthRoutes } from './routes/fleet-health';
+import { FleetSummary, fleetRoutes } from './routes/fleet';
 import { healthRoutes } from './routes/health';
 import { instanceRoutes } from './routes/instances';
 import { invoiceRoutes } from './routes/invoices';
 import { operationRoutes } from './routes/operations';
 import { planRoutes } from './routes/plans';
+import { uiRoutes } from './routes/ui';
 import { webhookRoutes } from './routes/webhooks';
+import { streamRoutes } from './routes/streams';
+import { StreamHub } from '../lifecycle/streams';
 import { RegistryPushIgnored, registryHookRoutes } from './routes/registry-hook';
 import { Rollout, RolloutAccepted, RolloutPage, rolloutRoutes } from './routes/rollouts';
 
@@ -121,17 +125,23 @@ export async function build(
 
   installProblemHandlers(app);
   app.addHook('preValidation', refuseControlCharacters);
-  installObservability(app, deps.db, options.metrics);
+  // Every event stream this app serves; closing the app ends them, so close() does not wait on them.
+  const streams = new StreamHub(deps);
+  app.addHook('preClose', async () => streams.close());
+  installObservability(app, deps.db, { ...options.metrics, streams });
+  app.addSchema(ProblemTypeSchema);
   app.addSchema(ProblemSchema);
-  for (const schema of [...sharedSchemas, Rollout, RolloutAccepted, RolloutPage, RegistryPushIgnored, ...clusterSchemas]) app.addSchema(schema);
+  for (const schema of [...sharedSchemas, Rollout, RolloutAccepted, RolloutPage, RegistryPushIgnored, Me, FleetSummary, ...clusterSchemas]) app.addSchema(schema);
 
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      openapi: '3.1.0',
       info: {
         title: 'Shipyard',
         version: '1',
-        description: 'Provisions and runs per-customer instances. Every mutation is an operation backed by a Temporal workflow.',
+        description:
+          'Provisions and runs per-customer instances. Every mutation is an operation backed by a Temporal workflow. ' +
+          'Every error is `application/problem+json` (RFC 9457) whose `type` is one of components.schemas.ProblemType.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'an API key' } } },
       security: [{ bearer: [] }],
@@ -156,11 +166,15 @@ export async function build(
 
   const countRequest = await installRateLimit(app, deps.config);
   await app.register(healthRoutes, deps);
+  // The dashboard's files: public like /docs; the data it shows comes from /v1 with the user's key.
+  await app.register(uiRoutes);
   // The Temporal UI's codec server: its own CORS and (optional) auth, outside /v1.
   await app.register(codecRoutes, { ...deps, prefix: '/codec' });
   await app.register(
     async (v1) => {
       v1.decorateRequest('caller', null);
+      const stopKeepingKeys = keepLiveKeys(deps.db);
+      v1.addHook('onClose', stopKeepingKeys);
       v1.addHook('onRoute', (route) => documentProblems(route, [401, 403, 429]));
       v1.addHook('onRequest', async (request, reply) => {
         // Counted per key once the key is known; a request without a valid key still counts
@@ -182,12 +196,14 @@ export async function build(
       await v1.register(planRoutes, deps);
       await v1.register(instanceRoutes, deps);
       await v1.register(operationRoutes, deps);
+      await v1.register(streamRoutes, { ...deps, streams });
       await v1.register(backupRoutes, deps);
       await v1.register(invoiceRoutes, deps);
       await v1.register(rolloutRoutes, deps);
       await v1.register(apiKeyRoutes, deps);
       await v1.register(webhookRoutes, deps);
       await v1.register(fleetHealthRoutes, deps);
+      await v1.register(fleetRoutes, deps);
       await v1.register(clusterRoutes, deps);
     },
     { prefix: '/v1' },

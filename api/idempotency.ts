@@ -58,10 +58,10 @@ export async function idempotent(
   if (!claim.owned) {
     const previous = claim.record;
     if (previous.requestHash !== hash) {
-      throw new Problem(409, 'this Idempotency-Key was already used for a different request');
+      throw new Problem(409, 'this Idempotency-Key was already used for a different request', { type: 'idempotency-key-reused' });
     }
     if (previous.responseStatus === null) {
-      throw new Problem(409, 'a request with this Idempotency-Key is still being handled; retry shortly');
+      throw new Problem(409, 'a request with this Idempotency-Key is still being handled; retry shortly', { type: 'idempotency-key-in-flight' });
     }
     reply.header('idempotent-replayed', 'true');
     return send({ status: previous.responseStatus, body: previous.responseBody, headers: previous.responseHeaders ?? {} });

@@ -4,11 +4,14 @@
 // aggregate over a bounded label set (route templates, status codes, instance statuses), never
 // a slug, key or body. Deployments keep it off the public path the way they do for /healthz
 // (the chart's Ingress routes only /v1 and /docs, and its NetworkPolicy admits the scraper).
+import { context, trace } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
-import { Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from '../db/client';
 import { countInstancesByStatus } from '../db/instances';
 import { instanceStatuses } from '../domain/instance';
+import type { StreamHub } from '../lifecycle/streams';
+import { activeTracing } from '../telemetry/tracing';
 
 export interface ApiMetricsOptions {
   /** The process's registry (with default Node metrics); a fresh one when absent, as in tests. */
@@ -17,8 +20,9 @@ export interface ApiMetricsOptions {
   extraText?: () => Promise<string>;
 }
 
-export function installObservability(app: FastifyInstance, db: Database, options: ApiMetricsOptions = {}): void {
+export function installObservability(app: FastifyInstance, db: Database, options: ApiMetricsOptions & { streams?: StreamHub } = {}): void {
   const registry = options.registry ?? new Registry();
+  if (options.streams) streamMetrics(registry, options.streams);
 
   const httpDuration = new Histogram({
     name: 'shipyard_http_request_duration_seconds',
@@ -41,6 +45,18 @@ export function installObservability(app: FastifyInstance, db: Database, options
       for (const status of instanceStatuses) this.set({ status }, counts.get(status) ?? 0);
     },
   });
+
+  // The HTTP instrumentation names a server span by its method only; the route template makes it
+  // "POST /v1/instances", the name a person looks for (and still no slug or id in it).
+  if (activeTracing()) {
+    app.addHook('onRequest', async (request) => {
+      const route = request.routeOptions.url;
+      const span = trace.getSpan(context.active());
+      if (!route || !span) return;
+      span.updateName(`${request.method} ${route}`);
+      span.setAttribute('http.route', route);
+    });
+  }
 
   app.addHook('onResponse', async (request, reply) => {
     // The template, not the URL: bounded cardinality and no slugs or ids in the labels.
@@ -65,5 +81,37 @@ export function installObservability(app: FastifyInstance, db: Database, options
     const extra = options.extraText ? await options.extraText() : '';
     reply.header('content-type', registry.contentType);
     return (await registry.metrics()) + extra;
+  });
+}
+
+/** What the event streams cost: watchers, the readers behind them, and the live reads those make. */
+function streamMetrics(registry: Registry, streams: StreamHub): void {
+  new Gauge({
+    name: 'shipyard_stream_watchers',
+    help: 'Clients connected to an event stream, by stream (operation: GET /v1/operations/{id}/events; fleet: GET /v1/events)',
+    labelNames: ['stream'] as const,
+    registers: [registry],
+    collect() {
+      const stats = streams.stats();
+      this.set({ stream: 'operation' }, stats.operationWatchers);
+      this.set({ stream: 'fleet' }, stats.fleetWatchers);
+    },
+  });
+  new Gauge({
+    name: 'shipyard_stream_operation_readers',
+    help: 'Operations read live for event streams: one reader each, however many clients watch it',
+    registers: [registry],
+    collect() {
+      this.set(streams.stats().operationReaders);
+    },
+  });
+  new Counter({
+    name: 'shipyard_stream_operation_reads_total',
+    help: 'Live reads of running operations for event streams (each one describe and one query of the run in Temporal)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(streams.stats().operationReads);
+    },
   });
 }

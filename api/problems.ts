@@ -9,11 +9,16 @@ import {
   Conflict,
   type FieldError,
   InsufficientCapacity,
+  PlacementRefused,
+  PlacementUnserved,
   InvalidRequest,
   InvalidTransition,
   LifecycleError,
+  BackupInUse,
   NameTaken,
   NotFound,
+  RolloutRunning,
+  SlugTaken,
   OperationRunning,
   OutOfScope,
   Unavailable,
@@ -24,7 +29,7 @@ export type { FieldError };
 
 export const ProblemSchema = Type.Object(
   {
-    type: Type.String({ description: 'URI naming the kind of problem' }),
+    type: Type.String({ description: 'URI naming the kind of problem: one of ProblemType (a client should handle one it does not know by `status`)' }),
     title: Type.String(),
     status: Type.Integer(),
     detail: Type.Optional(Type.String()),
@@ -44,50 +49,95 @@ export const ProblemSchema = Type.Object(
   { $id: 'Problem' },
 );
 
-const problemTitles: Record<number, [slug: string, title: string]> = {
-  400: ['validation', 'Invalid request'],
-  401: ['unauthenticated', 'Missing or invalid API key'],
-  403: ['forbidden', 'Not allowed for this API key'],
-  404: ['not-found', 'Not found'],
-  405: ['method-not-allowed', 'Method not allowed'],
-  408: ['timeout', 'Request timeout'],
-  409: ['conflict', 'Conflict'],
-  413: ['too-large', 'Request body too large'],
-  414: ['uri-too-long', 'Path segment too long'],
-  415: ['unsupported-media-type', 'Unsupported media type'],
-  422: ['unprocessable', 'Unprocessable request'],
-  429: ['rate-limited', 'Too many requests'],
-  431: ['headers-too-large', 'Request headers too large'],
-  500: ['internal', 'Internal server error'],
-  503: ['unavailable', 'Service unavailable'],
-};
+/**
+ * Every kind of problem the API answers, each with a `type` URI of its own: a client tells a
+ * running operation from a status that forbids the request, or a taken slug from a full cluster,
+ * by `type` alone. The OpenAPI document lists them (components.schemas.ProblemType) and each
+ * response's description names the types its status may carry.
+ */
+export const problemTypes = {
+  validation: { status: 400, title: 'Invalid request', description: 'a part of the request does not match its schema, or a value is out of range (a cursor, a time range); `errors` names each field' },
+  unauthenticated: { status: 401, title: 'Missing or invalid API key', description: 'no `Authorization: Bearer <key>`, or a key that is unknown or revoked (the registry hook: a bad signature)' },
+  forbidden: { status: 403, title: 'Not allowed for this API key', description: "the key's role is below the one the route needs (the codec: an origin it does not allow)" },
+  'forbidden-owner': { status: 403, title: 'Not allowed for a key bound to an owner', description: 'a key bound to an owner asked for something of another owner (an instance for another ownerEmail) or for something fleet-wide' },
+  'not-found': { status: 404, title: 'Not found', description: 'no such instance, operation, rollout, backup, key, webhook, invoice or route (or it is outside the key\'s owner)' },
+  'method-not-allowed': { status: 405, title: 'Method not allowed', description: 'the path exists under other methods; `Allow` lists them' },
+  timeout: { status: 408, title: 'Request timeout', description: 'the request took too long to arrive' },
+  conflict: { status: 409, title: 'Conflict', description: 'another request or run is in the way (the first 409 listed: what a 409 without a more precise type means)' },
+  'operation-running': { status: 409, title: 'Another operation is running on the instance', description: '`operation` names it: wait for it (GET /v1/operations/{id}) or cancel it' },
+  'invalid-transition': { status: 409, title: 'Not allowed in the current state', description: "the instance's status (or an operation's or rollout's) does not allow the request, e.g. resuming a ready instance or upgrading to the version it runs" },
+  'insufficient-capacity': { status: 409, title: 'Insufficient capacity', description: "the cluster has no room for the plan asked for; nothing was created" },
+  'placement-refused': { status: 409, title: 'No cluster takes the instance', description: 'every cluster of the region asked for (or the cluster named) is full, drained or offline; `detail` names them; nothing was created or moved' },
+  'slug-taken': { status: 409, title: 'Slug taken', description: 'another instance has the slug (or its DNS name); choose another' },
+  'name-taken': { status: 409, title: 'Name taken', description: 'a name that must be unique is in use (an API key\'s name)' },
+  'rollout-running': { status: 409, title: 'A rollout of the version is running', description: 'pause, abort or wait for the running rollout of the same version' },
+  'backup-in-use': { status: 409, title: 'The backup cannot be removed now', description: 'it is still being taken, or it is the only way back for an instance that is deleting or deleted' },
+  'period-open': { status: 409, title: 'The period is not closed', description: 'an invoice run for a month whose hours are not all metered yet' },
+  'idempotency-key-reused': { status: 409, title: 'Idempotency-Key reused', description: 'the key was already used for a different request' },
+  'idempotency-key-in-flight': { status: 409, title: 'Idempotency-Key in flight', description: 'a request with this key is still being handled; retry shortly' },
+  'too-large': { status: 413, title: 'Request body too large', description: 'the body is over 64 KiB' },
+  'uri-too-long': { status: 414, title: 'Path segment too long', description: 'a path segment is over the router\'s limit' },
+  'unsupported-media-type': { status: 415, title: 'Unsupported media type', description: 'bodies are `application/json`' },
+  unprocessable: { status: 422, title: 'Unprocessable request', description: 'well formed, but names something that does not fit: an unknown plan, a selector that selects nothing, a backup of another instance, a refused webhook URL' },
+  'placement-unserved': { status: 422, title: 'No such placement', description: 'no cluster serves the region asked for, or the cluster named is not registered or not in that region; `errors` names the field' },
+  'rate-limited': { status: 429, title: 'Too many requests', description: "the key's requests a minute are used up; `Retry-After` says when to retry" },
+  'headers-too-large': { status: 431, title: 'Request headers too large', description: 'the request line and headers exceed the server\'s limit' },
+  internal: { status: 500, title: 'Internal server error', description: 'a fault on Shipyard\'s side; details are in its logs, never in the answer' },
+  unavailable: { status: 503, title: 'Service unavailable', description: 'a dependency did not answer in time (Temporal, a worker that reports capacity); the same request may succeed later' },
+} as const satisfies Record<string, { status: number; title: string; description: string }>;
 
-export const problemType = (status: number): string =>
-  `urn:shipyard:problem:${problemTitles[status]?.[0] ?? 'http-' + status}`;
+export type ProblemTypeSlug = keyof typeof problemTypes;
+
+/** The `type` URI of a problem slug. */
+export const problemTypeUri = (slug: ProblemTypeSlug | `http-${number}`): string => `urn:shipyard:problem:${slug}`;
+
+/** A status's own problem type: the first one listed for it. */
+const statusTypes = new Map<number, ProblemTypeSlug>();
+for (const [slug, { status }] of Object.entries(problemTypes) as [ProblemTypeSlug, { status: number }][]) {
+  if (!statusTypes.has(status)) statusTypes.set(status, slug);
+}
+
+export const problemType = (status: number): string => problemTypeUri(statusTypes.get(status) ?? `http-${status}`);
+
+/** The document's list of problem types, each a constant with its status, title and meaning. */
+export const ProblemTypeSchema = Type.Union(
+  (Object.entries(problemTypes) as [ProblemTypeSlug, (typeof problemTypes)[ProblemTypeSlug]][]).map(([slug, { status, title, description }]) =>
+    Type.Literal(problemTypeUri(slug), { title, description: `${status}: ${description}` }),
+  ),
+  {
+    $id: 'ProblemType',
+    description: "Every problem `type` Shipyard answers with. A client should treat one it does not know by the problem's `status`.",
+  },
+);
 
 /**
- * Each refusal of the lifecycle (domain/errors.ts) as the API answers it: a status, and a problem
- * type of its own, so a client can tell a running operation from a status that forbids the request.
+ * Each refusal of the lifecycle (domain/errors.ts) as the API answers it: a problem type of its
+ * own, so a client can tell a running operation from a status that forbids the request. The
+ * first class that matches wins (subclasses first).
  */
-const lifecycleProblems: [error: abstract new (...args: never[]) => LifecycleError, status: number, slug: string, title: string][] = [
-  [NotFound, 404, 'not-found', 'Not found'],
-  [OutOfScope, 403, 'forbidden-owner', 'Not allowed for a key bound to an owner'],
-  [OperationRunning, 409, 'operation-running', 'Another operation is running on the instance'],
-  [InvalidTransition, 409, 'invalid-transition', 'Not allowed in the current state'],
-  [InsufficientCapacity, 409, 'insufficient-capacity', 'Insufficient capacity'],
-  [NameTaken, 409, 'name-taken', 'Name taken'],
-  [Conflict, 409, 'conflict', 'Conflict'],
-  [InvalidRequest, 400, 'validation', 'Invalid request'],
-  [Unprocessable, 422, 'unprocessable', 'Unprocessable request'],
-  [Unavailable, 503, 'unavailable', 'Service unavailable'],
+const lifecycleProblems: [error: abstract new (...args: never[]) => LifecycleError, slug: ProblemTypeSlug][] = [
+  [NotFound, 'not-found'],
+  [OutOfScope, 'forbidden-owner'],
+  [OperationRunning, 'operation-running'],
+  [InvalidTransition, 'invalid-transition'],
+  [PlacementRefused, 'placement-refused'],
+  [InsufficientCapacity, 'insufficient-capacity'],
+  [SlugTaken, 'slug-taken'],
+  [NameTaken, 'name-taken'],
+  [RolloutRunning, 'rollout-running'],
+  [BackupInUse, 'backup-in-use'],
+  [Conflict, 'conflict'],
+  [InvalidRequest, 'validation'],
+  [PlacementUnserved, 'placement-unserved'],
+  [Unprocessable, 'unprocessable'],
+  [Unavailable, 'unavailable'],
 ];
 
 /** The problem a lifecycle refusal is answered with. */
 export function lifecycleProblem(error: LifecycleError): Problem {
-  const [, status, slug, title] = lifecycleProblems.find(([type]) => error instanceof type) ?? [LifecycleError, 500, 'internal', 'Internal server error'];
-  return new Problem(status, error.message, {
+  const [, slug] = lifecycleProblems.find(([type]) => error instanceof type) ?? [LifecycleError, 'internal' as const];
+  return new Problem(problemTypes[slug].status, error.message, {
     type: slug,
-    title,
     ...(error.fields ? { errors: error.fields } : {}),
     ...(error instanceof OperationRunning && error.operation ? { operation: error.operation } : {}),
   });
@@ -98,13 +148,23 @@ export class Problem extends Error {
   constructor(
     readonly status: number,
     readonly detail: string,
-    readonly extra: { errors?: FieldError[]; operation?: { id: string; kind: string }; title?: string; /** the problem type's slug, when not the status's own */ type?: string } = {},
+    readonly extra: { errors?: FieldError[]; operation?: { id: string; kind: string }; /** the problem type, when not the status's own */ type?: ProblemTypeSlug } = {},
   ) {
     super(detail);
   }
 }
 
-const titleOf = (status: number): string => problemTitles[status]?.[1] ?? `HTTP ${status}`;
+const titleOf = (status: number): string => {
+  const slug = statusTypes.get(status);
+  return slug ? problemTypes[slug].title : `HTTP ${status}`;
+};
+
+/** A response's description: the status's title and the problem types it may carry. */
+function describeStatus(status: number): string {
+  const types = (Object.entries(problemTypes) as [ProblemTypeSlug, { status: number; title: string }][]).filter(([, t]) => t.status === status);
+  if (types.length <= 1) return titleOf(status);
+  return `${titleOf(status)}: ${types.map(([slug, t]) => `\`${problemTypeUri(slug)}\` (${t.title.toLowerCase()})`).join(', ')}`;
+}
 
 /** The headers every rate-limited request is answered with (api/rate-limit.ts), as OpenAPI documents a 429's. */
 const rateLimitHeaders = {
@@ -123,7 +183,7 @@ export function problems(...statuses: number[]) {
     statuses.map((status) => [
       status,
       {
-        description: titleOf(status),
+        description: describeStatus(status),
         ...(status === 429 ? { headers: rateLimitHeaders } : {}),
         content: { 'application/problem+json': { schema: Type.Ref('Problem') } },
       },
@@ -133,8 +193,8 @@ export function problems(...statuses: number[]) {
 
 function problemBody(status: number, detail: string | undefined, instance: string | undefined, extra: Problem['extra'] = {}) {
   return {
-    type: extra.type ? `urn:shipyard:problem:${extra.type}` : problemType(status),
-    title: extra.title ?? titleOf(status),
+    type: extra.type ? problemTypeUri(extra.type) : problemType(status),
+    title: extra.type ? problemTypes[extra.type].title : titleOf(status),
     status,
     ...(detail ? { detail } : {}),
     ...(instance ? { instance } : {}),

@@ -12,7 +12,6 @@ import { deliveryStatuses, webhookEventTypes } from '../domain/webhooks';
 import { meters } from '../domain/metering';
 import { Problem } from './problems';
 
-// `enum` rather than a union of consts: OpenAPI 3.0 has no `const`.
 
 
 export const Slug = Type.String({
@@ -63,6 +62,9 @@ export const Operation = Type.Object(
     actor: Type.String({ description: 'name of the API key that asked' }),
     startedAt: Type.String({ format: 'date-time' }),
     endedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    workflowId: Type.Optional(Type.String({ description: 'the Temporal workflow id of its run (`instance:<slug>`)' })),
+    runId: Type.Optional(Type.String({ description: 'the Temporal run id, once the run has started' })),
+    temporalUiUrl: Type.Optional(Type.String({ description: 'the run in the Temporal UI; present when SHIPYARD_TEMPORAL_UI_URL is set' })),
   },
   { $id: 'Operation' },
 );

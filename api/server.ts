@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { connectCatalogue } from '../db/client';
 import type { Config } from '../domain/config';
 import { connectTemporalClient } from '../temporal/data-converter';
+import { activeTracing, traceLogFields } from '../telemetry/tracing';
 import { build } from './app';
 import type { ApiMetricsOptions } from './observability';
 
@@ -19,7 +20,11 @@ export async function serveApi(config: Config, options: { metrics?: ApiMetricsOp
   const app = await build(
     { config, db, temporal, checkCapacity: true },
     // JSON lines; `apiKey` in request logs is a key's name, and no serializer here prints headers.
-    { logger: { level: config.logLevel, base: { component: 'api' } }, metrics: options.metrics },
+    // While tracing, a request's log lines carry its trace and span ids.
+    {
+      logger: { level: config.logLevel, base: { component: 'api' }, ...(activeTracing() ? { mixin: traceLogFields } : {}) },
+      metrics: options.metrics,
+    },
   );
   await app.listen({ host: config.apiHost, port: config.apiPort });
   return {

@@ -22,13 +22,18 @@ import { instances, operations } from '../db/schema';
 import { databaseNameFor, instanceLabel, managedByLabel, managedByValue } from '../domain/instance';
 import { loadKubeConfig } from '../activities/kube-config';
 import { repoRoot } from '../testbed/runtime';
+import { connectTemporalClient } from '../temporal/data-converter';
+import { rolloutWorkflowIdFor } from '../domain/rollouts';
 import { cpuAccount, rssMiB, startBenchShipyard } from './support';
+import { describeWork, temporalWork } from './temporal-work';
 
 const { values: args } = parseArgs({
   options: {
     instances: { type: 'string', default: '200' },
     'max-parallel': { type: 'string', default: '50' },
     'from-source': { type: 'boolean', default: false },
+    // A directory for V8 CPU profiles of the worker and the API (node --cpu-prof), one file each.
+    profile: { type: 'string' },
   },
 });
 const count = Number(args.instances);
@@ -42,15 +47,21 @@ if (!args['from-source']) {
   execFileSync(process.execPath, ['--import', 'tsx', 'cli/build.ts'], { cwd: repoRoot, stdio: 'inherit' });
   if (!existsSync(built)) throw new Error(`the build did not write ${built}`);
 }
+// Node takes --cpu-prof on its command line only (not in NODE_OPTIONS); written when each process exits.
+const profiling = args.profile ? ['--cpu-prof', '--cpu-prof-interval=2000', `--cpu-prof-dir=${args.profile}`] : [];
+if (args.profile && args['from-source']) throw new Error('--profile profiles the production build; drop --from-source');
 const shipyard = await startBenchShipyard(
   // Interval schedules fire on the wall clock's multiples, so a sweep of the whole fleet landed in
   // a random phase of some runs and not others (+100 MiB in the worker's peak, measured): each
   // phase is measured without one, and `npm run bench:health-sweep` measures the sweep alone.
-  { SHIPYARD_HEALTH_INTERVAL_SECONDS: '86400' },
-  args['from-source'] ? undefined : { command: [process.execPath, built], cwd: repoRoot },
+  {
+    SHIPYARD_HEALTH_INTERVAL_SECONDS: '86400',
+  },
+  args['from-source'] ? undefined : { command: [process.execPath, ...profiling, built], cwd: repoRoot },
 );
 const { call, config } = shipyard;
 const db = connectCatalogue(config.databaseUrl, { max: 2 });
+const temporal = await connectTemporalClient(config);
 
 /** Peak resident memory over a phase, sampled every 250 ms. */
 function memorySampler() {
@@ -75,7 +86,14 @@ function memorySampler() {
 async function settled(operationIds: string[]) {
   for (;;) {
     const rows = await db
-      .select({ id: operations.id, status: operations.status, startedAt: operations.startedAt, endedAt: operations.endedAt })
+      .select({
+        id: operations.id,
+        status: operations.status,
+        startedAt: operations.startedAt,
+        endedAt: operations.endedAt,
+        workflowId: operations.workflowId,
+        runId: operations.runId,
+      })
       .from(operations)
       .where(inArray(operations.id, operationIds));
     if (rows.length === operationIds.length && rows.every((r) => r.status !== 'running')) return rows;
@@ -93,7 +111,7 @@ interface PhaseResult {
 const results: PhaseResult[] = [];
 
 /** Runs one phase, timing each instance's operation from the catalogue's own timestamps. */
-async function phase(name: string, start: () => Promise<string[]>): Promise<void> {
+async function phase(name: string, start: () => Promise<string[]>, helperRuns: () => { workflowId: string; runId?: string }[] = () => []): Promise<void> {
   const stopSampling = memorySampler();
   const cpu = cpuAccount(shipyard);
   const began = Date.now();
@@ -115,8 +133,20 @@ async function phase(name: string, start: () => Promise<string[]>): Promise<void
   const cpuLine =
     `${''.padEnd(9)} CPU ${busy.toFixed(0)} s of ${((availableParallelism() * total) / 1000).toFixed(0)} core-seconds: ` +
     used.map((part) => `${part.name} ${part.seconds.toFixed(1)}`).join(', ');
-  console.log(`${line}\n${cpuLine}`);
-  results.push({ phase: name, line: `${line}\n  ${cpuLine}` });
+  // Shipyard's own share per operation: what Temporal, the testbed and the machine do not decide.
+  const own = used.filter((part) => part.name === 'worker' || part.name === 'api');
+  const ownLine =
+    `${''.padEnd(9)} Shipyard CPU per operation: ${own.map((part) => `${part.name} ${((part.seconds * 1000) / rows.length).toFixed(1)} ms`).join(', ')}, ` +
+    `together ${((own.reduce((sum, part) => sum + part.seconds, 0) * 1000) / rows.length).toFixed(1)} ms`;
+  // Read after the phase's CPU account is closed: fetching histories is the bench's own work.
+  const work = await temporalWork(temporal.client, config.temporalNamespace, rows);
+  const helpers = helperRuns();
+  const helperWork = helpers.length ? await temporalWork(temporal.client, config.temporalNamespace, helpers) : undefined;
+  const workLine =
+    `${''.padEnd(9)} ${describeWork(work)}` +
+    (helperWork ? `; plus ${helperWork.runs} coordinating run(s): ${helperWork.events} events, ${helperWork.actions} actions in all (${(helperWork.actions / rows.length).toFixed(2)} per operation)` : '');
+  console.log(`${line}\n${cpuLine}\n${ownLine}\n${workLine}`);
+  results.push({ phase: name, line: `${line}\n  ${cpuLine}\n  ${ownLine}\n  ${workLine}` });
 }
 
 const run = Date.now().toString(36);
@@ -133,7 +163,8 @@ async function create(slug: string): Promise<string> {
 async function tearDown(targets: string[]): Promise<string[]> {
   const ids = await Promise.all(
     targets.map(async (slug) => {
-      const res = await call('DELETE', `/v1/instances/${slug}`);
+      // Purged at once (admin, grace 0): the default grace period would hold every teardown for days.
+      const res = await call('DELETE', `/v1/instances/${slug}?grace=0`);
       if (res.status !== 202) throw new Error(`delete ${slug} answered ${res.status}: ${JSON.stringify(res.body)}`);
       return res.body.operation.id as string;
     }),
@@ -180,6 +211,7 @@ try {
   await phase('provision', () => Promise.all(slugs.map(create)));
 
   const version = `1.1.${Number.parseInt(run, 36) % 100000}`;
+  let rolloutId: string | undefined;
   await phase('rollout', async () => {
     const rolloutStarted = new Date();
     const res = await call('POST', '/v1/rollouts', {
@@ -189,6 +221,7 @@ try {
     });
     if (res.status !== 202) throw new Error(`rollout answered ${res.status}: ${JSON.stringify(res.body)}`);
     let rollout = res.body.rollout;
+    rolloutId = rollout.id;
     while (!['succeeded', 'halted', 'aborted', 'failed'].includes(rollout.status)) {
       await new Promise((r) => setTimeout(r, 1000));
       rollout = (await call('GET', `/v1/rollouts/${rollout.id}`)).body;
@@ -200,7 +233,7 @@ try {
       .innerJoin(instances, eq(instances.id, operations.instanceId))
       .where(and(inArray(instances.slug, slugs), eq(operations.kind, 'upgrade'), gte(operations.startedAt, rolloutStarted)));
     return upgrades.map((u) => u.id);
-  });
+  }, () => (rolloutId ? [{ workflowId: rolloutWorkflowIdFor(rolloutId) }] : []));
 
   await phase('teardown', async () => {
     const ids = await tearDown(slugs);
@@ -219,5 +252,6 @@ try {
     await settled(await tearDown([...created]).catch(() => [])).catch(() => undefined);
   }
   await db.$client.end();
+  await temporal.connection.close();
   await shipyard.stop();
 }

@@ -49,7 +49,7 @@ try {
   for (let i = 0; i < slugs.length; i += 10) {
     await Promise.all(
       slugs.slice(i, i + 10).map(async (slug) => {
-        const res = await call('DELETE', `/v1/instances/${slug}`);
+        const res = await call('DELETE', `/v1/instances/${slug}?grace=0`);
         if (res.status === 202) await settle(res.body.operation.id);
       }),
     );

@@ -25,7 +25,7 @@ try {
   console.log(`median of ${count}: ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)}s (min ${sorted[0]!.toFixed(2)}s, max ${sorted.at(-1)!.toFixed(2)}s)`);
 } finally {
   for (const slug of slugs) {
-    const res = await call('DELETE', `/v1/instances/${slug}`);
+    const res = await call('DELETE', `/v1/instances/${slug}?grace=0`);
     if (res.status === 202) await settle(res.body.operation.id);
   }
   await stop();

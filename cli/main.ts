@@ -1,175 +1,83 @@
-// `shipyard api | worker | migrate | all`: the one entry point of the image and of `npm run dev`.
-// `npm run build` bundles this file to dist/shipyard.js; from a clone, `tsx cli/main.ts <command>`.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-import type { Logger as TemporalLogger, LogLevel } from '@temporalio/worker';
-import { pino, type Logger } from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
-import { migrateCatalogue } from '../db/migrate';
-import { type Config, ConfigError, loadConfig } from '../domain/config';
-import { TemporalConnectionError } from '../temporal/connection';
-import type { RunningApi } from '../api/server';
-import type { RunningWorker } from '../worker/run';
-import { temporalSdkMetrics } from '../worker/metrics';
-import { clusterTaskQueue } from '../domain/clusters';
+// `shipyard`: the one binary. Server commands (`api | worker | migrate | all`) are the image's
+// entry points; the rest (`instances`, `operations`, `rollouts`, …) are the operator's CLI over
+// the API. `npm run build` bundles this file to dist/shipyard.js; from a clone, `tsx cli/main.ts`.
+// Exit codes (cli/ops/exit-codes.ts): 0 ok, 1 the work failed, 2 usage, 3 refused or not found,
+// 4 authentication or permission, 5 API unreachable or failing, 130 interrupted.
+import { Command, CommanderError } from 'commander';
+import { addOperatorCommands } from './ops/commands';
+import { bashCompletion, completionTree, zshCompletion } from './ops/completion';
+import { errorMessage, exitCodeFor, exitCodes } from './ops/exit-codes';
+import type { ServerCommand } from './serve';
 
-const usage = `usage: shipyard <command>
-  api      serve the HTTP API
-  worker   run the Temporal worker (workflows and activities)
-           --cluster <name>: a cluster worker, serving that cluster's activities (docs/multi-cluster.md)
-  migrate  bring the catalogue's schema up to date, then exit
-  all      API and worker in one process (small installs)`;
+const serverCommands: Record<ServerCommand, string> = {
+  api: 'serve the HTTP API',
+  worker: 'run the Temporal worker (workflows and activities)',
+  migrate: "bring the catalogue's schema up to date, then exit",
+  all: 'API and worker in one process (small installs)',
+};
 
-/** Next to the bundled entry point (dist/) after `npm run build`; absent when run from source. */
-const prebuiltWorkflowBundle = fileURLToPath(new URL('./workflow-bundle.js', import.meta.url));
-
-const command = process.argv[2];
-if (command !== 'api' && command !== 'worker' && command !== 'migrate' && command !== 'all') {
-  console.error(usage);
-  process.exit(command === undefined || command === '--help' || command === 'help' ? 0 : 2);
-}
-
-// V8 lets a heap grow to as much as 4 × what its last full collection left before it collects
-// again. With a fleet's operations in flight the worker's main heap was about 90 MiB live and
-// 240 MiB committed, at the end of a teardown of 200 instances. At 1.5 × it stayed within 121 MiB
-// at the same throughput (bench:fleet). Node refuses this flag in NODE_OPTIONS; `node
-// --heap-growing-percent=N dist/shipyard.js` still chooses another. Set before the worker's
-// workflow thread starts, so its isolate collects the same way.
-if (!process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) setFlagsFromString('--heap-growing-percent=50');
-
-// `worker --cluster <name>` is SHIPYARD_CLUSTER=<name>, so the flag and the variable are one setting.
-const clusterFlag = process.argv.indexOf('--cluster');
-if (clusterFlag > 0 && command === 'worker') {
-  const name = process.argv[clusterFlag + 1];
-  if (!name || name.startsWith('-')) {
-    console.error('shipyard worker --cluster needs a cluster name (for example: --cluster eu-1)');
-    process.exit(2);
-  }
-  process.env.SHIPYARD_CLUSTER = name;
-}
-
-let config: Config;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  console.error(err.message);
-  process.exit(2);
-}
-const log = pino({ level: config.logLevel, base: { component: command } });
-
-if (command === 'migrate') {
-  await migrateCatalogue(config.databaseUrl);
-  log.info('catalogue migrated');
-  process.exit(0);
-}
-
-const registry = new Registry();
-collectDefaultMetrics({ register: registry });
-const sdkMetrics = temporalSdkMetrics(config.temporalMetricsPort);
-
-let worker: RunningWorker | undefined;
-let api: RunningApi | undefined;
-// Each command loads only what it runs: the API never loads the worker's native Temporal core
-// (and the worker not the API's server), which keeps each process's memory to its own part.
-if (command === 'worker' || command === 'all') {
-  const { startWorker } = await import('../worker/run');
-  await installTemporalRuntime(config, log);
-  const workflowBundlePath = existsSync(prebuiltWorkflowBundle) ? prebuiltWorkflowBundle : undefined;
-  const started = Date.now();
-  worker = await orExit(startWorker(config, { registry, workflowBundlePath, serveMetrics: command === 'worker' }));
-  log.info(
-    {
-      taskQueue: config.cluster === undefined ? config.taskQueue : clusterTaskQueue(config.taskQueue, config.cluster),
-      ...(config.cluster === undefined ? {} : { cluster: config.cluster, region: config.clusterRegion }),
-      temporal: config.temporalAddress,
-      workflowBundle: workflowBundlePath ?? 'bundled at start-up',
-      startupMs: Date.now() - started,
-      ...(command === 'worker' ? { metrics: `${config.workerMetricsHost}:${config.workerMetricsPort}` } : {}),
-    },
-    'worker polling',
+const program = new Command('shipyard')
+  .description('Shipyard: per-customer instances as durable Temporal workflows. Server commands run Shipyard; the others operate it through its API.')
+  // Settings every subcommand inherits: they must come before the commands are added.
+  .exitOverride()
+  .showSuggestionAfterError()
+  .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
+  .addHelpText(
+    'after',
+    `
+Connection: SHIPYARD_API_URL and SHIPYARD_API_KEY, or a profile (shipyard config set-profile).
+Exit codes: 0 ok; 1 the operation or rollout failed, was rolled back or cancelled; 2 usage;
+  3 the API refused the request or found nothing; 4 the key is missing, unknown or not allowed;
+  5 the API is unreachable or failing; 130 interrupted (the operation goes on).`,
   );
-}
-if (command === 'api' || command === 'all') {
-  const { serveApi } = await import('../api/server');
-  // In `all`, the API's /metrics also answers for the worker and the Temporal SDK: one target.
-  api = await orExit(serveApi(config, { metrics: { registry, ...(command === 'all' ? { extraText: sdkMetrics } : {}) } }));
-}
 
-let stopping = false;
-async function stop(signal: NodeJS.Signals): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'stopping: API stops accepting and finishes its requests, worker drains');
-  // The worker bounds its own drain (grace, then forced); this only catches a hang after that.
-  const limitMs = (config.workerDrainSeconds + 20) * 1000;
-  setTimeout(() => {
-    log.error({ limitMs }, 'shutdown overran its bound; exiting');
-    process.exit(1);
-  }, limitMs).unref();
-  worker?.shutdown();
-  const results = await Promise.allSettled([api?.close(), worker?.done]);
-  const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-  for (const f of failed) log.error({ err: f.reason }, 'shutdown failed');
-  process.exit(failed.length > 0 ? 1 : 0);
+let serving = false;
+for (const [name, description] of Object.entries(serverCommands) as [ServerCommand, string][]) {
+  const command = program.command(name).description(description);
+  command.helpGroup?.('Server commands:');
+  // A cluster worker serves one cluster's activities on that cluster's queue (docs/multi-cluster.md).
+  if (name === 'worker') command.option('--cluster <name>', "run as this cluster's worker (the same as SHIPYARD_CLUSTER)");
+  command.action(async (options: { cluster?: string }) => {
+    serving = true;
+    // Loaded only by the server commands: the operator's CLI never loads the API or worker.
+    const { serve } = await import('./serve');
+    await serve(name, { cluster: options.cluster });
+  });
 }
-for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, (s) => void stop(s));
+addOperatorCommands(program);
+program
+  .command('completion')
+  .description('print a shell completion script')
+  .argument('<shell>', 'bash or zsh')
+  .action((shell: string) => {
+    const tree = completionTree(program);
+    if (shell === 'bash') process.stdout.write(bashCompletion(tree));
+    else if (shell === 'zsh') process.stdout.write(zshCompletion(tree));
+    else throw new CommanderError(exitCodes.usage, 'shipyard.completion', `error: no completion for "${shell}" (bash or zsh)`);
+  });
 
-// A worker that stops on its own (crash, lost server) takes the process down, so the
-// orchestrator restarts it rather than leaving an API with nobody running its operations.
-void worker?.done.then(
-  () => {
-    if (!stopping) {
-      log.error('worker stopped unexpectedly');
-      process.exit(1);
-    }
-  },
-  (err: unknown) => {
-    log.error({ err }, 'worker failed');
-    process.exit(1);
-  },
-);
-
-/**
- * A start that cannot reach Temporal ends the process (non-zero, so an orchestrator restarts it)
- * with one log line saying why and naming the address, not a stack trace.
- */
-async function orExit<T>(starting: Promise<T>): Promise<T> {
-  try {
-    return await starting;
-  } catch (err) {
-    if (!(err instanceof TemporalConnectionError)) throw err;
-    log.fatal({ temporal: err.address }, err.message);
-    process.exit(1);
+if (process.argv.length <= 2) {
+  program.outputHelp();
+  process.exit(exitCodes.ok);
+}
+let code: number = exitCodes.ok;
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Help and --version end with code 0; any other complaint about the command line is a usage error.
+    code = err.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
+    if (err.code === 'shipyard.completion') process.stderr.write(`${err.message}\n`);
+  } else if (serving) {
+    // A server that fails to start keeps its stack trace for whoever reads its logs.
+    throw err;
+  } else {
+    process.stderr.write(`${errorMessage(err)}\n`);
+    code = exitCodeFor(err);
   }
 }
-
-/**
- * Once per process, before any worker connection: the SDK's logs go to the same JSON lines
- * (core's native logs forwarded too), its metrics to a loopback Prometheus endpoint that the
- * worker's /metrics merges in, and signals are ours to handle (so `all` stops API and worker together).
- */
-async function installTemporalRuntime(config: Config, logger: Logger): Promise<void> {
-  const { Runtime } = await import('@temporalio/worker');
-  const at = (level: LogLevel) => (message: string, meta?: Record<string, unknown>) =>
-    logger[level.toLowerCase() as 'info'](meta ?? {}, message);
-  const temporalLogger: TemporalLogger = {
-    log: (level, message, meta) => at(level)(message, meta),
-    trace: at('TRACE'),
-    debug: at('DEBUG'),
-    info: at('INFO'),
-    warn: at('WARN'),
-    error: at('ERROR'),
-  };
-  Runtime.install({
-    logger: temporalLogger,
-    shutdownSignals: [],
-    telemetryOptions: {
-      logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
-      metrics: {
-        prometheus: { bindAddress: `127.0.0.1:${config.temporalMetricsPort}`, countersTotalSuffix: true, useSecondsForDurations: true },
-      },
-    },
-  });
+// The server commands run until signalled (they exit themselves); the others end here, without
+// waiting for idle keep-alive connections to close.
+if (!serving || code !== exitCodes.ok) {
+  process.stdout.write('', () => process.exit(code));
 }

@@ -27,12 +27,34 @@ export async function findLiveApiKeyByHash(db: Database, hash: string): Promise<
   return row;
 }
 
-/** Revokes a key; revoking a revoked key keeps its first revocation time. */
+/**
+ * The channel on which a revocation is announced (payload: the key's hash), so API processes that
+ * keep live keys in memory drop it at once (api/auth.ts).
+ */
+export const API_KEY_REVOKED_CHANNEL = 'shipyard_api_key_revoked';
+
+/** Revokes a key; revoking a revoked key keeps its first revocation time. Announced on API_KEY_REVOKED_CHANNEL at commit. */
 export async function revokeApiKey(db: Database, id: string): Promise<ApiKeyRow | undefined> {
-  const [row] = await db
-    .update(apiKeys)
-    .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
-    .where(eq(apiKeys.id, id))
-    .returning();
-  return row;
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(apiKeys)
+      .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
+      .where(eq(apiKeys.id, id))
+      .returning();
+    if (row) await tx.execute(sql`select pg_notify(${API_KEY_REVOKED_CHANNEL}, ${row.hash})`);
+    return row;
+  });
+}
+
+/**
+ * Calls `onRevoked(hash)` for every key revoked from now on, by any process. `onListening` runs
+ * each time the listening connection is (re)established: revocations announced while it was down
+ * were missed, so whatever was kept from before must be forgotten then.
+ */
+export async function listenForRevokedKeys(
+  db: Database,
+  onRevoked: (hash: string) => void,
+  onListening: () => void,
+): Promise<{ unlisten: () => Promise<void> }> {
+  return db.$client.listen(API_KEY_REVOKED_CHANNEL, onRevoked, onListening);
 }

@@ -2,12 +2,14 @@ import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import * as schema from './schema';
+import { tracedPostgres } from '../telemetry/postgres';
 
 export type Database = PostgresJsDatabase<typeof schema> & { $client: postgres.Sql };
 
 /** Opens a pool to the catalogue. The caller owns it: `await db.$client.end()` when done. */
 export function connectCatalogue(url: string, options: { max?: number } = {}): Database {
-  const client = postgres(url, { max: options.max ?? 10, onnotice: () => {} });
+  // A span per query while tracing is on; the plain client otherwise.
+  const client = tracedPostgres(postgres(url, { max: options.max ?? 10, onnotice: () => {} }));
   return drizzle(client, { schema });
 }
 

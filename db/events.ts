@@ -1,7 +1,7 @@
 // The audit trail: who did what to which instance, and how it ended.
-import { and, asc, eq, gt } from 'drizzle-orm';
-import type { Database } from './client';
-import { events } from './schema';
+import { and, asc, desc, eq, gt, gte } from 'drizzle-orm';
+import type { Database, Transaction } from './client';
+import { events, instances } from './schema';
 
 export type EventRow = typeof events.$inferSelect;
 
@@ -16,7 +16,7 @@ export interface NewEvent {
   key?: string;
 }
 
-export async function recordEvent(db: Database, event: NewEvent): Promise<void> {
+export async function recordEvent(db: Database | Transaction, event: NewEvent): Promise<void> {
   await db
     .insert(events)
     .values({
@@ -44,4 +44,37 @@ export async function listEvents(
     .orderBy(asc(events.id))
     .limit(page.limit + 1);
   return { items: rows.slice(0, page.limit), more: rows.length > page.limit };
+}
+
+export type EventWithOwner = EventRow & { ownerEmail: string | null };
+
+/**
+ * Events after the event id `after`, oldest first, with their instance's owner (null for events
+ * about no instance): of one instance since a time (an operation's start), or of the whole fleet.
+ * What an event stream (lifecycle/streams.ts) reads each time it looks for news.
+ */
+export async function eventsAfter(
+  db: Database,
+  query: { after: number; instanceId?: string; since?: Date; limit: number },
+): Promise<EventWithOwner[]> {
+  const rows = await db
+    .select({ event: events, ownerEmail: instances.ownerEmail })
+    .from(events)
+    .leftJoin(instances, eq(instances.id, events.instanceId))
+    .where(
+      and(
+        gt(events.id, query.after),
+        query.instanceId !== undefined ? eq(events.instanceId, query.instanceId) : undefined,
+        query.since ? gte(events.at, query.since) : undefined,
+      ),
+    )
+    .orderBy(asc(events.id))
+    .limit(query.limit);
+  return rows.map((r) => ({ ...r.event, ownerEmail: r.ownerEmail }));
+}
+
+/** The newest event's id (0 when there is none): where a stream that starts now begins. */
+export async function latestEventId(db: Database): Promise<number> {
+  const [row] = await db.select({ id: events.id }).from(events).orderBy(desc(events.id)).limit(1);
+  return row?.id ?? 0;
 }

@@ -1,7 +1,7 @@
 // Instances: lookups, the listing and the status it filters on, and status writes with the status
 // history they append to. Like every db/ module, plain functions over a Database that the API and
 // the activities call directly.
-import { and, type AnyColumn, asc, desc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, type AnyColumn, asc, desc, eq, gt, ilike, inArray, or, sql, type SQL } from 'drizzle-orm';
 import type { Scope } from '../domain/api-keys';
 import type { Health } from '../domain/health';
 import type { InstanceStatus } from '../domain/instance';
@@ -36,9 +36,15 @@ export const ofInstancesInScope = (instanceId: AnyColumn, scope: Scope): SQL | u
 
 /** An instance by id or slug; one outside `scope` is not found, exactly like one that does not exist. */
 export async function findInstance(db: Database, idOrSlug: string, scope: Scope = {}): Promise<InstanceWithOperation | undefined> {
-  const [instance] = await db.select().from(instances).where(and(instanceByIdOrSlug(idOrSlug), instancesInScope(scope)));
-  if (!instance) return undefined;
-  return { instance, running: await runningOperation(db, instance.id) };
+  // One round trip: an instance has at most one running operation (operations_one_running_per_instance),
+  // so the join adds at most one row. Two queries made a read's catalogue time twice what it needs.
+  const [found] = await db
+    .select({ instance: instances, running: operations })
+    .from(instances)
+    .leftJoin(operations, and(eq(operations.instanceId, instances.id), eq(operations.status, 'running')))
+    .where(and(instanceByIdOrSlug(idOrSlug), instancesInScope(scope)));
+  if (!found) return undefined;
+  return { instance: found.instance, running: found.running ?? undefined };
 }
 
 // The operation an instance is shown with. Here, not in operations.ts, because that module builds
@@ -78,33 +84,46 @@ function shownStatusIs(status: InstanceStatus): SQL {
   return kinds.length ? sql`(${settled} or ${instances.id} in ${runningIds(kinds)})` : settled;
 }
 
+/** What the instance list filters on; every part given must match. */
+export interface InstanceFilter {
+  status?: InstanceStatus;
+  health?: Health;
+  plan?: string;
+  version?: string;
+  /** Part of the slug or of the owner's email, in any case. */
+  search?: string;
+}
+
+/** A case-insensitive substring match on slug or owner, the pattern's own wildcards taken literally. */
+function searchedFor(text: string): SQL | undefined {
+  const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return or(ilike(instances.slug, pattern), ilike(instances.ownerEmail, pattern));
+}
+
 export async function listInstances(
   db: Database,
-  query: { status?: InstanceStatus; health?: Health; limit: number; after?: string },
+  query: InstanceFilter & { limit: number; after?: string },
   scope: Scope = {},
 ): Promise<{ items: InstanceWithOperation[]; more: boolean }> {
   const where = and(
     instancesInScope(scope),
     query.status ? shownStatusIs(query.status) : undefined,
     query.health ? eq(instances.health, query.health) : undefined,
+    query.plan ? eq(instances.plan, query.plan) : undefined,
+    query.version ? eq(instances.version, query.version) : undefined,
+    query.search ? searchedFor(query.search) : undefined,
     query.after ? gt(instances.id, query.after) : undefined,
   );
+  // One round trip, as in findInstance: at most one running operation joins each instance.
   const rows = await db
-    .select()
+    .select({ instance: instances, running: operations })
     .from(instances)
+    .leftJoin(operations, and(eq(operations.instanceId, instances.id), eq(operations.status, 'running')))
     .where(where)
     .orderBy(asc(instances.id))
     .limit(query.limit + 1);
-  const page = rows.slice(0, query.limit);
-  const running = page.length
-    ? await db
-        .select()
-        .from(operations)
-        .where(and(inArray(operations.instanceId, page.map((r) => r.id)), eq(operations.status, 'running')))
-        .orderBy(desc(operations.startedAt))
-    : [];
   return {
-    items: page.map((instance) => ({ instance, running: running.find((op) => op.instanceId === instance.id) })),
+    items: rows.slice(0, query.limit).map(({ instance, running }) => ({ instance, running: running ?? undefined })),
     more: rows.length > query.limit,
   };
 }
@@ -187,18 +206,25 @@ export async function markInstance(
   instanceId: string,
   patch: { status: InstanceStatus; version?: string; plan?: string },
 ): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const rows = await tx
-      .update(instances)
-      .set({
-        status: patch.status,
-        ...(patch.version ? { version: patch.version } : {}),
-        ...(patch.plan ? { plan: patch.plan } : {}),
-        updatedAt: new Date(),
-      })
-      .where(eq(instances.id, instanceId))
-      .returning({ id: instances.id });
-    if (rows.length > 0) await recordStatusChange(tx, instanceId);
-    return rows.length > 0;
-  });
+  return db.transaction((tx) => markInstanceIn(tx, instanceId, patch));
+}
+
+/** markInstance inside a transaction the caller holds. */
+export async function markInstanceIn(
+  tx: Transaction,
+  instanceId: string,
+  patch: { status: InstanceStatus; version?: string; plan?: string },
+): Promise<boolean> {
+  const rows = await tx
+    .update(instances)
+    .set({
+      status: patch.status,
+      ...(patch.version ? { version: patch.version } : {}),
+      ...(patch.plan ? { plan: patch.plan } : {}),
+      updatedAt: new Date(),
+    })
+    .where(eq(instances.id, instanceId))
+    .returning({ id: instances.id });
+  if (rows.length > 0) await recordStatusChange(tx, instanceId);
+  return rows.length > 0;
 }

@@ -7,7 +7,8 @@ import { type OperationKind, transitionalStatuses } from '../domain/operation-ki
 import type { OperationResult } from '../domain/operations';
 import type { Database, Transaction } from './client';
 import { isUniqueViolation } from './errors';
-import { ofInstancesInScope, recordStatusChange, runningOperation, type InstanceRow } from './instances';
+import { recordEvent, type NewEvent } from './events';
+import { markInstanceIn, ofInstancesInScope, recordStatusChange, runningOperation, type InstanceRow } from './instances';
 import { events, instances, instanceStatusChanges, operations } from './schema';
 
 export type OperationRow = typeof operations.$inferSelect;
@@ -246,7 +247,39 @@ export async function discardOperation(db: Database, operationId: string, instan
 }
 
 /** Writes an operation's outcome; returns whether the row exists. Repeating it with the same result changes nothing. */
-export async function finishOperation(db: Database, operationId: string, result: OperationResult): Promise<boolean> {
+/**
+ * An operation's end as one transaction: the instance's new status (when given), the audit event
+ * and the operation's result, written together instead of in three calls (see the closeOperation
+ * activity). Nothing is written when the instance or the operation is not in the catalogue.
+ */
+export async function closeOperation(
+  db: Database,
+  close: {
+    instance?: { id: string; patch: { status: InstanceStatus; version?: string; plan?: string } };
+    event: NewEvent;
+    operationId: string;
+    result: OperationResult;
+  },
+): Promise<'closed' | 'no-instance' | 'no-operation'> {
+  class Missing extends Error {
+    constructor(readonly what: 'no-instance' | 'no-operation') {
+      super(what);
+    }
+  }
+  try {
+    await db.transaction(async (tx) => {
+      if (close.instance && !(await markInstanceIn(tx, close.instance.id, close.instance.patch))) throw new Missing('no-instance');
+      await recordEvent(tx, close.event);
+      if (!(await finishOperation(tx, close.operationId, close.result))) throw new Missing('no-operation');
+    });
+  } catch (err) {
+    if (err instanceof Missing) return err.what;
+    throw err;
+  }
+  return 'closed';
+}
+
+export async function finishOperation(db: Database | Transaction, operationId: string, result: OperationResult): Promise<boolean> {
   const rows = await db
     .update(operations)
     .set({
@@ -259,4 +292,23 @@ export async function finishOperation(db: Database, operationId: string, result:
     .where(eq(operations.id, operationId))
     .returning({ id: operations.id });
   return rows.length > 0;
+}
+
+export type OperationWithOwner = OperationRow & { ownerEmail: string };
+
+/**
+ * Operations with their instance's owner: the running ones (found through the partial index on
+ * running rows), and any named in `ids`. What the fleet's event stream follows (lifecycle/streams.ts).
+ */
+export async function operationsWithOwner(db: Database, which: { running: boolean; ids?: string[] }): Promise<OperationWithOwner[]> {
+  const named = which.ids?.length ? inArray(operations.id, which.ids) : undefined;
+  const running = which.running ? eq(operations.status, 'running') : undefined;
+  if (!named && !running) return [];
+  const rows = await db
+    .select({ operation: operations, ownerEmail: instances.ownerEmail })
+    .from(operations)
+    .innerJoin(instances, eq(instances.id, operations.instanceId))
+    .where(or(running, named))
+    .orderBy(asc(operations.startedAt));
+  return rows.map((r) => ({ ...r.operation, ownerEmail: r.ownerEmail }));
 }

@@ -1,7 +1,7 @@
 // `npm run demo`: from a fresh machine, bring the testbed up, start Shipyard, provision three
 // sample instances with live step progress, show where to look, and keep running until Ctrl-C.
 import { appendFileSync } from 'node:fs';
-import type { Step } from '../domain/instance';
+import { createShipyardClient, type Instance, ShipyardProblem, unwrap } from '../client/index';
 import { infraUp } from '../testbed/index';
 import { logFileFor } from '../testbed/runtime';
 import { startShipyard, superviseUntilSignal } from './dev';
@@ -12,14 +12,6 @@ const samples = [
   { name: 'Initech', slug: 'initech', plan: 'pro', ownerEmail: 'admin@initech.test' },
 ];
 
-interface Operation {
-  id: string;
-  kind: string;
-  status: string;
-  steps: Step[];
-  error?: string;
-}
-
 const testbedEnv = await infraUp();
 const env: NodeJS.ProcessEnv = { ...testbedEnv, ...process.env };
 // Worker and API logs go to files so the progress below stays readable.
@@ -27,29 +19,31 @@ const shipyard = await startShipyard(env, (name) => (line) => appendFileSync(log
 const { config, baseUrl } = shipyard;
 console.log(`\nShipyard is up: API ${baseUrl}; logs in ${logFileFor('shipyard-worker')} and ${logFileFor('shipyard-api')}\n`);
 
-const headers = { authorization: `Bearer ${config.adminKey}`, 'content-type': 'application/json' };
-async function call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as T };
+const client = createShipyardClient({ baseUrl, apiKey: config.adminKey! });
+/** The instance, or undefined when there is none by that slug. */
+async function instanceOrNone(slug: string): Promise<Instance | undefined> {
+  return unwrap(client.GET('/v1/instances/{idOrSlug}', { params: { path: { idOrSlug: slug } } })).catch((err: unknown) => {
+    if (err instanceof ShipyardProblem && err.is('not-found')) return undefined;
+    throw err;
+  });
 }
 
 // Start (or pick up) each sample; a rerun of the demo finds the instances it made before.
 const watched: { slug: string; operationId: string }[] = [];
 const demoSlugs: string[] = [];
 for (const sample of samples) {
-  const existing = await call<{ status: string; currentOperation?: { id: string } | null }>('GET', `/v1/instances/${sample.slug}`);
+  const existing = await instanceOrNone(sample.slug);
   // A deleting instance waits out its grace period (days): the demo makes a new one beside it.
-  if (existing.status === 200 && !['deleted', 'deleting', 'failed'].includes(existing.body.status)) {
-    console.log(`${sample.slug}: already ${existing.body.status}`);
+  if (existing && !['deleted', 'deleting', 'failed'].includes(existing.status)) {
+    console.log(`${sample.slug}: already ${existing.status}`);
     demoSlugs.push(sample.slug);
-    if (existing.body.currentOperation) watched.push({ slug: sample.slug, operationId: existing.body.currentOperation.id });
+    if (existing.currentOperation) watched.push({ slug: sample.slug, operationId: existing.currentOperation.id });
     continue;
   }
-  const slug = existing.status === 200 ? `${sample.slug}-${Date.now().toString(36).slice(-4)}` : sample.slug;
-  const created = await call<{ operation: Operation; detail?: string }>('POST', '/v1/instances', { ...sample, slug });
-  if (created.status !== 202) throw new Error(`POST /v1/instances for ${slug} answered ${created.status}: ${JSON.stringify(created.body)}`);
-  console.log(`${slug}: provisioning (operation ${created.body.operation.id})`);
-  watched.push({ slug, operationId: created.body.operation.id });
+  const slug = existing ? `${sample.slug}-${Date.now().toString(36).slice(-4)}` : sample.slug;
+  const created = await unwrap(client.POST('/v1/instances', { body: { ...sample, slug } }));
+  console.log(`${slug}: provisioning (operation ${created.operation.id})`);
+  watched.push({ slug, operationId: created.operation.id });
   demoSlugs.push(slug);
 }
 
@@ -60,12 +54,12 @@ let pending = [...watched];
 while (pending.length > 0) {
   const next: typeof pending = [];
   for (const w of pending) {
-    const { body: op } = await call<Operation>('GET', `/v1/operations/${w.operationId}`);
-    for (const step of op.steps ?? []) {
+    const op = await unwrap(client.GET('/v1/operations/{id}', { params: { path: { id: w.operationId } } }));
+    for (const step of op.steps) {
       const key = `${w.operationId}/${step.name}`;
       if (seen.get(key) === step.status || step.status === 'pending') continue;
       seen.set(key, step.status);
-      const mark = { running: '…', done: '✓', failed: '✗', compensated: '↺' }[step.status as string] ?? ' ';
+      const mark = { running: '…', done: '✓', failed: '✗', compensated: '↺' }[step.status];
       const took = step.startedAt && step.endedAt ? ` (${((Date.parse(step.endedAt) - Date.parse(step.startedAt)) / 1000).toFixed(1)}s)` : '';
       console.log(`  ${w.slug.padEnd(10)} ${mark} ${step.name}${took}${step.error ? ` — ${step.error}` : ''}`);
     }
@@ -77,8 +71,8 @@ while (pending.length > 0) {
   if (pending.length > 0) await new Promise((r) => setTimeout(r, 1000));
 }
 
-const instances: Record<string, string>[] = [];
-for (const slug of demoSlugs) instances.push((await call<Record<string, string>>('GET', `/v1/instances/${slug}`)).body);
+const instances: Instance[] = [];
+for (const slug of demoSlugs) instances.push(await unwrap(client.GET('/v1/instances/{idOrSlug}', { params: { path: { idOrSlug: slug } } })));
 console.log('\nThe demo\'s instances (all of them: GET /v1/instances):');
 const columns = ['slug', 'status', 'plan', 'version', 'hostname', 'namespace'] as const;
 const widths = columns.map((c) => Math.max(c.length, ...instances.map((i) => String(i[c] ?? '').length)));
@@ -86,6 +80,7 @@ console.log(columns.map((c, i) => c.toUpperCase().padEnd(widths[i]!)).join('  ')
 for (const item of instances) console.log(columns.map((c, i) => String(item[c] ?? '').padEnd(widths[i]!)).join('  '));
 
 console.log(`
+Dashboard:    ${baseUrl}/ui/    (sign in with an API key, e.g. SHIPYARD_ADMIN_KEY in .shipyard/env)
 API docs:     ${baseUrl}/docs   (key: SHIPYARD_ADMIN_KEY in .shipyard/env)
 Temporal UI:  ${env.TEMPORAL_UI_URL ?? '(external Temporal)'}
 kubectl:      KUBECONFIG=${env.KUBECONFIG ?? ''} (namespaces tenant-<slug>)

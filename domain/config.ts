@@ -423,6 +423,18 @@ export const settings = {
     default: 30,
     doc: 'how far apart those tries are',
   }),
+  temporalUiUrl: setting({
+    env: 'SHIPYARD_TEMPORAL_UI_URL',
+    schema: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+    defaultDoc: '— (no links)',
+    doc: "the Temporal UI's address (e.g. `http://127.0.0.1:8233`): operations and rollouts in the API then carry a `temporalUiUrl` to their run",
+  }),
+  streamKeepAliveSeconds: setting({
+    env: 'SHIPYARD_STREAM_KEEPALIVE_SECONDS',
+    schema: Type.Integer({ minimum: 1, maximum: 300 }),
+    default: 15,
+    doc: 'how often an idle event stream (`…/events`, Server-Sent Events) sends a `: keep-alive` comment, so proxies keep it open',
+  }),
 };
 
 const ConfigSchema = Type.Object(schemasOf(settings));

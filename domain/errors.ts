@@ -46,14 +46,32 @@ export class InvalidTransition extends LifecycleError {}
 /** The cluster has no room for what was asked. */
 export class InsufficientCapacity extends LifecycleError {}
 
+/**
+ * No cluster takes a new instance where it was asked for: every cluster of the region (or the
+ * cluster named) is full, drained or offline. Another region or cluster, or later, may do.
+ */
+export class PlacementRefused extends InsufficientCapacity {}
+
 /** A name that must be unique is in use (a slug, an API key's name), or none could be derived. */
 export class NameTaken extends LifecycleError {}
 
-/** Another run of the same thing is in the way (a rollout of that version, an invoice period still open). */
+/** The slug asked for (or the DNS name it makes) belongs to another instance. */
+export class SlugTaken extends NameTaken {}
+
+/** Another run of the same thing is in the way. */
 export class Conflict extends LifecycleError {}
+
+/** A rollout of the same version runs: pause, abort or wait for it. */
+export class RolloutRunning extends Conflict {}
+
+/** A backup that may not be removed now: still being taken, or the only way back for a deleted instance. */
+export class BackupInUse extends Conflict {}
 
 /** The request is well formed but names something that does not fit (an unknown plan, a selector that selects nothing). */
 export class Unprocessable extends LifecycleError {}
+
+/** The placement asked for names nothing Shipyard runs: a region no cluster serves, an unregistered cluster, a cluster outside the region. */
+export class PlacementUnserved extends Unprocessable {}
 
 /** The request itself is invalid beyond what its schema can say (a cursor, a time range, a wave list). */
 export class InvalidRequest extends LifecycleError {}

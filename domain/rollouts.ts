@@ -5,6 +5,8 @@
 export const rolloutWorkflowIdFor = (id: string): string => `rollout:${id}`;
 /** The actor of every upgrade a rollout starts: it ties an instance's operation to its rollout. */
 export const rolloutActorFor = (id: string): string => `rollout:${id}`;
+/** The rollout an actor names (see rolloutActorFor), if it is one. */
+export const rolloutIdOfActor = (actor: string): string | undefined => (actor.startsWith('rollout:') ? actor.slice('rollout:'.length) : undefined);
 
 export const rolloutStatuses = ['running', 'paused', 'halted', 'succeeded', 'aborted', 'failed'] as const;
 export type RolloutStatus = (typeof rolloutStatuses)[number];

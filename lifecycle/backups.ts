@@ -3,7 +3,7 @@
 // operation of its own (the `backup` kind); the data moves in the worker, never here.
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Scope } from '../domain/api-keys';
-import { Conflict, InvalidTransition, NotFound } from '../domain/errors';
+import { BackupInUse, InvalidTransition, NotFound } from '../domain/errors';
 import { undeleteUpdateName, workflowIdFor } from '../domain/operations';
 import { completedBackupCount, expireBackup, getBackup, listBackups, type BackupRow } from '../db/backups';
 import { findInstance } from '../db/instances';
@@ -80,12 +80,12 @@ export async function instanceBackups(
  */
 export async function removeBackup(deps: Deps, backupId: string, actor: string, scope: Scope): Promise<BackupView> {
   const row = await knownBackup(deps, backupId, scope);
-  if (row.status === 'running') throw new Conflict(`backup ${backupId} is still being taken; cancel its operation ${row.operationId} instead`);
+  if (row.status === 'running') throw new BackupInUse(`backup ${backupId} is still being taken; cancel its operation ${row.operationId} instead`);
   if (row.status === 'completed') {
     const found = await findInstance(deps.db, row.instanceId);
     const status = found?.running?.kind === 'teardown' ? 'deleting' : found?.instance.status;
     if ((status === 'deleting' || status === 'deleted') && (await completedBackupCount(deps.db, row.instanceId)) <= 1) {
-      throw new Conflict(`backup ${backupId} is the only completed backup of ${found!.instance.slug}, which is ${status}: it is the way back, and is kept`);
+      throw new BackupInUse(`backup ${backupId} is the only completed backup of ${found!.instance.slug}, which is ${status}: it is the way back, and is kept`);
     }
   }
   await expireBackup(deps.db, backupId, `removed by ${actor}`);

@@ -3,7 +3,7 @@
 // operation's run carries so its cluster activities reach the cluster's own worker.
 import { capacityShortfall } from '../domain/capacity';
 import { clusterStatus, type ClusterStatus, type Placement, pickCluster } from '../domain/clusters';
-import { InsufficientCapacity, NotFound, Unprocessable } from '../domain/errors';
+import { NotFound, PlacementRefused, PlacementUnserved } from '../domain/errors';
 import type { Plan } from '../domain/instance';
 import { clusterCapacityView, getCluster, listClusters, setDrained, type ClusterWithReport } from '../db/clusters';
 import type { Database, Transaction } from '../db/client';
@@ -84,7 +84,7 @@ export async function placementFor(db: Database | Transaction, cluster: string |
 /**
  * Where a new instance of `plan` goes: the cluster asked for (admin), or the online, undrained
  * cluster of `region` with the most room left — refused with the region's (or cluster's) name when
- * none has room (InsufficientCapacity, 409) or none serves it (Unprocessable, 422). Called inside
+ * none has room (PlacementRefused, 409) or none serves it (PlacementUnserved, 422). Called inside
  * the admission's transaction, under its lock.
  */
 export async function placeNewInstance(
@@ -97,24 +97,24 @@ export async function placeNewInstance(
   const ratio = deps.config.overcommitRatio;
   if (where.cluster !== undefined) {
     const row = await getCluster(tx, where.cluster);
-    if (!row) throw new Unprocessable(`no cluster ${where.cluster} is registered`, [{ field: 'cluster', message: 'is not a registered cluster' }]);
+    if (!row) throw new PlacementUnserved(`no cluster ${where.cluster} is registered`, [{ field: 'cluster', message: 'is not a registered cluster' }]);
     if (where.region !== undefined && row.region !== where.region) {
-      throw new Unprocessable(`cluster ${row.name} is in region ${row.region}, not ${where.region}`, [{ field: 'cluster', message: `is not in region ${where.region}` }]);
+      throw new PlacementUnserved(`cluster ${row.name} is in region ${row.region}, not ${where.region}`, [{ field: 'cluster', message: `is not in region ${where.region}` }]);
     }
     const status = clusterStatus(row, now, deps.config.clusterReportSeconds);
-    if (status !== 'online') throw new InsufficientCapacity(`cluster ${row.name} is ${status}: it takes no new instance`);
+    if (status !== 'online') throw new PlacementRefused(`cluster ${row.name} is ${status}: it takes no new instance`);
     const view = await clusterCapacityView(tx, row);
     const shortfall = view ? capacityShortfall(view, plan, ratio) : `cluster ${row.name} has not reported its capacity`;
-    if (shortfall) throw new InsufficientCapacity(`cluster ${row.name}: ${shortfall}`);
+    if (shortfall) throw new PlacementRefused(`cluster ${row.name}: ${shortfall}`);
     return row;
   }
   const region = where.region!;
   const rows = await listClusters(tx, { region });
-  if (rows.length === 0) throw new Unprocessable(`no cluster serves region ${region}`, [{ field: 'region', message: 'no cluster serves it' }]);
+  if (rows.length === 0) throw new PlacementUnserved(`no cluster serves region ${region}`, [{ field: 'region', message: 'no cluster serves it' }]);
   const candidates = await Promise.all(
     rows.map(async (row) => ({ row, name: row.name, region: row.region, status: clusterStatus(row, now, deps.config.clusterReportSeconds), capacity: await clusterCapacityView(tx, row) })),
   );
   const picked = pickCluster(candidates, plan, ratio);
-  if ('refusal' in picked) throw new InsufficientCapacity(`no cluster in region ${region} has room for plan ${plan.name}: ${picked.refusal}`);
+  if ('refusal' in picked) throw new PlacementRefused(`no cluster in region ${region} has room for plan ${plan.name}: ${picked.refusal}`);
   return candidates.find((c) => c.name === picked.cluster.name)!.row;
 }

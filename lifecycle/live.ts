@@ -120,7 +120,7 @@ async function heartbeatDetail(deps: Deps, payloads: Payload[] | null | undefine
 }
 
 export async function operationView(deps: Deps, row: OperationRow): Promise<OperationView> {
-  return viewOf(row, await liveState(deps, row));
+  return viewOf(deps.config, row, await liveState(deps, row));
 }
 
 /**

@@ -11,6 +11,8 @@ import { InsufficientCapacity, InvalidTransition, type LifecycleError, NotFound,
 import type { Plan } from '../domain/instance';
 import { kindSpec, startRefusal, type OperationKind, type OperationKindSpec, type OperationRequest } from '../domain/operation-kinds';
 import { workflowIdFor, type OperationMemo } from '../domain/operations';
+import { rolloutIdOfActor } from '../domain/rollouts';
+import { operationSearchAttributes } from '../domain/search-attributes';
 import type { Database } from '../db/client';
 import { getBackup } from '../db/backups';
 import { recordEvent } from '../db/events';
@@ -137,14 +139,23 @@ export async function startWorkflow(
   operation: OperationRow,
   input: unknown,
   discardInstance: boolean,
+  /** The plan and version the operation moves the instance to, when it changes them. */
+  target: { plan?: string; version?: string } = {},
 ): Promise<OperationRow> {
   const memo: OperationMemo = { operationId: operation.id, instanceId: instance.id, kind: operation.kind };
+  const searchAttributes = operationSearchAttributes({
+    slug: instance.slug,
+    kind: operation.kind,
+    plan: target.plan ?? instance.plan,
+    version: target.version ?? instance.version,
+    rolloutId: rolloutIdOfActor(operation.actor),
+  });
   const discard = () => discardOperation(deps.db, operation.id, discardInstance ? instance.id : undefined);
   try {
-    const handle = await startRun(deps, spec, instance.slug, input, memo).catch(async (err) => {
+    const handle = await startRun(deps, spec, instance.slug, input, memo, searchAttributes).catch(async (err) => {
       // The previous operation wrote its row and is closing its run: give it a moment, then start.
       if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !(await previousRunClosing(deps, instance))) throw err;
-      return startRun(deps, spec, instance.slug, input, memo);
+      return startRun(deps, spec, instance.slug, input, memo, searchAttributes);
     });
     return await setRunId(deps.db, operation.id, handle.firstExecutionRunId);
   } catch (err) {
@@ -261,7 +272,7 @@ export async function startOnInstance(
   actor: string,
   request: OperationRequest = {},
 ): Promise<OperationView> {
-  return refusalsAudited(deps, found.instance.id, kind, actor, async () => startedView(await startOperation(deps, found, kind, actor, request)));
+  return refusalsAudited(deps, found.instance.id, kind, actor, async () => startedView(deps.config, await startOperation(deps, found, kind, actor, request)));
 }
 
 /** Refused requests belong in the audit trail too: who tried what, and why it was refused. */
@@ -318,7 +329,7 @@ async function startOperation(
     },
     { plan, instance: locked, request },
   );
-  const started = await startWorkflow(deps, spec, locked, operation, input, false);
+  const started = await startWorkflow(deps, spec, locked, operation, input, false, { plan: request.plan?.name, version: request.version });
   await recordRequested(deps, started, actor, spec.describe?.(locked, request));
   return started;
 }

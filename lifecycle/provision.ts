@@ -2,7 +2,7 @@
 // capacity, its rows inserted and its provision started — or nothing at all.
 import { capacityShortfall } from '../domain/capacity';
 import type { Scope } from '../domain/api-keys';
-import { InsufficientCapacity, NameTaken, OutOfScope, Unavailable } from '../domain/errors';
+import { InsufficientCapacity, OutOfScope, SlugTaken, Unavailable } from '../domain/errors';
 import type { Plan } from '../domain/instance';
 import { kindSpec } from '../domain/operation-kinds';
 import { workflowIdFor } from '../domain/operations';
@@ -72,7 +72,7 @@ export async function provision(
           : undefined,
     );
   } catch (err) {
-    if (isUniqueViolation(err, 'instances_slug_unique')) throw new NameTaken(`slug "${slug}" is taken`, [{ field: 'slug', message: 'is taken' }]);
+    if (isUniqueViolation(err, 'instances_slug_unique')) throw new SlugTaken(`slug "${slug}" is taken`, [{ field: 'slug', message: 'is taken' }]);
     throw err;
   }
   const spec = kindSpec('provision');
@@ -82,7 +82,7 @@ export async function provision(
   );
   const operation = await startWorkflow(deps, spec, rows.instance, rows.operation, input, true);
   await recordRequested(deps, operation, actor, `provision ${slug} on plan ${plan.name} at version ${version}${placement ? ` in cluster ${placement.cluster}` : ''}${backup ? `, cloned from backup ${backup.backupId}` : ''}`);
-  const view = startedView(operation);
+  const view = startedView(deps.config, operation);
   return { instance: toInstanceView(deps.config, rows.instance, view), operation: view };
 }
 
@@ -108,7 +108,7 @@ async function deriveSlug(deps: Deps, name: string): Promise<string> {
   try {
     return await slugFromNameFree(deps.db, name);
   } catch (err) {
-    throw new NameTaken(err instanceof Error ? err.message : String(err), [
+    throw new SlugTaken(err instanceof Error ? err.message : String(err), [
       { field: 'slug', message: 'could not be derived from the name; give one' },
     ]);
   }

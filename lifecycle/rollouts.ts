@@ -1,7 +1,8 @@
 // Starting, reading and steering fleet rollouts. A rollout's state lives in its workflow
 // (`rollout:<id>`): read live by a query while it runs, from its result once it has ended. The
-// list comes from Temporal's visibility store (the memo carries version and status): one call per
-// page, no query to any workflow.
+// list comes from Temporal's visibility store, by the search attributes every rollout run carries
+// (ShipyardRollout, ShipyardVersion, ShipyardRolloutStatus): one call per page, no query to any
+// workflow, no memo to decrypt.
 import { randomBytes } from 'node:crypto';
 import { setTimeout } from 'node:timers/promises';
 import {
@@ -11,6 +12,11 @@ import {
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import { decodeMapFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import type { TypedSearchAttributes } from '@temporalio/common';
+import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
+import { rolloutSearchAttributes, searchAttributeKeys } from '../domain/search-attributes';
+import { withSearchAttributes } from './runs';
+import { temporalUiUrlFor } from './views';
 import { rolloutTargets } from '../db/instances';
 import { serialised } from '../db/client';
 import {
@@ -31,7 +37,7 @@ import {
 } from '../domain/rollouts';
 import type { rolloutFleet } from '../workflows/rollout';
 import type { Deps } from './deps';
-import { Conflict, InvalidRequest, InvalidTransition, NotFound, Unprocessable } from '../domain/errors';
+import { RolloutRunning, InvalidRequest, InvalidTransition, NotFound, Unprocessable } from '../domain/errors';
 
 const QUERY_DEADLINE_MS = 2_000;
 const VISIBILITY_WAIT_MS = 10_000;
@@ -55,6 +61,9 @@ export interface RolloutView extends ReturnType<typeof summarize> {
   endedAt?: string;
   /** Why a rollout whose workflow ended outside its own code (terminated, failed) is `failed`. */
   error?: string;
+  workflowId: string;
+  runId?: string;
+  temporalUiUrl?: string;
 }
 
 /** A new rollout id: time-ordered like the catalogue's ids. */
@@ -82,7 +91,7 @@ export async function startRollout(deps: Deps, request: RolloutRequest, actor: s
   // version waits for it and then finds it running, on any API replica.
   return serialised(deps.db, `rollout-version:${deps.config.taskQueue}:${request.version}`, async () => {
     const running = await runningRolloutOf(deps, request.version);
-    if (running) throw new Conflict(`rollout ${running} of version ${request.version} is running; pause, abort or wait for it`);
+    if (running) throw new RolloutRunning(`rollout ${running} of version ${request.version} is running; pause, abort or wait for it`);
 
     const input: RolloutInput = {
       id,
@@ -95,16 +104,21 @@ export async function startRollout(deps: Deps, request: RolloutRequest, actor: s
       busyRetrySeconds: deps.config.rolloutBusyRetrySeconds,
     };
     const memo: RolloutMemo = { rolloutId: id, version: request.version, status: 'running' };
+    let runId: string;
     try {
-      await deps.temporal.workflow.start<typeof rolloutFleet>(WORKFLOW_TYPE, {
-        workflowId: rolloutWorkflowIdFor(id),
-        taskQueue: deps.config.taskQueue,
-        args: [input],
-        memo: { ...memo },
-        // One rollout per id, ever: a second start of the same id finds the first.
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      });
+      const handle = await withSearchAttributes(rolloutSearchAttributes({ id, version: request.version, status: 'running' }), (typedSearchAttributes) =>
+        deps.temporal.workflow.start<typeof rolloutFleet>(WORKFLOW_TYPE, {
+          workflowId: rolloutWorkflowIdFor(id),
+          taskQueue: deps.config.taskQueue,
+          args: [input],
+          memo: { ...memo },
+          typedSearchAttributes,
+          // One rollout per id, ever: a second start of the same id finds the first.
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        }),
+      );
+      runId = handle.firstExecutionRunId;
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       const raced = await findRollout(deps, id);
@@ -113,7 +127,7 @@ export async function startRollout(deps: Deps, request: RolloutRequest, actor: s
     }
     await untilListed(deps, id);
     // Its first task has not run yet: the state it will start from.
-    return view(id, request.version, {
+    return view(deps, id, request.version, runId, {
       status: 'running',
       strategy,
       targets: targets.map((slug) => ({ slug, status: 'pending' })),
@@ -143,13 +157,39 @@ async function untilListed(deps: Deps, id: string): Promise<void> {
 async function runningRolloutOf(deps: Deps, version: string): Promise<string | undefined> {
   const query = `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND TaskQueue = '${deps.config.taskQueue}'`;
   for await (const run of deps.temporal.workflow.list({ query })) {
-    const memo = run.memo as Partial<RolloutMemo> | undefined;
-    if (memo?.version === version && memo.rolloutId) return memo.rolloutId;
+    const found = await rolloutOfRun(deps, run.typedSearchAttributes, () => Promise.resolve(run.memo));
+    if (found?.version === version) return found.id;
   }
   return undefined;
 }
 
-function view(id: string, version: string, state: RolloutState): RolloutView {
+/**
+ * A rollout run's id, version and status, from its search attributes; a run started before they
+ * existed (or on a namespace without them) has them only in its memo, decoded as a last resort.
+ */
+async function rolloutOfRun(
+  deps: Deps,
+  attributes: TypedSearchAttributes,
+  memo: () => Promise<Record<string, unknown> | undefined>,
+): Promise<{ id: string; version: string; status?: RolloutStatus } | undefined> {
+  const id = attributes.get(searchAttributeKeys.rollout);
+  const version = attributes.get(searchAttributeKeys.version);
+  if (id !== undefined && version !== undefined) {
+    const status = attributes.get(searchAttributeKeys.rolloutStatus);
+    return { id, version, ...(status !== undefined ? { status: status as RolloutStatus } : {}) };
+  }
+  const old = (await memo()) as Partial<RolloutMemo> | undefined;
+  return old?.rolloutId && old.version ? { id: old.rolloutId, version: old.version, ...(old.status ? { status: old.status } : {}) } : undefined;
+}
+
+/** The Temporal side of a rollout, as the API shows it beside the rollout. */
+function runOf(deps: Deps, id: string, runId: string | undefined) {
+  const workflowId = rolloutWorkflowIdFor(id);
+  const temporalUiUrl = runId ? temporalUiUrlFor(deps.config, workflowId, runId) : undefined;
+  return { workflowId, ...(runId ? { runId } : {}), ...(temporalUiUrl ? { temporalUiUrl } : {}) };
+}
+
+function view(deps: Deps, id: string, version: string, runId: string | undefined, state: RolloutState): RolloutView {
   return {
     id,
     version,
@@ -158,6 +198,7 @@ function view(id: string, version: string, state: RolloutState): RolloutView {
     ...summarize(state),
     startedAt: state.startedAt,
     ...(state.endedAt ? { endedAt: state.endedAt } : {}),
+    ...runOf(deps, id, runId),
   };
 }
 
@@ -187,6 +228,7 @@ export async function findRollout(deps: Deps, id: string): Promise<RolloutView |
     startedAt: description.startTime.toISOString(),
     ...(description.closeTime ? { endedAt: description.closeTime.toISOString() } : {}),
     ...(error ? { error } : {}),
+    ...runOf(deps, id, description.runId),
   });
   switch (description.status.name) {
     case 'RUNNING':
@@ -194,13 +236,13 @@ export async function findRollout(deps: Deps, id: string): Promise<RolloutView |
         const state = await deps.temporal.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
           handle.query<RolloutState>(rolloutStateQueryName),
         );
-        return view(id, memo.version, state);
+        return view(deps, id, memo.version, description.runId, state);
       } catch {
         // No worker has answered yet (or none is up): what the memo knows, without counts.
         return fallback(memo.status ?? 'running');
       }
     case 'COMPLETED':
-      return view(id, memo.version, await handle.result());
+      return view(deps, id, memo.version, description.runId, await handle.result());
     case 'TERMINATED':
       return fallback('failed', 'the rollout workflow was terminated');
     case 'TIMED_OUT':
@@ -249,13 +291,15 @@ export async function listRollouts(deps: Deps, page: { limit: number; cursor?: s
   }
   const items: RolloutSummary[] = [];
   for (const run of response.executions ?? []) {
-    const memo = (await decodeMapFromPayloads(deps.temporal.options.loadedDataConverter, run.memo?.fields)) as Partial<RolloutMemo> | undefined;
-    if (!memo?.rolloutId || !memo.version) continue;
+    const found = await rolloutOfRun(deps, decodeTypedSearchAttributes(run.searchAttributes?.indexedFields), () =>
+      decodeMapFromPayloads(deps.temporal.options.loadedDataConverter, run.memo?.fields),
+    );
+    if (!found) continue;
     const closed = run.closeTime?.seconds != null;
-    const status: RolloutStatus = memo.status ?? 'running';
+    const status: RolloutStatus = found.status ?? 'running';
     items.push({
-      id: memo.rolloutId,
-      version: memo.version,
+      id: found.id,
+      version: found.version,
       // A run that closed while its memo said running ended outside its own code.
       status: closed && (status === 'running' || status === 'paused' || status === 'halted') ? 'failed' : status,
       startedAt: timestamp(run.startTime)!,
@@ -297,7 +341,7 @@ export async function steerRollout(deps: Deps, id: string, action: RolloutAction
       action === 'resume'
         ? await handle.executeUpdate<RolloutState, [{ failureBudget?: number }]>(updateNames[action], { args: [body] })
         : await handle.executeUpdate<RolloutState, []>(updateNames[action]);
-    return view(id, memo.version, state);
+    return view(deps, id, memo.version, description.runId, state);
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
       throw new InvalidTransition(err.cause instanceof Error ? err.cause.message : err.message);

@@ -2,6 +2,7 @@
 // why it closed. Every operation of an instance runs under the workflow id `instance:<slug>` with
 // conflict policy FAIL, so Temporal itself admits one run per instance at a time.
 import { type WorkflowExecutionDescription, WorkflowNotFoundError } from '@temporalio/client';
+import type { SearchAttributePair } from '@temporalio/common';
 import protos from '@temporalio/proto';
 import type { OperationKindSpec } from '../domain/operation-kinds';
 import { workflowIdFor, type OperationMemo } from '../domain/operations';
@@ -45,15 +46,36 @@ export async function operationHoldingInstance(deps: Deps, slug: string): Promis
  * Starts the run of `spec`'s workflow. The kind table's input builder returns what that workflow
  * takes; `workflows/index.ts` checks the pairing at compile time.
  */
-export function startRun(deps: Deps, spec: OperationKindSpec, slug: string, input: unknown, memo: OperationMemo) {
-  return deps.temporal.workflow.start(spec.workflowType, {
-    workflowId: workflowIdFor(slug),
-    taskQueue: deps.config.taskQueue,
-    args: [input],
-    memo: { ...memo },
-    workflowIdConflictPolicy: 'FAIL',
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-  });
+export function startRun(deps: Deps, spec: OperationKindSpec, slug: string, input: unknown, memo: OperationMemo, searchAttributes: SearchAttributePair[]) {
+  return withSearchAttributes(searchAttributes, (typedSearchAttributes) =>
+    deps.temporal.workflow.start(spec.workflowType, {
+      workflowId: workflowIdFor(slug),
+      taskQueue: deps.config.taskQueue,
+      args: [input],
+      memo: { ...memo },
+      typedSearchAttributes,
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    }),
+  );
+}
+
+/** gRPC's status code for a request the server finds malformed. */
+const GRPC_INVALID_ARGUMENT = 3;
+
+/**
+ * Starts a run with its search attributes; if the namespace does not know them (the worker could
+ * not register them and the chart's hook did not run), starts it without: a run that cannot be
+ * found by them is better than an operation refused. The worker says at start why they are missing.
+ */
+export async function withSearchAttributes<T>(pairs: SearchAttributePair[], start: (pairs: SearchAttributePair[]) => Promise<T>): Promise<T> {
+  try {
+    return await start(pairs);
+  } catch (err) {
+    const unknownAttribute = (err as { code?: number }).code === GRPC_INVALID_ARGUMENT && /search attribute/i.test((err as Error).message);
+    if (!unknownAttribute) throw err;
+    return start([]);
+  }
 }
 
 /** Why a run closed, from its close event: the termination reason an operator typed, the timeout, the failure. */

@@ -4,6 +4,7 @@ import type { Config } from '../domain/config';
 import type { Health } from '../domain/health';
 import { hostnameFor, namespaceFor, type InstanceStatus, type OperationStatus, type Step } from '../domain/instance';
 import { shownStatus, type OperationKind } from '../domain/operation-kinds';
+import type { EventRow } from '../db/events';
 import type { InstanceRow, InstanceWithOperation } from '../db/instances';
 import type { OperationRow } from '../db/operations';
 
@@ -17,6 +18,22 @@ export interface OperationView {
   actor: string;
   startedAt: string;
   endedAt?: string;
+  /** The Temporal run behind it: `instance:<slug>` and, once started, its run id. */
+  workflowId: string;
+  runId?: string;
+  /** That run in the Temporal UI, when SHIPYARD_TEMPORAL_UI_URL is set. */
+  temporalUiUrl?: string;
+}
+
+/** One line of an instance's audit trail as users see it (GET /v1/instances/{id}/events, the event streams). */
+export interface EventView {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  outcome: string;
+  operationId?: string;
+  message?: string;
 }
 
 export interface InstanceView {
@@ -55,8 +72,16 @@ export const stateOf = (row: OperationRow): LiveState => ({
   endedAt: row.endedAt ?? undefined,
 });
 
+/** A run's page in the Temporal UI, when the UI's address is configured. */
+export function temporalUiUrlFor(config: Pick<Config, 'temporalUiUrl' | 'temporalNamespace'>, workflowId: string, runId: string): string | undefined {
+  if (!config.temporalUiUrl) return undefined;
+  const base = config.temporalUiUrl.replace(/\/+$/, '');
+  return `${base}/namespaces/${encodeURIComponent(config.temporalNamespace)}/workflows/${encodeURIComponent(workflowId)}/${encodeURIComponent(runId)}/history`;
+}
+
 /** The operation as `state` has it (the row's own when not given). */
-export function viewOf(row: OperationRow, state: LiveState = stateOf(row)): OperationView {
+export function viewOf(config: Config, row: OperationRow, state: LiveState = stateOf(row)): OperationView {
+  const temporalUiUrl = row.runId ? temporalUiUrlFor(config, row.workflowId, row.runId) : undefined;
   return {
     id: row.id,
     instanceId: row.instanceId,
@@ -67,15 +92,28 @@ export function viewOf(row: OperationRow, state: LiveState = stateOf(row)): Oper
     actor: row.actor,
     startedAt: row.startedAt.toISOString(),
     ...(state.endedAt ? { endedAt: state.endedAt.toISOString() } : {}),
+    workflowId: row.workflowId,
+    ...(row.runId ? { runId: row.runId } : {}),
+    ...(temporalUiUrl ? { temporalUiUrl } : {}),
   };
 }
 
 /** A just-started operation: running, its steps all pending. */
-export const startedView = (row: OperationRow): OperationView => viewOf(row, { status: 'running', steps: row.steps });
+export const startedView = (config: Config, row: OperationRow): OperationView => viewOf(config, row, { status: 'running', steps: row.steps });
+
+export const eventView = (e: EventRow): EventView => ({
+  id: e.id,
+  at: e.at.toISOString(),
+  actor: e.actor,
+  action: e.action,
+  outcome: e.outcome,
+  ...(e.operationId ? { operationId: e.operationId } : {}),
+  ...(e.message ? { message: e.message } : {}),
+});
 
 /** An instance as the catalogue has it, with no call to Temporal: for lists, where a page must cost a bounded number of calls. */
 export function listedInstanceView(config: Config, { instance, running }: InstanceWithOperation): InstanceView {
-  return toInstanceView(config, instance, running ? viewOf(running) : null);
+  return toInstanceView(config, instance, running ? viewOf(config, running) : null);
 }
 
 export function toInstanceView(config: Config, instance: InstanceRow, active: OperationView | null): InstanceView {

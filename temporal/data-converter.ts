@@ -9,6 +9,7 @@ import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/int
 import type { Config } from '../domain/config';
 import { connectOrExplain, explainConnectionFailure, temporalConnectionOptions } from './connection';
 import { EncryptionCodec } from './encryption-codec';
+import { tracingClientInterceptors } from '../telemetry/temporal';
 
 /**
  * The module exporting Shipyard's failure converter. Workers also need it inside prebuilt
@@ -42,7 +43,14 @@ export async function connectTemporalClient(config: Config): Promise<{ client: C
     await connection.close();
     throw await explainConnectionFailure(err, options, config.temporalNamespace);
   }
-  const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: shipyardDataConverter(config) });
+  // While tracing, a workflow started here continues the caller's trace (StartWorkflow span, headers).
+  const interceptors = await tracingClientInterceptors();
+  const client = new Client({
+    connection,
+    namespace: config.temporalNamespace,
+    dataConverter: shipyardDataConverter(config),
+    ...(interceptors ? { interceptors } : {}),
+  });
   return { client, connection };
 }
 

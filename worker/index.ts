@@ -11,6 +11,7 @@ import type { Config } from '../domain/config';
 import { connectOrExplain, temporalConnectionOptions } from '../temporal/connection';
 import { connectTemporalClient, shipyardDataConverter } from '../temporal/data-converter';
 import { loadKubeConfig } from '../activities/kube-config';
+import { tracedPostgres } from '../telemetry/postgres';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -27,7 +28,7 @@ export async function connectActivityDeps(config: Config): Promise<ActivityDeps 
     ...(config.s3Endpoint ? { endpoint: config.s3Endpoint, forcePathStyle: true } : {}),
   });
   // Opened on demand up to the limit: an idle worker holds few.
-  const tenantDb = postgres(config.tenantDatabaseUrl, { max: config.workerDatabaseConnections, onnotice: () => {} });
+  const tenantDb = tracedPostgres(postgres(config.tenantDatabaseUrl, { max: config.workerDatabaseConnections, onnotice: () => {} }));
   const db = connectCatalogue(config.databaseUrl, { max: config.workerDatabaseConnections });
   const { client: temporal, connection: temporalConnection } = await connectTemporalClient(config);
   return {
@@ -61,6 +62,7 @@ export async function createWorker(
       | 'shutdownGraceTime'
       | 'shutdownForceTime'
       | 'interceptors'
+      | 'sinks'
       | 'maxHeartbeatThrottleInterval'
       | 'defaultHeartbeatThrottleInterval'
     >
@@ -84,6 +86,7 @@ export async function createWorker(
     defaultHeartbeatThrottleInterval: options.defaultHeartbeatThrottleInterval ?? '5s',
     ...(options.shutdownForceTime ? { shutdownForceTime: options.shutdownForceTime } : {}),
     ...(options.interceptors ? { interceptors: options.interceptors } : {}),
+    ...(options.sinks ? { sinks: options.sinks } : {}),
   });
   return { worker, connection };
 }

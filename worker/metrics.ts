@@ -2,12 +2,12 @@
 // SDK's own, served together on SHIPYARD_WORKER_METRICS_PORT.
 //
 // Operation ends are observed where they happen, in this worker: every operation workflow ends
-// by running the `finishOperation` activity with its result, so an activity interceptor that
+// by running the `closeOperation` activity with its result, so an activity interceptor that
 // sees that activity succeed counts the operation and times its steps, without the workflows
 // knowing about metrics. Counting at scrape time from the catalogue was the alternative; it
 // would turn a per-process counter into a fleet-wide level reported by every replica, and
 // histograms of past operations cannot be rebuilt from rows cheaply. The price: a
-// `finishOperation` whose completion is lost (worker dies just after the write) runs again and
+// closing activity whose completion is lost (worker dies just after the write) runs again and
 // counts twice, as any at-least-once event source does.
 import { createServer, type Server } from 'node:http';
 import type { Context } from '@temporalio/activity';
@@ -17,8 +17,21 @@ import type { Database } from '../db/client';
 import { getOperation } from '../db/operations';
 import type { OperationResult } from '../domain/operations';
 
-/** The activity every operation workflow ends with: `(operationId, result)`. */
-const FINISH_ACTIVITY = 'finishOperation';
+/**
+ * The operation an activity ended, if it is the one an operation workflow ends with:
+ * `closeOperation({ event, result })`, or `finishOperation(operationId, result)` in runs from before it.
+ */
+function operationEnded(activityType: string, args: unknown[]): { operationId: string; result: OperationResult } | undefined {
+  if (activityType === 'closeOperation') {
+    const [close] = args as [{ event: { operationId: string }; result: OperationResult }];
+    return { operationId: close.event.operationId, result: close.result };
+  }
+  if (activityType === 'finishOperation') {
+    const [operationId, result] = args as [string, OperationResult];
+    return { operationId, result };
+  }
+  return undefined;
+}
 
 export function operationMetrics(registry: Registry) {
   return {
@@ -47,14 +60,15 @@ export function operationMetrics(registry: Registry) {
 
 export type OperationMetrics = ReturnType<typeof operationMetrics>;
 
-/** Records an operation's metrics once its `finishOperation` activity has written the result. */
+/** Records an operation's metrics once its closing activity has written the result. */
 export function operationMetricsInterceptor(metrics: OperationMetrics, db: Database): ActivityInterceptorsFactory {
   return (ctx: Context) => ({
     inbound: {
       async execute(input, next) {
         const output = await next(input);
-        if (ctx.info.activityType === FINISH_ACTIVITY) {
-          const [operationId, result] = input.args as [string, OperationResult];
+        const ended = operationEnded(ctx.info.activityType, input.args);
+        if (ended) {
+          const { operationId, result } = ended;
           // Metrics must never fail the activity that records an operation's outcome.
           await recordOperation(metrics, db, operationId, result).catch((err: unknown) =>
             ctx.log.warn('operation metrics not recorded', { operationId, error: String(err) }),

@@ -11,6 +11,9 @@ import { registerCluster } from '../db/clusters';
 import { connectActivityDeps, createActivities, createWorker } from './index';
 import { operationMetrics, operationMetricsInterceptor, serveMetrics, temporalSdkMetrics } from './metrics';
 import { ensureSchedules } from './schedules';
+import { ensureSearchAttributes } from './search-attributes';
+import { tracingWorkerOptions } from '../telemetry/temporal';
+import { activeTracing } from '../telemetry/tracing';
 
 export interface RunningWorker {
   /** Settles when the worker has stopped and its clients are released; rejects if it crashed or the drain overran. */
@@ -31,7 +34,16 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   if (config.cluster !== undefined) return startClusterWorker(config, config.cluster, options);
   const deps = await connectActivityDeps(config);
-  await ensureSchedules(deps.temporal, config);
+  const searchAttributes = await ensureSearchAttributes(deps.temporal, config);
+  if (searchAttributes.registered) {
+    if (searchAttributes.added.length > 0) Runtime.instance().logger.info('registered search attributes', { names: searchAttributes.added.join(', ') });
+  } else {
+    Runtime.instance().logger.warn(
+      "could not register Shipyard's search attributes; runs start without them (not findable by ShipyardInstance, ShipyardOperation, …) until they are registered",
+      { namespace: config.temporalNamespace, error: searchAttributes.reason, fix: searchAttributes.fix },
+    );
+  }
+  await ensureSchedules(deps.temporal, config, { searchAttributes: searchAttributes.registered });
   // With SHIPYARD_TLS_MODE=wildcard, the shared certificate is asked for now, so its issuance (a
   // DNS-01 challenge takes a minute or two) is under way before the first provision, which ensures
   // it again and waits for it to be Ready. Not fatal here: that provision step says what is wrong.
@@ -55,9 +67,17 @@ export async function startWorker(
     });
   });
   const metrics = operationMetrics(options.registry);
+  // While tracing: the activity interceptors and the workflow spans' sink; the workflow
+  // interceptors are in the traced prebuilt bundle, or bundled now with the workflows.
+  const tracing = activeTracing();
+  const traced = tracing ? await tracingWorkerOptions(tracing) : undefined;
   const { worker, connection } = await createWorker(config, createActivities(deps), {
     ...(options.workflowBundlePath ? { workflowBundle: { codePath: options.workflowBundlePath } } : {}),
-    interceptors: { activity: [operationMetricsInterceptor(metrics, deps.db)] },
+    interceptors: {
+      activity: [...(traced?.interceptors.activity ?? []), operationMetricsInterceptor(metrics, deps.db)],
+      ...(traced && !options.workflowBundlePath ? { workflowModules: traced.interceptors.workflowModules } : {}),
+    },
+    ...(traced ? { sinks: traced.sinks } : {}),
     shutdownGraceTime: `${config.workerDrainSeconds}s`,
     // A hard stop after the grace time, so a stuck activity cannot hold the process past its pod's grace period.
     shutdownForceTime: `${config.workerDrainSeconds + 10}s`,

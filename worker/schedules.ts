@@ -4,11 +4,15 @@
 import { type Client, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
 import type { Config } from '../domain/config';
 import { connectTemporalClient } from '../temporal/data-converter';
+import { scheduledSearchAttributes } from '../domain/search-attributes';
 import { backupSweepScheduleId, clusterReportsScheduleId, credentialRotationScheduleId, healthSweepScheduleId, invoicingScheduleId, meteringScheduleId, reconcileScheduleId } from '../domain/schedules';
 
 
-/** Every schedule Shipyard runs, as the config wants it. */
-export function desiredSchedules(config: Config): ScheduleOptions[] {
+/**
+ * Every schedule Shipyard runs, as the config wants it. Each run carries its job's name in
+ * ShipyardOperation, when the namespace has Shipyard's search attributes (`searchAttributes`).
+ */
+export function desiredSchedules(config: Config, searchAttributes = true): ScheduleOptions[] {
   return [
     {
       scheduleId: reconcileScheduleId(config),
@@ -16,6 +20,7 @@ export function desiredSchedules(config: Config): ScheduleOptions[] {
       action: {
         type: 'startWorkflow',
         workflowType: 'reconcileOperations',
+        typedSearchAttributes: searchAttributes ? scheduledSearchAttributes('reconcile') : undefined,
         workflowId: reconcileScheduleId(config),
         taskQueue: config.taskQueue,
       },
@@ -29,6 +34,7 @@ export function desiredSchedules(config: Config): ScheduleOptions[] {
       action: {
         type: 'startWorkflow',
         workflowType: 'meterUsage',
+        typedSearchAttributes: searchAttributes ? scheduledSearchAttributes('metering') : undefined,
         workflowId: meteringScheduleId(config),
         taskQueue: config.taskQueue,
         // The cursor is per deployment, like the schedule: each closes its own hours.
@@ -44,6 +50,7 @@ export function desiredSchedules(config: Config): ScheduleOptions[] {
       action: {
         type: 'startWorkflow',
         workflowType: 'invoicePeriod',
+        typedSearchAttributes: searchAttributes ? scheduledSearchAttributes('invoicing') : undefined,
         workflowId: invoicingScheduleId(config),
         taskQueue: config.taskQueue,
         // No period: the run invoices the month before the one it starts in.
@@ -57,6 +64,7 @@ export function desiredSchedules(config: Config): ScheduleOptions[] {
       action: {
         type: 'startWorkflow',
         workflowType: 'healthSweep',
+        typedSearchAttributes: searchAttributes ? scheduledSearchAttributes('health-sweep') : undefined,
         workflowId: healthSweepScheduleId(config),
         taskQueue: config.taskQueue,
         args: [{ parallelism: config.healthParallelism }],
@@ -72,6 +80,7 @@ export function desiredSchedules(config: Config): ScheduleOptions[] {
       action: {
         type: 'startWorkflow',
         workflowType: 'backupSweep',
+        typedSearchAttributes: searchAttributes ? scheduledSearchAttributes('backup-sweep') : undefined,
         workflowId: backupSweepScheduleId(config),
         taskQueue: config.taskQueue,
         args: [{ parallelism: config.backupParallelism }],
@@ -86,20 +95,21 @@ export function desiredSchedules(config: Config): ScheduleOptions[] {
       action: {
         type: 'startWorkflow',
         workflowType: 'reportClusters',
+        typedSearchAttributes: searchAttributes ? scheduledSearchAttributes('cluster-reports') : undefined,
         workflowId: clusterReportsScheduleId(config),
         taskQueue: config.taskQueue,
         args: [{ periodSeconds: config.clusterReportSeconds }],
       },
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
     },
-    ...(config.rotateAfterDays === undefined ? [] : [credentialRotationSchedule(config, config.rotateAfterDays)]),
+    ...(config.rotateAfterDays === undefined ? [] : [credentialRotationSchedule(config, config.rotateAfterDays, searchAttributes)]),
   ];
 }
 
 /** Rotations a credential rotation sweep runs at once: each is a rolling restart of an instance. */
 export const CREDENTIAL_ROTATION_PARALLELISM = 4;
 
-function credentialRotationSchedule(config: Config, olderThanDays: number): ScheduleOptions {
+function credentialRotationSchedule(config: Config, olderThanDays: number, searchAttributes: boolean): ScheduleOptions {
   return {
     scheduleId: credentialRotationScheduleId(config),
     // Daily, at a quiet hour; an instance is rotated on the first sweep after its credentials reach the age.
@@ -107,6 +117,7 @@ function credentialRotationSchedule(config: Config, olderThanDays: number): Sche
     action: {
       type: 'startWorkflow',
       workflowType: 'credentialRotationSweep',
+      typedSearchAttributes: searchAttributes ? scheduledSearchAttributes('credential-rotation-sweep') : undefined,
       workflowId: credentialRotationScheduleId(config),
       taskQueue: config.taskQueue,
       args: [{ olderThanDays, parallelism: CREDENTIAL_ROTATION_PARALLELISM }],
@@ -119,8 +130,8 @@ function credentialRotationSchedule(config: Config, olderThanDays: number): Sche
 /** Schedules that exist only while a setting asks for them: removed when it no longer does. */
 const optionalScheduleIds = (config: Config): string[] => [credentialRotationScheduleId(config)];
 
-export async function ensureSchedules(client: Client, config: Config): Promise<void> {
-  for (const desired of desiredSchedules(config)) {
+export async function ensureSchedules(client: Client, config: Config, options: { searchAttributes?: boolean } = {}): Promise<void> {
+  for (const desired of desiredSchedules(config, options.searchAttributes ?? true)) {
     try {
       await client.schedule.create(desired);
     } catch (err) {

@@ -7,7 +7,9 @@ import {
   defineUpdate,
   proxyActivities,
   setHandler,
+  patched,
   upsertMemo,
+  upsertSearchAttributes,
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -25,6 +27,7 @@ import {
   type RolloutState,
   type RolloutTarget,
 } from '../domain/rollouts';
+import { searchAttributeKeys } from '../domain/search-attributes';
 import { quick } from './activities';
 import { describeError } from './runbook';
 
@@ -32,6 +35,9 @@ export const rolloutStateQuery = defineQuery<RolloutState>(rolloutStateQueryName
 export const pauseUpdate = defineUpdate<RolloutState>(pauseUpdateName);
 export const resumeUpdate = defineUpdate<RolloutState, [{ failureBudget?: number }]>(resumeUpdateName);
 export const abortUpdate = defineUpdate<RolloutState>(abortUpdateName);
+
+/** Runs from before this change set only the memo's status (replays of them must not upsert). */
+const ROLLOUT_STATUS_SEARCH_ATTRIBUTE = 'rollout-status-search-attribute';
 
 // One instance's upgrade lasts as long as its operation (a rollout wait, perhaps a rollback): no
 // overall bound; a dead worker is noticed by the missing heartbeat and the call is retried, which
@@ -66,10 +72,17 @@ export async function rolloutFleet(input: RolloutInput): Promise<RolloutState> {
   // Read through a function: the compiler would otherwise narrow it across the awaits that let Updates change it.
   const aborted = () => state.status === 'aborted';
 
-  /** The memo carries the status, so a list of rollouts needs no query to each. */
+  /**
+   * The memo carries the status, and so does ShipyardRolloutStatus (the rollout list queries it).
+   * Only a run started with Shipyard's search attributes sets it: on a namespace that does not
+   * know them, an upsert would fail the workflow task.
+   */
   function setStatus(status: RolloutStatus): void {
     state.status = status;
     upsertMemo({ status } satisfies Partial<RolloutMemo>);
+    if (patched(ROLLOUT_STATUS_SEARCH_ATTRIBUTE) && workflowInfo().typedSearchAttributes.get(searchAttributeKeys.rollout) !== undefined) {
+      upsertSearchAttributes([{ key: searchAttributeKeys.rolloutStatus, value: status }]);
+    }
   }
 
   setHandler(rolloutStateQuery, () => state);

@@ -5,7 +5,7 @@ import { isUniqueViolation } from '../../db/errors';
 import { newId } from '../../db/ids';
 import { recordEvent } from '../../db/events';
 import { type ApiKeyRow, insertApiKey, listApiKeys, revokeApiKey } from '../../db/api-keys';
-import { BOOTSTRAP_ADMIN, generateKey } from '../auth';
+import { BOOTSTRAP_ADMIN, forgetKey, generateKey } from '../auth';
 import { Problem, problems } from '../problems';
 import type { Deps } from '../../lifecycle/deps';
 import { IdParams, Role } from '../schemas';
@@ -22,7 +22,33 @@ const view = (row: KeyRow) => ({
   ...(row.revokedAt ? { revokedAt: row.revokedAt.toISOString() } : {}),
 });
 
+export const Me = Type.Object(
+  {
+    name: Type.String({ description: "the key's name (the actor in the audit trail)" }),
+    role: Role,
+    owner: Type.Optional(Type.String({ description: 'the ownerEmail the key is bound to, if it is' })),
+  },
+  { $id: 'Me' },
+);
+
 export const apiKeyRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db }) => {
+  // Any key may ask who it is: clients (the dashboard) offer only what its role allows.
+  app.get(
+    '/me',
+    {
+      config: { role: 'viewer', ownerScoped: true },
+      schema: {
+        summary: 'The calling API key: its name, role and the owner it is bound to',
+        tags: ['api-keys'],
+        response: { 200: Type.Ref('Me', { description: 'Who the caller is' }) },
+      },
+    },
+    async (request) => {
+      const { name, role, scope } = request.caller!;
+      return { name, role, ...(scope.owner === undefined ? {} : { owner: scope.owner }) };
+    },
+  );
+
   app.post(
     '/api-keys',
     {
@@ -93,6 +119,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { db })
     async (request) => {
       const row = await revokeApiKey(db, request.params.id);
       if (!row) throw new Problem(404, `no API key "${request.params.id}"`);
+      forgetKey(db, row.hash);
       await recordEvent(db, { actor: request.caller!.name, action: 'api-key.revoke', outcome: 'succeeded', message: `${row.id} "${row.name}"` });
       return { apiKey: view(row) };
     },

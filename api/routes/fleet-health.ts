@@ -153,7 +153,7 @@ export const fleetHealthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { 
     async (request) => {
       const { instance, running } = await instanceOr404(request.params.idOrSlug, request.caller!.scope);
       // Refused at once when the catalogue already says so (the check's workflow looks again).
-      if ((instance.status !== 'ready' && instance.status !== 'suspended') || running) throw new Problem(409, notChecked(instance));
+      if ((instance.status !== 'ready' && instance.status !== 'suspended') || running) throw new Problem(409, notChecked(instance), { type: 'invalid-transition' });
       // Two checks asked at once share one run.
       const handle = await temporal.workflow.start('checkInstanceNow', {
         workflowId: `health-check:${instance.id}`,
@@ -169,7 +169,7 @@ export const fleetHealthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { 
       }
       if (!result) {
         const now = (await findInstance(db, instance.id))?.instance ?? instance;
-        throw new Problem(409, notChecked(now));
+        throw new Problem(409, notChecked(now), { type: 'invalid-transition' });
       }
       const checkedAt = (await findInstance(db, instance.id))?.instance.healthCheckedAt;
       return { health: result.health, checkedAt: checkedAt?.toISOString() ?? null, checks: result.checks };

@@ -5,13 +5,13 @@ import { findInstance, listInstances } from '../../db/instances';
 import { listOperations } from '../../db/operations';
 import { operationKindSpecs, type OperationKindSpec } from '../../domain/operation-kinds';
 import type { Scope } from '../../domain/api-keys';
-import { slugProblem } from '../../domain/validation';
+import { slugProblem, textPattern } from '../../domain/validation';
 import type { Deps } from '../../lifecycle/deps';
 import { instanceView, operationView } from '../../lifecycle/live';
 import { requestOperation, type InstanceOperationKind, type RequestedOperation } from '../../lifecycle/operations';
 import { provision, type ProvisionRequest } from '../../lifecycle/provision';
 import { usageOf } from '../../lifecycle/usage';
-import { listedInstanceView } from '../../lifecycle/views';
+import { eventView, listedInstanceView } from '../../lifecycle/views';
 import { authorize } from '../auth';
 import { idempotent, IdempotencyHeaders } from '../idempotency';
 import { undelete } from '../../lifecycle/backups';
@@ -69,15 +69,25 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       schema: {
         summary: 'List instances, oldest first',
         tags: ['instances'],
-        querystring: Type.Object({ status: Type.Optional(InstanceStatus), health: Type.Optional(Health), ...pageQuery }, { additionalProperties: false }),
+        querystring: Type.Object(
+          {
+            status: Type.Optional(InstanceStatus),
+            health: Type.Optional(Health),
+            plan: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: textPattern, description: 'instances on this plan' })),
+            version: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: textPattern, description: 'instances at this version' })),
+            search: Type.Optional(Type.String({ minLength: 1, maxLength: 254, pattern: textPattern, description: 'part of the slug or of the owner email, in any case' })),
+            ...pageQuery,
+          },
+          { additionalProperties: false },
+        ),
         response: { 200: Type.Ref('InstancePage', { description: 'A page of instances' }), ...problems(400) },
       },
     },
     async (request) => {
-      const { status, health, limit = DEFAULT_PAGE_SIZE, cursor } = request.query;
+      const { limit = DEFAULT_PAGE_SIZE, cursor, ...filter } = request.query;
       const after = cursor ? decodeCursor(cursor, instanceCursor) : undefined;
       // The filter is applied in SQL, never to the page afterwards: a page is short only at the end.
-      const page = await listInstances(db, { status, health, limit, after }, request.caller!.scope);
+      const page = await listInstances(db, { ...filter, limit, after }, request.caller!.scope);
       const last = page.items.at(-1);
       return {
         // As the catalogue has them: a page asks Temporal nothing (live steps are on the single-item routes).
@@ -229,15 +239,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
       const page = await listEvents(db, instance.id, { limit, after });
       const last = page.items.at(-1);
       return {
-        items: page.items.map((e) => ({
-          id: e.id,
-          at: e.at.toISOString(),
-          actor: e.actor,
-          action: e.action,
-          outcome: e.outcome,
-          ...(e.operationId ? { operationId: e.operationId } : {}),
-          ...(e.message ? { message: e.message } : {}),
-        })),
+        items: page.items.map(eventView),
         nextCursor: page.more && last ? encodeCursor(last.id) : null,
       };
     },

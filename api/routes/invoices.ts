@@ -84,7 +84,7 @@ export const invoiceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) 
       const { period } = request.body;
       const meteredUntil = await firstUnmeteredHour(db, meteringScheduleId(deps.config));
       if (meteredUntil < invoices.periodBounds(period).end) {
-        throw new Problem(409, `period ${period} is not closed: it is metered until ${meteredUntil.toISOString()}`);
+        throw new Problem(409, `period ${period} is not closed: it is metered until ${meteredUntil.toISOString()}`, { type: 'period-open' });
       }
       const workflowId = `${invoicingScheduleId(deps.config)}:${period}`;
       try {

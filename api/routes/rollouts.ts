@@ -68,6 +68,9 @@ export const Rollout = Type.Object(
     startedAt: Type.String({ format: 'date-time' }),
     endedAt: Type.Optional(Type.String({ format: 'date-time' })),
     error: Type.Optional(Type.String({ description: 'why the rollout failed outside its own course (its workflow was terminated)' })),
+    workflowId: Type.Optional(Type.String({ description: 'the Temporal workflow id of the rollout (`rollout:<id>`)' })),
+    runId: Type.Optional(Type.String({ description: 'its Temporal run id (the current one, after a continue-as-new)' })),
+    temporalUiUrl: Type.Optional(Type.String({ description: 'the run in the Temporal UI; present when SHIPYARD_TEMPORAL_UI_URL is set' })),
   },
   { $id: 'Rollout' },
 );

@@ -1,7 +1,9 @@
 // Every route × role: who gets in, who is turned away, and how. Requests aim at things that do
 // not exist (or carry invalid bodies) so passing auth starts no workflow.
 import type { HTTPMethods } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { connectCatalogue } from '../../db/client';
+import { revokeApiKey } from '../../db/api-keys';
 import type { ApiRole } from '../../domain/api-keys';
 import { type Harness, startHarness } from './harness';
 
@@ -66,6 +68,12 @@ export const v1Routes: RouteCase[] = [
   { method: 'POST', route: '/v1/health/sweeps', url: '/v1/health/sweeps', role: 'operator' },
   { method: 'GET', route: '/v1/health/sweeps', url: '/v1/health/sweeps?limit=1', role: 'viewer' },
   { method: 'GET', route: '/v1/health/orphans', url: '/v1/health/orphans', role: 'viewer' },
+  { method: 'GET', route: '/v1/me', url: '/v1/me', role: 'viewer' },
+  { method: 'GET', route: '/v1/fleet/summary', url: '/v1/fleet/summary', role: 'viewer' },
+  { method: 'GET', route: '/v1/clusters', url: '/v1/clusters', role: 'viewer' },
+  { method: 'GET', route: '/v1/clusters/{name}', url: '/v1/clusters/no-such-cluster', role: 'viewer' },
+  { method: 'POST', route: '/v1/clusters/{name}/drain', url: '/v1/clusters/no-such-cluster/drain', role: 'admin' },
+  { method: 'POST', route: '/v1/clusters/{name}/undrain', url: '/v1/clusters/no-such-cluster/undrain', role: 'admin' },
   { method: 'GET', route: '/v1/health/sweeps/{id}', url: '/v1/health/sweeps/swp_missing', role: 'viewer' },
   { method: 'GET', route: '/v1/instances/{idOrSlug}/health', url: `/v1/instances/${missing}/health`, role: 'viewer' },
   { method: 'POST', route: '/v1/instances/{idOrSlug}/health/check', url: `/v1/instances/${missing}/health/check`, role: 'operator' },
@@ -156,6 +164,22 @@ describe('API keys', () => {
     // The name is free again once its key is revoked.
     const reused = await h.call('admin', { method: 'POST', url: '/v1/api-keys', payload: { name, role: 'viewer' } });
     expect(reused.statusCode).toBe(201);
+  });
+
+  it('stop working when another API process revokes them, though this one has just used them', async () => {
+    const created = await h.call('admin', { method: 'POST', url: '/v1/api-keys', payload: { name: `ci-elsewhere-${Date.now()}`, role: 'viewer' } });
+    const { apiKey, key } = created.json();
+    const get = () => h.app.inject({ method: 'GET', url: '/v1/plans', headers: { authorization: `Bearer ${key}` } });
+    expect((await get()).statusCode).toBe(200);
+    expect((await get()).statusCode).toBe(200);
+    // Another replica's revoke: the catalogue write and its announcement, without this app's route.
+    const elsewhere = connectCatalogue(h.config.databaseUrl, { max: 1 });
+    try {
+      await revokeApiKey(elsewhere, apiKey.id);
+    } finally {
+      await elsewhere.$client.end();
+    }
+    await vi.waitFor(async () => expect((await get()).statusCode).toBe(401), { timeout: 5_000, interval: 50 });
   });
 
   it('reject an unknown role and unknown fields', async () => {

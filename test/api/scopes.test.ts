@@ -207,6 +207,8 @@ const cases: RouteCase[] = [
   onThing('GET', '/v1/backups/{id}', 'viewer', (o) => o.backupId),
   onThing('DELETE', '/v1/backups/{id}', 'admin', (o) => o.backupId),
   { method: 'GET', route: '/v1/invoices', role: 'viewer', kind: 'list' },
+  { method: 'GET', route: '/v1/me', role: 'viewer', kind: 'list' },
+  { method: 'GET', route: '/v1/fleet/summary', role: 'viewer', kind: 'list' },
   onThing('GET', '/v1/invoices/{id}', 'viewer', (o) => o.invoiceId),
   onThing('GET', '/v1/invoices/{id}.csv', 'viewer', (o) => o.invoiceId),
   onThing('GET', '/v1/invoices/{id}.html', 'viewer', (o) => o.invoiceId),
@@ -228,6 +230,10 @@ const cases: RouteCase[] = [
   fleet('GET', '/v1/health/sweeps', 'viewer'),
   fleet('GET', '/v1/health/sweeps/{id}', 'viewer'),
   fleet('GET', '/v1/health/orphans', 'viewer'),
+  fleet('GET', '/v1/clusters', 'viewer'),
+  fleet('GET', '/v1/clusters/{name}', 'viewer'),
+  fleet('POST', '/v1/clusters/{name}/drain', 'admin'),
+  fleet('POST', '/v1/clusters/{name}/undrain', 'admin'),
 ];
 
 /** Routes without an API key check: public, the codec (its own rules, tested below) and the registry's signed hook. */
@@ -263,7 +269,7 @@ describe.each(cases)('$method $route (needs $role; $kind)', (c) => {
     const allowed = rank[role] >= rank[c.role];
 
     if (c.kind === 'fleet') {
-      const url = c.route.replace(/\{id\}/g, 'x_missing');
+      const url = c.route.replace(/\{(id|name)\}/g, 'x_missing');
       const res = await send(scoped, c.method, { url, payload: c.method === 'GET' || c.method === 'DELETE' ? undefined : {} });
       expect(res.statusCode, res.body).toBe(403);
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
@@ -303,6 +309,49 @@ describe('lists', () => {
     const filtered = await send(fx.scoped.viewer.key, 'GET', { url: '/v1/instances?status=deleted&limit=100' });
     expect(filtered.json().items.map((i: { id: string }) => i.id)).toContain(fx.a.instanceId);
     expect(filtered.json().items.map((i: { id: string }) => i.id)).not.toContain(fx.b.instanceId);
+  });
+
+  it('GET /v1/instances filters by plan, version and a search of slug or owner, within the scope', async () => {
+    const ids = async (key: string, query: string) => {
+      const res = await send(key, 'GET', { url: `/v1/instances?limit=100&${query}` });
+      expect(res.statusCode, res.body).toBe(200);
+      return (res.json().items as { id: string }[]).map((i) => i.id);
+    };
+    const [a] = await h.db.select().from(instances).where(eq(instances.id, fx.a.instanceId));
+    const exact = `plan=${encodeURIComponent(a!.plan)}&version=${encodeURIComponent(a!.version)}`;
+    // Part of the owner's email, in another case; the slug, whole.
+    expect(await ids(h.keys.viewer, `${exact}&search=${encodeURIComponent(fx.a.owner.slice(0, -2).toUpperCase())}`)).toEqual([fx.a.instanceId]);
+    expect(await ids(h.keys.viewer, `search=${fx.a.slug}`)).toEqual([fx.a.instanceId]);
+    expect(await ids(h.keys.viewer, `search=${fx.a.slug}&version=no-such-version`)).toEqual([]);
+    // A search's % and _ are the characters themselves, not wildcards.
+    expect(await ids(fx.scoped.viewer.key, 'search=%25')).toEqual([]);
+    // Another owner's instance is not found by a scoped key, however it is asked for.
+    expect(await ids(fx.scoped.viewer.key, `search=${fx.b.slug}`)).toEqual([]);
+  });
+
+  it('GET /v1/me says who the key is, and the owner it is bound to', async () => {
+    for (const role of roles) {
+      const scoped = await send(fx.scoped[role].key, 'GET', { url: '/v1/me' });
+      expect(scoped.json()).toEqual({ name: fx.scoped[role].name, role, owner: fx.a.owner });
+      const unbound = await send(h.keys[role], 'GET', { url: '/v1/me' });
+      expect(unbound.json()).toMatchObject({ role });
+      expect(unbound.json().owner).toBeUndefined();
+    }
+  });
+
+  it("GET /v1/fleet/summary counts the owner's instances and operations only", async () => {
+    const mine = await h.db.select({ id: instances.id }).from(instances).where(eq(instances.ownerEmail, fx.a.owner));
+    for (const role of roles) {
+      const res = await send(fx.scoped[role].key, 'GET', { url: '/v1/fleet/summary' });
+      expect(res.statusCode, res.body).toBe(200);
+      const summary = res.json() as { instances: { total: number; byStatus: { count: number }[] }; operations: { hours: unknown[] }; failures: { slug: string }[] };
+      expect(summary.instances.total).toBe(mine.length);
+      expect(summary.instances.byStatus.reduce((sum, t) => sum + t.count, 0)).toBe(mine.length);
+      expect(summary.operations.hours).toHaveLength(24);
+      expect(summary.failures.every((f) => f.slug === fx.a.slug)).toBe(true);
+    }
+    const all = (await send(h.keys.viewer, 'GET', { url: '/v1/fleet/summary' })).json() as { instances: { total: number } };
+    expect(all.instances.total).toBeGreaterThan(mine.length);
   });
 
   it("GET /v1/invoices lists the owner's invoices only, whatever `owner` asks for", async () => {

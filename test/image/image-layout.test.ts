@@ -131,6 +131,8 @@ describe('the image layout (Dockerfile without Docker)', () => {
     const du = (path: string) => execFileSync('du', ['-sm', path], { encoding: 'utf8' }).split('\t')[0];
     console.log(`image layout: ${du(layout)} MB (node_modules ${du(join(layout, 'node_modules'))} MB, dist ${du(join(layout, 'dist'))} MB)`);
     expect(spawnSync('test', ['-f', join(layout, 'dist/workflow-bundle.js')]).status).toBe(0);
+    // The dashboard, which the API serves at /ui.
+    expect(spawnSync('test', ['-f', join(layout, 'dist/ui/index.html')]).status).toBe(0);
     for (const devOnly of ['tsx', 'vitest', 'typescript', 'drizzle-kit', 'esbuild']) {
       expect(spawnSync('test', ['-e', join(layout, 'node_modules', devOnly)]).status, devOnly).not.toBe(0);
     }

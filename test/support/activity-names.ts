@@ -8,6 +8,7 @@ const everyActivity: Record<keyof Activities, true> = {
   claimInstance: true,
   markInstance: true,
   finishOperation: true,
+  closeOperation: true,
   recordEvent: true,
   setPurgeAt: true,
   keepFinalBackups: true,
@@ -86,6 +87,22 @@ export type ActivityBehaviour = Partial<Record<keyof Activities, (...args: any[]
 /** Stand-ins for `names` that log every call; `behaviour` answers for single activities (else undefined). */
 export function recordingActivities(names: (keyof Activities)[], behaviour: ActivityBehaviour = {}) {
   const calls: ActivityCall[] = [];
+  const stub = (name: keyof Activities) => async (...args: unknown[]) => {
+    calls.push({ name, args });
+    return behaviour[name]?.(...args);
+  };
+  // An operation's end is one call (closeOperation) making the three writes these stand-ins are
+  // asked about: logged as those writes, in their order, so tests read what was recorded.
+  const closeOperation = async (close: { instance?: unknown; event: { instanceId: string; operationId: string }; result: unknown }) => {
+    if (behaviour.closeOperation) {
+      calls.push({ name: 'closeOperation', args: [close] });
+      return behaviour.closeOperation(close);
+    }
+    if (close.instance) await stub('markInstance')(close.event.instanceId, close.instance);
+    await stub('recordEvent')(close.event);
+    await stub('finishOperation')(close.event.operationId, close.result);
+    return undefined;
+  };
   const activities = Object.fromEntries(
     names.map((name) => [
       name,
@@ -95,5 +112,6 @@ export function recordingActivities(names: (keyof Activities)[], behaviour: Acti
       },
     ]),
   );
+  if (names.includes('finishOperation')) Object.assign(activities, { closeOperation });
   return { activities, calls };
 }

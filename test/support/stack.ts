@@ -8,6 +8,7 @@ import type { Config } from '../../domain/config';
 import { shipyardFromBuild } from './build';
 import { testRateLimits, uniqueSuffix } from './config';
 import { removeSchedules } from '../../worker/schedules';
+import { createShipyardClient, type Operation, unwrap } from '../../client/index';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -24,6 +25,8 @@ export interface Stack {
   config: Config;
   env: NodeJS.ProcessEnv;
   api: ApiClient;
+  /** The API's process (its output, e.g. for log lines). */
+  apiProcess: ShipyardProcess;
   worker: ShipyardProcess;
   /** Replaces the worker process (e.g. after killing it). */
   restartWorker(): ShipyardProcess;
@@ -68,6 +71,7 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
     config: shipyard.config,
     env,
     api: apiClient(shipyard.baseUrl, shipyard.config.adminKey!),
+    apiProcess: shipyard.api,
     worker: shipyard.worker,
     restartWorker() {
       stack.worker = startProcess('worker', env, quiet?.(), shipyardFromBuild);
@@ -82,17 +86,16 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
   return stack;
 }
 
-export interface Operation {
-  id: string;
-  kind: string;
-  status: string;
-  steps: { name: string; status: string; error?: string }[];
-  error?: string;
-}
+/** An operation as the API answers it (the typed client's type, from the OpenAPI document). */
+export type { Operation } from '../../client/index';
 
 export type ApiClient = ReturnType<typeof apiClient>;
 
 export function apiClient(baseUrl: string, key: string) {
+  /** The typed client (client/): paths, bodies and answers checked against the API's schemas. */
+  const client = createShipyardClient({ baseUrl, apiKey: key });
+
+  /** Any request, answered with its status and parsed body: for tests of refusals and raw shapes. */
   async function call<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; headers: Headers }> {
     const res = await fetch(`${baseUrl}${path}`, {
       method,
@@ -107,8 +110,7 @@ export function apiClient(baseUrl: string, key: string) {
   async function settled(operationId: string, timeoutMs = 150_000): Promise<Operation> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const { status, body } = await call<Operation>('GET', `/v1/operations/${operationId}`);
-      expect(status).toBe(200);
+      const body = await unwrap(client.GET('/v1/operations/{id}', { params: { path: { id: operationId } } }));
       if (body.status !== 'running') return body;
       if (Date.now() > deadline) throw new Error(`operation ${operationId} still running after ${timeoutMs / 1000}s: ${JSON.stringify(body.steps)}`);
       await new Promise((r) => setTimeout(r, 300));
@@ -118,12 +120,12 @@ export function apiClient(baseUrl: string, key: string) {
   /** Waits until at least `count` steps of an operation are done: it is under way, not finished. */
   async function underWay(operationId: string, count = 3): Promise<void> {
     await expect
-      .poll(async () => (await call<Operation>('GET', `/v1/operations/${operationId}`)).body.steps.filter((s) => s.status === 'done').length, {
+      .poll(async () => (await unwrap(client.GET('/v1/operations/{id}', { params: { path: { id: operationId } } }))).steps.filter((s) => s.status === 'done').length, {
         timeout: 60_000,
         interval: 100,
       })
       .toBeGreaterThanOrEqual(count);
   }
 
-  return { baseUrl, call, settled, underWay };
+  return { baseUrl, client, call, settled, underWay };
 }

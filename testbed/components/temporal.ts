@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { searchAttributeNames } from '../../domain/search-attributes';
 import {
   assertPortFree,
   cacheDir,
@@ -142,6 +143,8 @@ export function devServerArgs(options: { dbFile: string; grpc: number; ui: numbe
     '--port', String(options.grpc),
     '--ui-port', String(options.ui),
     ...(options.codecEndpoint ? ['--ui-codec-endpoint', options.codecEndpoint] : []),
+    // Shipyard's search attributes, registered at start (idempotent: an existing file keeps them).
+    ...searchAttributeNames.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
     '--log-format', 'text',
     // Its own config files would let a developer's ~/.config change what the testbed runs.
     '--disable-config-file',
