@@ -5,6 +5,7 @@
 import type { InstanceStatus } from '../domain/instance';
 import type { OperationResult } from '../domain/operations';
 import { setPurgedBackupsExpiry } from '../db/backups';
+import { setInstanceCluster } from '../db/clusters';
 import { markInstance, setPurgeAt } from '../db/instances';
 import { claimInstance, closeOperation, finishOperation } from '../db/operations';
 import { recordEvent } from '../db/events';
@@ -30,6 +31,13 @@ export function createCatalogueActivities(deps: Pick<ActivityDeps, 'db' | 'tempo
     async markInstance(instanceId: string, patch: { status: InstanceStatus; version?: string; plan?: string }): Promise<void> {
       if (!(await markInstance(db, instanceId, patch))) {
         throw permanent(`cannot set instance ${instanceId} to ${patch.status}: it is not in the catalogue`, errorTypes.catalogueRowMissing);
+      }
+    },
+
+    /** Where the instance is placed from now on: a move's switch to the target cluster (and its undo, back to the source). */
+    async placeInstance(instanceId: string, cluster: string): Promise<void> {
+      if (!(await setInstanceCluster(db, instanceId, cluster))) {
+        throw permanent(`cannot place instance ${instanceId} in cluster ${cluster}: it is not in the catalogue`, errorTypes.catalogueRowMissing);
       }
     },
 

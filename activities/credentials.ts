@@ -154,6 +154,28 @@ export function createCredentialActivities(deps: ActivityDeps) {
      * Stops `role` (the owner role or a login role) from logging in and ends its sessions, then
      * removes `app-env-previous`. Refused while the Secret logs in as `role`: the app needs it.
      */
+    /**
+     * A move within one tenant Postgres (workflows/move.ts): Secret `app-env` of the app being built
+     * in this cluster logs in as `role` (the login role the source's app does not use) with a new
+     * password, so the source's app keeps its own login until it is gone. APP_SECRET is a
+     * placeholder until restoreConfiguration puts the backup's back (writeAppSecret keeps a login
+     * role's login). A retry finds the Secret already logging in as `role` and only enables it again.
+     */
+    async writeStandbyLogin(slug: string, login: { role: string; connectionLimit: number }): Promise<void> {
+      const { role, connectionLimit } = login;
+      if (!loginRolesFor(slug).includes(role)) throw permanent(`${role} is not a login role of instance ${slug}`, errorTypes.invalidSpec);
+      await requireNamespace(slug);
+      const existing = await loginIn(slug, refs.appSecret(slug));
+      if (existing?.role === role) {
+        await enableLoginRole(sql, slug, role, existing.password, connectionLimit);
+        return;
+      }
+      const password = randomBytes(24).toString('base64url');
+      await enableLoginRole(sql, slug, role, password, connectionLimit);
+      const databaseUrl = tenantDatabaseUrl(config.tenantDatabaseUrl, databaseNameFor(slug), role, password);
+      await apply(slug, appSecretManifest(slug, { databaseUrl, appSecret: randomBytes(32).toString('base64url') }));
+    },
+
     async disableDatabaseLogin(slug: string, role: string): Promise<void> {
       const current = await currentLogin(slug);
       if (current.role === role) {

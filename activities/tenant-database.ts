@@ -264,6 +264,34 @@ export async function disableLogin(sql: Sql, slug: string, role: string): Promis
 export function createTenantDatabaseActivities({ tenantDb: sql }: Pick<ActivityDeps, 'tenantDb'>) {
   return {
     /**
+     * Writes `mark` as the comment of the instance's database (a move's: workflows/move.ts), so the
+     * worker of another cluster can tell whether it reaches this very database (readTenantDatabaseMark).
+     */
+    async markTenantDatabase(slug: string, mark: string): Promise<void> {
+      const name = tenantName(slug);
+      const action = `mark Postgres database ${name}`;
+      try {
+        // COMMENT ON DATABASE takes its owner's rights: the instance's role.
+        await sql`grant ${sql(databaseRoleFor(slug))} to current_user`;
+        await sql.unsafe(`comment on database "${name}" is ${quoteLiteral(mark)}`);
+      } catch (err) {
+        throw postgresError(action, err);
+      }
+    },
+
+    /** The comment of the instance's database in this worker's tenant Postgres; null when it has none or there is no such database. */
+    async readTenantDatabaseMark(slug: string): Promise<string | null> {
+      const name = tenantName(slug);
+      try {
+        const [row] = await sql<{ mark: string | null }[]>`
+          select shobj_description(oid, 'pg_database') as mark from pg_database where datname = ${name}`;
+        return row?.mark ?? null;
+      } catch (err) {
+        throw postgresError(`read the mark of Postgres database ${name}`, err);
+      }
+    },
+
+    /**
      * Role `tenant_<slug>` (LOGIN, the plan's connection limit, member of tenantRoleGroup;
      * password set later by writeAppSecret) owning database `tenant_<slug>`, which only that role
      * may connect to. Create-if-absent, and the limit and grants are set again on every run, so a

@@ -66,6 +66,12 @@ export async function setDrained(db: Database, name: string, drained: boolean): 
   return rows.length > 0;
 }
 
+/** Places instance `instanceId` in `cluster` (a move's switch, or its undo); false when there is no such instance. */
+export async function setInstanceCluster(db: Database, instanceId: string, cluster: string): Promise<boolean> {
+  const rows = await db.update(instances).set({ cluster, updatedAt: new Date() }).where(eq(instances.id, instanceId)).returning({ id: instances.id });
+  return rows.length > 0;
+}
+
 /** What a placement weighs in `cluster`: its report and the instances placed in it without a quota yet. */
 export function clusterCapacityView(tx: Database | Transaction, cluster: Pick<ClusterRow, 'name' | 'taskQueue'>): Promise<CapacityView | undefined> {
   return admissionView(tx, cluster.taskQueue, cluster.name);

@@ -3,7 +3,7 @@
 // the catalogue all read it.
 
 /** Why a backup was taken: asked for, due by the plan, the last before a purge, or the undo point of a restore. */
-export const backupKinds = ['manual', 'scheduled', 'final', 'pre-restore'] as const;
+export const backupKinds = ['manual', 'scheduled', 'final', 'pre-restore', 'pre-move'] as const;
 export type BackupKind = (typeof backupKinds)[number];
 
 export const backupStatuses = ['running', 'completed', 'failed', 'expired'] as const;

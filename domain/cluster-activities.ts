@@ -32,6 +32,9 @@ export const clusterActivityNames = [
   'restartAppForCredentials',
   'restorePreviousCredentials',
   'disableDatabaseLogin',
+  'markTenantDatabase',
+  'readTenantDatabaseMark',
+  'writeStandbyLogin',
   'checkCapacity',
   'reportClusterCapacity',
 ] as const;

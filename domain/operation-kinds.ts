@@ -18,7 +18,7 @@ import { clusterNamePattern, SLUG_MAX, SLUG_MIN, slugPattern, textPattern, versi
 import type { WebhookEventType } from './webhooks';
 
 /** Every kind, in the order of the catalogue's enum (a new kind is added last, with its migration). */
-export const operationKinds = ['provision', 'upgrade', 'suspend', 'resume', 'change_plan', 'teardown', 'cleanup', 'backup', 'restore', 'rotate_credentials'] as const;
+export const operationKinds = ['provision', 'upgrade', 'suspend', 'resume', 'change_plan', 'teardown', 'cleanup', 'backup', 'restore', 'rotate_credentials', 'move'] as const;
 export type OperationKind = (typeof operationKinds)[number];
 
 /** Settings an operation needs to orchestrate (not to do I/O): fixed at start, recorded in history. */
@@ -108,6 +108,17 @@ export interface RotateCredentialsInput extends OperationInputBase {
   plan: Plan;
 }
 
+/**
+ * Moves an instance from the cluster it is placed in (`placement`) to `target` (workflows/move.ts).
+ * The plan sizes what is built there; the version is the one it runs.
+ */
+export interface MoveInput extends OperationInputBase {
+  placement: Placement;
+  target: Placement;
+  plan: Plan;
+  version: string;
+}
+
 /** Each kind's workflow input, built by its entry below; workflows/kinds.ts checks that each runbook takes its own. */
 export interface OperationInputs {
   provision: ProvisionInput;
@@ -120,6 +131,7 @@ export interface OperationInputs {
   backup: BackupInput;
   restore: RestoreInput;
   rotate_credentials: RotateCredentialsInput;
+  move: MoveInput;
 }
 
 /** What a request for an operation may carry beyond the instance itself. */
@@ -133,6 +145,8 @@ export interface OperationRequest {
   backupKind?: BackupInput['backupKind'];
   /** Seconds before a delete purges (teardown); the configured grace when not given. */
   graceSeconds?: number;
+  /** The cluster to move to (move), placed: registered, online and with room for the plan. */
+  target?: Placement;
 }
 
 /** The instance as the table needs to see it. */
@@ -141,6 +155,8 @@ export interface InstanceFacts {
   status: InstanceStatus;
   version: string;
   plan: string;
+  /** The cluster it is placed in (multi-cluster installs); null or absent otherwise. */
+  cluster?: string | null;
 }
 
 /**
@@ -455,6 +471,44 @@ export const operationKindSpecs = {
       body: null,
     },
     succeeded: 'instance.credentials_rotated',
+    billedWhileRunning: false,
+  },
+  move: {
+    workflowType: 'moveInstance',
+    // The instance serves on from its cluster until its DNS name points at the new one.
+    runningStatus: null,
+    transitional: false,
+    startsFrom: ['ready'],
+    refusal: (instance, { target }) => {
+      if (!instance.cluster) return `instance ${instance.slug} is not placed in a cluster; only a multi-cluster install moves instances`;
+      return target?.cluster === instance.cluster ? `instance ${instance.slug} is already in cluster ${instance.cluster}` : undefined;
+    },
+    input: (base, { plan, instance, request }) => ({ ...base, placement: base.placement!, target: request.target!, plan, version: instance.version }),
+    describe: (instance, { target }) => `move ${instance.slug} from cluster ${instance.cluster} to cluster ${target?.cluster}`,
+    // A run cut short may have left a copy in the target cluster (the reconciler records it failed);
+    // the instance itself is wherever the catalogue says, and serves from there.
+    abandoned: { status: null },
+    route: {
+      method: 'POST',
+      path: '/move',
+      role: 'admin',
+      summary: 'Move an instance to another cluster',
+      description:
+        'Starts a move (from ready; the instance keeps serving from its cluster meanwhile): a `pre-move` backup, the app built in the ' +
+        'target cluster (its data: the same tenant database when both clusters use one tenant Postgres, else restored from the backup, ' +
+        'with the app stopped from the backup on), its DNS name switched to the target\'s ingress, then everything in the source cluster ' +
+        'removed. A failure or cancel before the DNS switch removes what was built in the target: the instance serves from the source ' +
+        'as before. 422 (`placement-unserved`) for a cluster that is not registered; 409 (`placement-refused`) for one that is drained, ' +
+        'offline or full. ' +
+        instanceOperation,
+      body: {
+        type: 'object',
+        properties: { cluster: { type: 'string', minLength: 1, maxLength: 63, pattern: clusterNamePattern, description: 'the cluster to move the instance to (GET /v1/clusters)' } },
+        required: ['cluster'],
+        additionalProperties: false,
+      },
+    },
+    succeeded: null,
     billedWhileRunning: false,
   },
 } as const satisfies OperationKindTable;

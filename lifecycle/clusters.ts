@@ -6,7 +6,8 @@ import { clusterStatus, type ClusterStatus, type Placement, pickCluster } from '
 import { NotFound, PlacementRefused, PlacementUnserved } from '../domain/errors';
 import type { Plan } from '../domain/instance';
 import { clusterCapacityView, getCluster, listClusters, setDrained, type ClusterWithReport } from '../db/clusters';
-import type { Database, Transaction } from '../db/client';
+import { type Database, lockKey, type Transaction } from '../db/client';
+import { getPlan } from '../db/plans';
 import type { Deps } from './deps';
 
 export interface ClusterView {
@@ -117,4 +118,23 @@ export async function placeNewInstance(
   const picked = pickCluster(candidates, plan, ratio);
   if ('refusal' in picked) throw new PlacementRefused(`no cluster in region ${region} has room for plan ${plan.name}: ${picked.refusal}`);
   return candidates.find((c) => c.name === picked.cluster.name)!.row;
+}
+
+/**
+ * The cluster a move of `instance` goes to, as its placement: the cluster must be registered (else
+ * PlacementUnserved, 422), online, undrained and have room for the instance's plan (else
+ * PlacementRefused, 409), weighed like a new instance's placement, under the same lock. The cluster
+ * it is already in is returned as it is: the move's own refusal says so.
+ */
+export async function moveTarget(deps: Pick<Deps, 'config' | 'db'>, instance: { plan: string; cluster: string | null }, cluster: string): Promise<Placement> {
+  if (instance.cluster === cluster) {
+    const row = await getCluster(deps.db, cluster);
+    if (row) return placementOf(row);
+  }
+  const plan = await getPlan(deps.db, instance.plan);
+  if (!plan) throw new Error(`plan ${instance.plan} is not in the catalogue`);
+  return deps.db.transaction(async (tx) => {
+    await lockKey(tx, 'instance-capacity');
+    return placementOf(await placeNewInstance(deps, tx, plan, { cluster }));
+  });
 }

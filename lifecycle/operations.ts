@@ -28,7 +28,7 @@ import {
   setRunId,
 } from '../db/operations';
 import { getPlan, listPlans } from '../db/plans';
-import { placementFor } from './clusters';
+import { moveTarget, placementFor } from './clusters';
 import type { Deps } from './deps';
 import { closeReason, describeRun, operationHoldingInstance, runOf, startRun } from './runs';
 import { startedView, type OperationView } from './views';
@@ -210,6 +210,8 @@ export interface RequestedOperation {
   backupId?: string;
   /** Hours before a delete purges, as the query string has it. */
   grace?: string;
+  /** The cluster to move the instance to (move). */
+  cluster?: string;
 }
 
 /** The plan named `name`, or Unprocessable listing the plans there are. */
@@ -234,7 +236,9 @@ export async function requestOperation(
   if (!found) throw new NotFound(`instance "${idOrSlug}"`);
   const plan = requested.plan === undefined ? undefined : await knownPlan(deps.db, requested.plan);
   const backup = requested.backupId === undefined ? undefined : await backupToRestore(deps, requested.backupId, scope, found.instance);
+  const target = requested.cluster === undefined ? undefined : await moveTarget(deps, found.instance, requested.cluster);
   return startOnInstance(deps, found, kind, actor, {
+    ...(target ? { target } : {}),
     version: requested.version,
     ...(plan ? { plan } : {}),
     ...(backup ? { backup } : {}),

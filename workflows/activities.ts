@@ -93,6 +93,21 @@ export function placeOn(placement: Placement | undefined): void {
   clusterQueue = placement?.taskQueue;
 }
 
+/**
+ * Runs `start` with the cluster activities it schedules synchronously (before its first await) on
+ * `placement`'s queue instead of the instance's: a move's steps in its target cluster. Synchronous
+ * set and restore, like atPriority: no other workflow code runs in between.
+ */
+export function onCluster<T>(placement: Placement, start: () => T): T {
+  const before = clusterQueue;
+  clusterQueue = placement.taskQueue;
+  try {
+    return start();
+  } finally {
+    clusterQueue = before;
+  }
+}
+
 /** The queue `name` runs on in this run, or undefined for the worker's own. */
 function queueFor(name: string | symbol): string | undefined {
   if (clusterQueue === undefined || typeof name !== 'string' || !clusterActivities.has(name as keyof Activities)) return undefined;

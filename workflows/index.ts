@@ -18,3 +18,4 @@ export { backupSweep } from './backup-sweep';
 export { rotateCredentials } from './rotate-credentials';
 export { credentialRotationSweep } from './credential-rotation-sweep';
 export { reportClusters } from './cluster-reports';
+export { moveInstance } from './move';

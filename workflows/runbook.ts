@@ -75,6 +75,15 @@ export class Runbook {
     return problems;
   }
 
+  /**
+   * Replaces the steps not yet started with `stepNames`: for a runbook whose way on depends on what
+   * its first steps found (a move: whether both clusters reach one tenant database).
+   */
+  continueWith(stepNames: readonly string[]): void {
+    const started = this.steps.filter((s) => s.status !== 'pending');
+    this.steps.splice(0, this.steps.length, ...started, ...stepNames.map((name): Step => ({ name, status: 'pending', attempt: 0 })));
+  }
+
   /** The operation's first step, which claims the instance. */
   get firstStep(): string {
     return this.steps[0]!.name;

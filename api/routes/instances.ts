@@ -129,8 +129,8 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps)
         ...(route.query ? { querystring: route.query } : {}),
         response: {
           202: Type.Ref('OperationAccepted', { description: 'Operation started; Location names it' }),
-          // A body that names a plan may name one the catalogue does not have; a restore, a backup of another instance.
-          ...problems(404, 409, ...(route.body?.properties.plan || route.body?.properties.backupId ? [422] : []), ...(route.roleFor ? [403] : [])),
+          // A body that names a plan may name one the catalogue does not have; a restore, a backup of another instance; a move, a cluster that is not registered.
+          ...problems(404, 409, ...(route.body?.properties.plan || route.body?.properties.backupId || route.body?.properties.cluster ? [422] : []), ...(route.roleFor ? [403] : [])),
         },
       },
       handler: async (request, reply) => {

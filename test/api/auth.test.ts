@@ -46,6 +46,7 @@ export const v1Routes: RouteCase[] = [
   { method: 'GET', route: '/v1/instances/{idOrSlug}/backups', url: `/v1/instances/${missing}/backups`, role: 'viewer' },
   { method: 'POST', route: '/v1/instances/{idOrSlug}/restore', url: `/v1/instances/${missing}/restore`, role: 'operator', payload: { backupId: 'bak_00000000000000000000000000' } },
   { method: 'POST', route: '/v1/instances/{idOrSlug}/undelete', url: `/v1/instances/${missing}/undelete`, role: 'operator' },
+  { method: 'POST', route: '/v1/instances/{idOrSlug}/move', url: `/v1/instances/${missing}/move`, role: 'admin', payload: { cluster: 'no-such-cluster' } },
   { method: 'POST', route: '/v1/instances/{idOrSlug}/rotate-credentials', url: `/v1/instances/${missing}/rotate-credentials`, role: 'operator' },
   { method: 'GET', route: '/v1/backups/{id}', url: '/v1/backups/bak_00000000000000000000000000', role: 'viewer' },
   { method: 'DELETE', route: '/v1/backups/{id}', url: '/v1/backups/bak_00000000000000000000000000', role: 'admin' },

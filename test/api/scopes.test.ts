@@ -155,6 +155,7 @@ const operationBodies: Partial<Record<string, (f: Fixtures) => object>> = {
   upgrade: () => ({ version: '9.9.9' }),
   change_plan: () => ({ plan: 'standard' }),
   restore: (f) => ({ backupId: f.a.backupId }),
+  move: () => ({ cluster: 'no-such-cluster' }),
 };
 
 const operationRoutes: RouteCase[] = (Object.entries(operationKindSpecs) as [string, OperationKindSpec][])

@@ -44,13 +44,24 @@ describe('the operation table', () => {
     expect(startRefusal('upgrade', acme('failed', '2.0.0'), { version: '2.0.0' })).toBeUndefined();
   });
 
+  it('moves a placed, ready instance to another cluster only', () => {
+    const target = { cluster: 'eu-2', taskQueue: 'shipyard@eu-2', ingressTarget: 'ingress.eu-2.test' };
+    expect(startRefusal('move', { ...acme('ready'), cluster: 'eu-1' }, { target })).toBeUndefined();
+    expect(startRefusal('move', { ...acme('ready'), cluster: 'eu-2' }, { target })).toMatch(/already in cluster eu-2/);
+    expect(startRefusal('move', { ...acme('ready'), cluster: null }, { target })).toMatch(/not placed in a cluster/);
+    expect(startRefusal('move', { ...acme('suspended'), cluster: 'eu-1' }, { target })).toMatch(/move starts only from ready/);
+    expect(shownStatus('ready', 'move')).toBe('ready');
+  });
+
   it('lets teardown start from every status but deleted, so nothing can get stuck', () => {
     for (const status of instanceStatuses) expect(startRefusal('teardown', acme(status), {}) === undefined).toBe(status !== 'deleted');
   });
 
-  it('leaves an abandoned run failed (a backup or a credential rotation leaves its instance as it was), and cleans up after an abandoned provision only', () => {
+  it('leaves an abandoned run failed (a backup, a credential rotation or a move leaves its instance as it was), and cleans up after an abandoned provision only', () => {
     // An abandoned rotation leaves the app on a login that works (the old or the new one); the next rotation starts from the Secret.
-    for (const [kind, spec] of Object.entries(operationKindSpecs)) expect(spec.abandoned.status).toBe(kind === 'backup' || kind === 'rotate_credentials' ? null : 'failed');
+    // An abandoned move leaves the instance served from the cluster the catalogue names.
+    const keepStatus = ['backup', 'rotate_credentials', 'move'];
+    for (const [kind, spec] of Object.entries(operationKindSpecs)) expect(spec.abandoned.status).toBe(keepStatus.includes(kind) ? null : 'failed');
     expect(Object.entries(operationKindSpecs).filter(([, s]) => 'cleanup' in s.abandoned && s.abandoned.cleanup).map(([k]) => k)).toEqual(['provision']);
   });
 });
