@@ -1,17 +1,29 @@
 // Two real clusters of the testbed (the shared one and a second started here), each served by a
 // cluster worker of its own in a region of its own, beside a central worker and the API: instances
-// land where they are asked to, a full or drained region refuses, and a cluster whose worker is
-// gone holds up its own operations (saying why) and nobody else's. In the exclusive project: the
-// second control plane wants the machine's cores while it starts and runs.
+// land where they are asked to, a full or drained region refuses, a cluster whose worker is gone
+// holds up its own operations (saying why) and nobody else's, a rollout of one region upgrades its
+// instances only, and an instance moves from one cluster to the other. In the exclusive project:
+// the second control plane wants the machine's cores while it starts and runs.
+//
+// One stack, two cluster workers and the second cluster serve every test. What the file made is
+// removed directly at its end (namespaces, tenant databases, catalogue rows), not by deletes through
+// the API: each of those took a final backup and a purge, most of the file's time.
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { eq } from 'drizzle-orm';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { managedByLabel, managedByValue, namespaceFor } from '../../domain/instance';
+import { createTenantDatabaseActivities } from '../../activities/tenant-database';
+import { connectCatalogue } from '../../db/client';
+import { markInstance } from '../../db/instances';
+import { instances } from '../../db/schema';
+import { databaseRoleFor, managedByLabel, managedByValue, namespaceFor } from '../../domain/instance';
 import { startProcess, type ShipyardProcess } from '../../demo/processes';
 import { clusterDown, clusterUp } from '../../testbed/index';
 import { kubeConfigFrom, kubeconfigPath } from '../../testbed/components/kubernetes';
 import { shipyardFromBuild } from '../support/build';
 import { uniqueSuffix } from '../support/config';
 import { freePort, type Operation, type Stack, startStack } from '../support/stack';
+import { worldReader } from '../support/world';
 
 const suffix = uniqueSuffix();
 // Names of this run only: the catalogue is shared with every other test file and earlier runs.
@@ -80,22 +92,49 @@ beforeAll(async () => {
   }
 });
 
-/** Instances this file made, deleted at its end (their clusters' workers still up to do it). */
+/** Instances this file made (or asked for), removed at its end. */
 const made: string[] = [];
 
 afterAll(async () => {
   try {
-    // Both cluster workers serve the deletes (a test that failed may have left one stopped).
-    if (stack && clusterWorkers.get(eu.cluster)?.child.exitCode !== null) await startClusterWorker(euEnv, eu.cluster);
-    const deletes = await Promise.all(made.map((slug) => stack.api.call('DELETE', `/v1/instances/${slug}?grace=0`)));
-    await Promise.all(deletes.filter((d) => d.status === 202).map((d) => stack.api.settled(d.body.operation.id, 180_000)));
-  } finally {
+    // Nothing runs on them any more, then they go directly: namespaces in both clusters (not waited
+    // for in the shared one), the tenant databases both clusters share, and the catalogue's rows.
     await Promise.all([...clusterWorkers.values()].map((w) => w.stop()));
     await stack?.stop();
+    if (stack) await removeDirectly(made);
+  } finally {
     // The second cluster's processes go; its state stays under clusters/cluster-2 for the next run.
     await clusterDown(testbedCluster);
   }
 });
+
+async function removeDirectly(slugs: string[]): Promise<void> {
+  const db = connectCatalogue(stack.config.databaseUrl, { max: 2 });
+  const tenantDb = postgres(stack.config.tenantDatabaseUrl, { max: 2, onnotice: () => {} });
+  const { dropTenantDatabase } = createTenantDatabaseActivities({ tenantDb });
+  const gone = (err: { code?: number }) => {
+    if (err.code !== 404) throw err;
+  };
+  try {
+    await Promise.all(
+      slugs.map(async (slug) => {
+        const [row] = await db.select({ id: instances.id }).from(instances).where(eq(instances.slug, slug));
+        if (!row) return;
+        for (const kube of [usKube, euKube]) await kube.makeApiClient(CoreV1Api).deleteNamespace({ name: namespaceFor(slug) }).catch(gone);
+        await dropTenantDatabase(slug);
+        await markInstance(db, row.id, { status: 'deleted' });
+      }),
+    );
+    // The second cluster stops next: its namespaces finish going first, or the next run waits for them.
+    const core = euKube.makeApiClient(CoreV1Api);
+    await vi.waitFor(async () => expect((await core.listNamespace({ labelSelector: `${managedByLabel}=${managedByValue}` })).items).toEqual([]), {
+      timeout: 60_000,
+      interval: 250,
+    });
+  } finally {
+    await Promise.all([db.$client.end({ timeout: 5 }), tenantDb.end({ timeout: 5 })]);
+  }
+}
 
 describe('two clusters in two regions', () => {
   it('lists each cluster with its region, labels, status and capacity from its own nodes', async () => {
@@ -131,8 +170,10 @@ describe('two clusters in two regions', () => {
     expect(full.status).toBe(409);
     expect(full.headers.get('content-type')).toContain('application/problem+json');
     expect(full.body.detail).toContain(eu.region);
+    expect(full.body.type).toBe('urn:shipyard:problem:placement-refused');
     const unserved = await provision(`mc-none-${suffix}`, { region: `mars-${suffix}` });
     expect(unserved.status).toBe(422);
+    expect(unserved.body.type).toBe('urn:shipyard:problem:placement-unserved');
     expect(unserved.body.detail).toContain(`mars-${suffix}`);
   });
 
@@ -201,5 +242,43 @@ describe('two clusters in two regions', () => {
     for (const slug of [`mc-us-${suffix}`, `mc-other-${suffix}`]) {
       expect((await stack.api.call('GET', `/v1/instances/${slug}`)).body).toMatchObject({ version: '1.0.0', cluster: us.cluster });
     }
+  });
+  it('moves an instance to the other cluster: built there, its name switched, nothing left where it was', async () => {
+    const slug = `mc-eu-${suffix}`;
+    const moveTo = (cluster: string) => stack.api.call('POST', `/v1/instances/${slug}/move`, { cluster });
+    const here = await moveTo(eu.cluster);
+    expect(here.status).toBe(409);
+    expect(here.body).toMatchObject({ type: 'urn:shipyard:problem:invalid-transition', detail: expect.stringContaining(`already in cluster ${eu.cluster}`) });
+    const nowhere = await moveTo(`nowhere-${suffix}`);
+    expect(nowhere.status).toBe(422);
+    expect(nowhere.body.type).toBe('urn:shipyard:problem:placement-unserved');
+
+    const started = await moveTo(us.cluster);
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    expect(started.body.operation.kind).toBe('move');
+    const done = await stack.api.settled(started.body.operation.id, 180_000);
+    expect(done.status, JSON.stringify(done)).toBe('succeeded');
+    // Both clusters use the testbed's one tenant Postgres: the database stayed where it was, and the
+    // app in the new cluster logs in with a login of its own.
+    const steps = done.steps.map((s) => s.name);
+    expect(steps).toContain('write secrets in target');
+    expect(steps).not.toContain('restore data in target');
+    expect(done.steps.every((s) => s.status === 'done'), JSON.stringify(done.steps)).toBe(true);
+
+    expect((await stack.api.call('GET', `/v1/instances/${slug}`)).body).toMatchObject({ status: 'ready', version: '1.1.0', cluster: us.cluster });
+    expect([await namespaceIn(usKube, slug), await namespaceIn(euKube, slug)]).toEqual([true, false]);
+    expect((await stack.api.call('GET', `/v1/clusters/${eu.cluster}`)).body.instanceCount).toBe(1);
+    const world = worldReader(stack.config);
+    try {
+      const seen = await world.read(slug);
+      expect(seen.deployments).toEqual([expect.objectContaining({ image: `${stack.config.appImage}:1.1.0`, readyReplicas: 1 })]);
+      expect(seen.database).toBe(true);
+      expect(seen.dnsRecords.find((r) => r.type === 'CNAME')?.values).toEqual([`ingress.${us.cluster}.test`]);
+      expect(new URL(await world.appDatabaseUrl(slug)).username).not.toBe(databaseRoleFor(slug));
+    } finally {
+      await world.close();
+    }
+    const { body: events } = await stack.api.call('GET', `/v1/instances/${slug}/events`);
+    expect(events.items).toContainEqual(expect.objectContaining({ action: 'move', outcome: 'succeeded', message: `moved from cluster ${eu.cluster} to cluster ${us.cluster}` }));
   });
 });
