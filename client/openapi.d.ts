@@ -521,6 +521,10 @@ export interface paths {
                         version?: string;
                         /** @description a clone: a completed backup (of any instance) the new database is restored from; the version defaults to the one backed up */
                         fromBackup?: string;
+                        /** @description multi-cluster: the region to place the instance in (the online, undrained cluster there with most room; 409 when none has room, 422 when none serves it) */
+                        region?: string;
+                        /** @description multi-cluster, admin only: the very cluster to place the instance in */
+                        cluster?: string;
                     };
                 };
             };
@@ -561,7 +565,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -588,7 +592,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Unprocessable request */
+                /** @description Unprocessable request: `urn:shipyard:problem:unprocessable` (unprocessable request), `urn:shipyard:problem:placement-unserved` (no such placement) */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -823,7 +827,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -977,7 +981,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -1126,7 +1130,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -1275,7 +1279,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -1431,7 +1435,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -1467,7 +1471,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Unprocessable request */
+                /** @description Unprocessable request: `urn:shipyard:problem:unprocessable` (unprocessable request), `urn:shipyard:problem:placement-unserved` (no such placement) */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -1696,7 +1700,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -1852,7 +1856,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -1888,7 +1892,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Unprocessable request */
+                /** @description Unprocessable request: `urn:shipyard:problem:unprocessable` (unprocessable request), `urn:shipyard:problem:placement-unserved` (no such placement) */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -2010,7 +2014,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -2039,6 +2043,171 @@ export interface paths {
                 };
                 /** @description Unsupported media type */
                 415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests */
+                429: {
+                    headers: {
+                        /** @description seconds until the window ends and requests are taken again */
+                        "Retry-After"?: number;
+                        /** @description requests a minute this API key's role may make (per client address without a key) */
+                        "RateLimit-Limit"?: number;
+                        /** @description requests left in the current window (0 here) */
+                        "RateLimit-Remaining"?: number;
+                        /** @description seconds until the window ends */
+                        "RateLimit-Reset"?: number;
+                        /** @description the same as RateLimit-Limit */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description the same as RateLimit-Remaining */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description the same as RateLimit-Reset */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/instances/{idOrSlug}/move": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move an instance to another cluster
+         * @description Starts a move (from ready; the instance keeps serving from its cluster meanwhile): a `pre-move` backup, the app built in the target cluster (its data: the same tenant database when both clusters use one tenant Postgres, else restored from the backup, with the app stopped from the backup on), its DNS name switched to the target's ingress, then everything in the source cluster removed. A failure or cancel before the DNS switch removes what was built in the target: the instance serves from the source as before. 422 (`placement-unserved`) for a cluster that is not registered; 409 (`placement-refused`) for one that is drained, offline or full. Starts an operation: 409 while another one runs on the instance, or when the instance is in no state for it.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description retry-safe key: the same key and body get the same response */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    /** @description instance id (ins_…) or slug */
+                    idOrSlug: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description the cluster to move the instance to (GET /v1/clusters) */
+                        cluster: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Operation started; Location names it */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OperationAccepted"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not allowed for this API key: `urn:shipyard:problem:forbidden` (not allowed for this api key), `urn:shipyard:problem:forbidden-owner` (not allowed for a key bound to an owner) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Path segment too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported media type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unprocessable request: `urn:shipyard:problem:unprocessable` (unprocessable request), `urn:shipyard:problem:placement-unserved` (no such placement) */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2156,7 +2325,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -2775,7 +2944,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -2988,7 +3157,7 @@ export interface paths {
                 query?: {
                     /** @description instance id (ins_…) or slug */
                     instance?: string;
-                    kind?: "provision" | "upgrade" | "suspend" | "resume" | "change_plan" | "teardown" | "cleanup" | "backup" | "restore" | "rotate_credentials";
+                    kind?: "provision" | "upgrade" | "suspend" | "resume" | "change_plan" | "teardown" | "cleanup" | "backup" | "restore" | "rotate_credentials" | "move";
                 };
                 header?: {
                     /** @description the `id` of the last message received: the stream resumes after it (browsers send it when they reconnect) */
@@ -3257,7 +3426,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -3397,7 +3566,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -4035,6 +4204,10 @@ export interface paths {
                             slugs?: string[];
                             /** @description instances now at one of these versions */
                             versions?: string[];
+                            /** @description multi-cluster: instances placed in one of these clusters */
+                            clusters?: string[];
+                            /** @description multi-cluster: instances placed in a cluster of one of these regions */
+                            regions?: string[];
                         };
                         strategy?: {
                             /** @description instances upgraded first, before any wave (default 1) */
@@ -4090,7 +4263,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -4117,7 +4290,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Unprocessable request */
+                /** @description Unprocessable request: `urn:shipyard:problem:unprocessable` (unprocessable request), `urn:shipyard:problem:placement-unserved` (no such placement) */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -4347,7 +4520,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -4496,7 +4669,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -4638,7 +4811,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -4942,7 +5115,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -5294,7 +5467,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Unprocessable request */
+                /** @description Unprocessable request: `urn:shipyard:problem:unprocessable` (unprocessable request), `urn:shipyard:problem:placement-unserved` (no such placement) */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -6175,7 +6348,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -6346,6 +6519,484 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/clusters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Clusters instances are placed in */
+        get: {
+            parameters: {
+                query?: {
+                    region?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Every registered cluster (of one region), by name */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ClusterList"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not allowed for this API key: `urn:shipyard:problem:forbidden` (not allowed for this api key), `urn:shipyard:problem:forbidden-owner` (not allowed for a key bound to an owner) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests */
+                429: {
+                    headers: {
+                        /** @description seconds until the window ends and requests are taken again */
+                        "Retry-After"?: number;
+                        /** @description requests a minute this API key's role may make (per client address without a key) */
+                        "RateLimit-Limit"?: number;
+                        /** @description requests left in the current window (0 here) */
+                        "RateLimit-Remaining"?: number;
+                        /** @description seconds until the window ends */
+                        "RateLimit-Reset"?: number;
+                        /** @description the same as RateLimit-Limit */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description the same as RateLimit-Remaining */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description the same as RateLimit-Reset */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/clusters/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One cluster: region, labels, status, capacity and instance count */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The cluster */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Cluster"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not allowed for this API key: `urn:shipyard:problem:forbidden` (not allowed for this api key), `urn:shipyard:problem:forbidden-owner` (not allowed for a key bound to an owner) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Path segment too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests */
+                429: {
+                    headers: {
+                        /** @description seconds until the window ends and requests are taken again */
+                        "Retry-After"?: number;
+                        /** @description requests a minute this API key's role may make (per client address without a key) */
+                        "RateLimit-Limit"?: number;
+                        /** @description requests left in the current window (0 here) */
+                        "RateLimit-Remaining"?: number;
+                        /** @description seconds until the window ends */
+                        "RateLimit-Reset"?: number;
+                        /** @description the same as RateLimit-Limit */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description the same as RateLimit-Remaining */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description the same as RateLimit-Reset */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/clusters/{name}/drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Drain a cluster: it takes no new instance (move its instances out to retire it) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The cluster as it is now */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Cluster"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not allowed for this API key: `urn:shipyard:problem:forbidden` (not allowed for this api key), `urn:shipyard:problem:forbidden-owner` (not allowed for a key bound to an owner) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Path segment too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported media type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests */
+                429: {
+                    headers: {
+                        /** @description seconds until the window ends and requests are taken again */
+                        "Retry-After"?: number;
+                        /** @description requests a minute this API key's role may make (per client address without a key) */
+                        "RateLimit-Limit"?: number;
+                        /** @description requests left in the current window (0 here) */
+                        "RateLimit-Remaining"?: number;
+                        /** @description seconds until the window ends */
+                        "RateLimit-Reset"?: number;
+                        /** @description the same as RateLimit-Limit */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description the same as RateLimit-Remaining */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description the same as RateLimit-Reset */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/clusters/{name}/undrain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Undrain a cluster: it takes new instances again */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The cluster as it is now */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Cluster"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not allowed for this API key: `urn:shipyard:problem:forbidden` (not allowed for this api key), `urn:shipyard:problem:forbidden-owner` (not allowed for a key bound to an owner) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Path segment too long */
+                414: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported media type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests */
+                429: {
+                    headers: {
+                        /** @description seconds until the window ends and requests are taken again */
+                        "Retry-After"?: number;
+                        /** @description requests a minute this API key's role may make (per client address without a key) */
+                        "RateLimit-Limit"?: number;
+                        /** @description requests left in the current window (0 here) */
+                        "RateLimit-Remaining"?: number;
+                        /** @description seconds until the window ends */
+                        "RateLimit-Reset"?: number;
+                        /** @description the same as RateLimit-Limit */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description the same as RateLimit-Remaining */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description the same as RateLimit-Reset */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/hooks/registry": {
         parameters: {
             query?: never;
@@ -6414,7 +7065,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
+                /** @description Conflict: `urn:shipyard:problem:conflict` (conflict), `urn:shipyard:problem:operation-running` (another operation is running on the instance), `urn:shipyard:problem:invalid-transition` (not allowed in the current state), `urn:shipyard:problem:insufficient-capacity` (insufficient capacity), `urn:shipyard:problem:placement-refused` (no cluster takes the instance), `urn:shipyard:problem:slug-taken` (slug taken), `urn:shipyard:problem:name-taken` (name taken), `urn:shipyard:problem:rollout-running` (a rollout of the version is running), `urn:shipyard:problem:backup-in-use` (the backup cannot be removed now), `urn:shipyard:problem:period-open` (the period is not closed), `urn:shipyard:problem:idempotency-key-reused` (idempotency-key reused), `urn:shipyard:problem:idempotency-key-in-flight` (idempotency-key in flight) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -6441,7 +7092,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Unprocessable request */
+                /** @description Unprocessable request: `urn:shipyard:problem:unprocessable` (unprocessable request), `urn:shipyard:problem:placement-unserved` (no such placement) */
                 422: {
                     headers: {
                         [name: string]: unknown;
@@ -6495,7 +7146,7 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /** @description Every problem `type` Shipyard answers with. A client should treat one it does not know by the problem's `status`. */
-        ProblemType: "urn:shipyard:problem:validation" | "urn:shipyard:problem:unauthenticated" | "urn:shipyard:problem:forbidden" | "urn:shipyard:problem:forbidden-owner" | "urn:shipyard:problem:not-found" | "urn:shipyard:problem:method-not-allowed" | "urn:shipyard:problem:timeout" | "urn:shipyard:problem:conflict" | "urn:shipyard:problem:operation-running" | "urn:shipyard:problem:invalid-transition" | "urn:shipyard:problem:insufficient-capacity" | "urn:shipyard:problem:slug-taken" | "urn:shipyard:problem:name-taken" | "urn:shipyard:problem:rollout-running" | "urn:shipyard:problem:backup-in-use" | "urn:shipyard:problem:period-open" | "urn:shipyard:problem:idempotency-key-reused" | "urn:shipyard:problem:idempotency-key-in-flight" | "urn:shipyard:problem:too-large" | "urn:shipyard:problem:uri-too-long" | "urn:shipyard:problem:unsupported-media-type" | "urn:shipyard:problem:unprocessable" | "urn:shipyard:problem:rate-limited" | "urn:shipyard:problem:headers-too-large" | "urn:shipyard:problem:internal" | "urn:shipyard:problem:unavailable";
+        ProblemType: "urn:shipyard:problem:validation" | "urn:shipyard:problem:unauthenticated" | "urn:shipyard:problem:forbidden" | "urn:shipyard:problem:forbidden-owner" | "urn:shipyard:problem:not-found" | "urn:shipyard:problem:method-not-allowed" | "urn:shipyard:problem:timeout" | "urn:shipyard:problem:conflict" | "urn:shipyard:problem:operation-running" | "urn:shipyard:problem:invalid-transition" | "urn:shipyard:problem:insufficient-capacity" | "urn:shipyard:problem:placement-refused" | "urn:shipyard:problem:slug-taken" | "urn:shipyard:problem:name-taken" | "urn:shipyard:problem:rollout-running" | "urn:shipyard:problem:backup-in-use" | "urn:shipyard:problem:period-open" | "urn:shipyard:problem:idempotency-key-reused" | "urn:shipyard:problem:idempotency-key-in-flight" | "urn:shipyard:problem:too-large" | "urn:shipyard:problem:uri-too-long" | "urn:shipyard:problem:unsupported-media-type" | "urn:shipyard:problem:unprocessable" | "urn:shipyard:problem:placement-unserved" | "urn:shipyard:problem:rate-limited" | "urn:shipyard:problem:headers-too-large" | "urn:shipyard:problem:internal" | "urn:shipyard:problem:unavailable";
         Problem: {
             /** @description URI naming the kind of problem: one of ProblemType (a client should handle one it does not know by `status`) */
             type: string;
@@ -6639,7 +7290,7 @@ export interface components {
             id: string;
             instanceId: string;
             /** @enum {unknown} */
-            kind: "provision" | "upgrade" | "suspend" | "resume" | "change_plan" | "teardown" | "cleanup" | "backup" | "restore" | "rotate_credentials";
+            kind: "provision" | "upgrade" | "suspend" | "resume" | "change_plan" | "teardown" | "cleanup" | "backup" | "restore" | "rotate_credentials" | "move";
             /** @enum {unknown} */
             status: "running" | "succeeded" | "failed" | "rolled_back" | "cancelled";
             /** @description live from the workflow while running */
@@ -6695,6 +7346,8 @@ export interface components {
              * @description while deleting: when the instance is purged unless undeleted
              */
             purgeAt?: string;
+            /** @description multi-cluster installs: the cluster the instance is placed in (GET /v1/clusters) */
+            cluster?: string;
             currentOperation: components["schemas"]["Operation"] | null;
         };
         Event: {
@@ -6746,7 +7399,7 @@ export interface components {
             /** @description the operation that took it */
             operationId: string;
             /** @enum {unknown} */
-            kind: "manual" | "scheduled" | "final" | "pre-restore";
+            kind: "manual" | "scheduled" | "final" | "pre-restore" | "pre-move";
             /** @enum {unknown} */
             status: "running" | "completed" | "failed" | "expired";
             sizeBytes: number;
@@ -7054,13 +7707,51 @@ export interface components {
                 operationId: string;
                 slug: string;
                 /** @enum {unknown} */
-                kind: "provision" | "upgrade" | "suspend" | "resume" | "change_plan" | "teardown" | "cleanup" | "backup" | "restore" | "rotate_credentials";
+                kind: "provision" | "upgrade" | "suspend" | "resume" | "change_plan" | "teardown" | "cleanup" | "backup" | "restore" | "rotate_credentials" | "move";
                 /** @enum {unknown} */
                 status: "failed" | "rolled_back";
                 error?: string;
                 /** Format: date-time */
                 endedAt: string;
             }[];
+        };
+        Cluster: {
+            name: string;
+            region: string;
+            labels: {
+                [key: string]: string;
+            };
+            /**
+             * @description `online`: its worker reported lately and it takes new instances; `draining`: it takes none; `offline`: no report for three periods
+             * @enum {unknown}
+             */
+            status: "online" | "draining" | "offline";
+            drained: boolean;
+            /** @description its worker's last capacity report */
+            reportedAt: string | null;
+            /** @description from its last report; null before the first */
+            capacity: {
+                allocatable: {
+                    /** @description cores */
+                    cpu: number;
+                    memoryBytes: number;
+                };
+                promised: {
+                    /** @description cores */
+                    cpu: number;
+                    memoryBytes: number;
+                };
+                /** @description allocatable × overcommit ratio − promised */
+                free: {
+                    cpu: number;
+                    memoryBytes: number;
+                };
+            } | null;
+            /** @description instances placed in it that are not deleted */
+            instanceCount: number;
+        };
+        ClusterList: {
+            items: components["schemas"]["Cluster"][];
         };
     };
     responses: never;
