@@ -7,7 +7,7 @@ import type { Health } from '../domain/health';
 import type { InstanceStatus } from '../domain/instance';
 import { type OperationKind, shownStatus } from '../domain/operation-kinds';
 import type { Database } from './client';
-import { instancesInScope } from './instances';
+import { instancesInScope, runningOperationKinds } from './instances';
 import { instances, operations } from './schema';
 
 export interface InstanceTally {
@@ -20,11 +20,7 @@ export interface InstanceTally {
 
 /** Instances grouped by the status the API shows (a running operation's, else the stored one), health, plan and version. */
 export async function tallyInstances(db: Database, scope: Scope): Promise<InstanceTally[]> {
-  const running = db
-    .select({ instanceId: operations.instanceId, kind: operations.kind })
-    .from(operations)
-    .where(eq(operations.status, 'running'))
-    .as('running');
+  const running = runningOperationKinds(db);
   const rows = await db
     .select({
       stored: instances.status,

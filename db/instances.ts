@@ -158,12 +158,17 @@ export async function rolloutTargets(
 }
 
 /** How many instances show each status (the status the API shows: a running operation's, else the stored one). */
-export async function countInstancesByStatus(db: Database): Promise<{ status: InstanceStatus; count: number }[]> {
-  const running = db
+/** The kind of each instance's running operation, as a subquery to join: what decides the status the API shows. */
+export function runningOperationKinds(db: Database) {
+  return db
     .select({ instanceId: operations.instanceId, kind: operations.kind })
     .from(operations)
     .where(eq(operations.status, 'running'))
     .as('running');
+}
+
+export async function countInstancesByStatus(db: Database): Promise<{ status: InstanceStatus; count: number }[]> {
+  const running = runningOperationKinds(db);
   const rows = await db
     .select({ stored: instances.status, kind: running.kind, count: sql<number>`count(*)::int` })
     .from(instances)

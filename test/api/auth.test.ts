@@ -37,6 +37,8 @@ export const v1Routes: RouteCase[] = [
   { method: 'GET', route: '/v1/instances/{idOrSlug}/operations', url: `/v1/instances/${missing}/operations`, role: 'viewer' },
   { method: 'GET', route: '/v1/instances/{idOrSlug}/events', url: `/v1/instances/${missing}/events`, role: 'viewer' },
   { method: 'GET', route: '/v1/operations/{id}', url: '/v1/operations/op_missing', role: 'viewer' },
+  { method: 'GET', route: '/v1/operations/{id}/events', url: '/v1/operations/op_missing/events', role: 'viewer' },
+  { method: 'GET', route: '/v1/events', url: `/v1/events?instance=${missing}`, role: 'viewer' },
   { method: 'POST', route: '/v1/operations/{id}/cancel', url: '/v1/operations/op_missing/cancel', role: 'operator' },
   { method: 'POST', route: '/v1/api-keys', url: '/v1/api-keys', role: 'admin', payload: { name: '', role: 'viewer' } },
   { method: 'GET', route: '/v1/api-keys', url: '/v1/api-keys', role: 'admin' },

@@ -19,6 +19,8 @@ interface DocumentedOperation {
   statuses: string[];
   parameters: { in: 'path' | 'query' | 'header'; name: string }[];
   hasBody: boolean;
+  /** Its 200 is a text/event-stream, which (for the fleet's) never ends on its own. */
+  streams: boolean;
 }
 
 let h: Harness;
@@ -26,7 +28,9 @@ let operations: DocumentedOperation[];
 beforeAll(async () => {
   h = await startHarness();
   await h.app.ready();
-  const doc = h.app.swagger() as unknown as { paths: Record<string, Record<string, { responses: object; parameters?: DocumentedOperation['parameters'] }>> };
+  const doc = h.app.swagger() as unknown as {
+    paths: Record<string, Record<string, { responses: Record<string, { content?: object }>; parameters?: DocumentedOperation['parameters'] }>>;
+  };
   operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
     Object.entries(ops).map(([method, op]) => ({
       method: method.toUpperCase(),
@@ -34,6 +38,7 @@ beforeAll(async () => {
       statuses: Object.keys(op.responses),
       parameters: op.parameters ?? [],
       hasBody: !['GET', 'HEAD'].includes(method.toUpperCase()),
+      streams: 'text/event-stream' in (op.responses['200']?.content ?? {}),
     })),
   );
 });
@@ -46,14 +51,27 @@ const urlOf = (op: DocumentedOperation, value = 'no-such-thing') => op.path.repl
 const pathParams = (op: DocumentedOperation) => op.parameters.filter((p) => p.in === 'path');
 const queryParams = (op: DocumentedOperation) => op.parameters.filter((p) => p.in === 'query').map((p) => p.name);
 
-function request(op: DocumentedOperation, options: { url?: string; headers?: Record<string, string>; payload?: string | Buffer } = {}) {
-  return h.app.inject({
+async function request(op: DocumentedOperation, options: { url?: string; headers?: Record<string, string>; payload?: string | Buffer } = {}) {
+  const injected = {
     method: op.method as 'GET',
     url: options.url ?? urlOf(op),
     // The configured admin key passes every role check without a catalogue lookup.
     headers: { authorization: `Bearer ${h.config.adminKey}`, ...options.headers },
     ...(options.payload !== undefined ? { payload: options.payload } : {}),
-  });
+  };
+  if (!op.streams) return h.app.inject(injected);
+  // An event stream that opens is left at once (its status and headers are what is checked); an
+  // answer that is not a stream is read whole.
+  const res = await h.app.inject({ ...injected, payloadAsStream: true });
+  const body = res.statusCode === 200 ? '' : await readAll(res.stream());
+  if (res.statusCode === 200) res.stream().destroy();
+  return Object.assign(Object.create(res) as LightMyRequestResponse, { body, json: () => JSON.parse(body) });
+}
+
+async function readAll(stream: AsyncIterable<Buffer | string>): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) text += chunk.toString();
+  return text;
 }
 
 /**
@@ -288,8 +306,8 @@ describe('the OpenAPI document', () => {
         for (const [status, response] of success) {
           const what = `${method.toUpperCase()} ${path} ${status}`;
           expect.soft(response.description, what).not.toBe('Default Response');
-          // A document (an invoice as CSV or a printable page) is the one kind of answer that is not JSON.
-          const documentTypes = Object.keys(response.content).filter((type) => type === 'text/csv' || type === 'text/html');
+          // A document (an invoice as CSV or a printable page) and an event stream are the answers that are not JSON.
+          const documentTypes = Object.keys(response.content).filter((type) => type === 'text/csv' || type === 'text/html' || type === 'text/event-stream');
           if (documentTypes.length > 0) continue;
           expect.soft(response.content['application/json'].schema.$ref, what).toMatch(/^#\/components\/schemas\/\w+$/);
         }

@@ -204,6 +204,15 @@ const cases: RouteCase[] = [
     ],
   },
   onThing('GET', '/v1/operations/{id}', 'viewer', (o) => o.operationId),
+  // The event streams: only refusals here (an opened stream is followed in test/e2e/event-streams.test.ts).
+  { ...onThing('GET', '/v1/operations/{id}/events', 'viewer', (o) => o.operationId), own: undefined },
+  {
+    method: 'GET',
+    route: '/v1/events',
+    role: 'viewer',
+    kind: 'owned',
+    elsewhere: (f) => [{ target: { url: `/v1/events?instance=${f.b.slug}` }, missing: { url: `/v1/events?instance=${f.missing.slug}` }, swap: [[f.missing.slug, f.b.slug]] }],
+  },
   onThing('POST', '/v1/operations/{id}/cancel', 'operator', (o) => o.operationId),
   onThing('GET', '/v1/backups/{id}', 'viewer', (o) => o.backupId),
   onThing('DELETE', '/v1/backups/{id}', 'admin', (o) => o.backupId),

@@ -1,6 +1,6 @@
 // What Temporal stores of a provision run by the real worker and API processes: read raw (as
 // anyone with access to the Temporal server or its database would) it holds no customer data,
-// step error or failure message in clear; decoded through the API's codec endpoint (as the
+// step error or failure message in clear, only the run's documented search attributes; decoded through the API's codec endpoint (as the
 // Temporal UI does) it reads normally.
 import { Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,7 +46,22 @@ describe('workflow history encryption', () => {
       const events = await rawHistory(plainConnection, stack.config.temporalNamespace, workflowIdFor(slug));
       return events.events.some((e) => e.workflowExecutionFailedEventAttributes) ? events : undefined;
     });
-    const stored = Buffer.from(History.encode(history).finish());
+    // The one thing Temporal stores in clear by design: the run's search attributes (the slug, the
+    // kind, the plan and the version it aims at), so the Temporal UI can find runs by them. Nothing
+    // else of the instance: no name, no e-mail, no error.
+    const started = history.events.find((e) => e.workflowExecutionStartedEventAttributes)!.workflowExecutionStartedEventAttributes!;
+    const attributes = Object.fromEntries(
+      Object.entries(started.searchAttributes?.indexedFields ?? {})
+        .filter(([key]) => key.startsWith('Shipyard'))
+        .map(([key, payload]) => [key, JSON.parse(Buffer.from(payload.data ?? []).toString('utf8')) as unknown]),
+    );
+    expect(attributes).toEqual({ ShipyardInstance: slug, ShipyardOperation: 'provision', ShipyardPlan: 'starter', ShipyardVersion: version });
+    const withoutSearchAttributes = History.decode(History.encode(history).finish());
+    for (const event of withoutSearchAttributes.events) {
+      if (event.workflowExecutionStartedEventAttributes) event.workflowExecutionStartedEventAttributes.searchAttributes = null;
+      if (event.upsertWorkflowSearchAttributesEventAttributes) event.upsertWorkflowSearchAttributesEventAttributes.searchAttributes = null;
+    }
+    const stored = Buffer.from(History.encode(withoutSearchAttributes).finish());
     for (const secret of [name, ownerEmail, version, stepError!, marker]) expect(stored.includes(secret), secret).toBe(false);
 
     // Every payload is encrypted (inputs, activity arguments and results, memo, failure details),

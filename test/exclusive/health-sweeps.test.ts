@@ -1,6 +1,9 @@
 // Health sweeps end to end, with worker and API as real processes: objects deleted or changed
 // behind Shipyard's back are restored by a sweep and reported to a webhook; a suspended instance
 // is checked against 0 replicas; a spent heal budget stops healing and alerts once.
+// A sweep covers the whole catalogue and heals with this file's settings, so it runs alone (the
+// exclusive project): beside other files it once healed the wildcard-TLS file's instance with a
+// certificate of its own.
 import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { AppsV1Api, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
