@@ -212,7 +212,7 @@ describe('the OpenAPI document', () => {
       const [method, path] = entry.split(' ') as [HTTPMethods, string];
       expect(h.app.hasRoute({ method, url: path.replace(/\{(\w+)\}/g, ':$1') })).toBe(true);
       const op = doc.paths[path][method.toLowerCase()];
-      const answersAtOnce = path.endsWith('/health/check') || /\/rollouts\/\{id\}\/(pause|resume|abort)$/.test(path);
+      const answersAtOnce = path.endsWith('/health/check') || /\/rollouts\/\{id\}\/(pause|resume|abort)$/.test(path) || /\/clusters\/\{name\}\/(drain|undrain)$/.test(path);
       expect(Object.keys(op.responses)).toContain(method === 'POST' && !path.startsWith('/codec/') ? (/(api-keys|webhooks)$/.test(path) ? '201' : answersAtOnce ? '200' : '202') : method === 'DELETE' && path.includes('instances') ? '202' : '200');
       if (path.startsWith('/v1/') && !path.startsWith('/v1/hooks/')) expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['401', '403', '500']));
     }
