@@ -142,6 +142,7 @@ describe('every documented operation × malformed requests', () => {
       'POST /v1/instances/{idOrSlug}/upgrade': { version: '2.0.0' },
       'POST /v1/instances/{idOrSlug}/plan': { plan: 'standard' },
       'POST /v1/instances/{idOrSlug}/restore': { backupId: 'bak_00000000000000000000000000' },
+      'POST /v1/instances/{idOrSlug}/move': { cluster: 'eu-1' },
     };
     for (const op of accepting) {
       const body = validBody[`${op.method} ${op.path}`];
