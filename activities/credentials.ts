@@ -151,10 +151,6 @@ export function createCredentialActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Stops `role` (the owner role or a login role) from logging in and ends its sessions, then
-     * removes `app-env-previous`. Refused while the Secret logs in as `role`: the app needs it.
-     */
-    /**
      * A move within one tenant Postgres (workflows/move.ts): Secret `app-env` of the app being built
      * in this cluster logs in as `role` (the login role the source's app does not use) with a new
      * password, so the source's app keeps its own login until it is gone. APP_SECRET is a
@@ -176,6 +172,10 @@ export function createCredentialActivities(deps: ActivityDeps) {
       await apply(slug, appSecretManifest(slug, { databaseUrl, appSecret: randomBytes(32).toString('base64url') }));
     },
 
+    /**
+     * Stops `role` (the owner role or a login role) from logging in and ends its sessions, then
+     * removes `app-env-previous`. Refused while the Secret logs in as `role`: the app needs it.
+     */
     async disableDatabaseLogin(slug: string, role: string): Promise<void> {
       const current = await currentLogin(slug);
       if (current.role === role) {

@@ -2,7 +2,7 @@
 // polls the task queue until shut down, then drains within SHIPYARD_WORKER_DRAIN_SECONDS.
 import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import { Runtime } from '@temporalio/worker';
+import { Runtime, type Worker } from '@temporalio/worker';
 import { refreshClusterPicture } from '../activities/capacity';
 import { wildcardCertificate } from '../activities/wildcard-certificate';
 import type { Config } from '../domain/config';
@@ -91,22 +91,7 @@ export async function startWorker(
       temporalSdkMetrics(config.temporalMetricsPort),
     );
   }
-  const done = (async () => {
-    try {
-      await worker.run();
-    } finally {
-      metricsServer?.close();
-      await connection.close();
-      await deps.close();
-    }
-  })();
-  return {
-    done,
-    shutdown() {
-      // Only a running worker can start a shutdown; a second signal finds it draining already.
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-    },
-  };
+  return running(worker, [() => metricsServer?.close(), () => connection.close(), () => deps.close()]);
 }
 
 /**
@@ -150,18 +135,22 @@ async function startClusterWorker(
   if (options.serveMetrics) {
     metricsServer = await serveMetrics(config.workerMetricsHost, config.workerMetricsPort, options.registry, temporalSdkMetrics(config.temporalMetricsPort));
   }
+  return running(worker, [() => metricsServer?.close(), () => connection.close(), () => deps.close()]);
+}
+
+/** Runs `worker` until it stops, then releases what it used, in order; central and cluster workers alike. */
+function running(worker: Worker, release: (() => unknown)[]): RunningWorker {
   const done = (async () => {
     try {
       await worker.run();
     } finally {
-      metricsServer?.close();
-      await connection.close();
-      await deps.close();
+      for (const step of release) await step();
     }
   })();
   return {
     done,
     shutdown() {
+      // Only a running worker can start a shutdown; a second signal finds it draining already.
       if (worker.getState() === 'RUNNING') worker.shutdown();
     },
   };
