@@ -36,8 +36,9 @@ describe('shipyard all', () => {
     expect(created.status).toBe(202);
     expect((await client.settled(created.body.operation.id)).status).toBe('succeeded');
 
+    // The counter moves just after the closing write commits, so a scrape may briefly trail the API.
+    await expect.poll(async () => (await fetch(`${baseUrl}/metrics`)).text()).toContain('shipyard_operations_total{kind="provision",status="succeeded"} 1');
     const text = await (await fetch(`${baseUrl}/metrics`)).text();
-    expect(text).toContain('shipyard_operations_total{kind="provision",status="succeeded"} 1');
     expect(text).toMatch(/^shipyard_instances\{status="ready"\} [1-9]/m);
     expect(text).toMatch(/^temporal_worker_task_slots_available\{/m);
 

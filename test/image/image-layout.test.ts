@@ -198,8 +198,9 @@ describe('the image layout (Dockerfile without Docker)', () => {
     expect(created.status).toBe(202);
     expect((await client.settled(created.body.operation.id)).status).toBe('succeeded');
 
+    // The counter moves just after the closing write commits, so a scrape may briefly trail the API.
+    await expect.poll(async () => (await fetch(workerMetrics)).text()).toContain('shipyard_operations_total{kind="provision",status="succeeded"} 1');
     let text = await (await fetch(workerMetrics)).text();
-    expect(text).toContain('shipyard_operations_total{kind="provision",status="succeeded"} 1');
     expect(text).toContain('shipyard_operation_duration_seconds_count{kind="provision"} 1');
     expect(text).toMatch(/shipyard_step_duration_seconds_count\{kind="provision",step="[^"]+"\} 1/);
     // The Temporal SDK's own worker metrics, merged into the same answer.
@@ -212,8 +213,7 @@ describe('the image layout (Dockerfile without Docker)', () => {
     const deleted = await client.call('DELETE', `/v1/instances/${slug}`);
     expect(deleted.status).toBe(202);
     expect((await client.settled(deleted.body.operation.id)).status).toBe('succeeded');
-    text = await (await fetch(workerMetrics)).text();
-    expect(text).toContain('shipyard_operations_total{kind="teardown",status="succeeded"} 1');
+    await expect.poll(async () => (await fetch(workerMetrics)).text()).toContain('shipyard_operations_total{kind="teardown",status="succeeded"} 1');
 
     // Request logs: JSON lines with route, status, duration and the key's name, never the key.
     const requestLog = logs.api!.map((l) => l.replace(/^api\s*\|\s*/, '')).filter((l) => l.includes('"msg":"request"'));
