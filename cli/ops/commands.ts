@@ -65,6 +65,7 @@ const instanceColumns: Column<Instance>[] = [
   { header: 'plan', value: (i) => i.plan },
   { header: 'version', value: (i) => i.version },
   { header: 'hostname', value: (i) => i.hostname },
+  { header: 'cluster', value: (i) => i.cluster },
   { header: 'operation', value: (i) => (i.currentOperation ? `${i.currentOperation.kind} ${i.currentOperation.id}` : '') },
 ];
 const operationColumns: Column<Operation>[] = [
@@ -198,6 +199,16 @@ const planColumns: Column<Schemas['Plan']>[] = [
   { header: 'replicas', value: (p) => p.replicas },
   { header: 'per hour', value: (p) => cents(p.pricePerHourCents) },
   { header: 'suspended', value: (p) => cents(p.suspendedPricePerHourCents) },
+];
+
+const clusterColumns: Column<Schemas['Cluster']>[] = [
+  { header: 'name', value: (c) => c.name },
+  { header: 'region', value: (c) => c.region },
+  { header: 'status', value: (c) => c.status },
+  { header: 'instances', value: (c) => c.instanceCount },
+  { header: 'free cpu', value: (c) => (c.capacity ? c.capacity.free.cpu.toFixed(1) : '') },
+  { header: 'free memory', value: (c) => (c.capacity ? bytes(c.capacity.free.memoryBytes) : '') },
+  { header: 'reported', value: (c) => ago(c.reportedAt) },
 ];
 
 const cents = (value: number) => (value / 100).toFixed(2);
@@ -397,6 +408,17 @@ export function addOperatorCommands(program: Command): void {
     .action(
       run(async (ctx, idOrSlug: string, o: { plan: string; wait?: boolean }) => {
         const { operation } = await unwrap(ctx.client.POST('/v1/instances/{idOrSlug}/plan', { params: { path: { idOrSlug } }, body: { plan: o.plan } }));
+        await started(ctx, operation, o.wait, idOrSlug);
+      }),
+    );
+  instances
+    .command('move <instance>')
+    .description('move an instance, with its data, DNS name and certificate, to another cluster')
+    .requiredOption('--cluster <name>', 'the cluster to move it to (shipyard clusters list)')
+    .addOption(waitOption())
+    .action(
+      run(async (ctx, idOrSlug: string, o: { cluster: string; wait?: boolean }) => {
+        const { operation } = await unwrap(ctx.client.POST('/v1/instances/{idOrSlug}/move', { params: { path: { idOrSlug } }, body: { cluster: o.cluster } }));
         await started(ctx, operation, o.wait, idOrSlug);
       }),
     );
@@ -767,6 +789,51 @@ export function addOperatorCommands(program: Command): void {
       printPage(ctx, await unwrap(ctx.client.GET('/v1/webhooks/{id}/deliveries', { params: { path: { id }, query: o } })), deliveryColumns);
     }),
   );
+
+  const clusters = program.command('clusters').alias('cluster').description('the Kubernetes clusters instances are placed in');
+  clusters
+    .command('list')
+    .description('clusters with their status, instances and free capacity')
+    .action(
+      run(async (ctx) => {
+        printPage(ctx, await unwrap(ctx.client.GET('/v1/clusters')), clusterColumns);
+      }),
+    );
+  clusters
+    .command('get <name>')
+    .description('one cluster')
+    .action(
+      run(async (ctx, name: string) => {
+        ctx.print(formatOne(await unwrap(ctx.client.GET('/v1/clusters/{name}', { params: { path: { name } } })), ctx.output, clusterColumns));
+      }),
+    );
+  for (const [verb, path, description] of [
+    ['drain', '/v1/clusters/{name}/drain', 'stop placing new instances in a cluster (its instances stay and keep being served)'],
+    ['undrain', '/v1/clusters/{name}/undrain', 'place new instances in a drained cluster again'],
+  ] as const) {
+    clusters
+      .command(`${verb} <name>`)
+      .description(description)
+      .action(
+        run(async (ctx, name: string) => {
+          ctx.print(formatOne(await unwrap(ctx.client.POST(path, { params: { path: { name } } })), ctx.output, clusterColumns));
+        }),
+      );
+  }
+
+  program
+    .command('whoami')
+    .description('the key in use: its name, role and owner')
+    .action(
+      run(async (ctx) => {
+        const me = await unwrap(ctx.client.GET('/v1/me'));
+        ctx.print(formatOne(me, ctx.output, [
+          { header: 'name', value: (m) => m.name },
+          { header: 'role', value: (m) => m.role },
+          { header: 'owner', value: (m) => m.owner },
+        ]));
+      }),
+    );
 
   program
     .command('plans')

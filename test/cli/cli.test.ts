@@ -1,11 +1,10 @@
-// The `shipyard` CLI as an operator runs it: the built binary (dist/shipyard.js) as a child
-// process, against a whole Shipyard on the testbed, reading only its exit code and output.
-import { execFile } from 'node:child_process';
+// The `shipyard` CLI as an operator runs it (test/support/cli.ts: the built binary as a child
+// process), against a whole Shipyard on the testbed, reading only its exit code and output.
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { shipyardFromBuild } from '../support/build';
+import { runShipyardCli, showRun } from '../support/cli';
 import { uniqueSuffix } from '../support/config';
 import { type Stack, startStack } from '../support/stack';
 
@@ -13,40 +12,10 @@ let stack: Stack;
 let configHome: string;
 const slug = `cli-${uniqueSuffix()}`;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `shipyard …args` from the build, connected by the environment unless `env` says otherwise. */
-function shipyard(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  const [node, script] = shipyardFromBuild.command;
-  return new Promise((resolve) => {
-    execFile(
-      node!,
-      [script!, ...args],
-      {
-        cwd: shipyardFromBuild.cwd,
-        env: {
-          PATH: process.env.PATH,
-          HOME: configHome,
-          XDG_CONFIG_HOME: configHome,
-          SHIPYARD_API_URL: stack.api.baseUrl,
-          SHIPYARD_API_KEY: stack.config.adminKey,
-          ...env,
-        },
-        timeout: 170_000,
-      },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-const show = (run: Run) => `exit ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
+const shipyard = (args: string[], env: Record<string, string | undefined> = {}) =>
+  runShipyardCli(args, { HOME: configHome, XDG_CONFIG_HOME: configHome, SHIPYARD_API_URL: stack.api.baseUrl, SHIPYARD_API_KEY: stack.config.adminKey, ...env });
+const show = showRun;
 
 beforeAll(async () => {
   configHome = mkdtempSync(join(tmpdir(), 'shipyard-cli-'));
@@ -144,6 +113,20 @@ describe('shipyard, the CLI', () => {
     const run = await shipyard(['--profile', 'testbed', 'instances', 'get', slug, '-o', 'json'], { SHIPYARD_API_URL: undefined, SHIPYARD_API_KEY: undefined });
     expect(run.code, show(run)).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ slug });
+  });
+
+  it('whoami names the key; clusters list answers; a move to a cluster nobody registered exits 3 naming the problem', async () => {
+    const me = await shipyard(['whoami', '-o', 'json']);
+    expect(me.code, show(me)).toBe(0);
+    expect(JSON.parse(me.stdout)).toMatchObject({ role: 'admin' });
+    const clusters = await shipyard(['clusters', 'list', '-o', 'table']);
+    expect(clusters.code, show(clusters)).toBe(0);
+    expect(clusters.stdout).toMatch(/^NAME +REGION +STATUS +INSTANCES/m);
+    const move = await shipyard(['instances', 'move', slug, '--cluster', 'nowhere-1', '--wait']);
+    expect(move.code, show(move)).toBe(3);
+    expect(move.stderr).toMatch(/no cluster nowhere-1 is registered.*urn:shipyard:problem:placement-unserved/);
+    const missing = await shipyard(['clusters', 'get', 'nowhere-1']);
+    expect(missing.code, show(missing)).toBe(3);
   });
 
   it('delete --grace 0 --wait removes the instance and exits 0', async () => {

@@ -21,6 +21,7 @@ import { startProcess, type ShipyardProcess } from '../../demo/processes';
 import { clusterDown, clusterUp } from '../../testbed/index';
 import { kubeConfigFrom, kubeconfigPath } from '../../testbed/components/kubernetes';
 import { shipyardFromBuild } from '../support/build';
+import { runShipyardCli, showRun } from '../support/cli';
 import { uniqueSuffix } from '../support/config';
 import { freePort, type Operation, type Stack, startStack } from '../support/stack';
 import { worldReader } from '../support/world';
@@ -253,11 +254,15 @@ describe('two clusters in two regions', () => {
     expect(nowhere.status).toBe(422);
     expect(nowhere.body.type).toBe('urn:shipyard:problem:placement-unserved');
 
-    const started = await moveTo(us.cluster);
-    expect(started.status, JSON.stringify(started.body)).toBe(202);
-    expect(started.body.operation.kind).toBe('move');
-    const done = await stack.api.settled(started.body.operation.id, 180_000);
-    expect(done.status, JSON.stringify(done)).toBe('succeeded');
+    // As an operator moves it: the CLI, following the move to its end.
+    const cli = await runShipyardCli(['instances', 'move', slug, '--cluster', us.cluster, '--wait', '-o', 'json'], {
+      SHIPYARD_API_URL: stack.api.baseUrl,
+      SHIPYARD_API_KEY: stack.config.adminKey,
+    });
+    expect(cli.code, showRun(cli)).toBe(0);
+    expect(cli.stderr).toMatch(/^✓ move op_\w+ succeeded in /m);
+    const done = JSON.parse(cli.stdout) as Operation;
+    expect(done).toMatchObject({ kind: 'move', status: 'succeeded' });
     // Both clusters use the testbed's one tenant Postgres: the database stayed where it was, and the
     // app in the new cluster logs in with a login of its own.
     const steps = done.steps.map((s) => s.name);
