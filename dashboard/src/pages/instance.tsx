@@ -230,6 +230,7 @@ export function InstancePage({ me, slug }: { me: Me; slug: string }) {
               <div><dt>Health</dt><dd><Badge value={inst.health} /> <span class="muted">checked {when(inst.healthCheckedAt)}</span></dd></div>
               <div><dt>Host</dt><dd>{inst.hostname}</dd></div>
               <div><dt>Namespace</dt><dd>{inst.namespace}</dd></div>
+              {inst.cluster ? <div><dt>Cluster</dt><dd data-testid="instance-cluster">{inst.cluster}</dd></div> : null}
               <div><dt>Owner</dt><dd>{inst.ownerEmail}</dd></div>
               <div><dt>Certificate</dt><dd>{certificate ? `${certificate.status}: ${certificate.detail ?? ''}` : '—'}</dd></div>
               <div><dt>Created</dt><dd>{when(inst.createdAt)}</dd></div>
