@@ -154,11 +154,10 @@ describe('GET /v1/operations/{id}/events', () => {
     const watchers = await Promise.all(Array.from({ length: 100 }, () => open(`/v1/operations/${operationId}/events`)));
     await Promise.all(watchers.map((w) => w.until((m) => m.event === 'operation' || m.event === 'end')));
     expect(watchers.map((w) => w.status)).toEqual(Array(100).fill(200));
+    // Scraped first, checked only if the operation is still running after: its end closes every watcher.
+    const [watching, readers] = [await metric('shipyard_stream_watchers', '{stream="operation"}'), await metric('shipyard_stream_operation_readers')];
     const running = await stack.api.call('GET', `/v1/operations/${operationId}`);
-    if (running.body.status === 'running') {
-      expect(await metric('shipyard_stream_watchers', '{stream="operation"}')).toBe(100);
-      expect(await metric('shipyard_stream_operation_readers')).toBe(1);
-    }
+    if (running.body.status === 'running') expect([watching, readers]).toEqual([100, 1]);
     await Promise.all(watchers.map((w) => w.ended));
     const seconds = (Date.now() - started) / 1000;
     const reads = (await metric('shipyard_stream_operation_reads_total')) - readsBefore;
@@ -223,7 +222,8 @@ describe('GET /v1/events', () => {
     const lastAudit = audits(everything.messages).at(-1)!;
     await resumed.until((m) => m.event === 'audit' && m.data.id === lastAudit.id);
     const seen = everything.messages.slice(0, everything.messages.indexOf(firstAudit) + 1).filter((m) => m.event === 'audit').map((m) => m.data.id);
-    const after = audits(everything.messages).map((e) => e.id).filter((id) => !seen.includes(id));
+    // Up to the last one waited for: later batches (other files share the catalogue) may reach one socket before the other.
+    const after = audits(everything.messages).map((e) => e.id).filter((id) => !seen.includes(id) && id <= lastAudit.id);
     const resumedIds = audits(resumed.messages).map((e) => e.id);
     expect(resumedIds.filter((id) => seen.includes(id))).toEqual([]);
     expect(after.filter((id) => !resumedIds.includes(id))).toEqual([]);

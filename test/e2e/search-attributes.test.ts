@@ -100,16 +100,17 @@ describe('search attributes', () => {
       .poll(async () => (await stack.api.call('GET', `/v1/rollouts/${id}`)).body.status, { timeout: 120_000, interval: 500 })
       .toBe('succeeded');
 
-    const [rolloutRun] = await listed(`ShipyardRollout='${id}' AND WorkflowType='rolloutFleet'`, 1);
+    // The workflow keeps ShipyardRolloutStatus current as it goes; visibility records its last value
+    // a moment after the run closes, which the API has already seen.
+    const [rolloutRun] = await listed(`ShipyardRollout='${id}' AND WorkflowType='rolloutFleet' AND ShipyardRolloutStatus='succeeded'`, 1);
     expect(attribute(rolloutRun!, 'ShipyardVersion')).toBe('1.5.0');
-    // The workflow keeps ShipyardRolloutStatus current as it goes.
-    expect(attribute(rolloutRun!, 'ShipyardRolloutStatus')).toBe('succeeded');
     const [upgradeRun] = await listed(`ShipyardRollout='${id}' AND ShipyardOperation='upgrade'`, 1);
     expect(attribute(upgradeRun!, 'ShipyardInstance')).toBe(slug);
 
     // The list: the rollout with its version and status, read from the search attributes.
-    const page = await stack.api.call('GET', '/v1/rollouts?limit=100');
-    expect(page.body.items).toContainEqual(expect.objectContaining({ id, version: '1.5.0', status: 'succeeded' }));
+    await expect
+      .poll(async () => (await stack.api.call('GET', '/v1/rollouts?limit=100')).body.items)
+      .toContainEqual(expect.objectContaining({ id, version: '1.5.0', status: 'succeeded' }));
   });
 
   it('scheduled runs carry their job in ShipyardOperation', async () => {

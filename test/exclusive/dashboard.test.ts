@@ -7,9 +7,10 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { namespaceFor } from '../../domain/instance';
 import { repoRoot } from '../../testbed/runtime';
+import { kubeMessage } from '../support/admission-policy';
 import { artifactsDir, type Browser, launchBrowser, seriousViolations } from '../support/browser';
 import { uniqueSuffix } from '../support/config';
 import { type Stack, startStack } from '../support/stack';
@@ -42,7 +43,8 @@ const hold = {
       failurePolicy: 'Fail',
       matchConstraints: {
         resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
-        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespaceFor(uiSlug) } },
+        // The UI's namespace, and `default` to probe that the policy is in force before the UI provisions.
+        namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [namespaceFor(uiSlug), 'default'] }] },
       },
       validations: [{ expression: 'false', message: 'held by the dashboard test' }],
     },
@@ -56,6 +58,15 @@ const hold = {
   async start() {
     await kube.create(hold.policy);
     await kube.create(hold.binding);
+    // The apiserver loads policies through informers: wait until a dry-run pod in `default` is refused by this one.
+    const probe = { apiVersion: 'v1', kind: 'Pod', metadata: { name: `hold-probe-${run}`, namespace: 'default' }, spec: { containers: [{ name: 'probe', image: 'probe' }] } };
+    await vi.waitFor(
+      async () => {
+        const answer = await kube.create(probe, undefined, 'All').then(() => 'allowed', (err: unknown) => kubeMessage(err));
+        expect(answer).toContain(`ValidatingAdmissionPolicy '${hold.policy.metadata.name}'`);
+      },
+      { timeout: 60_000, interval: 250 },
+    );
   },
   async release() {
     await kube.delete(hold.binding).catch(() => undefined);
@@ -91,7 +102,7 @@ beforeAll(async () => {
   const config = new KubeConfig();
   config.loadFromFile(stack.config.kubeconfig!);
   kube = KubernetesObjectApi.makeApiClient(config);
-  // Made now, in force (the apiserver loads policies through informers) by the time the UI provisions.
+  // In force before the UI provisions.
   await hold.start();
   const created = await Promise.all(
     fleet.map((slug) => stack.api.call('POST', '/v1/instances', { name: `Dash ${slug.slice(-1)}`, slug, plan: 'starter', ownerEmail: `fleet-${run}@dash.test`, version: '1.0.0' })),

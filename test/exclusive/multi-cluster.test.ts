@@ -148,6 +148,10 @@ describe('two clusters in two regions', () => {
     const { body: list } = await stack.api.call('GET', `/v1/clusters?region=${eu.region}`);
     expect(list.items.map((c: { name: string }) => c.name)).toEqual([eu.cluster]);
     expect((await stack.api.call('GET', '/v1/clusters/no-such-cluster')).status).toBe(404);
+    // As an operator lists them: a table row per cluster.
+    const cli = await runShipyardCli(['clusters', 'list', '-o', 'table'], { SHIPYARD_API_URL: stack.api.baseUrl, SHIPYARD_API_KEY: stack.config.adminKey });
+    expect(cli.code, showRun(cli)).toBe(0);
+    expect(cli.stdout).toMatch(new RegExp(`^${eu.cluster} +${eu.region} +online +0 +\\d`, 'm'));
   });
 
   it('places instances in the region asked for; refuses a full region (409) and an unserved one (422)', async () => {
