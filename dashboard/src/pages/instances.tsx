@@ -83,38 +83,44 @@ export function InstancesPage({ me }: { me: Me }) {
         <Field label="Version"><input name="version" value={typed.version} onInput={type('version')} /></Field>
       </form>
       <Loaded resource={page}>
-        {(p) => (
-          <>
-            <table class="instances">
-              <caption class="visually-hidden">Instances matching the filters</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Slug</th><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Health</th>
-                  <th scope="col">Plan</th><th scope="col">Version</th><th scope="col">Owner</th><th scope="col">Running</th>
-                </tr>
-              </thead>
-              <tbody>
-                {p.items.length === 0 ? (
-                  <tr><td colSpan={8} class="muted">No instance matches.</td></tr>
-                ) : (
-                  p.items.map((i) => (
-                    <tr key={i.id} data-slug={i.slug}>
-                      <td><a href={href('instances', i.slug)}>{i.slug}</a></td>
-                      <td>{i.name}</td>
-                      <td><Badge value={i.status} /></td>
-                      <td><Badge value={i.health} /></td>
-                      <td>{i.plan}</td>
-                      <td>{i.version}</td>
-                      <td>{i.ownerEmail}</td>
-                      <td>{i.currentOperation ? i.currentOperation.kind : ''}</td>
-                    </tr>
-                  ))
-                )}
-              </tbody>
-            </table>
-            <Pager pager={pager} nextCursor={p.nextCursor} label="Instance" />
-          </>
-        )}
+        {(p) => {
+          // A single-cluster install places nothing: no column for it.
+          const clustered = p.items.some((i) => i.cluster);
+          return (
+            <>
+              <table class="instances">
+                <caption class="visually-hidden">Instances matching the filters</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Slug</th><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Health</th>
+                    <th scope="col">Plan</th><th scope="col">Version</th><th scope="col">Owner</th>
+                    {clustered ? <th scope="col">Cluster</th> : null}<th scope="col">Running</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {p.items.length === 0 ? (
+                    <tr><td colSpan={8} class="muted">No instance matches.</td></tr>
+                  ) : (
+                    p.items.map((i) => (
+                      <tr key={i.id} data-slug={i.slug}>
+                        <td><a href={href('instances', i.slug)}>{i.slug}</a></td>
+                        <td>{i.name}</td>
+                        <td><Badge value={i.status} /></td>
+                        <td><Badge value={i.health} /></td>
+                        <td>{i.plan}</td>
+                        <td>{i.version}</td>
+                        <td>{i.ownerEmail}</td>
+                        {clustered ? <td>{i.cluster ?? ''}</td> : null}
+                        <td>{i.currentOperation ? i.currentOperation.kind : ''}</td>
+                      </tr>
+                    ))
+                  )}
+                </tbody>
+              </table>
+              <Pager pager={pager} nextCursor={p.nextCursor} label="Instance" />
+            </>
+          );
+        }}
       </Loaded>
     </>
   );
