@@ -352,6 +352,12 @@ describe('two clusters in two regions', () => {
       }
       expect(await namespaceIn(usKube, `mc-wait-${suffix}`)).toBe(false);
 
+      // Checked now, one at a time, the same way.
+      const now = await stack.api.call('POST', `/v1/instances/mc-wait-${suffix}/health/check`);
+      expect(now.status, JSON.stringify(now.body)).toBe(200);
+      expect(now.body).toMatchObject({ cluster: eu.cluster, health: 'healthy' });
+      expect((await stack.api.call('POST', `/v1/instances/${stranded}/health/check`)).body).toMatchObject({ cluster: gone.cluster, health: 'unknown' });
+
       const { body: orphans } = await stack.api.call('GET', '/v1/health/orphans');
       expect(orphans.sweepId).toBe(sweep.id);
       expect(orphans.items).toContainEqual({ kind: 'namespace', name: namespaceFor(leftover), slug: leftover, cluster: us.cluster, removed: false });
