@@ -11,9 +11,11 @@ import { listedInstanceView } from '../lifecycle/views';
 import { getPlan } from '../db/plans';
 import { findInstance, type InstanceRow } from '../db/instances';
 import { recordEvent } from '../db/events';
-import { closeSweep, healsSince, instancesToCheck, openSweep, recordHealth, updateSweepTotals } from '../db/sweeps';
+import { getCluster, listClusters } from '../db/clusters';
+import { closeSweep, healsSince, instancesToCheck, openSweep, recordHealth, recordSweepOfflineClusters, updateSweepTotals } from '../db/sweeps';
+import { clusterStatus } from '../domain/clusters';
 import type { WebhookEventType } from '../domain/webhooks';
-import { healthOf, type Health, type HealthCheck, type SweepTotals } from '../domain/health';
+import { healthCheckQueue, healthOf, offlineClusterVerdict, type Health, type HealthCheck, type OfflineCluster, type SweepTotals } from '../domain/health';
 import { hostnameFor, instanceLabel, managedByLabel, managedByValue, namespaceFor } from '../domain/instance';
 import { createDnsActivities } from './dns';
 import { errorTypes, isKubeNotFound, kubeError, route53Error } from './errors';
@@ -38,6 +40,8 @@ interface Finding extends HealthCheck {
 
 export interface InstanceHealth {
   instanceId: string;
+  /** The cluster the instance is placed in; absent for an unplaced one (a single-cluster install). */
+  cluster?: string;
   health: Health;
   checks: HealthCheck[];
   healed: boolean;
@@ -242,6 +246,14 @@ export function createHealthActivities(deps: ActivityDeps) {
     }
   }
 
+  /** The registered clusters with no capacity report for three periods, as of now. */
+  async function offlineClusters(): Promise<OfflineCluster[]> {
+    const now = new Date();
+    return (await listClusters(db))
+      .filter((cluster) => clusterStatus(cluster, now, config.clusterReportSeconds) === 'offline')
+      .map((cluster) => ({ name: cluster.name, region: cluster.region, reportedAt: cluster.reportedAt?.toISOString() ?? null, instanceCount: cluster.instanceCount }));
+  }
+
   /** Still as it was when the check began: same status and version, no operation running. */
   async function stillCheckable(before: InstanceRow): Promise<boolean> {
     const now = await findInstance(db, before.id);
@@ -254,11 +266,39 @@ export function createHealthActivities(deps: ActivityDeps) {
       return (await openSweep(db, workflowId)).id;
     },
 
+    /** A page of instances to check, by id (the form runs from before checks went to each cluster's worker take). */
     async instancesToCheck(after: string | undefined, limit: number): Promise<string[]> {
-      return instancesToCheck(db, after, limit);
+      return (await instancesToCheck(db, after, limit)).map((row) => row.id);
     },
 
+    /**
+     * A page of instances to check, each with the queue its check runs on: its cluster's, when it
+     * is placed in one that reports; else none (the central queue, which reports an offline
+     * cluster without looking).
+     */
+    async instancesToCheckWithQueues(after: string | undefined, limit: number): Promise<{ id: string; taskQueue?: string }[]> {
+      const rows = await instancesToCheck(db, after, limit);
+      if (rows.every((row) => row.cluster === null)) return rows.map(({ id }) => ({ id }));
+      const now = new Date();
+      const queues = new Map(
+        (await listClusters(db)).map((cluster) => [cluster.name, healthCheckQueue({ taskQueue: cluster.taskQueue, status: clusterStatus(cluster, now, config.clusterReportSeconds) })]),
+      );
+      return rows.map(({ id, cluster }) => {
+        const taskQueue = cluster === null ? undefined : queues.get(cluster);
+        return taskQueue === undefined ? { id } : { id, taskQueue };
+      });
+    },
+
+    /** The queue `POST …/health/check` runs the instance's check on (as a sweep would); undefined: the central queue. */
+    async healthCheckQueueOf(instanceId: string): Promise<string | undefined> {
+      const found = await findInstance(db, instanceId);
+      const cluster = found?.instance.cluster ? await getCluster(db, found.instance.cluster) : undefined;
+      return cluster ? healthCheckQueue({ taskQueue: cluster.taskQueue, status: clusterStatus(cluster, new Date(), config.clusterReportSeconds) }) : undefined;
+    },
+
+    /** The sweep's totals so far (or at its end), and the clusters offline as it looks now. */
     async updateSweep(sweepId: string, totals: SweepTotals, end?: 'succeeded' | 'failed'): Promise<void> {
+      await recordSweepOfflineClusters(db, sweepId, await offlineClusters());
       if (end) await closeSweep(db, sweepId, end, totals);
       else await updateSweepTotals(db, sweepId, totals);
     },
@@ -274,6 +314,18 @@ export function createHealthActivities(deps: ActivityDeps) {
       const { instance } = found;
       const plan = await getPlan(db, instance.plan);
       if (!plan) return null;
+      if (instance.cluster !== null) {
+        const cluster = await getCluster(db, instance.cluster);
+        if (!cluster || clusterStatus(cluster, new Date(), config.clusterReportSeconds) === 'offline') {
+          const verdict = offlineClusterVerdict(cluster ?? { name: instance.cluster, region: '(not registered)', reportedAt: null });
+          await recordHealth(db, instanceId, verdict.health, verdict.checks);
+          return { instanceId, cluster: instance.cluster, ...verdict, healed: false };
+        }
+        // Only the cluster's own worker sees its objects (this worker's Kubernetes, tenant database
+        // and ingress target are another cluster's, or none): a check that reached another worker
+        // (a run from before checks went to each cluster's queue) leaves the last verdict alone.
+        if (cluster.taskQueue !== config.taskQueue) return null;
+      }
       const suspended = instance.status === 'suspended';
       const replicas = suspended ? 0 : plan.replicas;
 
@@ -332,7 +384,7 @@ export function createHealthActivities(deps: ActivityDeps) {
         await publishWebhookEvent(deps, { key, type, data: { instance: view, health: { health, checks } } });
       }
       await recordHealth(db, instanceId, health, checks);
-      return { instanceId, health, checks, healed };
+      return { instanceId, ...(instance.cluster !== null ? { cluster: instance.cluster } : {}), health, checks, healed };
     },
   };
 }

@@ -24,6 +24,11 @@ export interface Orphan {
   name: string;
   /** The instance its mark names. */
   slug: string;
+  /**
+   * The cluster that instance was last placed in, when the catalogue still has its (deleted) row
+   * and it was placed; absent otherwise (an unplaced instance, or one the catalogue never had).
+   */
+  cluster?: string;
 }
 
 const ownerValue = /^"heritage=shipyard,instance=([a-z0-9-]+)"$/;
@@ -90,12 +95,13 @@ export function createOrphanActivities(deps: ActivityDeps) {
     if (slugs.length === 0) return [];
     // Rows are written before anything is made outside and kept after teardown: a slug with a
     // live row is an instance being provisioned, running, failed or torn down — never an orphan.
-    const live = new Set(
-      (await db.select({ slug: instances.slug, status: instances.status }).from(instances).where(inArray(instances.slug, slugs)))
-        .filter((row) => row.status !== 'deleted')
-        .map((row) => row.slug),
-    );
-    return all.filter((o) => !live.has(o.slug)).sort((a, b) => a.slug.localeCompare(b.slug) || a.kind.localeCompare(b.kind));
+    const rows = await db.select({ slug: instances.slug, status: instances.status, cluster: instances.cluster }).from(instances).where(inArray(instances.slug, slugs));
+    const live = new Set(rows.filter((row) => row.status !== 'deleted').map((row) => row.slug));
+    const placedIn = new Map(rows.flatMap((row) => (row.cluster === null ? [] : [[row.slug, row.cluster] as const])));
+    return all
+      .filter((o) => !live.has(o.slug))
+      .map((o) => (placedIn.has(o.slug) ? { ...o, cluster: placedIn.get(o.slug)! } : o))
+      .sort((a, b) => a.slug.localeCompare(b.slug) || a.kind.localeCompare(b.kind));
   }
 
   async function removeOrphan(orphan: Orphan): Promise<void> {

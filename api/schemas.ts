@@ -175,6 +175,7 @@ export const Health = Type.Enum(healths);
 
 export const HealthReport = Type.Object(
   {
+    cluster: Type.Optional(Type.String({ description: 'the cluster the instance is placed in; absent in a single-cluster install' })),
     health: Health,
     checkedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'null until the first check' }),
     checks: Type.Array(
@@ -201,6 +202,18 @@ export const Sweep = Type.Object(
     unhealthy: Type.Integer(),
     healed: Type.Integer(),
     errors: Type.Integer({ description: 'instances whose check could not finish' }),
+    offlineClusters: Type.Array(
+      Type.Object({
+        name: Type.String(),
+        region: Type.String(),
+        reportedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'its last capacity report; null if it never reported' }),
+        instanceCount: Type.Integer({ description: 'instances placed in it' }),
+      }),
+      {
+        description:
+          'clusters with no capacity report for three periods as the sweep last looked: their instances were not checked (health `unknown`, check `cluster` says why) rather than counted unhealthy. Empty in a single-cluster install',
+      },
+    ),
   },
   { $id: 'Sweep' },
 );
@@ -210,6 +223,7 @@ export const Orphan = Type.Object(
     kind: Type.Enum(['namespace', 'dns-record', 'database']),
     name: Type.String({ description: 'the namespace, the DNS name, or the database (and role) name' }),
     slug: Type.String({ description: 'the instance its ownership mark names' }),
+    cluster: Type.Optional(Type.String({ description: 'the cluster that instance was last placed in, when the catalogue knows one' })),
     removed: Type.Boolean({ description: 'removed by that sweep (SHIPYARD_ORPHAN_CLEANUP=true)' }),
   },
   { $id: 'Orphan' },

@@ -7465,6 +7465,8 @@ export interface components {
             deliveredAt?: string;
         };
         HealthReport: {
+            /** @description the cluster the instance is placed in; absent in a single-cluster install */
+            cluster?: string;
             /** @enum {unknown} */
             health: "healthy" | "degraded" | "unhealthy" | "unknown";
             /** @description null until the first check */
@@ -7493,6 +7495,15 @@ export interface components {
             healed: number;
             /** @description instances whose check could not finish */
             errors: number;
+            /** @description clusters with no capacity report for three periods as the sweep last looked: their instances were not checked (health `unknown`, check `cluster` says why) rather than counted unhealthy. Empty in a single-cluster install */
+            offlineClusters: {
+                name: string;
+                region: string;
+                /** @description its last capacity report; null if it never reported */
+                reportedAt: string | null;
+                /** @description instances placed in it */
+                instanceCount: number;
+            }[];
         };
         Orphan: {
             /** @enum {unknown} */
@@ -7501,6 +7512,8 @@ export interface components {
             name: string;
             /** @description the instance its ownership mark names */
             slug: string;
+            /** @description the cluster that instance was last placed in, when the catalogue knows one */
+            cluster?: string;
             /** @description removed by that sweep (SHIPYARD_ORPHAN_CLEANUP=true) */
             removed: boolean;
         };

@@ -20,7 +20,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import { apiRoles } from '../domain/api-keys';
 import { backupKinds, backupStatuses, type BackupPart } from '../domain/backups';
-import { healths, sweepStatuses, type HealthCheck } from '../domain/health';
+import { healths, sweepStatuses, type HealthCheck, type OfflineCluster } from '../domain/health';
 import { instanceStatuses, operationStatuses, type Step } from '../domain/instance';
 import { operationKinds } from '../domain/operation-kinds';
 import { invoiceStatuses } from '../domain/invoices';
@@ -361,7 +361,10 @@ export const healthSweeps = pgTable('health_sweeps', {
   healed: integer('healed').notNull().default(0),
   errors: integer('errors').notNull().default(0),
   // What carried Shipyard's marks with no live instance when this sweep looked (null until it has).
-  orphans: jsonb('orphans').$type<{ kind: string; name: string; slug: string; removed: boolean }[]>(),
+  orphans: jsonb('orphans').$type<{ kind: string; name: string; slug: string; cluster?: string; removed: boolean }[]>(),
+  // The clusters offline (no capacity report for three periods) when this sweep last looked: their
+  // instances were reported as in an offline cluster, not checked (null for sweeps from before).
+  offlineClusters: jsonb('offline_clusters').$type<OfflineCluster[]>(),
   startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
   endedAt: timestamp('ended_at', { withTimezone: true }),
 });

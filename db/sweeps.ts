@@ -1,17 +1,17 @@
 // Health sweeps and what they record: the instances a sweep checks, each check's verdict on the
 // instance, the heals counted against its budget, and the sweep's own row.
 import { and, asc, desc, eq, gt, inArray, isNotNull, lt, sql } from 'drizzle-orm';
-import type { Health, HealthCheck, SweepTotals } from '../domain/health';
+import type { Health, HealthCheck, OfflineCluster, SweepTotals } from '../domain/health';
 import type { Database } from './client';
 import { newId } from './ids';
 import { events, healthSweeps, instances, operations } from './schema';
 
 export type SweepRow = typeof healthSweeps.$inferSelect;
 
-/** Instances a sweep checks: `ready` or `suspended` with no operation running, in id order after `after`. */
-export async function instancesToCheck(db: Database, after: string | undefined, limit: number): Promise<string[]> {
-  const rows = await db
-    .select({ id: instances.id })
+/** Instances a sweep checks: `ready` or `suspended` with no operation running, in id order after `after`; with their cluster (null: unplaced). */
+export async function instancesToCheck(db: Database, after: string | undefined, limit: number): Promise<{ id: string; cluster: string | null }[]> {
+  return db
+    .select({ id: instances.id, cluster: instances.cluster })
     .from(instances)
     .where(
       and(
@@ -22,7 +22,6 @@ export async function instancesToCheck(db: Database, after: string | undefined, 
     )
     .orderBy(asc(instances.id))
     .limit(limit);
-  return rows.map((r) => r.id);
 }
 
 /** Stores a check's verdict; returns the health the instance had before it. */
@@ -61,6 +60,11 @@ export async function closeSweep(db: Database, id: string, status: 'succeeded' |
 /** Totals so far, while the sweep runs. */
 export async function updateSweepTotals(db: Database, id: string, totals: SweepTotals): Promise<void> {
   await db.update(healthSweeps).set(totals).where(eq(healthSweeps.id, id));
+}
+
+/** The clusters found offline, as of the sweep's latest look (it looks again at every page). */
+export async function recordSweepOfflineClusters(db: Database, id: string, offlineClusters: OfflineCluster[]): Promise<void> {
+  await db.update(healthSweeps).set({ offlineClusters }).where(eq(healthSweeps.id, id));
 }
 
 export async function recordSweepOrphans(db: Database, id: string, orphans: NonNullable<SweepRow['orphans']>): Promise<void> {

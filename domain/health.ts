@@ -35,3 +35,46 @@ export interface SweepTotals {
 export const noTotals: SweepTotals = { checked: 0, healthy: 0, degraded: 0, unhealthy: 0, healed: 0, errors: 0 };
 
 export const sweepStatuses = ['running', 'succeeded', 'failed'] as const;
+
+/** A cluster a sweep found offline: no capacity report for three periods, so its instances were not looked at. */
+export interface OfflineCluster {
+  name: string;
+  region: string;
+  /** Its last capacity report; null when it never reported. */
+  reportedAt: string | null;
+  /** Instances placed in it (not deleted) when the sweep looked. */
+  instanceCount: number;
+}
+
+/** The name of the check that stands in for all the others when an instance's cluster cannot be looked at. */
+export const clusterCheckName = 'cluster';
+
+/**
+ * The verdict on an instance whose cluster is offline. Its objects are out of reach, so none is
+ * judged: the health is `unknown` (not `unhealthy`, which would alert on every instance of a
+ * cluster whose worker is merely cut off, and not the last verdict, which would claim a look that
+ * did not happen). The one check says why and since when; nothing is healed.
+ */
+export function offlineClusterVerdict(cluster: { name: string; region: string; reportedAt: Date | null }): { health: Health; checks: HealthCheck[] } {
+  const since = cluster.reportedAt ? `no report since ${cluster.reportedAt.toISOString()}` : 'it has never reported';
+  return {
+    health: 'unknown',
+    checks: [
+      {
+        name: clusterCheckName,
+        status: 'fail',
+        detail: `cluster ${cluster.name} (region ${cluster.region}) is offline: ${since}; its objects were not checked and the health is unknown until it reports again`,
+      },
+    ],
+  };
+}
+
+/**
+ * The task queue an instance's check runs on: its cluster's own, when it is placed in a cluster
+ * that reports (only that cluster's worker sees its objects, its tenant database and its ingress
+ * target); undefined, the central queue, for an unplaced instance and for one whose cluster is
+ * offline (the central check reports the cluster without waiting on a queue nobody serves).
+ */
+export function healthCheckQueue(cluster: { taskQueue: string; status: 'online' | 'draining' | 'offline' } | undefined): string | undefined {
+  return cluster && cluster.status !== 'offline' ? cluster.taskQueue : undefined;
+}

@@ -3,7 +3,10 @@
 // bounded number at a time, each check an activity that also heals, and last removes orphans
 // when SHIPYARD_ORPHAN_CLEANUP=true. A big fleet continues as new
 // between pages, carrying its place and totals, so no run's history grows without bound.
-import { ActivityFailure, ContinueAsNew, continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
+// In a multi-cluster install an instance placed in a cluster is checked by that cluster's own
+// worker (the only one that sees its objects); one whose cluster is offline is reported as such by
+// the central check, without looking.
+import { ActivityFailure, ContinueAsNew, continueAsNew, patched, proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { InstanceHealth } from '../activities/health';
 import { noTotals, type SweepTotals } from '../domain/health';
@@ -28,10 +31,32 @@ const orphans = proxyActivities<Activities>({
 
 // A check reads a dozen objects and may re-apply some (a DNS heal waits for INSYNC); a check that
 // keeps failing counts as an error of the sweep rather than holding it up.
-const { checkInstanceHealth } = proxyActivities<Activities>({
+const checkOptions: ActivityOptions = {
   startToCloseTimeout: '5m',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 3 },
-});
+};
+const { checkInstanceHealth } = proxyActivities<Activities>(checkOptions);
+
+/**
+ * The patch under which each instance's check runs on the queue of the cluster it is placed in.
+ * Runs from before it listed bare ids and checked everything here, and keep doing so on replay.
+ */
+export const HEALTH_CHECKS_IN_CLUSTER = 'health-checks-in-cluster';
+
+const checksByQueue = new Map<string, Activities['checkInstanceHealth']>();
+/**
+ * The check, on a cluster's queue. A cluster that goes offline after the page was listed leaves
+ * its check unstarted: given up after a minute in the queue (not retried), counted as an error,
+ * so the sweep is not held up for long; the next sweep reports the cluster offline.
+ */
+function checkOn(taskQueue: string): Activities['checkInstanceHealth'] {
+  let check = checksByQueue.get(taskQueue);
+  if (!check) {
+    check = proxyActivities<Activities>({ ...checkOptions, taskQueue, scheduleToStartTimeout: '1m' }).checkInstanceHealth;
+    checksByQueue.set(taskQueue, check);
+  }
+  return check;
+}
 
 export interface SweepInput {
   parallelism: number;
@@ -64,10 +89,12 @@ export async function healthSweep(input: SweepInput): Promise<SweepTotals> {
         await bookkeeping.updateSweep(sweepId, totals);
         return await continueAsNew<typeof healthSweep>({ parallelism, sweepId, after, totals });
       }
-      const ids = await bookkeeping.instancesToCheck(after, parallelism * 5);
-      if (ids.length === 0) break;
-      await slidingWindow(ids, parallelism, async (id) => count(totals, await checkOne(id)));
-      after = ids.at(-1);
+      const batch = patched(HEALTH_CHECKS_IN_CLUSTER)
+        ? await bookkeeping.instancesToCheckWithQueues(after, parallelism * 5)
+        : (await bookkeeping.instancesToCheck(after, parallelism * 5)).map((id) => ({ id, taskQueue: undefined }));
+      if (batch.length === 0) break;
+      await slidingWindow(batch, parallelism, async ({ id, taskQueue }) => count(totals, await checkOne(id, taskQueue)));
+      after = batch.at(-1)!.id;
       await bookkeeping.updateSweep(sweepId, totals);
     }
     try {
@@ -88,12 +115,16 @@ export async function healthSweep(input: SweepInput): Promise<SweepTotals> {
 
 /** Checks (and heals) one instance now: `POST /v1/instances/{idOrSlug}/health/check`. */
 export async function checkInstanceNow(instanceId: string): Promise<InstanceHealth | null> {
+  if (patched(HEALTH_CHECKS_IN_CLUSTER)) {
+    const taskQueue = await bookkeeping.healthCheckQueueOf(instanceId);
+    if (taskQueue !== undefined) return checkOn(taskQueue)(instanceId);
+  }
   return checkInstanceHealth(instanceId);
 }
 
-async function checkOne(id: string): Promise<InstanceHealth | null | 'error'> {
+async function checkOne(id: string, taskQueue: string | undefined): Promise<InstanceHealth | null | 'error'> {
   try {
-    return await checkInstanceHealth(id);
+    return await (taskQueue === undefined ? checkInstanceHealth(id) : checkOn(taskQueue)(id));
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
     return 'error';

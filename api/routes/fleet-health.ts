@@ -23,7 +23,11 @@ const sweepView = (row: SweepRow) => ({
   unhealthy: row.unhealthy,
   healed: row.healed,
   errors: row.errors,
+  offlineClusters: row.offlineClusters ?? [],
 });
+
+/** `cluster` on a health report, only for an instance placed in one. */
+const placedIn = (instance: { cluster: string | null }) => (instance.cluster === null ? {} : { cluster: instance.cluster });
 
 const sweepCursor = /^swp_[0-9a-z]{26}$/;
 export const SWEEP_TIMEOUT = '6h';
@@ -135,7 +139,7 @@ export const fleetHealthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { 
     },
     async (request) => {
       const { instance } = await instanceOr404(request.params.idOrSlug, request.caller!.scope);
-      return { health: instance.health, checkedAt: instance.healthCheckedAt?.toISOString() ?? null, checks: instance.healthChecks };
+      return { ...placedIn(instance), health: instance.health, checkedAt: instance.healthCheckedAt?.toISOString() ?? null, checks: instance.healthChecks };
     },
   );
 
@@ -172,7 +176,7 @@ export const fleetHealthRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, { 
         throw new Problem(409, notChecked(now), { type: 'invalid-transition' });
       }
       const checkedAt = (await findInstance(db, instance.id))?.instance.healthCheckedAt;
-      return { health: result.health, checkedAt: checkedAt?.toISOString() ?? null, checks: result.checks };
+      return { ...placedIn(instance), health: result.health, checkedAt: checkedAt?.toISOString() ?? null, checks: result.checks };
     },
   );
 };

@@ -137,12 +137,14 @@ const sweepColumns: Column<Schemas['Sweep']>[] = [
   { header: 'unhealthy', value: (s) => s.unhealthy },
   { header: 'healed', value: (s) => s.healed },
   { header: 'errors', value: (s) => s.errors },
+  { header: 'offline clusters', value: (s) => s.offlineClusters.map((c) => c.name).join(',') },
   { header: 'started', value: (s) => ago(s.startedAt) },
 ];
 const orphanColumns: Column<Schemas['Orphan']>[] = [
   { header: 'kind', value: (o) => o.kind },
   { header: 'name', value: (o) => o.name },
   { header: 'slug', value: (o) => o.slug },
+  { header: 'cluster', value: (o) => o.cluster },
   { header: 'removed', value: (o) => (o.removed ? 'yes' : 'no') },
 ];
 const checkColumns: Column<Schemas['HealthReport']['checks'][number]>[] = [
@@ -895,5 +897,6 @@ function printRollout(ctx: Context, rollout: Rollout): void {
 function printHealth(ctx: Context, report: Schemas['HealthReport']): void {
   if (ctx.output !== 'table') return ctx.print(formatOne(report, ctx.output));
   ctx.print(`health: ${report.health}${report.checkedAt ? ` (checked ${ago(report.checkedAt)})` : ''}`);
+  if (report.cluster) ctx.print(`cluster: ${report.cluster}`);
   if (report.checks.length) ctx.print(formatTable(report.checks, checkColumns));
 }

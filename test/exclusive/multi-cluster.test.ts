@@ -25,6 +25,13 @@ import { runShipyardCli, showRun } from '../support/cli';
 import { uniqueSuffix } from '../support/config';
 import { freePort, type Operation, type Stack, startStack } from '../support/stack';
 import { worldReader } from '../support/world';
+// The health sweep's test (offline clusters, `cluster` in health and orphans).
+import { registerCluster } from '../../db/clusters';
+import { newId } from '../../db/ids';
+import { finishOperation, insertInstanceWithOperation } from '../../db/operations';
+import { clusters } from '../../db/schema';
+import { instanceLabel } from '../../domain/instance';
+import { until } from '../support/until';
 
 const suffix = uniqueSuffix();
 // Names of this run only: the catalogue is shared with every other test file and earlier runs.
@@ -289,5 +296,79 @@ describe('two clusters in two regions', () => {
     }
     const { body: events } = await stack.api.call('GET', `/v1/instances/${slug}/events`);
     expect(events.items).toContainEqual(expect.objectContaining({ action: 'move', outcome: 'succeeded', message: `moved from cluster ${eu.cluster} to cluster ${us.cluster}` }));
+  });
+
+  it('reports a cluster that stopped reporting on the health sweep, and its instances as in an offline cluster rather than unhealthy; health and orphans name the cluster', async () => {
+    const db = connectCatalogue(stack.config.databaseUrl, { max: 2 });
+    // A cluster whose worker registered it and never reported: offline from the start, no wait.
+    const gone = { cluster: `gone-${suffix}`, region: `gone-${suffix}` };
+    const stranded = `mc-stranded-${suffix}`;
+    const leftover = `mc-leftover-${suffix}`;
+    made.push(stranded, leftover);
+    /** Catalogue rows as a provision that went through would leave them: placed, its operation closed. */
+    const placedRow = async (slug: string, cluster: string, status: 'ready' | 'deleted') => {
+      const instanceId = newId('ins');
+      const operationId = newId('op');
+      await insertInstanceWithOperation(
+        db,
+        { id: instanceId, slug, name: slug, plan: 'starter', version: '1.0.0', ownerEmail: 'ops@multi.test' },
+        { id: operationId, instanceId, kind: 'provision', workflowId: `instance:${slug}`, actor: 'test' },
+        async () => ({ cluster }),
+      );
+      await finishOperation(db, operationId, { status: 'succeeded', steps: [] });
+      await markInstance(db, instanceId, { status });
+      return instanceId;
+    };
+    let strandedId: string | undefined;
+    try {
+      await registerCluster(db, { name: gone.cluster, region: gone.region, labels: {}, taskQueue: `${stack.config.taskQueue}@${gone.cluster}`, ingressTarget: `ingress.${gone.cluster}.test` });
+      strandedId = await placedRow(stranded, gone.cluster, 'ready');
+      // An orphan: a namespace with Shipyard's marks in the us cluster for an instance deleted from it.
+      await placedRow(leftover, us.cluster, 'deleted');
+      await usKube.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespaceFor(leftover), labels: { [managedByLabel]: managedByValue, [instanceLabel]: leftover } } } });
+      await expect.poll(() => clusterStatus(eu.cluster), { timeout: 30_000, interval: 500 }).toBe('online');
+
+      const started = await stack.api.call('POST', '/v1/health/sweeps');
+      expect(started.status).toBe(202);
+      const sweep = await until('the sweep to finish', async () => {
+        const { body } = await stack.api.call('GET', `/v1/health/sweeps/${started.body.sweep.id}`);
+        return body.status !== 'running' ? body : undefined;
+      });
+      expect(sweep.status, JSON.stringify(sweep)).toBe('succeeded');
+      expect(sweep.offlineClusters).toContainEqual({ name: gone.cluster, region: gone.region, reportedAt: null, instanceCount: 1 });
+      expect(sweep.offlineClusters.map((c: { name: string }) => c.name)).not.toContain(eu.cluster);
+
+      // Its instance: not looked at, so neither healthy nor unhealthy; the one check says why.
+      const { status, body: strandedHealth } = await stack.api.call('GET', `/v1/instances/${stranded}/health`);
+      expect(status).toBe(200);
+      expect(strandedHealth).toMatchObject({ cluster: gone.cluster, health: 'unknown', checks: [{ name: 'cluster', status: 'fail' }] });
+      expect(strandedHealth.checks[0].detail).toContain(`cluster ${gone.cluster} (region ${gone.region}) is offline: it has never reported`);
+      // Instances of clusters that report were checked there, by their own cluster's worker: the
+      // objects in that cluster, the DNS name pointing at that cluster's ingress.
+      for (const [slug, cluster] of [[`mc-wait-${suffix}`, eu.cluster], [`mc-other-${suffix}`, us.cluster]] as const) {
+        const { body: report } = await stack.api.call('GET', `/v1/instances/${slug}/health`);
+        expect(report, JSON.stringify(report)).toMatchObject({ cluster, health: 'healthy' });
+        expect(report.checks).toContainEqual(expect.objectContaining({ name: 'dns record', status: 'pass', detail: expect.stringContaining(`→ ingress.${cluster}.test`) }));
+      }
+      expect(await namespaceIn(usKube, `mc-wait-${suffix}`)).toBe(false);
+
+      // Checked now, one at a time, the same way.
+      const now = await stack.api.call('POST', `/v1/instances/mc-wait-${suffix}/health/check`);
+      expect(now.status, JSON.stringify(now.body)).toBe(200);
+      expect(now.body).toMatchObject({ cluster: eu.cluster, health: 'healthy' });
+      expect((await stack.api.call('POST', `/v1/instances/${stranded}/health/check`)).body).toMatchObject({ cluster: gone.cluster, health: 'unknown' });
+
+      const { body: orphans } = await stack.api.call('GET', '/v1/health/orphans');
+      expect(orphans.sweepId).toBe(sweep.id);
+      expect(orphans.items).toContainEqual({ kind: 'namespace', name: namespaceFor(leftover), slug: leftover, cluster: us.cluster, removed: false });
+      const cli = await runShipyardCli(['health', 'orphans', '-o', 'table'], { SHIPYARD_API_URL: stack.api.baseUrl, SHIPYARD_API_KEY: stack.config.adminKey });
+      expect(cli.code, showRun(cli)).toBe(0);
+      expect(cli.stdout).toMatch(new RegExp(`^namespace +${namespaceFor(leftover)} +${leftover} +${us.cluster} +no$`, 'm'));
+    } finally {
+      // Nothing of it exists outside the catalogue; it goes before the cluster row it names.
+      if (strandedId) await markInstance(db, strandedId, { status: 'deleted' });
+      await db.delete(clusters).where(eq(clusters.name, gone.cluster));
+      await db.$client.end({ timeout: 5 });
+    }
   });
 });

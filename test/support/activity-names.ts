@@ -53,6 +53,8 @@ const everyActivity: Record<keyof Activities, true> = {
   sweepOrphans: true,
   openSweep: true,
   instancesToCheck: true,
+  instancesToCheckWithQueues: true,
+  healthCheckQueueOf: true,
   updateSweep: true,
   checkInstanceHealth: true,
   beginBackup: true,
