@@ -165,8 +165,8 @@ export function RolloutPage({ me, id }: { me: Me; id: string }) {
                 <h2 id="waves">Waves</h2>
                 <ol class="plain waves">
                   {r.waves.map((w) => (
-                    <li key={w.index} data-wave={w.index} data-status={w.status}>
-                      <span class="wave-name">{w.index === 0 ? 'Canary' : `Wave ${w.index}`}</span> <Badge value={w.status} /> <span class="muted">{w.size} instances</span>
+                    <li key={w.index} data-wave={w.index} data-status={w.status} {...(w.region ? { 'data-region': w.region } : {})}>
+                      <span class="wave-name">{w.name}</span> <Badge value={w.status} /> <span class="muted">{w.size} instances</span>
                       <RolloutProgress counts={w.counts} />
                     </li>
                   ))}
