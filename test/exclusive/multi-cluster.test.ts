@@ -2,7 +2,8 @@
 // cluster worker of its own in a region of its own, beside a central worker and the API: instances
 // land where they are asked to, a full or drained region refuses, a cluster whose worker is gone
 // holds up its own operations (saying why) and nobody else's, a rollout of one region upgrades its
-// instances only, and an instance moves from one cluster to the other. In the exclusive project:
+// instances only, an instance moves from one cluster to the other, and a rollout waving by region
+// upgrades one region, then the other. In the exclusive project:
 // the second control plane wants the machine's cores while it starts and runs.
 //
 // One stack, two cluster workers and the second cluster serve every test. What the file made is
@@ -289,5 +290,54 @@ describe('two clusters in two regions', () => {
     }
     const { body: events } = await stack.api.call('GET', `/v1/instances/${slug}/events`);
     expect(events.items).toContainEqual(expect.objectContaining({ action: 'move', outcome: 'succeeded', message: `moved from cluster ${eu.cluster} to cluster ${us.cluster}` }));
+  });
+  it('a rollout waving by region upgrades one region, then the other', async () => {
+    const refused = async (body: object, status: number, field: string) => {
+      const res = await stack.api.call('POST', '/v1/rollouts', { version: '1.2.0', ...body });
+      expect(res.status, JSON.stringify(res.body)).toBe(status);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      expect(res.body.errors).toContainEqual(expect.objectContaining({ field }));
+      return res.body as { type: string; detail: string };
+    };
+    expect((await refused({ strategy: { waveBy: 'region' } }, 400, 'strategy.waveBy')).type).toBe('urn:shipyard:problem:validation');
+    expect((await refused({ selector: { regions: [eu.region] }, strategy: { waveBy: 'region', regions: [eu.region, us.region] } }, 400, 'strategy.regions')).detail).toContain(
+      `region ${us.region} is not in selector.regions`,
+    );
+    const unserved = await refused({ strategy: { waveBy: 'region', regions: [eu.region, `mars-${suffix}`] } }, 422, 'strategy.regions');
+    expect(unserved).toMatchObject({ type: 'urn:shipyard:problem:placement-unserved', detail: expect.stringContaining(`mars-${suffix}`) });
+
+    // As an operator starts and follows it: eu first, then us, the CLI exiting 0 once both are done.
+    const euSlugs = [`mc-wait-${suffix}`];
+    const usSlugs = [`mc-us-${suffix}`, `mc-other-${suffix}`, `mc-eu-${suffix}`];
+    const cli = await runShipyardCli(
+      ['rollouts', 'start', '--version', '1.2.0', '--wave-by', 'region', '--regions', `${eu.region},${us.region}`, '--canary', '0', '--waves', '100', '--max-parallel', '5', '--wait', '-o', 'json'],
+      { SHIPYARD_API_URL: stack.api.baseUrl, SHIPYARD_API_KEY: stack.config.adminKey },
+    );
+    expect(cli.code, showRun(cli)).toBe(0);
+    // Its plain progress names each wave by its region.
+    expect(cli.stderr).toMatch(new RegExp(`^${eu.region} wave 1 .* 1/1, 1 ok`, 'm'));
+    expect(cli.stderr).toMatch(new RegExp(`^${us.region} wave 1 .* 3/3, 3 ok`, 'm'));
+    const { id } = JSON.parse(cli.stdout) as { id: string };
+
+    const { body: rollout } = await stack.api.call('GET', `/v1/rollouts/${id}`);
+    expect(rollout).toMatchObject({ status: 'succeeded', counts: { total: 4, succeeded: 4 }, strategy: { waveBy: 'region', regions: [eu.region, us.region] } });
+    expect(rollout.waves.map((w: { name: string; region: string; size: number; status: string }) => [w.name, w.region, w.size, w.status])).toEqual([
+      [`${eu.region} wave 1`, eu.region, 1, 'done'],
+      [`${us.region} wave 1`, us.region, 3, 'done'],
+    ]);
+
+    // Each instance's own upgrade, as its operations list shows it: every eu one ended before any us one started.
+    const upgradeOf = async (slug: string) => {
+      const { body } = await stack.api.call<{ items: Operation[] }>('GET', `/v1/instances/${slug}/operations`);
+      const upgrade = body.items.find((o) => o.kind === 'upgrade' && o.actor === `rollout:${id}`);
+      expect(upgrade, `${slug}: ${JSON.stringify(body.items)}`).toMatchObject({ status: 'succeeded' });
+      return { startedAt: Date.parse(upgrade!.startedAt), endedAt: Date.parse(upgrade!.endedAt!) };
+    };
+    const euUpgrades = await Promise.all(euSlugs.map(upgradeOf));
+    const usUpgrades = await Promise.all(usSlugs.map(upgradeOf));
+    expect(Math.max(...euUpgrades.map((u) => u.endedAt))).toBeLessThanOrEqual(Math.min(...usUpgrades.map((u) => u.startedAt)));
+    for (const slug of [...euSlugs, ...usSlugs]) {
+      expect((await stack.api.call('GET', `/v1/instances/${slug}`)).body).toMatchObject({ version: '1.2.0', status: 'ready' });
+    }
   });
 });
