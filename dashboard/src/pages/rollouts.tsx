@@ -32,11 +32,11 @@ export function RolloutProgress({ counts }: { counts: Counts }) {
 const list = (text: string) => text.split(',').map((s) => s.trim()).filter(Boolean);
 
 function StartRollout({ onClose }: { onClose: () => void }) {
-  const [form, setForm] = useState({ version: '', plans: '', slugs: '', versions: '', canary: '1', waves: '10, 50, 100', maxParallel: '10', failureBudget: '0', waitBetweenWavesSeconds: '0', pauseAfterCanary: false });
+  const [form, setForm] = useState({ version: '', plans: '', slugs: '', versions: '', regions: '', waveByRegion: false, canary: '1', waves: '10, 50, 100', maxParallel: '10', failureBudget: '0', waitBetweenWavesSeconds: '0', pauseAfterCanary: false });
   const set = (field: keyof typeof form) => (e: Event) => setForm({ ...form, [field]: (e.currentTarget as HTMLInputElement).value });
   const start = async () => {
     const selector = Object.fromEntries(
-      (['plans', 'slugs', 'versions'] as const).map((k) => [k, list(form[k])] as const).filter(([, v]) => v.length > 0),
+      (['plans', 'slugs', 'versions', 'regions'] as const).map((k) => [k, list(form[k])] as const).filter(([, v]) => v.length > 0),
     );
     const body = {
       version: form.version.trim(),
@@ -48,6 +48,7 @@ function StartRollout({ onClose }: { onClose: () => void }) {
         failureBudget: Number(form.failureBudget),
         waitBetweenWavesSeconds: Number(form.waitBetweenWavesSeconds),
         pauseAfterCanary: form.pauseAfterCanary,
+        ...(form.waveByRegion ? { waveBy: 'region' as const } : {}),
       },
     };
     const { rollout } = await api<{ rollout: Rollout }>('POST', '/v1/rollouts', body);
@@ -62,6 +63,7 @@ function StartRollout({ onClose }: { onClose: () => void }) {
         <Field label="Plans"><input name="plans" value={form.plans} onInput={set('plans')} /></Field>
         <Field label="Slugs"><input name="slugs" value={form.slugs} onInput={set('slugs')} /></Field>
         <Field label="Now at versions"><input name="versions" value={form.versions} onInput={set('versions')} /></Field>
+        <Field label="Regions (in rollout order)"><input name="regions" value={form.regions} onInput={set('regions')} /></Field>
       </fieldset>
       <fieldset>
         <legend>Strategy</legend>
@@ -72,6 +74,10 @@ function StartRollout({ onClose }: { onClose: () => void }) {
         <Field label="Seconds between waves"><input name="waitBetweenWavesSeconds" type="number" min={0} value={form.waitBetweenWavesSeconds} onInput={set('waitBetweenWavesSeconds')} /></Field>
         <label class="check">
           <input type="checkbox" name="pauseAfterCanary" checked={form.pauseAfterCanary} onChange={(e) => setForm({ ...form, pauseAfterCanary: e.currentTarget.checked })} /> Pause after the canary
+        </label>
+        <label class="check">
+          <input type="checkbox" name="waveByRegion" checked={form.waveByRegion} onChange={(e) => setForm({ ...form, waveByRegion: e.currentTarget.checked })} /> One region after the other, in the order of
+          Regions (the canary and waves within each)
         </label>
       </fieldset>
     </ConfirmDialog>
