@@ -4229,6 +4229,8 @@ export interface paths {
                             waveBy?: "region";
                             /** @description with waveBy 'region': the regions in rollout order; the selector then takes only their instances. Given with `selector.regions` too, it must name the same regions. Each must be served by a registered cluster (422 otherwise) */
                             regions?: string[];
+                            /** @description with waveBy 'region': pause once a region is done, before the next one starts; resume goes on (default false) */
+                            pauseBetweenRegions?: boolean;
                         };
                     };
                 };
@@ -7597,6 +7599,8 @@ export interface components {
                 waveBy?: "region";
                 /** @description with waveBy 'region': the regions in rollout order; the selector then takes only their instances. Given with `selector.regions` too, it must name the same regions. Each must be served by a registered cluster (422 otherwise) */
                 regions?: string[];
+                /** @description with waveBy 'region': pause once a region is done, before the next one starts; resume goes on (default false) */
+                pauseBetweenRegions?: boolean;
             };
             counts: {
                 total: number;

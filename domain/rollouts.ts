@@ -40,6 +40,8 @@ export interface RolloutStrategy {
   waveBy?: 'region';
   /** The regions in the order they are rolled out (waveBy region only; set at the start). */
   regions?: string[];
+  /** WaveBy region only: pause once a region is done, before the next one starts (resume goes on). */
+  pauseBetweenRegions?: boolean;
 }
 
 export const defaultRolloutStrategy: RolloutStrategy = {
@@ -66,10 +68,12 @@ export function wavesProblem(waves: number[]): string | undefined {
  */
 export function regionWavesProblem(
   selector: Pick<RolloutSelector, 'regions'>,
-  strategy: Pick<RolloutStrategy, 'waveBy' | 'regions'>,
+  strategy: Pick<RolloutStrategy, 'waveBy' | 'regions' | 'pauseBetweenRegions'>,
 ): { field: string; message: string } | undefined {
   if (strategy.waveBy !== 'region') {
-    return strategy.regions ? { field: 'strategy.regions', message: "orders the waves by region: it needs waveBy 'region'" } : undefined;
+    if (strategy.regions) return { field: 'strategy.regions', message: "orders the waves by region: it needs waveBy 'region'" };
+    if (strategy.pauseBetweenRegions) return { field: 'strategy.pauseBetweenRegions', message: "pauses between regions: it needs waveBy 'region'" };
+    return undefined;
   }
   if (!strategy.regions && !selector.regions) {
     return { field: 'strategy.waveBy', message: 'waving by region needs the regions in their order: selector.regions or strategy.regions' };
@@ -167,6 +171,8 @@ export interface RolloutState {
   endedAt?: string;
   /** Set once a pause after the canary has been taken, so a resume does not pause again. */
   canaryPauseTaken?: boolean;
+  /** pauseBetweenRegions: the wave (a region's last) after which the latest pause was taken, so it is taken once. */
+  regionPauseWave?: number;
   /** Runs of this rollout so far (1 + continues-as-new). */
   runs: number;
 }

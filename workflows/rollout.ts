@@ -184,17 +184,26 @@ export async function rolloutFleet(input: RolloutInput): Promise<RolloutState> {
   }
 
   // Without waveBy (every earlier run) these are waveEnds over all the targets, as before.
-  const ends = planWaves(state.targets, state.strategy).map((w) => w.end);
+  const planned = planWaves(state.targets, state.strategy);
+  const ends = planned.map((w) => w.end);
+  /** Waving by region: the wave is its region's last, and another region follows. */
+  const endsRegion = (wave: number) => wave < planned.length - 1 && planned[wave]!.region !== planned[wave + 1]!.region;
   for (; state.wave < ends.length && !aborted(); state.wave++) {
     const wave = state.targets.slice(state.wave === 0 ? 0 : ends[state.wave - 1], ends[state.wave]);
     await drive(wave);
     await newRunIfDue();
     // A new run picks this wave up again; a wave left with pending targets is an aborted one.
     if (aborted()) break;
-    if (state.wave === 0 && state.strategy.pauseAfterCanary && !state.canaryPauseTaken) {
-      state.canaryPauseTaken = true;
+    // One pause after the canary, and (pauseBetweenRegions, which no earlier run has) one after
+    // each region but the last; a wave that is both pauses once.
+    const canaryPause = state.wave === 0 && state.strategy.pauseAfterCanary && !state.canaryPauseTaken;
+    const regionPause = state.strategy.pauseBetweenRegions === true && endsRegion(state.wave) && state.regionPauseWave !== state.wave;
+    if (canaryPause || regionPause) {
+      if (canaryPause) state.canaryPauseTaken = true;
+      if (regionPause) state.regionPauseWave = state.wave;
       setStatus('paused');
       await condition(() => state.status !== 'paused');
+      if (regionPause && aborted()) break;
     }
     if (state.wave < ends.length - 1 && state.strategy.waitBetweenWavesSeconds > 0) {
       await sleep(state.strategy.waitBetweenWavesSeconds * 1000);

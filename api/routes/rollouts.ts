@@ -54,6 +54,9 @@ const RegionWaveFields = {
         "with waveBy 'region': the regions in rollout order; the selector then takes only their instances. Given with `selector.regions` too, it must name the same regions. Each must be served by a registered cluster (422 otherwise)",
     }),
   ),
+  pauseBetweenRegions: Type.Optional(
+    Type.Boolean({ description: "with waveBy 'region': pause once a region is done, before the next one starts; resume goes on (default false)" }),
+  ),
 };
 
 const CreateRollout = Type.Object(

@@ -513,12 +513,13 @@ export function addOperatorCommands(program: Command): void {
     .option('--max-parallel <n>', 'upgrades in flight at most (default 10)', positiveInt('--max-parallel'))
     .option('--failure-budget <n>', 'failed or rolled-back upgrades tolerated (default 0)', positiveInt('--failure-budget'))
     .option('--pause-after-canary', 'pause once the canary is done')
+    .option('--pause-between-regions', 'with --wave-by region: pause once a region is done, before the next starts')
     .option('-w, --wait', 'follow the rollout to its end; exit 0 only if it succeeds')
     .action(
       run(
         async (
           ctx,
-          o: { version: string; plans?: string[]; slugs?: string[]; versions?: string[]; clusters?: string[]; regions?: string[]; waveBy?: 'region'; canary?: number; waves?: number[]; maxParallel?: number; failureBudget?: number; pauseAfterCanary?: boolean; wait?: boolean },
+          o: { version: string; plans?: string[]; slugs?: string[]; versions?: string[]; clusters?: string[]; regions?: string[]; waveBy?: 'region'; canary?: number; waves?: number[]; maxParallel?: number; failureBudget?: number; pauseAfterCanary?: boolean; pauseBetweenRegions?: boolean; wait?: boolean },
         ) => {
           const selector = {
             ...(o.plans ? { plans: o.plans } : {}),
@@ -534,6 +535,7 @@ export function addOperatorCommands(program: Command): void {
             ...(o.maxParallel !== undefined ? { maxParallel: o.maxParallel } : {}),
             ...(o.failureBudget !== undefined ? { failureBudget: o.failureBudget } : {}),
             ...(o.pauseAfterCanary ? { pauseAfterCanary: true } : {}),
+            ...(o.pauseBetweenRegions ? { pauseBetweenRegions: true } : {}),
           };
           const { rollout } = await unwrap(ctx.client.POST('/v1/rollouts', { body: { version: o.version, selector, strategy } }));
           if (o.wait) {

@@ -306,22 +306,48 @@ describe('two clusters in two regions', () => {
     const unserved = await refused({ strategy: { waveBy: 'region', regions: [eu.region, `mars-${suffix}`] } }, 422, 'strategy.regions');
     expect(unserved).toMatchObject({ type: 'urn:shipyard:problem:placement-unserved', detail: expect.stringContaining(`mars-${suffix}`) });
 
-    // As an operator starts and follows it: eu first, then us, the CLI exiting 0 once both are done.
+    // As an operator starts it: eu first, then us, pausing in between; it is followed to its end
+    // once resumed, the CLI exiting 0 once both regions are done.
     const euSlugs = [`mc-wait-${suffix}`];
     const usSlugs = [`mc-us-${suffix}`, `mc-other-${suffix}`, `mc-eu-${suffix}`];
-    const cli = await runShipyardCli(
-      ['rollouts', 'start', '--version', '1.2.0', '--wave-by', 'region', '--regions', `${eu.region},${us.region}`, '--canary', '0', '--waves', '100', '--max-parallel', '5', '--wait', '-o', 'json'],
-      { SHIPYARD_API_URL: stack.api.baseUrl, SHIPYARD_API_KEY: stack.config.adminKey },
+    const operator = { SHIPYARD_API_URL: stack.api.baseUrl, SHIPYARD_API_KEY: stack.config.adminKey };
+    const cliStart = await runShipyardCli(
+      ['rollouts', 'start', '--version', '1.2.0', '--wave-by', 'region', '--regions', `${eu.region},${us.region}`, '--pause-between-regions', '--canary', '0', '--waves', '100', '--max-parallel', '5', '-o', 'json'],
+      operator,
     );
+    expect(cliStart.code, showRun(cliStart)).toBe(0);
+    const { id } = JSON.parse(cliStart.stdout) as { id: string };
+
+    // Paused between the regions: eu done, us not begun, none of its instances touched.
+    type Wave = { name: string; region: string; size: number; status: string };
+    await vi.waitFor(
+      async () => {
+        const { body } = await stack.api.call('GET', `/v1/rollouts/${id}`);
+        expect(body.status).toBe('paused');
+        expect(body.waves.map((w: Wave) => [w.name, w.region, w.size, w.status])).toEqual([
+          [`${eu.region} wave 1`, eu.region, 1, 'done'],
+          [`${us.region} wave 1`, us.region, 3, 'pending'],
+        ]);
+      },
+      { timeout: 60_000, interval: 250 },
+    );
+    for (const slug of usSlugs) expect((await stack.api.call('GET', `/v1/instances/${slug}`)).body.version).not.toBe('1.2.0');
+
+    const resumed = await runShipyardCli(['rollouts', 'resume', id], operator);
+    expect(resumed.code, showRun(resumed)).toBe(0);
+    const cli = await runShipyardCli(['rollouts', 'watch', id], operator);
     expect(cli.code, showRun(cli)).toBe(0);
     // Its plain progress names each wave by its region.
-    expect(cli.stderr).toMatch(new RegExp(`^${eu.region} wave 1 .* 1/1, 1 ok`, 'm'));
-    expect(cli.stderr).toMatch(new RegExp(`^${us.region} wave 1 .* 3/3, 3 ok`, 'm'));
-    const { id } = JSON.parse(cli.stdout) as { id: string };
+    expect(cli.stderr + cli.stdout).toMatch(new RegExp(`^${eu.region} wave 1 .* 1/1, 1 ok`, 'm'));
+    expect(cli.stderr + cli.stdout).toMatch(new RegExp(`^${us.region} wave 1 .* 3/3, 3 ok`, 'm'));
 
     const { body: rollout } = await stack.api.call('GET', `/v1/rollouts/${id}`);
-    expect(rollout).toMatchObject({ status: 'succeeded', counts: { total: 4, succeeded: 4 }, strategy: { waveBy: 'region', regions: [eu.region, us.region] } });
-    expect(rollout.waves.map((w: { name: string; region: string; size: number; status: string }) => [w.name, w.region, w.size, w.status])).toEqual([
+    expect(rollout).toMatchObject({
+      status: 'succeeded',
+      counts: { total: 4, succeeded: 4 },
+      strategy: { waveBy: 'region', regions: [eu.region, us.region], pauseBetweenRegions: true },
+    });
+    expect(rollout.waves.map((w: Wave) => [w.name, w.region, w.size, w.status])).toEqual([
       [`${eu.region} wave 1`, eu.region, 1, 'done'],
       [`${us.region} wave 1`, us.region, 3, 'done'],
     ]);

@@ -106,7 +106,7 @@ describe('regionWavesProblem', () => {
     expect(regionOrderOf({ regions: ['eu', 'us'] }, { regions: ['us', 'eu'] })).toEqual(['us', 'eu']);
     expect(regionOrderOf({ regions: ['eu', 'us'] }, {})).toEqual(['eu', 'us']);
   });
-  it('names the field at fault: no order, a region outside the selector, a selected region left out, regions without waveBy', () => {
+  it('names the field at fault: no order, a region outside the selector, a selected region left out, regions or a pause between them without waveBy', () => {
     expect(regionWavesProblem({}, { waveBy: 'region' })).toEqual({ field: 'strategy.waveBy', message: expect.stringMatching(/needs the regions/) });
     expect(regionWavesProblem({ regions: ['eu'] }, { waveBy: 'region', regions: ['eu', 'ap'] })).toEqual({
       field: 'strategy.regions',
@@ -117,6 +117,7 @@ describe('regionWavesProblem', () => {
       message: 'region us of selector.regions has no place in the order',
     });
     expect(regionWavesProblem({ regions: ['eu'] }, { regions: ['eu'] })).toEqual({ field: 'strategy.regions', message: expect.stringMatching(/needs waveBy/) });
+    expect(regionWavesProblem({ regions: ['eu'] }, { pauseBetweenRegions: true })).toEqual({ field: 'strategy.pauseBetweenRegions', message: expect.stringMatching(/needs waveBy/) });
     expect(regionWavesProblem({ regions: ['eu'] }, {})).toBeUndefined();
   });
 });

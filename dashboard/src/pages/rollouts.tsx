@@ -32,7 +32,7 @@ export function RolloutProgress({ counts }: { counts: Counts }) {
 const list = (text: string) => text.split(',').map((s) => s.trim()).filter(Boolean);
 
 function StartRollout({ onClose }: { onClose: () => void }) {
-  const [form, setForm] = useState({ version: '', plans: '', slugs: '', versions: '', regions: '', waveByRegion: false, canary: '1', waves: '10, 50, 100', maxParallel: '10', failureBudget: '0', waitBetweenWavesSeconds: '0', pauseAfterCanary: false });
+  const [form, setForm] = useState({ version: '', plans: '', slugs: '', versions: '', regions: '', waveByRegion: false, pauseBetweenRegions: false, canary: '1', waves: '10, 50, 100', maxParallel: '10', failureBudget: '0', waitBetweenWavesSeconds: '0', pauseAfterCanary: false });
   const set = (field: keyof typeof form) => (e: Event) => setForm({ ...form, [field]: (e.currentTarget as HTMLInputElement).value });
   const start = async () => {
     const selector = Object.fromEntries(
@@ -48,7 +48,7 @@ function StartRollout({ onClose }: { onClose: () => void }) {
         failureBudget: Number(form.failureBudget),
         waitBetweenWavesSeconds: Number(form.waitBetweenWavesSeconds),
         pauseAfterCanary: form.pauseAfterCanary,
-        ...(form.waveByRegion ? { waveBy: 'region' as const } : {}),
+        ...(form.waveByRegion ? { waveBy: 'region' as const, pauseBetweenRegions: form.pauseBetweenRegions } : {}),
       },
     };
     const { rollout } = await api<{ rollout: Rollout }>('POST', '/v1/rollouts', body);
@@ -78,6 +78,10 @@ function StartRollout({ onClose }: { onClose: () => void }) {
         <label class="check">
           <input type="checkbox" name="waveByRegion" checked={form.waveByRegion} onChange={(e) => setForm({ ...form, waveByRegion: e.currentTarget.checked })} /> One region after the other, in the order of
           Regions (the canary and waves within each)
+        </label>
+        <label class="check">
+          <input type="checkbox" name="pauseBetweenRegions" checked={form.pauseBetweenRegions} onChange={(e) => setForm({ ...form, pauseBetweenRegions: e.currentTarget.checked })} /> Pause
+          between regions
         </label>
       </fieldset>
     </ConfirmDialog>
