@@ -50,8 +50,8 @@ const upgrades = proxyActivities<Activities>({
 
 /**
  * Upgrades a fixed set of instances to one version: the canary, then cumulative waves (waving by
- * region: that plan for each region in turn, see planWaves), at most
- * `maxParallel` upgrades in flight, each the instance's ordinary upgrade operation. More
+ * region: that plan for each region in turn, see planWaves), at most `maxParallel` upgrades in
+ * flight, each the instance's ordinary upgrade operation. More
  * rolled-back or failed upgrades than the failure budget halt it (in-flight ones finish); pause,
  * resume and abort are Updates answering the new state. It continues as new, between upgrades,
  * before its history grows large, carrying where it stands.
