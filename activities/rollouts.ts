@@ -3,7 +3,7 @@
 // keeps one operation per instance.
 import { neverStarted, startOnInstance } from '../lifecycle/operations';
 import { InvalidTransition, OperationRunning } from '../domain/errors';
-import { findInstance, rolloutTargets, runningOperation } from '../db/instances';
+import { findInstance, rolloutTargets, rolloutTargetsByRegion, runningOperation } from '../db/instances';
 import { getOperation, operationByActor } from '../db/operations';
 import { rolloutActorFor, type RolloutSelector } from '../domain/rollouts';
 import type { ActivityDeps } from './deps';
@@ -22,6 +22,11 @@ export function createRolloutActivities(deps: ActivityDeps) {
     /** The rollout's fixed target set: ready instances matching the selector, not at `version`. */
     async selectRolloutTargets(selector: RolloutSelector, version: string): Promise<string[]> {
       return rolloutTargets(deps.db, selector, version);
+    },
+
+    /** The same, for a rollout that waves by region: grouped by region in `regions`' order, each with its region. */
+    async selectRolloutTargetsByRegion(selector: RolloutSelector, version: string, regions: string[]): Promise<{ slug: string; region: string }[]> {
+      return rolloutTargetsByRegion(deps.db, selector, version, regions);
     },
 
     /**

@@ -4183,7 +4183,7 @@ export interface paths {
         put?: never;
         /**
          * Roll a version out to the fleet in waves
-         * @description The target set is fixed now: ready instances matching the selector, not already at the version. Each is upgraded by its ordinary upgrade operation.
+         * @description The target set is fixed now: ready instances matching the selector, not already at the version. Each is upgraded by its ordinary upgrade operation. With strategy.waveBy 'region' the regions go one after the other (400 when no region order is given or it names a region the selector does not; 422 `placement-unserved` for a region no cluster serves).
          */
         post: {
             parameters: {
@@ -4206,7 +4206,7 @@ export interface paths {
                             versions?: string[];
                             /** @description multi-cluster: instances placed in one of these clusters */
                             clusters?: string[];
-                            /** @description multi-cluster: instances placed in a cluster of one of these regions */
+                            /** @description multi-cluster: instances placed in a cluster of one of these regions (in the order of the waves, with strategy.waveBy 'region') */
                             regions?: string[];
                         };
                         strategy?: {
@@ -4222,6 +4222,15 @@ export interface paths {
                             pauseAfterCanary?: boolean;
                             /** @description default 0 */
                             waitBetweenWavesSeconds?: number;
+                            /**
+                             * @description multi-cluster: roll out one region after the other, in the order of `regions` (else of `selector.regions`); the canary and waves apply within each region, and a region starts only once the one before is done
+                             * @enum {string}
+                             */
+                            waveBy?: "region";
+                            /** @description with waveBy 'region': the regions in rollout order; the selector then takes only their instances. Given with `selector.regions` too, it must name the same regions. Each must be served by a registered cluster (422 otherwise) */
+                            regions?: string[];
+                            /** @description with waveBy 'region': pause once a region is done, before the next one starts; resume goes on (default false) */
+                            pauseBetweenRegions?: boolean;
                         };
                     };
                 };
@@ -7596,6 +7605,15 @@ export interface components {
                 pauseAfterCanary: boolean;
                 /** @description default 0 */
                 waitBetweenWavesSeconds: number;
+                /**
+                 * @description multi-cluster: roll out one region after the other, in the order of `regions` (else of `selector.regions`); the canary and waves apply within each region, and a region starts only once the one before is done
+                 * @enum {string}
+                 */
+                waveBy?: "region";
+                /** @description with waveBy 'region': the regions in rollout order; the selector then takes only their instances. Given with `selector.regions` too, it must name the same regions. Each must be served by a registered cluster (422 otherwise) */
+                regions?: string[];
+                /** @description with waveBy 'region': pause once a region is done, before the next one starts; resume goes on (default false) */
+                pauseBetweenRegions?: boolean;
             };
             counts: {
                 total: number;
@@ -7607,9 +7625,13 @@ export interface components {
                 /** @description busy with another operation until the end, or no longer upgradable */
                 skipped: number;
             };
-            /** @description the canary is wave 0 */
+            /** @description in the order they run; the canary (when there is one) is wave 0 (waving by region: each region its canary and waves in turn) */
             waves: {
                 index: number;
+                /** @description `canary`, `wave 1`, …; waving by region prefixed by the region: `eu canary`, `eu wave 1` */
+                name: string;
+                /** @description waving by region: the region of this wave's instances */
+                region?: string;
                 size: number;
                 /** @enum {unknown} */
                 status: "pending" | "running" | "done";

@@ -132,29 +132,53 @@ export async function listInstances(
  * The slugs a rollout to `version` would upgrade, oldest instance first: `ready` (with no
  * operation running), matching every part of the selector given, not already at `version`.
  */
-export async function rolloutTargets(
-  db: Database,
-  selector: { plans?: string[]; slugs?: string[]; versions?: string[]; clusters?: string[]; regions?: string[] },
-  version: string,
-): Promise<string[]> {
+type RolloutTargetSelector = { plans?: string[]; slugs?: string[]; versions?: string[]; clusters?: string[]; regions?: string[] };
+
+/** Ready instances matching every part of the selector given, not already at `version`. */
+function rolloutTargetFilter(db: Database, selector: RolloutTargetSelector, version: string): SQL | undefined {
+  return and(
+    shownStatusIs('ready'),
+    sql`${instances.version} <> ${version}`,
+    selector.plans ? inArray(instances.plan, selector.plans) : undefined,
+    selector.slugs ? inArray(instances.slug, selector.slugs) : undefined,
+    selector.versions ? inArray(instances.version, selector.versions) : undefined,
+    selector.clusters ? inArray(instances.cluster, selector.clusters) : undefined,
+    selector.regions
+      ? inArray(instances.cluster, db.select({ name: clusters.name }).from(clusters).where(inArray(clusters.region, selector.regions)))
+      : undefined,
+  );
+}
+
+export async function rolloutTargets(db: Database, selector: RolloutTargetSelector, version: string): Promise<string[]> {
   const rows = await db
     .select({ slug: instances.slug })
     .from(instances)
-    .where(
-      and(
-        shownStatusIs('ready'),
-        sql`${instances.version} <> ${version}`,
-        selector.plans ? inArray(instances.plan, selector.plans) : undefined,
-        selector.slugs ? inArray(instances.slug, selector.slugs) : undefined,
-        selector.versions ? inArray(instances.version, selector.versions) : undefined,
-        selector.clusters ? inArray(instances.cluster, selector.clusters) : undefined,
-        selector.regions
-          ? inArray(instances.cluster, db.select({ name: clusters.name }).from(clusters).where(inArray(clusters.region, selector.regions)))
-          : undefined,
-      ),
-    )
+    .where(rolloutTargetFilter(db, selector, version))
     .orderBy(asc(instances.id));
   return rows.map((r) => r.slug);
+}
+
+/**
+ * The targets of a rollout that waves by region: those of `regions` only, grouped by region in
+ * that order, oldest first within each, each with the region of its cluster.
+ */
+export async function rolloutTargetsByRegion(
+  db: Database,
+  selector: RolloutTargetSelector,
+  version: string,
+  regions: string[],
+): Promise<{ slug: string; region: string }[]> {
+  if (regions.length === 0) return [];
+  const order = sql`array[${sql.join(
+    regions.map((r) => sql`${r}`),
+    sql`, `,
+  )}]::text[]`;
+  return db
+    .select({ slug: instances.slug, region: clusters.region })
+    .from(instances)
+    .innerJoin(clusters, eq(clusters.name, instances.cluster))
+    .where(and(rolloutTargetFilter(db, selector, version), inArray(clusters.region, regions)))
+    .orderBy(sql`array_position(${order}, ${clusters.region})`, asc(instances.id));
 }
 
 /** How many instances show each status (the status the API shows: a running operation's, else the stored one). */

@@ -32,6 +32,16 @@ export interface RolloutStrategy {
   failureBudget: number;
   pauseAfterCanary: boolean;
   waitBetweenWavesSeconds: number;
+  /**
+   * `region`: the targets go region by region, in the order of `regions`; within each region the
+   * canary and the percentage waves apply to that region's targets. Absent: one wave plan over the
+   * whole target set (every rollout before this option).
+   */
+  waveBy?: 'region';
+  /** The regions in the order they are rolled out (waveBy region only; set at the start). */
+  regions?: string[];
+  /** WaveBy region only: pause once a region is done, before the next one starts (resume goes on). */
+  pauseBetweenRegions?: boolean;
 }
 
 export const defaultRolloutStrategy: RolloutStrategy = {
@@ -51,6 +61,36 @@ export function wavesProblem(waves: number[]): string | undefined {
   return undefined;
 }
 
+/**
+ * Why a request's region waving does not fit its selector (field and message), or undefined. The
+ * order comes from `strategy.regions`, else from `selector.regions`; when both are given they must
+ * name the same regions, so that every selected instance has a place in the order.
+ */
+export function regionWavesProblem(
+  selector: Pick<RolloutSelector, 'regions'>,
+  strategy: Pick<RolloutStrategy, 'waveBy' | 'regions' | 'pauseBetweenRegions'>,
+): { field: string; message: string } | undefined {
+  if (strategy.waveBy !== 'region') {
+    if (strategy.regions) return { field: 'strategy.regions', message: "orders the waves by region: it needs waveBy 'region'" };
+    if (strategy.pauseBetweenRegions) return { field: 'strategy.pauseBetweenRegions', message: "pauses between regions: it needs waveBy 'region'" };
+    return undefined;
+  }
+  if (!strategy.regions && !selector.regions) {
+    return { field: 'strategy.waveBy', message: 'waving by region needs the regions in their order: selector.regions or strategy.regions' };
+  }
+  if (strategy.regions && selector.regions) {
+    const outside = strategy.regions.find((r) => !selector.regions!.includes(r));
+    if (outside) return { field: 'strategy.regions', message: `region ${outside} is not in selector.regions` };
+    const unordered = selector.regions.find((r) => !strategy.regions!.includes(r));
+    if (unordered) return { field: 'strategy.regions', message: `region ${unordered} of selector.regions has no place in the order` };
+  }
+  return undefined;
+}
+
+/** The region order of a region-waving request (see regionWavesProblem, which must have passed). */
+export const regionOrderOf = (selector: Pick<RolloutSelector, 'regions'>, strategy: Pick<RolloutStrategy, 'regions'>): string[] =>
+  strategy.regions ?? selector.regions ?? [];
+
 /** Where each wave ends in the target list: the canary, then each cumulative percentage (empty waves dropped). */
 export function waveEnds(total: number, strategy: Pick<RolloutStrategy, 'canary' | 'waves'>): number[] {
   const ends: number[] = [];
@@ -62,6 +102,37 @@ export function waveEnds(total: number, strategy: Pick<RolloutStrategy, 'canary'
   return ends;
 }
 
+/** One wave of the plan: the targets from the previous wave's end up to `end`. */
+export interface PlannedWave {
+  end: number;
+  /** Waving by region: the region all of this wave's targets are in. */
+  region?: string;
+  /** How an operator names it: `canary`, `wave 2`; waving by region `eu canary`, `eu wave 1`. */
+  name: string;
+}
+
+/**
+ * The waves of a rollout over its targets. Without waveBy: waveEnds over them all. Waving by
+ * region: the targets come grouped by region in the order of `strategy.regions`, and each region
+ * gets waveEnds of its own (its canary, then its percentages), one region after the other. Pure and
+ * deterministic: the workflow drives these waves and the view names them.
+ */
+export function planWaves(targets: Pick<RolloutTarget, 'region'>[], strategy: Pick<RolloutStrategy, 'canary' | 'waves' | 'waveBy'>): PlannedWave[] {
+  const name = (i: number) => (strategy.canary > 0 ? (i === 0 ? 'canary' : `wave ${i}`) : `wave ${i + 1}`);
+  if (strategy.waveBy !== 'region') return waveEnds(targets.length, strategy).map((end, i) => ({ end, name: name(i) }));
+  const planned: PlannedWave[] = [];
+  for (let start = 0; start < targets.length; ) {
+    const region = targets[start]!.region;
+    let stop = start;
+    while (stop < targets.length && targets[stop]!.region === region) stop++;
+    waveEnds(stop - start, strategy).forEach((end, i) =>
+      planned.push({ end: start + end, ...(region !== undefined ? { region } : {}), name: `${region ?? 'no region'} ${name(i)}` }),
+    );
+    start = stop;
+  }
+  return planned;
+}
+
 export type TargetStatus = 'pending' | 'running' | 'succeeded' | 'rolled_back' | 'failed' | 'skipped';
 
 export interface RolloutTarget {
@@ -71,6 +142,8 @@ export interface RolloutTarget {
   error?: string;
   /** Busy with another operation when last tried: tried again once the waves are through. */
   busy?: boolean;
+  /** Waving by region: the region of the instance's cluster when the rollout started. */
+  region?: string;
 }
 
 export interface RolloutInput {
@@ -98,6 +171,8 @@ export interface RolloutState {
   endedAt?: string;
   /** Set once a pause after the canary has been taken, so a resume does not pause again. */
   canaryPauseTaken?: boolean;
+  /** pauseBetweenRegions: the wave (a region's last) after which the latest pause was taken, so it is taken once. */
+  regionPauseWave?: number;
   /** Runs of this rollout so far (1 + continues-as-new). */
   runs: number;
 }
@@ -125,6 +200,9 @@ export interface RolloutMemo {
 
 export interface RolloutWave {
   index: number;
+  /** `canary`, `wave 1`, …; waving by region, prefixed by the region: `eu canary`, `eu wave 1`. */
+  name: string;
+  region?: string;
   size: number;
   status: 'pending' | 'running' | 'done';
   counts: Counts;
@@ -138,12 +216,12 @@ export interface RolloutFailure {
 
 /** A rollout's state as users see it: counts overall and per wave, and what failed. */
 export function summarize(state: RolloutState) {
-  const ends = waveEnds(state.targets.length, state.strategy);
-  const waves: RolloutWave[] = ends.map((end, index) => {
-    const slice = state.targets.slice(index === 0 ? 0 : ends[index - 1], end);
+  const planned = planWaves(state.targets, state.strategy);
+  const waves: RolloutWave[] = planned.map(({ end, region, name }, index) => {
+    const slice = state.targets.slice(index === 0 ? 0 : planned[index - 1]!.end, end);
     const counts = countTargets(slice);
     const status = counts.pending === counts.total ? 'pending' : counts.pending + counts.running === 0 ? 'done' : 'running';
-    return { index, size: slice.length, status, counts };
+    return { index, name, ...(region !== undefined ? { region } : {}), size: slice.length, status, counts };
   });
   const failures: RolloutFailure[] = state.targets
     .filter((t) => t.status === 'rolled_back' || t.status === 'failed')

@@ -17,12 +17,15 @@ import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/pa
 import { rolloutSearchAttributes, searchAttributeKeys } from '../domain/search-attributes';
 import { withSearchAttributes } from './runs';
 import { temporalUiUrlFor } from './views';
-import { rolloutTargets } from '../db/instances';
+import { rolloutTargets, rolloutTargetsByRegion } from '../db/instances';
+import { listClusters } from '../db/clusters';
 import { serialised } from '../db/client';
 import {
   abortUpdateName,
   defaultRolloutStrategy,
   pauseUpdateName,
+  regionOrderOf,
+  regionWavesProblem,
   resumeUpdateName,
   rolloutStateQueryName,
   rolloutWorkflowIdFor,
@@ -37,7 +40,7 @@ import {
 } from '../domain/rollouts';
 import type { rolloutFleet } from '../workflows/rollout';
 import type { Deps } from './deps';
-import { RolloutRunning, InvalidRequest, InvalidTransition, NotFound, Unprocessable } from '../domain/errors';
+import { RolloutRunning, InvalidRequest, InvalidTransition, NotFound, PlacementUnserved, Unprocessable } from '../domain/errors';
 
 const QUERY_DEADLINE_MS = 2_000;
 const VISIBILITY_WAIT_MS = 10_000;
@@ -74,14 +77,27 @@ export const newRolloutId = (): string => `ro_${Date.now().toString(36)}${random
  * webhook delivered twice) answers that rollout, running or ended, and starts nothing.
  */
 export async function startRollout(deps: Deps, request: RolloutRequest, actor: string, id = newRolloutId()): Promise<RolloutView> {
-  const strategy: RolloutStrategy = { ...defaultRolloutStrategy, ...request.strategy };
+  let strategy: RolloutStrategy = { ...defaultRolloutStrategy, ...request.strategy };
   const waves = wavesProblem(strategy.waves);
   if (waves) throw new InvalidRequest(`strategy.waves ${waves}`, [{ field: 'strategy.waves', message: waves }]);
+  let selector = request.selector ?? {};
+  const byRegion = regionWavesProblem(selector, strategy);
+  if (byRegion) throw new InvalidRequest(`${byRegion.field} ${byRegion.message}`, [byRegion]);
+  if (strategy.waveBy === 'region') {
+    // Both carry the one order from here on: the selector takes only these regions' instances and
+    // the workflow waves them in this order (the input's strategy, replayed as it was).
+    const order = regionOrderOf(selector, strategy);
+    await refuseUnservedRegions(deps, order, strategy.regions ? 'strategy.regions' : 'selector.regions');
+    selector = { ...selector, regions: order };
+    strategy = { ...strategy, regions: order };
+  }
   const existing = await findRollout(deps, id);
   if (existing) return existing;
 
-  const selector = request.selector ?? {};
-  const targets = await rolloutTargets(deps.db, selector, request.version);
+  const targets =
+    strategy.waveBy === 'region'
+      ? await rolloutTargetsByRegion(deps.db, selector, request.version, strategy.regions!)
+      : (await rolloutTargets(deps.db, selector, request.version)).map((slug) => ({ slug }));
   if (targets.length === 0) {
     throw new Unprocessable(`no ready instance matches the selector ${JSON.stringify(selector)} and is not already at version ${request.version}`, [
       { field: 'selector', message: 'selects no instance' },
@@ -130,12 +146,24 @@ export async function startRollout(deps: Deps, request: RolloutRequest, actor: s
     return view(deps, id, request.version, runId, {
       status: 'running',
       strategy,
-      targets: targets.map((slug) => ({ slug, status: 'pending' })),
+      targets: targets.map((target) => ({ ...target, status: 'pending' })),
       wave: 0,
       startedAt: new Date().toISOString(),
       runs: 0,
     });
   });
+}
+
+/** A region in a rollout's wave order that no registered cluster serves is a typo or a retired region: 422 naming it. */
+async function refuseUnservedRegions(deps: Deps, regions: string[], field: string): Promise<void> {
+  const served = new Set((await listClusters(deps.db)).map((c) => c.region));
+  const unserved = regions.filter((r) => !served.has(r));
+  if (unserved.length > 0) {
+    throw new PlacementUnserved(
+      `no cluster serves region ${unserved.join(', ')}`,
+      unserved.map((r) => ({ field, message: `no cluster serves region ${r}` })),
+    );
+  }
 }
 
 /**

@@ -19,8 +19,8 @@ import {
   abortUpdateName,
   pauseUpdateName,
   resumeUpdateName,
+  planWaves,
   rolloutStateQueryName,
-  waveEnds,
   type RolloutInput,
   type RolloutMemo,
   type RolloutStatus,
@@ -49,8 +49,9 @@ const upgrades = proxyActivities<Activities>({
 });
 
 /**
- * Upgrades a fixed set of instances to one version: the canary, then cumulative waves, at most
- * `maxParallel` upgrades in flight, each the instance's ordinary upgrade operation. More
+ * Upgrades a fixed set of instances to one version: the canary, then cumulative waves (waving by
+ * region: that plan for each region in turn, see planWaves), at most `maxParallel` upgrades in
+ * flight, each the instance's ordinary upgrade operation. More
  * rolled-back or failed upgrades than the failure budget halt it (in-flight ones finish); pause,
  * resume and abort are Updates answering the new state. It continues as new, between upgrades,
  * before its history grows large, carrying where it stands.
@@ -124,8 +125,15 @@ export async function rolloutFleet(input: RolloutInput): Promise<RolloutState> {
   );
 
   if (!input.carried) {
-    const slugs = await quick.selectRolloutTargets(input.selector, input.version);
-    state.targets = slugs.map((slug) => ({ slug, status: 'pending' }));
+    // Waving by region is new: only inputs that ask for it (never a run started before it) take
+    // this branch, so earlier histories replay the one below unchanged.
+    if (input.strategy.waveBy === 'region') {
+      const targets = await quick.selectRolloutTargetsByRegion(input.selector, input.version, input.strategy.regions ?? []);
+      state.targets = targets.map(({ slug, region }) => ({ slug, region, status: 'pending' }));
+    } else {
+      const slugs = await quick.selectRolloutTargets(input.selector, input.version);
+      state.targets = slugs.map((slug) => ({ slug, status: 'pending' }));
+    }
   }
 
   function launch(target: RolloutTarget): void {
@@ -175,17 +183,27 @@ export async function rolloutFleet(input: RolloutInput): Promise<RolloutState> {
     await continueAsNew<typeof rolloutFleet>({ ...input, carried: state });
   }
 
-  const ends = waveEnds(state.targets.length, state.strategy);
+  // Without waveBy (every earlier run) these are waveEnds over all the targets, as before.
+  const planned = planWaves(state.targets, state.strategy);
+  const ends = planned.map((w) => w.end);
+  /** Waving by region: the wave is its region's last, and another region follows. */
+  const endsRegion = (wave: number) => wave < planned.length - 1 && planned[wave]!.region !== planned[wave + 1]!.region;
   for (; state.wave < ends.length && !aborted(); state.wave++) {
     const wave = state.targets.slice(state.wave === 0 ? 0 : ends[state.wave - 1], ends[state.wave]);
     await drive(wave);
     await newRunIfDue();
     // A new run picks this wave up again; a wave left with pending targets is an aborted one.
     if (aborted()) break;
-    if (state.wave === 0 && state.strategy.pauseAfterCanary && !state.canaryPauseTaken) {
-      state.canaryPauseTaken = true;
+    // One pause after the canary, and (pauseBetweenRegions, which no earlier run has) one after
+    // each region but the last; a wave that is both pauses once.
+    const canaryPause = state.wave === 0 && state.strategy.pauseAfterCanary && !state.canaryPauseTaken;
+    const regionPause = state.strategy.pauseBetweenRegions === true && endsRegion(state.wave) && state.regionPauseWave !== state.wave;
+    if (canaryPause || regionPause) {
+      if (canaryPause) state.canaryPauseTaken = true;
+      if (regionPause) state.regionPauseWave = state.wave;
       setStatus('paused');
       await condition(() => state.status !== 'paused');
+      if (regionPause && aborted()) break;
     }
     if (state.wave < ends.length - 1 && state.strategy.waitBetweenWavesSeconds > 0) {
       await sleep(state.strategy.waitBetweenWavesSeconds * 1000);

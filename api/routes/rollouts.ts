@@ -10,13 +10,15 @@ import { clusterNamePattern, textPattern } from '../../domain/validation';
 const Names = (item: ReturnType<typeof Type.String>, description: string) =>
   Type.Optional(Type.Array(item, { minItems: 1, maxItems: 1000, uniqueItems: true, description }));
 
+const Region = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9-]+$' });
+
 const Selector = Type.Object(
   {
     plans: Names(Type.String({ minLength: 1, maxLength: 64, pattern: textPattern }), 'instances on one of these plans'),
     slugs: Names(Slug, 'only these instances'),
     versions: Names(Version, 'instances now at one of these versions'),
     clusters: Names(Type.String({ minLength: 1, maxLength: 63, pattern: clusterNamePattern }), 'multi-cluster: instances placed in one of these clusters'),
-    regions: Names(Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9-]+$' }), 'multi-cluster: instances placed in a cluster of one of these regions'),
+    regions: Names(Region, "multi-cluster: instances placed in a cluster of one of these regions (in the order of the waves, with strategy.waveBy 'region')"),
   },
   { additionalProperties: false, description: 'every part given must match; none = the whole fleet' },
 );
@@ -34,11 +36,34 @@ const StrategyFields = {
   waitBetweenWavesSeconds: Type.Integer({ minimum: 0, maximum: 86_400, description: 'default 0' }),
 };
 
+
+/** Multi-cluster: waving region after region. Absent from rollouts that do not. */
+const RegionWaveFields = {
+  waveBy: Type.Optional(
+    Type.Literal('region', {
+      description:
+        "multi-cluster: roll out one region after the other, in the order of `regions` (else of `selector.regions`); the canary and waves apply within each region, and a region starts only once the one before is done",
+    }),
+  ),
+  regions: Type.Optional(
+    Type.Array(Region, {
+      minItems: 1,
+      maxItems: 100,
+      uniqueItems: true,
+      description:
+        "with waveBy 'region': the regions in rollout order; the selector then takes only their instances. Given with `selector.regions` too, it must name the same regions. Each must be served by a registered cluster (422 otherwise)",
+    }),
+  ),
+  pauseBetweenRegions: Type.Optional(
+    Type.Boolean({ description: "with waveBy 'region': pause once a region is done, before the next one starts; resume goes on (default false)" }),
+  ),
+};
+
 const CreateRollout = Type.Object(
   {
     version: Version,
     selector: Type.Optional(Selector),
-    strategy: Type.Optional(Type.Partial(Type.Object(StrategyFields), { additionalProperties: false })),
+    strategy: Type.Optional(Type.Object({ ...Type.Partial(Type.Object(StrategyFields)).properties, ...RegionWaveFields }, { additionalProperties: false })),
   },
   { additionalProperties: false },
 );
@@ -58,11 +83,18 @@ export const Rollout = Type.Object(
     id: Type.String(),
     version: Type.String(),
     status: Type.Enum(rolloutStatuses),
-    strategy: Type.Object(StrategyFields),
+    strategy: Type.Object({ ...StrategyFields, ...RegionWaveFields }),
     counts: Counts,
     waves: Type.Array(
-      Type.Object({ index: Type.Integer(), size: Type.Integer(), status: Type.Enum(['pending', 'running', 'done']), counts: Counts }),
-      { description: 'the canary is wave 0' },
+      Type.Object({
+        index: Type.Integer(),
+        name: Type.String({ description: "`canary`, `wave 1`, …; waving by region prefixed by the region: `eu canary`, `eu wave 1`" }),
+        region: Type.Optional(Type.String({ description: "waving by region: the region of this wave's instances" })),
+        size: Type.Integer(),
+        status: Type.Enum(['pending', 'running', 'done']),
+        counts: Counts,
+      }),
+      { description: 'in the order they run; the canary (when there is one) is wave 0 (waving by region: each region its canary and waves in turn)' },
     ),
     failures: Type.Array(Type.Object({ slug: Type.String(), operationId: Type.Optional(Type.String()), error: Type.String() })),
     startedAt: Type.String({ format: 'date-time' }),
@@ -106,7 +138,7 @@ export const rolloutRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) 
       schema: {
         summary: 'Roll a version out to the fleet in waves',
         description:
-          'The target set is fixed now: ready instances matching the selector, not already at the version. Each is upgraded by its ordinary upgrade operation.',
+          "The target set is fixed now: ready instances matching the selector, not already at the version. Each is upgraded by its ordinary upgrade operation. With strategy.waveBy 'region' the regions go one after the other (400 when no region order is given or it names a region the selector does not; 422 `placement-unserved` for a region no cluster serves).",
         tags: ['rollouts'],
         body: CreateRollout,
         response: {

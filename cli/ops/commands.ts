@@ -499,30 +499,45 @@ export function addOperatorCommands(program: Command): void {
   const rollouts = program.command('rollouts').alias('rollout').description('fleet rollouts of a version, in waves');
   rollouts
     .command('start')
-    .description('roll a version out to the fleet: a canary, then waves')
+    .description('roll a version out to the fleet: a canary, then waves (with --wave-by region, region after region)')
     .requiredOption('--version <version>', 'the version to roll out')
     .option('--plans <plans>', 'only instances on these plans (comma-separated)', list)
     .option('--slugs <slugs>', 'only these instances (comma-separated)', list)
     .option('--versions <versions>', 'only instances now at these versions (comma-separated)', list)
+    .option('--clusters <clusters>', 'multi-cluster: only instances in these clusters (comma-separated)', list)
+    .option('--regions <regions>', 'multi-cluster: only instances in these regions (comma-separated; with --wave-by region, their order)', list)
+    .option('--wave-by <what>', "'region': one region after the other, in the order of --regions, the canary and waves within each", (v) => {
+      if (v !== 'region') throw new InvalidArgumentError("only 'region' is supported");
+      return v as 'region';
+    })
     .option('--canary <n>', 'instances upgraded before any wave (default 1)', positiveInt('--canary'))
     .option('--waves <percents>', 'cumulative % of the fleet per wave, ending at 100 (default 10,50,100)', (v) => list(v).map(positiveInt('--waves')))
     .option('--max-parallel <n>', 'upgrades in flight at most (default 10)', positiveInt('--max-parallel'))
     .option('--failure-budget <n>', 'failed or rolled-back upgrades tolerated (default 0)', positiveInt('--failure-budget'))
     .option('--pause-after-canary', 'pause once the canary is done')
+    .option('--pause-between-regions', 'with --wave-by region: pause once a region is done, before the next starts')
     .option('-w, --wait', 'follow the rollout to its end; exit 0 only if it succeeds')
     .action(
       run(
         async (
           ctx,
-          o: { version: string; plans?: string[]; slugs?: string[]; versions?: string[]; canary?: number; waves?: number[]; maxParallel?: number; failureBudget?: number; pauseAfterCanary?: boolean; wait?: boolean },
+          o: { version: string; plans?: string[]; slugs?: string[]; versions?: string[]; clusters?: string[]; regions?: string[]; waveBy?: 'region'; canary?: number; waves?: number[]; maxParallel?: number; failureBudget?: number; pauseAfterCanary?: boolean; pauseBetweenRegions?: boolean; wait?: boolean },
         ) => {
-          const selector = { ...(o.plans ? { plans: o.plans } : {}), ...(o.slugs ? { slugs: o.slugs } : {}), ...(o.versions ? { versions: o.versions } : {}) };
+          const selector = {
+            ...(o.plans ? { plans: o.plans } : {}),
+            ...(o.slugs ? { slugs: o.slugs } : {}),
+            ...(o.versions ? { versions: o.versions } : {}),
+            ...(o.clusters ? { clusters: o.clusters } : {}),
+            ...(o.regions ? { regions: o.regions } : {}),
+          };
           const strategy = {
+            ...(o.waveBy ? { waveBy: o.waveBy } : {}),
             ...(o.canary !== undefined ? { canary: o.canary } : {}),
             ...(o.waves ? { waves: o.waves } : {}),
             ...(o.maxParallel !== undefined ? { maxParallel: o.maxParallel } : {}),
             ...(o.failureBudget !== undefined ? { failureBudget: o.failureBudget } : {}),
             ...(o.pauseAfterCanary ? { pauseAfterCanary: true } : {}),
+            ...(o.pauseBetweenRegions ? { pauseBetweenRegions: true } : {}),
           };
           const { rollout } = await unwrap(ctx.client.POST('/v1/rollouts', { body: { version: o.version, selector, strategy } }));
           if (o.wait) {

@@ -27,9 +27,13 @@ export function countsText(counts: Counts): string {
   return parts.join(', ');
 }
 
-/** Wave 0 is the canary when the strategy has one; the waves after it count from 1 either way. */
+/**
+ * The API's name of the wave (`canary`, `wave 2`; waving by region `eu canary`, `eu wave 1`). An
+ * API from before wave names: wave 0 is the canary when the strategy has one, the waves after it
+ * count from 1 either way.
+ */
 export const waveName = (wave: Wave, rollout: Pick<Rollout, 'strategy'>) =>
-  rollout.strategy.canary > 0 ? (wave.index === 0 ? 'canary' : `wave ${wave.index}`) : `wave ${wave.index + 1}`;
+  (wave as Partial<Wave>).name ?? (rollout.strategy.canary > 0 ? (wave.index === 0 ? 'canary' : `wave ${wave.index}`) : `wave ${wave.index + 1}`);
 
 export function waveLine(wave: Wave, rollout: Pick<Rollout, 'strategy'>): string {
   return `${waveName(wave, rollout).padEnd(7)} ${progressBar(wave.counts)} ${countsText(wave.counts)}`;

@@ -2,7 +2,8 @@
 // cluster worker of its own in a region of its own, beside a central worker and the API: instances
 // land where they are asked to, a full or drained region refuses, a cluster whose worker is gone
 // holds up its own operations (saying why) and nobody else's, a rollout of one region upgrades its
-// instances only, and an instance moves from one cluster to the other. In the exclusive project:
+// instances only, an instance moves from one cluster to the other, and a rollout waving by region
+// upgrades one region, then the other. In the exclusive project:
 // the second control plane wants the machine's cores while it starts and runs.
 //
 // One stack, two cluster workers and the second cluster serve every test. What the file made is
@@ -14,9 +15,12 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTenantDatabaseActivities } from '../../activities/tenant-database';
 import { connectCatalogue } from '../../db/client';
+import { registerCluster } from '../../db/clusters';
+import { newId } from '../../db/ids';
 import { markInstance } from '../../db/instances';
-import { instances } from '../../db/schema';
-import { databaseRoleFor, managedByLabel, managedByValue, namespaceFor } from '../../domain/instance';
+import { finishOperation, insertInstanceWithOperation } from '../../db/operations';
+import { clusters, instances } from '../../db/schema';
+import { databaseRoleFor, instanceLabel, managedByLabel, managedByValue, namespaceFor } from '../../domain/instance';
 import { startProcess, type ShipyardProcess } from '../../demo/processes';
 import { clusterDown, clusterUp } from '../../testbed/index';
 import { kubeConfigFrom, kubeconfigPath } from '../../testbed/components/kubernetes';
@@ -24,14 +28,8 @@ import { shipyardFromBuild } from '../support/build';
 import { runShipyardCli, showRun } from '../support/cli';
 import { uniqueSuffix } from '../support/config';
 import { freePort, type Operation, type Stack, startStack } from '../support/stack';
-import { worldReader } from '../support/world';
-// The health sweep's test (offline clusters, `cluster` in health and orphans).
-import { registerCluster } from '../../db/clusters';
-import { newId } from '../../db/ids';
-import { finishOperation, insertInstanceWithOperation } from '../../db/operations';
-import { clusters } from '../../db/schema';
-import { instanceLabel } from '../../domain/instance';
 import { until } from '../support/until';
+import { worldReader } from '../support/world';
 
 const suffix = uniqueSuffix();
 // Names of this run only: the catalogue is shared with every other test file and earlier runs.
@@ -369,6 +367,82 @@ describe('two clusters in two regions', () => {
       if (strandedId) await markInstance(db, strandedId, { status: 'deleted' });
       await db.delete(clusters).where(eq(clusters.name, gone.cluster));
       await db.$client.end({ timeout: 5 });
+    }
+  });
+
+  it('a rollout waving by region upgrades one region, then the other', async () => {
+    const refused = async (body: object, status: number, field: string) => {
+      const res = await stack.api.call('POST', '/v1/rollouts', { version: '1.2.0', ...body });
+      expect(res.status, JSON.stringify(res.body)).toBe(status);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      expect(res.body.errors).toContainEqual(expect.objectContaining({ field }));
+      return res.body as { type: string; detail: string };
+    };
+    expect((await refused({ strategy: { waveBy: 'region' } }, 400, 'strategy.waveBy')).type).toBe('urn:shipyard:problem:validation');
+    expect((await refused({ selector: { regions: [eu.region] }, strategy: { waveBy: 'region', regions: [eu.region, us.region] } }, 400, 'strategy.regions')).detail).toContain(
+      `region ${us.region} is not in selector.regions`,
+    );
+    const unserved = await refused({ strategy: { waveBy: 'region', regions: [eu.region, `mars-${suffix}`] } }, 422, 'strategy.regions');
+    expect(unserved).toMatchObject({ type: 'urn:shipyard:problem:placement-unserved', detail: expect.stringContaining(`mars-${suffix}`) });
+
+    // As an operator starts it: eu first, then us, pausing in between; it is followed to its end
+    // once resumed, the CLI exiting 0 once both regions are done.
+    const euSlugs = [`mc-wait-${suffix}`];
+    const usSlugs = [`mc-us-${suffix}`, `mc-other-${suffix}`, `mc-eu-${suffix}`];
+    const operator = { SHIPYARD_API_URL: stack.api.baseUrl, SHIPYARD_API_KEY: stack.config.adminKey };
+    const cliStart = await runShipyardCli(
+      ['rollouts', 'start', '--version', '1.2.0', '--wave-by', 'region', '--regions', `${eu.region},${us.region}`, '--pause-between-regions', '--canary', '0', '--waves', '100', '--max-parallel', '5', '-o', 'json'],
+      operator,
+    );
+    expect(cliStart.code, showRun(cliStart)).toBe(0);
+    const { id } = JSON.parse(cliStart.stdout) as { id: string };
+
+    // Paused between the regions: eu done, us not begun, none of its instances touched.
+    type Wave = { name: string; region: string; size: number; status: string };
+    await vi.waitFor(
+      async () => {
+        const { body } = await stack.api.call('GET', `/v1/rollouts/${id}`);
+        expect(body.status).toBe('paused');
+        expect(body.waves.map((w: Wave) => [w.name, w.region, w.size, w.status])).toEqual([
+          [`${eu.region} wave 1`, eu.region, 1, 'done'],
+          [`${us.region} wave 1`, us.region, 3, 'pending'],
+        ]);
+      },
+      { timeout: 60_000, interval: 250 },
+    );
+    for (const slug of usSlugs) expect((await stack.api.call('GET', `/v1/instances/${slug}`)).body.version).not.toBe('1.2.0');
+
+    const resumed = await runShipyardCli(['rollouts', 'resume', id], operator);
+    expect(resumed.code, showRun(resumed)).toBe(0);
+    const cli = await runShipyardCli(['rollouts', 'watch', id], operator);
+    expect(cli.code, showRun(cli)).toBe(0);
+    // Its plain progress names each wave by its region.
+    expect(cli.stderr + cli.stdout).toMatch(new RegExp(`^${eu.region} wave 1 .* 1/1, 1 ok`, 'm'));
+    expect(cli.stderr + cli.stdout).toMatch(new RegExp(`^${us.region} wave 1 .* 3/3, 3 ok`, 'm'));
+
+    const { body: rollout } = await stack.api.call('GET', `/v1/rollouts/${id}`);
+    expect(rollout).toMatchObject({
+      status: 'succeeded',
+      counts: { total: 4, succeeded: 4 },
+      strategy: { waveBy: 'region', regions: [eu.region, us.region], pauseBetweenRegions: true },
+    });
+    expect(rollout.waves.map((w: Wave) => [w.name, w.region, w.size, w.status])).toEqual([
+      [`${eu.region} wave 1`, eu.region, 1, 'done'],
+      [`${us.region} wave 1`, us.region, 3, 'done'],
+    ]);
+
+    // Each instance's own upgrade, as its operations list shows it: every eu one ended before any us one started.
+    const upgradeOf = async (slug: string) => {
+      const { body } = await stack.api.call<{ items: Operation[] }>('GET', `/v1/instances/${slug}/operations`);
+      const upgrade = body.items.find((o) => o.kind === 'upgrade' && o.actor === `rollout:${id}`);
+      expect(upgrade, `${slug}: ${JSON.stringify(body.items)}`).toMatchObject({ status: 'succeeded' });
+      return { startedAt: Date.parse(upgrade!.startedAt), endedAt: Date.parse(upgrade!.endedAt!) };
+    };
+    const euUpgrades = await Promise.all(euSlugs.map(upgradeOf));
+    const usUpgrades = await Promise.all(usSlugs.map(upgradeOf));
+    expect(Math.max(...euUpgrades.map((u) => u.endedAt))).toBeLessThanOrEqual(Math.min(...usUpgrades.map((u) => u.startedAt)));
+    for (const slug of [...euSlugs, ...usSlugs]) {
+      expect((await stack.api.call('GET', `/v1/instances/${slug}`)).body).toMatchObject({ version: '1.2.0', status: 'ready' });
     }
   });
 });

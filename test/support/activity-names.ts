@@ -45,6 +45,7 @@ const everyActivity: Record<keyof Activities, true> = {
   draftInvoice: true,
   issueInvoice: true,
   selectRolloutTargets: true,
+  selectRolloutTargetsByRegion: true,
   upgradeForRollout: true,
   deliverWebhook: true,
   giveUpWebhookDelivery: true,

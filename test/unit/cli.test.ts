@@ -119,8 +119,11 @@ describe('rollout progress', () => {
     expect(progressBar(counts, 8)).toBe('[████░░░░]');
     expect(countsText(counts)).toBe('4/8, 3 ok, 2 running, 1 rolled back');
   });
-  it('names wave 0 the canary only when the strategy has one', () => {
-    const wave = { index: 0, size: 1, status: 'done' as const, counts: { total: 1, pending: 0, running: 0, succeeded: 1, rolledBack: 0, failed: 0, skipped: 0 } };
+  it("names each wave as the API does (waving by region, after its region); from an older API, wave 0 is the canary only when the strategy has one", () => {
+    const counted = { size: 1, status: 'done' as const, counts: { total: 1, pending: 0, running: 0, succeeded: 1, rolledBack: 0, failed: 0, skipped: 0 } };
+    const regional = { strategy: { canary: 1, waves: [100], maxParallel: 1, failureBudget: 0, pauseAfterCanary: false, waitBetweenWavesSeconds: 0, waveBy: 'region' as const } };
+    expect(waveName({ ...counted, index: 2, name: 'us canary', region: 'us' }, regional)).toBe('us canary');
+    const wave = { name: undefined as unknown as string, index: 0, size: 1, status: 'done' as const, counts: { total: 1, pending: 0, running: 0, succeeded: 1, rolledBack: 0, failed: 0, skipped: 0 } };
     const strategy = { waves: [100], maxParallel: 1, failureBudget: 0, pauseAfterCanary: false, waitBetweenWavesSeconds: 0 };
     expect(waveName(wave, { strategy: { ...strategy, canary: 1 } })).toBe('canary');
     expect(waveName({ ...wave, index: 2 }, { strategy: { ...strategy, canary: 1 } })).toBe('wave 2');

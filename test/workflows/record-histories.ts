@@ -85,6 +85,7 @@ const scenarios: Scenario[] = [
   { name: 'rollout-succeeded', workflowType: 'rolloutFleet', input: rolloutInput(10_000), activities: rolloutActivities() },
   // A threshold this low continues as new after the canary: the file is the run carrying the state.
   { name: 'rollout-continued-as-new', workflowType: 'rolloutFleet', input: rolloutInput(20), activities: rolloutActivities() },
+  { name: 'rollout-by-region-succeeded', workflowType: 'rolloutFleet', input: rolloutByRegionInput(), activities: rolloutActivities() },
   { name: 'delete-purged-at-once', workflowType: 'teardownInstance', fromStatus: 'ready', extra: { graceSeconds: 0 } },
   { name: 'delete-grace-elapsed', workflowType: 'teardownInstance', fromStatus: 'ready', extra: { graceSeconds: 1 } },
   { name: 'delete-final-backup-failed', workflowType: 'teardownInstance', fromStatus: 'ready', extra: { graceSeconds: 0 }, activities: { takeBackup: fails } },
@@ -119,11 +120,18 @@ function rolloutInput(historyThreshold: number): RolloutInput {
   };
 }
 
+/** The same fleet waved by region: eu (a, b), then us (c, d), each region its canary and one wave. */
+function rolloutByRegionInput(): RolloutInput {
+  const input = rolloutInput(10_000);
+  return { ...input, selector: { regions: ['eu', 'us'] }, strategy: { ...input.strategy, waves: [100], waveBy: 'region', regions: ['eu', 'us'] } };
+}
+
 /** Four instances: one upgrades, one rolls back (within the budget), one is busy once, one upgrades. */
 function rolloutActivities(): Scenario['activities'] {
   let busyOnce = true;
   return {
     selectRolloutTargets: async () => ['a', 'b', 'c', 'd'],
+    selectRolloutTargetsByRegion: async () => ['a', 'b', 'c', 'd'].map((slug) => ({ slug, region: slug < 'c' ? 'eu' : 'us' })),
     upgradeForRollout: async (_id: string, slug: string) => {
       if (slug === 'b') return { status: 'rolled_back', operationId: `op_${slug}`, error: 'recorded rollback' };
       if (slug === 'c' && busyOnce) {

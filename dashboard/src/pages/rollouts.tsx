@@ -32,11 +32,11 @@ export function RolloutProgress({ counts }: { counts: Counts }) {
 const list = (text: string) => text.split(',').map((s) => s.trim()).filter(Boolean);
 
 function StartRollout({ onClose }: { onClose: () => void }) {
-  const [form, setForm] = useState({ version: '', plans: '', slugs: '', versions: '', canary: '1', waves: '10, 50, 100', maxParallel: '10', failureBudget: '0', waitBetweenWavesSeconds: '0', pauseAfterCanary: false });
+  const [form, setForm] = useState({ version: '', plans: '', slugs: '', versions: '', regions: '', waveByRegion: false, pauseBetweenRegions: false, canary: '1', waves: '10, 50, 100', maxParallel: '10', failureBudget: '0', waitBetweenWavesSeconds: '0', pauseAfterCanary: false });
   const set = (field: keyof typeof form) => (e: Event) => setForm({ ...form, [field]: (e.currentTarget as HTMLInputElement).value });
   const start = async () => {
     const selector = Object.fromEntries(
-      (['plans', 'slugs', 'versions'] as const).map((k) => [k, list(form[k])] as const).filter(([, v]) => v.length > 0),
+      (['plans', 'slugs', 'versions', 'regions'] as const).map((k) => [k, list(form[k])] as const).filter(([, v]) => v.length > 0),
     );
     const body = {
       version: form.version.trim(),
@@ -48,6 +48,7 @@ function StartRollout({ onClose }: { onClose: () => void }) {
         failureBudget: Number(form.failureBudget),
         waitBetweenWavesSeconds: Number(form.waitBetweenWavesSeconds),
         pauseAfterCanary: form.pauseAfterCanary,
+        ...(form.waveByRegion ? { waveBy: 'region' as const, pauseBetweenRegions: form.pauseBetweenRegions } : {}),
       },
     };
     const { rollout } = await api<{ rollout: Rollout }>('POST', '/v1/rollouts', body);
@@ -62,6 +63,7 @@ function StartRollout({ onClose }: { onClose: () => void }) {
         <Field label="Plans"><input name="plans" value={form.plans} onInput={set('plans')} /></Field>
         <Field label="Slugs"><input name="slugs" value={form.slugs} onInput={set('slugs')} /></Field>
         <Field label="Now at versions"><input name="versions" value={form.versions} onInput={set('versions')} /></Field>
+        <Field label="Regions (in rollout order)"><input name="regions" value={form.regions} onInput={set('regions')} /></Field>
       </fieldset>
       <fieldset>
         <legend>Strategy</legend>
@@ -72,6 +74,14 @@ function StartRollout({ onClose }: { onClose: () => void }) {
         <Field label="Seconds between waves"><input name="waitBetweenWavesSeconds" type="number" min={0} value={form.waitBetweenWavesSeconds} onInput={set('waitBetweenWavesSeconds')} /></Field>
         <label class="check">
           <input type="checkbox" name="pauseAfterCanary" checked={form.pauseAfterCanary} onChange={(e) => setForm({ ...form, pauseAfterCanary: e.currentTarget.checked })} /> Pause after the canary
+        </label>
+        <label class="check">
+          <input type="checkbox" name="waveByRegion" checked={form.waveByRegion} onChange={(e) => setForm({ ...form, waveByRegion: e.currentTarget.checked })} /> One region after the other, in the order of
+          Regions (the canary and waves within each)
+        </label>
+        <label class="check">
+          <input type="checkbox" name="pauseBetweenRegions" checked={form.pauseBetweenRegions} onChange={(e) => setForm({ ...form, pauseBetweenRegions: e.currentTarget.checked })} /> Pause
+          between regions
         </label>
       </fieldset>
     </ConfirmDialog>
@@ -165,8 +175,8 @@ export function RolloutPage({ me, id }: { me: Me; id: string }) {
                 <h2 id="waves">Waves</h2>
                 <ol class="plain waves">
                   {r.waves.map((w) => (
-                    <li key={w.index} data-wave={w.index} data-status={w.status}>
-                      <span class="wave-name">{w.index === 0 ? 'Canary' : `Wave ${w.index}`}</span> <Badge value={w.status} /> <span class="muted">{w.size} instances</span>
+                    <li key={w.index} data-wave={w.index} data-status={w.status} {...(w.region ? { 'data-region': w.region } : {})}>
+                      <span class="wave-name">{w.name}</span> <Badge value={w.status} /> <span class="muted">{w.size} instances</span>
                       <RolloutProgress counts={w.counts} />
                     </li>
                   ))}
