@@ -153,9 +153,11 @@ export function createCredentialActivities(deps: ActivityDeps) {
     /**
      * A move within one tenant Postgres (workflows/move.ts): Secret `app-env` of the app being built
      * in this cluster logs in as `role` (the login role the source's app does not use) with a new
-     * password, so the source's app keeps its own login until it is gone. APP_SECRET is a
-     * placeholder until restoreConfiguration puts the backup's back (writeAppSecret keeps a login
-     * role's login). A retry finds the Secret already logging in as `role` and only enables it again.
+     * password, so the source's app keeps its own login until it is gone. The Secret needs an
+     * APP_SECRET to be valid: a fresh one is written here, and the move's next step ('restore
+     * configuration in target', restoreConfiguration) replaces it with the instance's own from the
+     * pre-move backup, keeping this login (writeAppSecret keeps a login role's login). A retry finds
+     * the Secret already logging in as `role` and only enables it again.
      */
     async writeStandbyLogin(slug: string, login: { role: string; connectionLimit: number }): Promise<void> {
       const { role, connectionLimit } = login;

@@ -12,7 +12,7 @@ import { getPlan } from '../db/plans';
 import { findInstance, type InstanceRow } from '../db/instances';
 import { recordEvent } from '../db/events';
 import { getCluster, listClusters } from '../db/clusters';
-import { closeSweep, healsSince, instancesToCheck, openSweep, recordHealth, recordSweepOfflineClusters, updateSweepTotals } from '../db/sweeps';
+import { closeSweep, healsSince, instancesToCheck, openSweep, recordHealth, updateSweepProgress } from '../db/sweeps';
 import { clusterStatus } from '../domain/clusters';
 import type { WebhookEventType } from '../domain/webhooks';
 import { healthCheckQueue, healthOf, offlineClusterVerdict, type Health, type HealthCheck, type OfflineCluster, type SweepTotals } from '../domain/health';
@@ -246,11 +246,16 @@ export function createHealthActivities(deps: ActivityDeps) {
     }
   }
 
+  type ClusterRow = Parameters<typeof clusterStatus>[0] & { taskQueue: string };
+  const statusOf = (cluster: ClusterRow, now = new Date()) => clusterStatus(cluster, now, config.clusterReportSeconds);
+  /** The queue a check of an instance placed in `cluster` runs on (undefined: the central one). */
+  const checkQueueOf = (cluster: ClusterRow, now = new Date()) => healthCheckQueue({ taskQueue: cluster.taskQueue, status: statusOf(cluster, now) });
+
   /** The registered clusters with no capacity report for three periods, as of now. */
   async function offlineClusters(): Promise<OfflineCluster[]> {
     const now = new Date();
     return (await listClusters(db))
-      .filter((cluster) => clusterStatus(cluster, now, config.clusterReportSeconds) === 'offline')
+      .filter((cluster) => statusOf(cluster, now) === 'offline')
       .map((cluster) => ({ name: cluster.name, region: cluster.region, reportedAt: cluster.reportedAt?.toISOString() ?? null, instanceCount: cluster.instanceCount }));
   }
 
@@ -266,7 +271,7 @@ export function createHealthActivities(deps: ActivityDeps) {
       return (await openSweep(db, workflowId)).id;
     },
 
-    /** A page of instances to check, by id (the form runs from before checks went to each cluster's worker take). */
+    /** A page of instances to check, by id: what sweeps from before checks went to each cluster's worker call. */
     async instancesToCheck(after: string | undefined, limit: number): Promise<string[]> {
       return (await instancesToCheck(db, after, limit)).map((row) => row.id);
     },
@@ -280,9 +285,7 @@ export function createHealthActivities(deps: ActivityDeps) {
       const rows = await instancesToCheck(db, after, limit);
       if (rows.every((row) => row.cluster === null)) return rows.map(({ id }) => ({ id }));
       const now = new Date();
-      const queues = new Map(
-        (await listClusters(db)).map((cluster) => [cluster.name, healthCheckQueue({ taskQueue: cluster.taskQueue, status: clusterStatus(cluster, now, config.clusterReportSeconds) })]),
-      );
+      const queues = new Map((await listClusters(db)).map((cluster) => [cluster.name, checkQueueOf(cluster, now)]));
       return rows.map(({ id, cluster }) => {
         const taskQueue = cluster === null ? undefined : queues.get(cluster);
         return taskQueue === undefined ? { id } : { id, taskQueue };
@@ -293,14 +296,14 @@ export function createHealthActivities(deps: ActivityDeps) {
     async healthCheckQueueOf(instanceId: string): Promise<string | undefined> {
       const found = await findInstance(db, instanceId);
       const cluster = found?.instance.cluster ? await getCluster(db, found.instance.cluster) : undefined;
-      return cluster ? healthCheckQueue({ taskQueue: cluster.taskQueue, status: clusterStatus(cluster, new Date(), config.clusterReportSeconds) }) : undefined;
+      return cluster ? checkQueueOf(cluster) : undefined;
     },
 
     /** The sweep's totals so far (or at its end), and the clusters offline as it looks now. */
     async updateSweep(sweepId: string, totals: SweepTotals, end?: 'succeeded' | 'failed'): Promise<void> {
-      await recordSweepOfflineClusters(db, sweepId, await offlineClusters());
-      if (end) await closeSweep(db, sweepId, end, totals);
-      else await updateSweepTotals(db, sweepId, totals);
+      const progress = { ...totals, offlineClusters: await offlineClusters() };
+      if (end) await closeSweep(db, sweepId, end, progress);
+      else await updateSweepProgress(db, sweepId, progress);
     },
 
     /**
@@ -316,7 +319,7 @@ export function createHealthActivities(deps: ActivityDeps) {
       if (!plan) return null;
       if (instance.cluster !== null) {
         const cluster = await getCluster(db, instance.cluster);
-        if (!cluster || clusterStatus(cluster, new Date(), config.clusterReportSeconds) === 'offline') {
+        if (!cluster || statusOf(cluster) === 'offline') {
           const verdict = offlineClusterVerdict(cluster ?? { name: instance.cluster, region: '(not registered)', reportedAt: null });
           await recordHealth(db, instanceId, verdict.health, verdict.checks);
           return { instanceId, cluster: instance.cluster, ...verdict, healed: false };

@@ -50,21 +50,19 @@ export async function openSweep(db: Database, workflowId: string, id = newId('sw
   return row!;
 }
 
-export async function closeSweep(db: Database, id: string, status: 'succeeded' | 'failed', totals: SweepTotals): Promise<void> {
+/** Where a sweep stands: its totals, and the clusters found offline as of its latest look (it looks again at every page). */
+export type SweepProgress = SweepTotals & { offlineClusters: OfflineCluster[] };
+
+export async function closeSweep(db: Database, id: string, status: 'succeeded' | 'failed', progress: SweepProgress): Promise<void> {
   await db
     .update(healthSweeps)
-    .set({ status, ...totals, endedAt: sql`coalesce(${healthSweeps.endedAt}, now())` })
+    .set({ status, ...progress, endedAt: sql`coalesce(${healthSweeps.endedAt}, now())` })
     .where(eq(healthSweeps.id, id));
 }
 
-/** Totals so far, while the sweep runs. */
-export async function updateSweepTotals(db: Database, id: string, totals: SweepTotals): Promise<void> {
-  await db.update(healthSweeps).set(totals).where(eq(healthSweeps.id, id));
-}
-
-/** The clusters found offline, as of the sweep's latest look (it looks again at every page). */
-export async function recordSweepOfflineClusters(db: Database, id: string, offlineClusters: OfflineCluster[]): Promise<void> {
-  await db.update(healthSweeps).set({ offlineClusters }).where(eq(healthSweeps.id, id));
+/** Where the sweep stands, while it runs. */
+export async function updateSweepProgress(db: Database, id: string, progress: SweepProgress): Promise<void> {
+  await db.update(healthSweeps).set(progress).where(eq(healthSweeps.id, id));
 }
 
 export async function recordSweepOrphans(db: Database, id: string, orphans: NonNullable<SweepRow['orphans']>): Promise<void> {

@@ -7,6 +7,7 @@ import { Value } from 'typebox/value';
 import { defaultRolloutStrategy, type RolloutSelector, type RolloutStrategy, wavesProblem } from './rollouts';
 import { type Env, Port, type Read, readSetting, type Setting, schemasOf, setting } from './settings';
 import { readTemporalProfile, type TemporalProfile, TemporalProfileSchema, temporalProfileVariables } from './temporal-profile';
+import { regionPattern } from './validation';
 
 /** One AES-256 key for workflow payloads: its id travels in each payload's metadata, never the key. */
 const KEY_ID_PATTERN = '^[A-Za-z0-9._-]{1,64}$';
@@ -62,7 +63,7 @@ export const settings = {
   }),
   clusterRegion: setting({
     env: 'SHIPYARD_CLUSTER_REGION',
-    schema: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9-]+$' }),
+    schema: Type.String({ minLength: 1, maxLength: 64, pattern: regionPattern }),
     default: 'default',
     doc: "a cluster worker's region, which `POST /v1/instances` places by (`region`)",
   }),

@@ -14,7 +14,7 @@ import type { BackupKind, BackupSource } from './backups';
 import type { Placement } from './clusters';
 import type { InstanceStatus, Plan } from './instance';
 import { instanceStatuses } from './instance';
-import { clusterNamePattern, SLUG_MAX, SLUG_MIN, slugPattern, textPattern, versionPattern } from './validation';
+import { clusterNamePattern, regionPattern, SLUG_MAX, SLUG_MIN, slugPattern, textPattern, versionPattern } from './validation';
 import type { WebhookEventType } from './webhooks';
 
 /** Every kind, in the order of the catalogue's enum (a new kind is added last, with its migration). */
@@ -266,7 +266,7 @@ export const operationKindSpecs = {
             type: 'string',
             minLength: 1,
             maxLength: 64,
-            pattern: '^[a-z0-9-]+$',
+            pattern: regionPattern,
             description: 'multi-cluster: the region to place the instance in (the online, undrained cluster there with most room; 409 when none has room, 422 when none serves it)',
           },
           cluster: { type: 'string', minLength: 1, maxLength: 63, pattern: clusterNamePattern, description: 'multi-cluster, admin only: the very cluster to place the instance in' },

@@ -34,3 +34,6 @@ export function versionProblem(version: string): string | undefined {
 
 /** A cluster's name: lower-case letters, digits and dashes (it names a task queue and shows in labels). */
 export const clusterNamePattern = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
+
+/** A region's name (1–64 of them): lower-case letters, digits and dashes, as a cluster worker declares it. */
+export const regionPattern = '^[a-z0-9-]+$';

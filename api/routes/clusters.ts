@@ -3,6 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@fastify/type-provider-typebox';
 import { clusterNamePattern, clusterStatuses } from '../../domain/clusters';
+import { regionPattern } from '../../domain/validation';
 import { clusterView, drainCluster, listClusterViews } from '../../lifecycle/clusters';
 import type { Deps } from '../../lifecycle/deps';
 import { problems } from '../problems';
@@ -48,7 +49,7 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<Deps> = async (app, deps) 
       schema: {
         summary: 'Clusters instances are placed in',
         tags: ['clusters'],
-        querystring: Type.Object({ region: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9-]+$' })) }, { additionalProperties: false }),
+        querystring: Type.Object({ region: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: regionPattern })) }, { additionalProperties: false }),
         response: { 200: Type.Ref('ClusterList', { description: 'Every registered cluster (of one region), by name' }), ...problems(400) },
       },
     },

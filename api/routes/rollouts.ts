@@ -5,12 +5,12 @@ import { getRollout, listRollouts, startRollout, steerRollout, type RolloutActio
 import type { Deps } from '../../lifecycle/deps';
 import { problems } from '../problems';
 import { DEFAULT_PAGE_SIZE, IdParams, pageQuery, Slug, Version } from '../schemas';
-import { clusterNamePattern, textPattern } from '../../domain/validation';
+import { clusterNamePattern, regionPattern, textPattern } from '../../domain/validation';
 
 const Names = (item: ReturnType<typeof Type.String>, description: string) =>
   Type.Optional(Type.Array(item, { minItems: 1, maxItems: 1000, uniqueItems: true, description }));
 
-const Region = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9-]+$' });
+const Region = Type.String({ minLength: 1, maxLength: 64, pattern: regionPattern });
 
 const Selector = Type.Object(
   {
@@ -35,7 +35,6 @@ const StrategyFields = {
   pauseAfterCanary: Type.Boolean({ description: 'pause once the canary is done (default false)' }),
   waitBetweenWavesSeconds: Type.Integer({ minimum: 0, maximum: 86_400, description: 'default 0' }),
 };
-
 
 /** Multi-cluster: waving region after region. Absent from rollouts that do not. */
 const RegionWaveFields = {
